@@ -193,7 +193,7 @@ mod tests {
         );
 
         // Ten items or more: numbers right-aligned.
-        let ten = Reply::Array((1..=10).map(|i| Reply::Integer(i)).collect());
+        let ten = Reply::Array((1..=10).map(Reply::Integer).collect());
         let text = pretty_text(&ten);
         assert!(text.starts_with(" 1) (integer) 1\n"), "{text}");
         assert!(text.ends_with("10) (integer) 10\n"), "{text}");
