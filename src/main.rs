@@ -1,3 +1,38 @@
-fn main() {
-    println!("Hello, world!");
+//! The rust-keyval server binary: parse the configuration, start the event loop.
+
+use std::process::ExitCode;
+
+use clap::Parser;
+use rust_keyval::config::{Config, MetricsBind};
+use rust_keyval::net::Server;
+
+#[global_allocator]
+static ALLOC: rust_keyval::alloc::CountingAlloc = rust_keyval::alloc::CountingAlloc;
+
+fn main() -> ExitCode {
+    let config = Config::parse();
+    rust_keyval::logging::init(config.log_level);
+    let metrics = config.metrics_bind;
+    let mut server = match Server::bind(config) {
+        Ok(s) => s,
+        Err(e) => {
+            log::error!("cannot start: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    if let Err(e) = server.handle_signals() {
+        log::error!("cannot install signal handlers: {e}");
+        return ExitCode::FAILURE;
+    }
+    match metrics {
+        MetricsBind::On(addr) => log::info!("metrics address {addr} (endpoint not built yet)"),
+        MetricsBind::Off => log::info!("metrics endpoint disabled"),
+    }
+    match server.run() {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            log::error!("event loop failed: {e}");
+            ExitCode::FAILURE
+        }
+    }
 }

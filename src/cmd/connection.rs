@@ -1,0 +1,298 @@
+//! Connection commands: PING, ECHO, QUIT, SELECT, AUTH and CLIENT.
+//!
+//! HELLO is deliberately absent until RESP3 exists: clients such as go-redis send it first
+//! and fall back to RESP2 on Redis's plain unknown-command error.
+
+use super::flags::{FAST, LOADING, NO_AUTH, STALE};
+use super::{
+    Command, Ctx, KillFilter, Request, arity_error, arity_ok, c_str, err, unknown_subcommand,
+};
+use crate::resp::{Args, parse_i64};
+
+/// The connection family's command table.
+#[rustfmt::skip]
+pub const COMMANDS: &[Command] = &[
+    Command { name: "ping", arity: -1, flags: FAST | STALE, keys: (0, 0, 0), group: "connection", summary: "Returns the server's liveliness response.", handler: ping },
+    Command { name: "echo", arity: 2, flags: FAST | LOADING | STALE, keys: (0, 0, 0), group: "connection", summary: "Returns the given string.", handler: echo },
+    Command { name: "quit", arity: -1, flags: NO_AUTH | FAST | LOADING | STALE, keys: (0, 0, 0), group: "connection", summary: "Closes the connection.", handler: quit },
+    Command { name: "select", arity: 2, flags: FAST | LOADING | STALE, keys: (0, 0, 0), group: "connection", summary: "Changes the selected database.", handler: select },
+    Command { name: "auth", arity: -2, flags: NO_AUTH | FAST | LOADING | STALE, keys: (0, 0, 0), group: "connection", summary: "Authenticates the connection.", handler: auth },
+    Command { name: "client", arity: -2, flags: LOADING | STALE, keys: (0, 0, 0), group: "connection", summary: "A container for client connection commands.", handler: client },
+];
+
+fn ping(ctx: &mut Ctx, args: Args) {
+    match args.len() {
+        1 => ctx.out.simple("PONG"),
+        2 => ctx.out.bulk(args.get(1)),
+        _ => arity_error(ctx.out, "ping"),
+    }
+}
+
+fn echo(ctx: &mut Ctx, args: Args) {
+    ctx.out.bulk(args.get(1));
+}
+
+fn quit(ctx: &mut Ctx, _args: Args) {
+    ctx.out.ok();
+    ctx.client.close_after_reply = true;
+}
+
+fn select(ctx: &mut Ctx, args: Args) {
+    if let Some(db) = ctx.db_index_arg(args.get(1)) {
+        ctx.client.db = db;
+        ctx.out.ok();
+    }
+}
+
+fn auth(ctx: &mut Ctx, args: Args) {
+    if args.len() > 3 {
+        ctx.error(err::SYNTAX);
+        return;
+    }
+    let password = ctx.shared.config.password().map(str::as_bytes);
+    let (user, given) = if args.len() == 2 {
+        if password.is_none() {
+            ctx.error(
+                "ERR AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?",
+            );
+            return;
+        }
+        (&b"default"[..], args.get(1))
+    } else {
+        (args.get(1), args.get(2))
+    };
+    // The only user is "default"; with no password configured it accepts any password.
+    let ok = user == b"default" && password.is_none_or(|p| constant_time_eq(p, given));
+    if ok {
+        ctx.client.authenticated = true;
+        ctx.out.ok();
+    } else {
+        ctx.error("WRONGPASS invalid username-password pair or user is disabled.");
+    }
+}
+
+/// Compares secrets without an early exit, so timing does not reveal a matching prefix.
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    let mut diff = a.len() ^ b.len();
+    for (i, &x) in a.iter().enumerate() {
+        diff |= usize::from(x ^ b.get(i).copied().unwrap_or(0));
+    }
+    diff == 0
+}
+
+/// Client names and library attributes: printable ASCII without spaces (CLIENT LIST is
+/// split on spaces).
+fn valid_client_text(v: &[u8]) -> bool {
+    v.iter().all(|&b| (b'!'..=b'~').contains(&b))
+}
+
+/// Subcommand arities, as `client|<sub>` in Redis's table.
+const CLIENT_SUBCOMMANDS: &[(&str, i32)] = &[
+    ("id", 2),
+    ("setname", 3),
+    ("getname", 2),
+    ("setinfo", 4),
+    ("list", -2),
+    ("info", 2),
+    ("kill", -3),
+    ("help", 2),
+];
+
+fn client(ctx: &mut Ctx, args: Args) {
+    let sub = args.get(1).to_ascii_lowercase();
+    let Some(&(name, arity)) = CLIENT_SUBCOMMANDS.iter().find(|(n, _)| n.as_bytes() == sub) else {
+        unknown_subcommand(ctx.out, "client", args.get(1));
+        return;
+    };
+    if !arity_ok(arity, args.len()) {
+        arity_error(ctx.out, &format!("client|{name}"));
+        return;
+    }
+    match name {
+        "id" => ctx.out.int(ctx.client.id as i64),
+        "setname" => {
+            let n = args.get(2);
+            if !valid_client_text(n) {
+                ctx.error(
+                    "ERR Client names cannot contain spaces, newlines or special characters.",
+                );
+                return;
+            }
+            ctx.client.name = n.to_vec();
+            ctx.out.ok();
+        }
+        "getname" => {
+            if ctx.client.name.is_empty() {
+                ctx.out.null();
+            } else {
+                ctx.out.bulk(&ctx.client.name);
+            }
+        }
+        "setinfo" => client_setinfo(ctx, args),
+        "list" => client_list(ctx, args),
+        "info" => ctx.request(Request::ClientInfo),
+        "kill" => client_kill(ctx, args),
+        _ => {
+            let lines = [
+                "CLIENT <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+                "ID",
+                "    Return the ID of the current connection.",
+                "INFO",
+                "    Return information about the current client connection.",
+                "KILL <ip:port>",
+                "    Kill connection made from <ip:port>.",
+                "KILL <option> <value> [<option> <value> [...]]",
+                "    Kill connections. Options are: ID <client-id>, ADDR <ip:port>, LADDR <ip:port>, SKIPME (YES|NO).",
+                "LIST [options ...]",
+                "    Return information about client connections. Options: TYPE (NORMAL|MASTER|REPLICA|PUBSUB), ID id [id ...].",
+                "GETNAME",
+                "    Return the name of the current connection.",
+                "SETNAME <name>",
+                "    Assign the name <name> to the current connection.",
+                "SETINFO <option> <value>",
+                "    Set client meta attr. Options are: LIB-NAME <name>, LIB-VER <version>.",
+                "HELP",
+                "    Print this help.",
+            ];
+            ctx.out.array(lines.len());
+            for l in lines {
+                ctx.out.simple(l);
+            }
+        }
+    }
+}
+
+fn client_setinfo(ctx: &mut Ctx, args: Args) {
+    let (attr, value) = (args.get(2), args.get(3));
+    let is_name = attr.eq_ignore_ascii_case(b"lib-name");
+    if !is_name && !attr.eq_ignore_ascii_case(b"lib-ver") {
+        ctx.error(&format!(
+            "ERR Unrecognized option '{}'",
+            c_str(attr, usize::MAX)
+        ));
+        return;
+    }
+    if !valid_client_text(value) {
+        ctx.error(&format!(
+            "ERR {} cannot contain spaces, newlines or special characters.",
+            c_str(attr, usize::MAX)
+        ));
+        return;
+    }
+    if is_name {
+        ctx.client.lib_name = value.to_vec();
+    } else {
+        ctx.client.lib_ver = value.to_vec();
+    }
+    ctx.out.ok();
+}
+
+fn client_list(ctx: &mut Ctx, args: Args) {
+    if args.len() == 2 {
+        ctx.request(Request::ClientList(None));
+        return;
+    }
+    let opt = args.get(2);
+    if opt.eq_ignore_ascii_case(b"type") && args.len() == 4 {
+        let t = args.get(3).to_ascii_lowercase();
+        match t.as_slice() {
+            b"normal" => ctx.request(Request::ClientList(None)),
+            // No replication and no pub/sub: those lists are empty.
+            b"master" | b"replica" | b"slave" | b"pubsub" => {
+                ctx.request(Request::ClientList(Some(Vec::new())))
+            }
+            _ => ctx.error(&format!(
+                "ERR Unknown client type '{}'",
+                c_str(args.get(3), usize::MAX)
+            )),
+        }
+    } else if opt.eq_ignore_ascii_case(b"id") && args.len() >= 4 {
+        let mut ids = Vec::with_capacity(args.len() - 3);
+        for a in args.iter().skip(3) {
+            match parse_i64(a) {
+                Some(id) if id > 0 => ids.push(id as u64),
+                _ => {
+                    ctx.error("ERR Invalid client ID");
+                    return;
+                }
+            }
+        }
+        ctx.request(Request::ClientList(Some(ids)));
+    } else {
+        ctx.error(err::SYNTAX);
+    }
+}
+
+fn client_kill(ctx: &mut Ctx, args: Args) {
+    if args.len() == 3 {
+        let addr = String::from_utf8_lossy(args.get(2)).into_owned();
+        ctx.request(Request::ClientKill(KillFilter::LegacyAddr(addr)));
+        return;
+    }
+    let (mut id, mut addr, mut laddr, mut skip_me) = (None, None, None, true);
+    let mut i = 2;
+    while i < args.len() {
+        let opt = args.get(i).to_ascii_lowercase();
+        let Some(value) = (i + 1 < args.len()).then(|| args.get(i + 1)) else {
+            ctx.error(err::SYNTAX);
+            return;
+        };
+        match opt.as_slice() {
+            b"id" => match parse_i64(value) {
+                Some(v) if v > 0 => id = Some(v as u64),
+                Some(_) => {
+                    ctx.error("ERR client-id should be greater than 0");
+                    return;
+                }
+                None => {
+                    ctx.error(err::NOT_INTEGER);
+                    return;
+                }
+            },
+            b"addr" => addr = Some(String::from_utf8_lossy(value).into_owned()),
+            b"laddr" => laddr = Some(String::from_utf8_lossy(value).into_owned()),
+            b"skipme" => {
+                if value.eq_ignore_ascii_case(b"yes") {
+                    skip_me = true;
+                } else if value.eq_ignore_ascii_case(b"no") {
+                    skip_me = false;
+                } else {
+                    ctx.error(err::SYNTAX);
+                    return;
+                }
+            }
+            _ => {
+                ctx.error(err::SYNTAX);
+                return;
+            }
+        }
+        i += 2;
+    }
+    ctx.request(Request::ClientKill(KillFilter::Filters {
+        id,
+        addr,
+        laddr,
+        skip_me,
+    }));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secrets_compare() {
+        assert!(constant_time_eq(b"abc", b"abc"));
+        assert!(!constant_time_eq(b"abc", b"abd"));
+        assert!(!constant_time_eq(b"abc", b"ab"));
+        assert!(!constant_time_eq(b"", b"a"));
+    }
+
+    #[test]
+    fn client_text() {
+        assert!(valid_client_text(b"redis-py"));
+        assert!(!valid_client_text(b"a b"));
+        assert!(!valid_client_text(b"a\n"));
+        assert!(!valid_client_text("é".as_bytes()));
+    }
+}

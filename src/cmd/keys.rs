@@ -1,0 +1,354 @@
+//! Keyspace commands (Redis's db.c): DEL, EXISTS, TYPE, RENAME, COPY, MOVE, SWAPDB,
+//! DBSIZE, RANDOMKEY, KEYS, SCAN, FLUSHDB, FLUSHALL.
+
+use super::flags::{FAST, READONLY, WRITE};
+use super::{Command, Ctx, err};
+use crate::resp::Args;
+use crate::store::Ttl;
+use crate::util::glob_match;
+
+/// The keyspace family's command table.
+#[rustfmt::skip]
+pub const COMMANDS: &[Command] = &[
+    Command { name: "del", arity: -2, flags: WRITE, keys: (1, -1, 1), group: "generic", summary: "Deletes one or more keys.", handler: del },
+    Command { name: "unlink", arity: -2, flags: WRITE | FAST, keys: (1, -1, 1), group: "generic", summary: "Asynchronously deletes one or more keys.", handler: del },
+    Command { name: "exists", arity: -2, flags: READONLY | FAST, keys: (1, -1, 1), group: "generic", summary: "Determines whether one or more keys exist.", handler: exists },
+    Command { name: "touch", arity: -2, flags: READONLY | FAST, keys: (1, -1, 1), group: "generic", summary: "Returns the number of existing keys out of those specified after updating the time they were last accessed.", handler: exists },
+    Command { name: "type", arity: 2, flags: READONLY | FAST, keys: (1, 1, 1), group: "generic", summary: "Determines the type of value stored at a key.", handler: type_cmd },
+    Command { name: "rename", arity: 3, flags: WRITE, keys: (1, 2, 1), group: "generic", summary: "Renames a key and overwrites the destination.", handler: rename },
+    Command { name: "renamenx", arity: 3, flags: WRITE | FAST, keys: (1, 2, 1), group: "generic", summary: "Renames a key only when the target key name doesn't exist.", handler: renamenx },
+    Command { name: "copy", arity: -3, flags: WRITE, keys: (1, 2, 1), group: "generic", summary: "Copies the value of a key to a new key.", handler: copy },
+    Command { name: "move", arity: 3, flags: WRITE | FAST, keys: (1, 1, 1), group: "generic", summary: "Moves a key to another database.", handler: move_cmd },
+    Command { name: "swapdb", arity: 3, flags: WRITE | FAST, keys: (0, 0, 0), group: "server", summary: "Swaps two Redis databases.", handler: swapdb },
+    Command { name: "dbsize", arity: 1, flags: READONLY | FAST, keys: (0, 0, 0), group: "server", summary: "Returns the number of keys in the database.", handler: dbsize },
+    Command { name: "randomkey", arity: 1, flags: READONLY, keys: (0, 0, 0), group: "generic", summary: "Returns a random key name from the database.", handler: randomkey },
+    Command { name: "keys", arity: 2, flags: READONLY, keys: (0, 0, 0), group: "generic", summary: "Returns all key names that match a pattern.", handler: keys },
+    Command { name: "scan", arity: -2, flags: READONLY, keys: (0, 0, 0), group: "generic", summary: "Iterates over the key names in the database.", handler: scan },
+    Command { name: "flushdb", arity: -1, flags: WRITE, keys: (0, 0, 0), group: "server", summary: "Remove all keys from the current database.", handler: flushdb },
+    Command { name: "flushall", arity: -1, flags: WRITE, keys: (0, 0, 0), group: "server", summary: "Removes all keys from all databases.", handler: flushall },
+];
+
+fn del(ctx: &mut Ctx, args: Args) {
+    let now = ctx.now;
+    let db = ctx.db();
+    let n = args
+        .iter()
+        .skip(1)
+        .filter(|k| db.remove(k, now).is_some())
+        .count();
+    ctx.out.int(n as i64);
+}
+
+fn exists(ctx: &mut Ctx, args: Args) {
+    let n = args
+        .iter()
+        .skip(1)
+        .filter(|k| ctx.read(k).0.is_some())
+        .count();
+    ctx.out.int(n as i64);
+}
+
+fn type_cmd(ctx: &mut Ctx, args: Args) {
+    let (found, out) = ctx.read(args.get(1));
+    out.simple(found.map_or("none", |e| e.value.type_name()));
+}
+
+fn rename(ctx: &mut Ctx, args: Args) {
+    rename_generic(ctx, args, false);
+}
+
+fn renamenx(ctx: &mut Ctx, args: Args) {
+    rename_generic(ctx, args, true);
+}
+
+/// RENAME / RENAMENX (Redis's `renameGenericCommand`): the value and its TTL move.
+fn rename_generic(ctx: &mut Ctx, args: Args, nx: bool) {
+    let (src, dst) = (args.get(1), args.get(2));
+    let now = ctx.now;
+    if ctx.write(src).0.is_none() {
+        ctx.error(err::NO_SUCH_KEY);
+        return;
+    }
+    if src == dst {
+        if nx {
+            ctx.out.int(0)
+        } else {
+            ctx.out.ok()
+        }
+        return;
+    }
+    let db = ctx.db();
+    if nx && db.contains(dst, now) {
+        ctx.out.int(0);
+        return;
+    }
+    if let Some(entry) = db.remove(src, now) {
+        db.insert_entry(dst, entry, now);
+    }
+    if nx { ctx.out.int(1) } else { ctx.out.ok() }
+}
+
+fn copy(ctx: &mut Ctx, args: Args) {
+    let (src, dst) = (args.get(1), args.get(2));
+    let mut replace = false;
+    let mut target = ctx.client.db;
+    let mut j = 3;
+    while j < args.len() {
+        let opt = args.get(j);
+        if opt.eq_ignore_ascii_case(b"replace") {
+            replace = true;
+        } else if opt.eq_ignore_ascii_case(b"db") && j + 1 < args.len() {
+            let Some(id) = ctx.int_arg(args.get(j + 1)) else {
+                return;
+            };
+            if id < 0 || id as u64 >= ctx.store.len() as u64 {
+                ctx.error(err::DB_RANGE);
+                return;
+            }
+            target = id as usize;
+            j += 1;
+        } else {
+            ctx.error(err::SYNTAX);
+            return;
+        }
+        j += 1;
+    }
+    if target == ctx.client.db && src == dst {
+        ctx.error(err::SAME_OBJECT);
+        return;
+    }
+    let now = ctx.now;
+    let Some((value, ttl)) = ctx.read(src).0.map(|e| {
+        let ttl = e.expire_at().map_or(Ttl::Clear, Ttl::At);
+        (e.value.clone(), ttl)
+    }) else {
+        ctx.out.int(0);
+        return;
+    };
+    let dst_db = ctx.store.db(target);
+    if dst_db.contains(dst, now) && !replace {
+        ctx.out.int(0);
+        return;
+    }
+    dst_db.set(dst, value, ttl, now);
+    ctx.out.int(1);
+}
+
+fn move_cmd(ctx: &mut Ctx, args: Args) {
+    let key = args.get(1);
+    let Some(target) = ctx.db_index_arg(args.get(2)) else {
+        return;
+    };
+    let source = ctx.client.db;
+    if source == target {
+        ctx.error(err::SAME_OBJECT);
+        return;
+    }
+    let now = ctx.now;
+    let (src, dst) = ctx.store.two_dbs(source, target);
+    if !src.contains(key, now) || dst.contains(key, now) {
+        ctx.out.int(0);
+        return;
+    }
+    if let Some(entry) = src.remove(key, now) {
+        dst.insert_entry(key, entry, now);
+    }
+    ctx.out.int(1);
+}
+
+fn swapdb(ctx: &mut Ctx, args: Args) {
+    let mut ids = [0usize; 2];
+    for (i, msg) in ["ERR invalid first DB index", "ERR invalid second DB index"]
+        .iter()
+        .enumerate()
+    {
+        match crate::resp::parse_i64(args.get(i + 1)).filter(|v| i32::try_from(*v).is_ok()) {
+            Some(v) if v >= 0 && (v as usize) < ctx.store.len() => ids[i] = v as usize,
+            Some(_) => {
+                ctx.error(err::DB_RANGE);
+                return;
+            }
+            None => {
+                ctx.error(msg);
+                return;
+            }
+        }
+    }
+    if ids[0] != ids[1] {
+        ctx.store.swap(ids[0], ids[1]);
+    }
+    ctx.out.ok();
+}
+
+fn dbsize(ctx: &mut Ctx, _args: Args) {
+    let n = ctx.db().len();
+    ctx.out.int(n as i64);
+}
+
+fn randomkey(ctx: &mut Ctx, _args: Args) {
+    let now = ctx.now;
+    let mut seed = ctx.store.random() | 1;
+    let key = ctx
+        .db()
+        .random_key(|| crate::store::next_random(&mut seed), now);
+    match key {
+        Some(k) => ctx.out.bulk(&k),
+        None => ctx.out.null(),
+    }
+}
+
+fn keys(ctx: &mut Ctx, args: Args) {
+    let pattern = args.get(1);
+    let all = pattern == b"*";
+    let now = ctx.now;
+    let out = &mut *ctx.out;
+    let at = out.begin_deferred();
+    let mut n = 0;
+    ctx.store.db_ref(ctx.client.db).for_each_live(now, |e| {
+        if all || glob_match(pattern, e.key(), false) {
+            out.bulk(e.key());
+            n += 1;
+        }
+    });
+    out.end_deferred(at, b'*', n);
+}
+
+/// Parses a SCAN cursor as Redis does with `strtoul`: digits with an optional sign
+/// (a negative value wraps), nothing else.
+fn parse_cursor(arg: &[u8]) -> Option<u64> {
+    let (neg, digits) = match arg.first() {
+        Some(b'-') => (true, &arg[1..]),
+        Some(b'+') => (false, &arg[1..]),
+        _ => (false, arg),
+    };
+    if digits.is_empty() || !digits.iter().all(u8::is_ascii_digit) {
+        // strtoul of "" is 0 with nothing consumed: Redis accepts only an empty string.
+        return (arg.is_empty()).then_some(0);
+    }
+    let mut v: u64 = 0;
+    for &d in digits {
+        v = v.checked_mul(10)?.checked_add(u64::from(d - b'0'))?;
+    }
+    Some(if neg { v.wrapping_neg() } else { v })
+}
+
+fn scan(ctx: &mut Ctx, args: Args) {
+    let Some(cursor) = parse_cursor(args.get(1)) else {
+        ctx.error("ERR invalid cursor");
+        return;
+    };
+    let mut count = 10usize;
+    let mut pattern: Option<&[u8]> = None;
+    let mut type_filter: Option<&[u8]> = None;
+    let mut i = 2;
+    while i < args.len() {
+        let opt = args.get(i);
+        let has_value = i + 1 < args.len();
+        if opt.eq_ignore_ascii_case(b"count") && has_value {
+            let Some(c) = ctx.int_arg(args.get(i + 1)) else {
+                return;
+            };
+            if c < 1 {
+                ctx.error(err::SYNTAX);
+                return;
+            }
+            count = c.min(i64::from(u32::MAX)) as usize;
+        } else if opt.eq_ignore_ascii_case(b"match") && has_value {
+            let p = args.get(i + 1);
+            pattern = (p != b"*").then_some(p);
+        } else if opt.eq_ignore_ascii_case(b"type") && has_value {
+            type_filter = Some(args.get(i + 1));
+        } else {
+            ctx.error(err::SYNTAX);
+            return;
+        }
+        i += 2;
+    }
+    let now = ctx.now;
+    let db = ctx.db();
+    let mut found: Vec<Vec<u8>> = Vec::new();
+    let next = db.scan(cursor, count, |e| {
+        if pattern.is_none_or(|p| glob_match(p, e.key(), false)) {
+            found.push(e.key().to_vec());
+        }
+    });
+    // Expired keys are deleted rather than returned; TYPE filters last, as in Redis.
+    found.retain(|k| match db.get_mut(k, now) {
+        None => false,
+        Some(e) => {
+            type_filter.is_none_or(|t| t.eq_ignore_ascii_case(e.value.type_name().as_bytes()))
+        }
+    });
+    ctx.out.array(2);
+    ctx.out.bulk(next.to_string().as_bytes());
+    ctx.out.array(found.len());
+    for k in &found {
+        ctx.out.bulk(k);
+    }
+}
+
+/// Parses the optional ASYNC / SYNC argument of FLUSHDB / FLUSHALL. None after a syntax
+/// error reply; Some(true) for ASYNC.
+fn flush_mode(ctx: &mut Ctx, args: Args) -> Option<bool> {
+    match args.len() {
+        1 => Some(false),
+        2 if args.get(1).eq_ignore_ascii_case(b"async") => Some(true),
+        2 if args.get(1).eq_ignore_ascii_case(b"sync") => Some(false),
+        _ => {
+            ctx.error(err::SYNTAX);
+            None
+        }
+    }
+}
+
+/// Frees the old tables: on a background thread for ASYNC (Redis's lazyfree), so the
+/// event loop does not stall on millions of frees.
+fn release<T: Send + 'static>(old: T, background: bool) {
+    if background {
+        let spawned = std::thread::Builder::new()
+            .name("lazyfree".into())
+            .spawn(move || drop(old));
+        if let Err(e) = spawned {
+            log::warn!("could not start a lazyfree thread ({e}); freeing inline");
+        }
+    } else {
+        drop(old);
+    }
+}
+
+fn flushdb(ctx: &mut Ctx, args: Args) {
+    let Some(background) = flush_mode(ctx, args) else {
+        return;
+    };
+    let old = ctx.db().clear();
+    release(old, background);
+    ctx.out.ok();
+}
+
+fn flushall(ctx: &mut Ctx, args: Args) {
+    let Some(background) = flush_mode(ctx, args) else {
+        return;
+    };
+    let old: Vec<_> = (0..ctx.store.len())
+        .map(|i| ctx.store.db(i).clear())
+        .collect();
+    release(old, background);
+    ctx.out.ok();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_cursor;
+
+    #[test]
+    fn cursor_like_strtoul() {
+        assert_eq!(parse_cursor(b"0"), Some(0));
+        assert_eq!(parse_cursor(b"123"), Some(123));
+        assert_eq!(parse_cursor(b"+5"), Some(5));
+        assert_eq!(parse_cursor(b"-1"), Some(u64::MAX));
+        assert_eq!(parse_cursor(b"abc"), None);
+        assert_eq!(parse_cursor(b"1a"), None);
+        assert_eq!(parse_cursor(b" 1"), None);
+        assert_eq!(parse_cursor(b"99999999999999999999999"), None);
+    }
+}

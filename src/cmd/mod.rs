@@ -1,0 +1,512 @@
+//! Commands: the command table (name, arity, flags, handler, as in Redis's `commands.def`),
+//! dispatch, and one module per command family.
+//!
+//! A handler gets a [`Ctx`] (the keyspace, the calling client's state, the reply buffer and
+//! server-wide state) and the request's [`Args`], and describes its reply through
+//! [`Reply`]. Handlers never touch sockets: anything that needs the event loop (listing or
+//! killing other clients, shutting down) is requested through [`Ctx::request`].
+
+pub mod connection;
+pub mod expire;
+pub mod keys;
+pub mod server;
+pub mod strings;
+
+use std::collections::HashMap;
+use std::sync::{Arc, OnceLock};
+use std::time::Instant;
+
+use crate::config::Config;
+use crate::metrics::stats::{Stats, bump};
+use crate::resp::{Args, Reply, parse_i64};
+use crate::store::{Db, Entry, Store};
+
+/// Redis's exact error texts, shared by several families.
+pub mod err {
+    /// Bad option combination or unknown option.
+    pub const SYNTAX: &str = "ERR syntax error";
+    /// An integer argument (or value) that does not parse or is out of range.
+    pub const NOT_INTEGER: &str = "ERR value is not an integer or out of range";
+    /// A float argument (or value) that does not parse.
+    pub const NOT_FLOAT: &str = "ERR value is not a valid float";
+    /// The key holds another type.
+    pub const WRONGTYPE: &str = "WRONGTYPE Operation against a key holding the wrong kind of value";
+    /// RENAME of a missing key.
+    pub const NO_SUCH_KEY: &str = "ERR no such key";
+    /// SELECT / MOVE / COPY DB outside 0..databases.
+    pub const DB_RANGE: &str = "ERR DB index is out of range";
+    /// MOVE / COPY onto itself.
+    pub const SAME_OBJECT: &str = "ERR source and destination objects are the same";
+    /// INCR family overflow.
+    pub const OVERFLOW: &str = "ERR increment or decrement would overflow";
+    /// A command other than AUTH before authenticating.
+    pub const NOAUTH: &str = "NOAUTH Authentication required.";
+    /// Strings may not grow past proto-max-bulk-len.
+    pub const TOO_BIG: &str = "ERR string exceeds maximum allowed size (proto-max-bulk-len)";
+}
+
+/// Command flags (a subset of Redis's), reported by COMMAND INFO.
+pub mod flags {
+    /// May modify the keyspace.
+    pub const WRITE: u32 = 1 << 0;
+    /// Only reads.
+    pub const READONLY: u32 = 1 << 1;
+    /// May grow memory use.
+    pub const DENYOOM: u32 = 1 << 2;
+    /// Administrative.
+    pub const ADMIN: u32 = 1 << 3;
+    /// O(1) or O(log n).
+    pub const FAST: u32 = 1 << 4;
+    /// Allowed before AUTH.
+    pub const NO_AUTH: u32 = 1 << 5;
+    /// Allowed while loading and on stale replicas (connection commands).
+    pub const LOADING: u32 = 1 << 6;
+    /// Allowed on a stale replica.
+    pub const STALE: u32 = 1 << 7;
+    /// Not allowed inside MULTI.
+    pub const NO_MULTI: u32 = 1 << 8;
+    /// Not allowed from scripts.
+    pub const NOSCRIPT: u32 = 1 << 9;
+
+    /// Names as COMMAND INFO prints them, in bit order.
+    pub const NAMES: [&str; 10] = [
+        "write", "readonly", "denyoom", "admin", "fast", "no_auth", "loading", "stale", "no_multi",
+        "noscript",
+    ];
+}
+
+/// A command handler.
+pub type Handler = fn(&mut Ctx, Args);
+
+/// One entry of the command table.
+#[derive(Debug)]
+pub struct Command {
+    /// Lower-case name, as Redis reports it.
+    pub name: &'static str,
+    /// Redis's arity: `n > 0` exactly n arguments (name included), `-n` at least n.
+    pub arity: i32,
+    /// Bit set of [`flags`].
+    pub flags: u32,
+    /// Position of the first key argument (0 = none), the last (-1 = last argument), step.
+    pub keys: (i32, i32, i32),
+    /// ACL category and COMMAND DOCS group (`string`, `generic`, `connection`, `server`, ...).
+    pub group: &'static str,
+    /// One line for COMMAND DOCS.
+    pub summary: &'static str,
+    /// The handler.
+    pub handler: Handler,
+}
+
+impl std::fmt::Debug for Ctx<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Ctx").field("db", &self.client.db).finish()
+    }
+}
+
+/// The command table: every family's commands, looked up case-insensitively.
+pub struct Table {
+    commands: Vec<&'static Command>,
+    by_name: HashMap<&'static [u8], usize, ahash::RandomState>,
+}
+
+impl Table {
+    fn build() -> Table {
+        let families: [&'static [Command]; 5] = [
+            strings::COMMANDS,
+            keys::COMMANDS,
+            expire::COMMANDS,
+            connection::COMMANDS,
+            server::COMMANDS,
+        ];
+        let commands: Vec<&'static Command> = families.iter().flat_map(|f| f.iter()).collect();
+        let mut by_name = HashMap::with_hasher(ahash::RandomState::new());
+        for (id, c) in commands.iter().enumerate() {
+            let dup = by_name.insert(c.name.as_bytes(), id);
+            assert!(dup.is_none(), "command {} defined twice", c.name);
+        }
+        Table { commands, by_name }
+    }
+
+    /// The id of the command named `name` (any case), if it exists.
+    #[inline]
+    pub fn lookup(&self, name: &[u8]) -> Option<usize> {
+        let mut buf = [0u8; 32];
+        let lower = buf.get_mut(..name.len())?;
+        for (d, s) in lower.iter_mut().zip(name) {
+            *d = s.to_ascii_lowercase();
+        }
+        self.by_name.get(&*lower).copied()
+    }
+
+    /// Command `id`.
+    pub fn get(&self, id: usize) -> &'static Command {
+        self.commands[id]
+    }
+
+    /// All commands in id order.
+    pub fn all(&self) -> &[&'static Command] {
+        &self.commands
+    }
+
+    /// Number of commands.
+    pub fn len(&self) -> usize {
+        self.commands.len()
+    }
+
+    /// Always false: the table has commands.
+    pub fn is_empty(&self) -> bool {
+        self.commands.is_empty()
+    }
+}
+
+/// The process-wide command table.
+pub fn table() -> &'static Table {
+    static TABLE: OnceLock<Table> = OnceLock::new();
+    TABLE.get_or_init(Table::build)
+}
+
+/// Canonical upper-case names of all commands, in id order (metrics labels).
+pub fn command_names() -> Vec<String> {
+    table()
+        .all()
+        .iter()
+        .map(|c| c.name.to_ascii_uppercase())
+        .collect()
+}
+
+/// The state of one client connection that commands see and change.
+#[derive(Debug)]
+pub struct Client {
+    /// Unique, increasing id (CLIENT ID).
+    pub id: u64,
+    /// Selected database.
+    pub db: usize,
+    /// CLIENT SETNAME.
+    pub name: Vec<u8>,
+    /// CLIENT SETINFO LIB-NAME.
+    pub lib_name: Vec<u8>,
+    /// CLIENT SETINFO LIB-VER.
+    pub lib_ver: Vec<u8>,
+    /// AUTH succeeded (or no password is configured).
+    pub authenticated: bool,
+    /// Close the connection once the pending replies are written (QUIT, protocol error).
+    pub close_after_reply: bool,
+    /// Id of the last command run, for CLIENT LIST.
+    pub last_command: Option<usize>,
+    /// When the client connected (ms since the epoch).
+    pub created_ms: u64,
+    /// Last time it sent a request (ms since the epoch), for idle timeouts and CLIENT LIST.
+    pub last_active_ms: u64,
+}
+
+impl Client {
+    /// A new client; `authenticated` is true when no password is required.
+    pub fn new(id: u64, authenticated: bool, now: u64) -> Client {
+        Client {
+            id,
+            db: 0,
+            name: Vec::new(),
+            lib_name: Vec::new(),
+            lib_ver: Vec::new(),
+            authenticated,
+            close_after_reply: false,
+            last_command: None,
+            created_ms: now,
+            last_active_ms: now,
+        }
+    }
+}
+
+/// Something a handler needs the event loop to do, right after the handler returns
+/// (so its reply stays in order).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Request {
+    /// CLIENT LIST (optionally only these ids): reply with the client list.
+    ClientList(Option<Vec<u64>>),
+    /// CLIENT INFO: reply with the caller's line.
+    ClientInfo,
+    /// CLIENT KILL: close the matching clients, reply with the count (or OK / error).
+    ClientKill(KillFilter),
+    /// SHUTDOWN: stop the server gracefully.
+    Shutdown,
+}
+
+/// Which clients CLIENT KILL closes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum KillFilter {
+    /// Old form `CLIENT KILL addr:port`: reply OK or an error.
+    LegacyAddr(String),
+    /// New form: any of these (ANDed), reply with the number killed.
+    Filters {
+        /// `ID id`
+        id: Option<u64>,
+        /// `ADDR ip:port`
+        addr: Option<String>,
+        /// `LADDR ip:port`
+        laddr: Option<String>,
+        /// `SKIPME yes|no` (default yes)
+        skip_me: bool,
+    },
+}
+
+/// Server-wide state shared by all commands (not per client).
+pub struct Shared {
+    /// The configuration the server started with (CONFIG SET may change some fields).
+    pub config: Config,
+    /// Counters and gauges, also read by the metrics thread.
+    pub stats: Arc<Stats>,
+    /// When the server started.
+    pub started: Instant,
+    /// Timestamp of the end of the previous command (or of the read that brought this
+    /// batch): a command's latency runs from there to its reply being encoded.
+    pub last_tick: Instant,
+    /// A request for the event loop, set by a handler.
+    pub request: Option<Request>,
+    /// Random 40-hex-digit id of this server run (INFO run_id).
+    pub run_id: String,
+    /// Commands per second over the last sampling period (INFO), updated by the cron.
+    pub ops_per_sec: u64,
+    /// Highest `used_memory` seen (INFO used_memory_peak), updated by the cron.
+    pub peak_memory: u64,
+}
+
+impl Shared {
+    /// Shared state for a server with this configuration.
+    pub fn new(config: Config) -> Shared {
+        let stats = Arc::new(Stats::new(command_names(), config.databases as usize));
+        Shared {
+            config,
+            stats,
+            started: Instant::now(),
+            last_tick: Instant::now(),
+            request: None,
+            run_id: random_hex_id(),
+            ops_per_sec: 0,
+            peak_memory: 0,
+        }
+    }
+}
+
+/// 40 random hex digits, seeded from the clock and the process id.
+fn random_hex_id() -> String {
+    let mut state = crate::util::now_us() ^ (u64::from(std::process::id()) << 32) | 1;
+    (0..40)
+        .map(|_| {
+            let d = (crate::store::next_random(&mut state) >> 60) as u32;
+            char::from_digit(d, 16).unwrap_or('0')
+        })
+        .collect()
+}
+
+/// Everything a handler works with.
+pub struct Ctx<'a> {
+    /// All databases.
+    pub store: &'a mut Store,
+    /// The calling client.
+    pub client: &'a mut Client,
+    /// Where the reply goes.
+    pub out: &'a mut Reply,
+    /// Server-wide state.
+    pub shared: &'a mut Shared,
+    /// The command's clock (ms since the epoch), read once per batch of requests.
+    pub now: u64,
+}
+
+impl<'a> Ctx<'a> {
+    /// The selected database.
+    #[inline]
+    pub fn db(&mut self) -> &mut Db {
+        self.store.db(self.client.db)
+    }
+
+    /// Looks a key up for a read command (deleting it if expired), counting a keyspace
+    /// hit or miss. Returns the reply buffer too, so the handler can use both at once.
+    #[inline]
+    pub fn read(&mut self, key: &[u8]) -> (Option<&mut Entry>, &mut Reply) {
+        let found = self.store.db(self.client.db).get_mut(key, self.now);
+        let stats = &self.shared.stats;
+        bump(
+            if found.is_some() {
+                &stats.keyspace_hits
+            } else {
+                &stats.keyspace_misses
+            },
+            1,
+        );
+        (found, self.out)
+    }
+
+    /// Looks a key up for a write command (deleting it if expired); no hit/miss accounting.
+    #[inline]
+    pub fn write(&mut self, key: &[u8]) -> (Option<&mut Entry>, &mut Reply) {
+        (
+            self.store.db(self.client.db).get_mut(key, self.now),
+            self.out,
+        )
+    }
+
+    /// Asks the event loop to do something right after this handler.
+    pub fn request(&mut self, r: Request) {
+        self.shared.request = Some(r);
+    }
+
+    /// Replies with an error.
+    pub fn error(&mut self, msg: &str) {
+        self.out.error(msg);
+    }
+
+    /// Parses an integer argument, replying with Redis's error if it is not one.
+    pub fn int_arg(&mut self, arg: &[u8]) -> Option<i64> {
+        let v = parse_i64(arg);
+        if v.is_none() {
+            self.out.error(err::NOT_INTEGER);
+        }
+        v
+    }
+
+    /// Parses a database index argument as SELECT / MOVE do, replying with the error.
+    pub fn db_index_arg(&mut self, arg: &[u8]) -> Option<usize> {
+        let id = self.int32_arg(arg)?;
+        if id < 0 || id as usize >= self.store.len() {
+            self.out.error(err::DB_RANGE);
+            return None;
+        }
+        Some(id as usize)
+    }
+
+    /// Parses a 32-bit integer argument (Redis's `getIntFromObjectOrReply`).
+    pub fn int32_arg(&mut self, arg: &[u8]) -> Option<i32> {
+        let v = self.int_arg(arg)?;
+        let id = i32::try_from(v).ok();
+        if id.is_none() {
+            self.out
+                .error("ERR value is out of range, value must between -2147483648 and 2147483647");
+        }
+        id
+    }
+}
+
+/// True when `n` arguments (name included) satisfy `arity`.
+#[inline]
+pub fn arity_ok(arity: i32, n: usize) -> bool {
+    if arity >= 0 {
+        n == arity as usize
+    } else {
+        n >= arity.unsigned_abs() as usize
+    }
+}
+
+/// Redis's "wrong number of arguments" error for `name` (`config|get` for subcommands).
+pub fn arity_error(out: &mut Reply, name: &str) {
+    out.error(&format!(
+        "ERR wrong number of arguments for '{name}' command"
+    ));
+}
+
+/// Formats an argument the way Redis's `%.*s` prints it inside an error: cut at the first
+/// NUL byte and at `max` bytes, bytes that are not UTF-8 kept as they are (lossily here).
+pub fn c_str(arg: &[u8], max: usize) -> String {
+    let end = arg
+        .iter()
+        .position(|&b| b == 0)
+        .unwrap_or(arg.len())
+        .min(max);
+    String::from_utf8_lossy(&arg[..end]).into_owned()
+}
+
+/// Redis's unknown-command error: `unknown command 'X', with args beginning with: 'a' 'b' `.
+pub fn unknown_command(out: &mut Reply, args: Args) {
+    let mut rest = String::new();
+    for a in args.iter().skip(1) {
+        if rest.len() >= 128 {
+            break;
+        }
+        let room = 128 - rest.len();
+        rest.push('\'');
+        rest.push_str(&c_str(a, room));
+        rest.push_str("' ");
+    }
+    out.error(&format!(
+        "ERR unknown command '{}', with args beginning with: {}",
+        c_str(args.get(0), 128),
+        rest
+    ));
+}
+
+/// Redis's unknown-subcommand error: `unknown subcommand 'x'. Try CONFIG HELP.`
+pub fn unknown_subcommand(out: &mut Reply, container: &str, sub: &[u8]) {
+    out.error(&format!(
+        "ERR unknown subcommand '{}'. Try {} HELP.",
+        c_str(sub, 128),
+        container.to_ascii_uppercase()
+    ));
+}
+
+/// Runs one request: looks the command up, checks arity and authentication, calls the
+/// handler, and records the call's statistics.
+pub fn execute(ctx: &mut Ctx, args: Args) {
+    let tbl = table();
+    let Some(id) = tbl.lookup(args.get(0)) else {
+        unknown_command(ctx.out, args);
+        finish(ctx, None, true);
+        return;
+    };
+    let cmd = tbl.get(id);
+    ctx.client.last_command = Some(id);
+    if !arity_ok(cmd.arity, args.len()) {
+        arity_error(ctx.out, cmd.name);
+        finish(ctx, Some(id), true);
+        return;
+    }
+    if !ctx.client.authenticated && cmd.flags & flags::NO_AUTH == 0 {
+        ctx.out.error(err::NOAUTH);
+        finish(ctx, Some(id), true);
+        return;
+    }
+    let mark = ctx.out.mark();
+    (cmd.handler)(ctx, args);
+    let failed = ctx.out.first_byte_since(mark) == Some(b'-');
+    finish(ctx, Some(id), failed);
+}
+
+/// Records a finished call: one clock read, shared with the next command's start.
+#[inline]
+fn finish(ctx: &mut Ctx, id: Option<usize>, failed: bool) {
+    let now = Instant::now();
+    let ns = now.duration_since(ctx.shared.last_tick).as_nanos() as u64;
+    ctx.shared.last_tick = now;
+    let stats = &ctx.shared.stats;
+    let slot = match id {
+        Some(id) => &stats.commands[id],
+        None => stats.unknown(),
+    };
+    slot.record(ns, failed);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn table_is_consistent() {
+        let t = table();
+        assert!(t.len() > 40);
+        for (id, c) in t.all().iter().enumerate() {
+            assert_eq!(t.lookup(c.name.as_bytes()), Some(id));
+            assert_eq!(t.lookup(c.name.to_ascii_uppercase().as_bytes()), Some(id));
+            assert_eq!(c.name, c.name.to_ascii_lowercase());
+            assert!(c.arity != 0, "{}", c.name);
+        }
+        assert_eq!(t.lookup(b"nosuchcommand"), None);
+        assert_eq!(t.lookup(&[b'a'; 100]), None);
+    }
+
+    #[test]
+    fn arity_rules() {
+        assert!(arity_ok(2, 2));
+        assert!(!arity_ok(2, 3));
+        assert!(arity_ok(-2, 2));
+        assert!(arity_ok(-2, 5));
+        assert!(!arity_ok(-2, 1));
+    }
+}

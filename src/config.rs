@@ -1,0 +1,140 @@
+//! Command-line and environment configuration (clap). Every setting is a flag with an
+//! environment variable and a default; `rust-keyval --help` lists them.
+
+use std::net::SocketAddr;
+
+use clap::Parser;
+
+/// A Redis-compatible in-memory key-value server (RESP2 over TCP, Prometheus metrics).
+#[derive(Debug, Clone, Parser)]
+#[command(name = "rust-keyval", version, about)]
+pub struct Config {
+    /// Address for RESP clients.
+    #[arg(long, env = "KEYVAL_BIND", default_value = "127.0.0.1:6374")]
+    pub bind: SocketAddr,
+
+    /// Address of the Prometheus /metrics endpoint, or "off" to disable it.
+    #[arg(long, env = "METRICS_BIND", default_value = "127.0.0.1:9100", value_parser = parse_metrics_bind)]
+    pub metrics_bind: MetricsBind,
+
+    /// Most clients connected at once; more are refused with Redis's error.
+    #[arg(long, env = "KEYVAL_MAXCLIENTS", default_value_t = 10_000, value_parser = clap::value_parser!(u32).range(1..))]
+    pub maxclients: u32,
+
+    /// Number of databases (SELECT 0 .. databases-1).
+    #[arg(long, env = "KEYVAL_DATABASES", default_value_t = 16, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    pub databases: u32,
+
+    /// Largest bulk argument a client may send (bytes; suffixes k, kb, m, mb, g, gb).
+    #[arg(long, env = "KEYVAL_PROTO_MAX_BULK_LEN", default_value = "512mb", value_parser = parse_memory)]
+    pub proto_max_bulk_len: u64,
+
+    /// Close a client idle for this many seconds (0 = never).
+    #[arg(long, env = "KEYVAL_TIMEOUT", default_value_t = 0)]
+    pub timeout: u64,
+
+    /// Password clients must give with AUTH before other commands (empty = none).
+    #[arg(
+        long,
+        env = "KEYVAL_REQUIREPASS",
+        default_value = "",
+        hide_env_values = true
+    )]
+    pub requirepass: String,
+
+    /// Disconnect a client whose unsent replies exceed this many bytes (0 = no limit).
+    #[arg(long, env = "KEYVAL_CLIENT_OUTPUT_LIMIT", default_value = "1gb", value_parser = parse_memory)]
+    pub client_output_limit: u64,
+
+    /// Log level: error, warn, info, debug or trace. Logs go to stderr.
+    #[arg(long, env = "KEYVAL_LOG_LEVEL", default_value = "info", value_parser = parse_level)]
+    pub log_level: log::LevelFilter,
+}
+
+/// Where the metrics endpoint listens.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MetricsBind {
+    /// Serve /metrics on this address.
+    On(SocketAddr),
+    /// No metrics endpoint.
+    Off,
+}
+
+fn parse_metrics_bind(s: &str) -> Result<MetricsBind, String> {
+    if s.eq_ignore_ascii_case("off") || s.is_empty() {
+        return Ok(MetricsBind::Off);
+    }
+    s.parse()
+        .map(MetricsBind::On)
+        .map_err(|e| format!("{e} (expected HOST:PORT or \"off\")"))
+}
+
+fn parse_level(s: &str) -> Result<log::LevelFilter, String> {
+    s.parse()
+        .map_err(|_| format!("unknown log level {s:?} (error, warn, info, debug, trace, off)"))
+}
+
+/// Parses a byte count with Redis's memory units: `100`, `1k` (1000), `1kb` (1024), `2mb`, `1gb`.
+pub fn parse_memory(s: &str) -> Result<u64, String> {
+    let lower = s.trim().to_ascii_lowercase();
+    let digits_end = lower
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(lower.len());
+    let (num, unit) = lower.split_at(digits_end);
+    let n: u64 = num.parse().map_err(|_| format!("invalid size: {s}"))?;
+    let mul: u64 = match unit {
+        "" | "b" => 1,
+        "k" => 1000,
+        "kb" => 1024,
+        "m" => 1000 * 1000,
+        "mb" => 1024 * 1024,
+        "g" => 1000 * 1000 * 1000,
+        "gb" => 1024 * 1024 * 1024,
+        _ => return Err(format!("invalid size unit in {s}")),
+    };
+    n.checked_mul(mul)
+        .ok_or_else(|| format!("size too large: {s}"))
+}
+
+impl Config {
+    /// The configuration built from defaults only (tests, benches).
+    pub fn default_for_tests() -> Config {
+        Config::parse_from(["rust-keyval"])
+    }
+
+    /// The password clients must give, if any.
+    pub fn password(&self) -> Option<&str> {
+        (!self.requirepass.is_empty()).then_some(self.requirepass.as_str())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn memory_units() {
+        assert_eq!(parse_memory("512mb"), Ok(512 * 1024 * 1024));
+        assert_eq!(parse_memory("1k"), Ok(1000));
+        assert_eq!(parse_memory("1GB"), Ok(1 << 30));
+        assert_eq!(parse_memory("42"), Ok(42));
+        assert!(parse_memory("x").is_err());
+        assert!(parse_memory("1tb").is_err());
+    }
+
+    #[test]
+    fn defaults() {
+        let c = Config::default_for_tests();
+        assert_eq!(c.bind.to_string(), "127.0.0.1:6374");
+        assert_eq!(
+            c.metrics_bind,
+            MetricsBind::On("127.0.0.1:9100".parse().unwrap())
+        );
+        assert_eq!(c.maxclients, 10_000);
+        assert_eq!(c.databases, 16);
+        assert_eq!(c.proto_max_bulk_len, 512 * 1024 * 1024);
+        assert_eq!(c.password(), None);
+        let off = Config::parse_from(["rust-keyval", "--metrics-bind", "off"]);
+        assert_eq!(off.metrics_bind, MetricsBind::Off);
+    }
+}

@@ -1,0 +1,587 @@
+//! The event loop: one thread, one mio `Poll`, the listener and every connection in a
+//! slab (a token is a slab index), and the keyspace owned right here, so no lock is ever
+//! taken.
+//!
+//! One loop turn:
+//! 1. `poll` with a timeout up to the next expiry deadline or cron tick;
+//! 2. accept new clients; read once from each readable client and run every complete
+//!    request in its buffer;
+//! 3. run the expiry wheel (bounded work);
+//! 4. every 100 ms, the cron: idle timeouts, buffer release, INFO's ops/sec;
+//! 5. publish the keyspace gauges for the metrics thread;
+//! 6. write each client's replies with one `write`; only if bytes are left over is
+//!    WRITABLE interest registered (Redis's `handleClientsWithPendingWrites`).
+
+use std::io::{self, Write};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use mio::net::{TcpListener, TcpStream};
+use mio::{Events, Interest, Poll, Token};
+use signal_hook::consts::{SIGINT, SIGTERM};
+use signal_hook_mio::v1_0::Signals;
+use slab::Slab;
+
+use super::conn::{Conn, ReadResult};
+use crate::cmd::{Client, KillFilter, Request, Shared};
+use crate::config::Config;
+use crate::metrics::stats::{Stats, bump, set};
+use crate::store::Store;
+use crate::util::now_ms;
+
+/// Token of the signal pipe (outside the slab's index range).
+const SIGNAL_TOKEN: Token = Token(usize::MAX - 1);
+/// Most expiry timers handled per loop turn, so a mass expiry cannot stall clients.
+const EXPIRE_BUDGET: usize = 20_000;
+/// Most connections accepted per loop turn before serving the others.
+const ACCEPT_BATCH: usize = 256;
+/// Period of the housekeeping cron (Redis's hz 10).
+const CRON_PERIOD_MS: u64 = 100;
+
+/// What a slab slot holds.
+#[derive(Debug)]
+enum Socket {
+    Listener(TcpListener),
+    Client(Box<Conn>),
+}
+
+/// The server: listener, connections, keyspace and the loop that drives them.
+pub struct Server {
+    poll: Poll,
+    sockets: Slab<Socket>,
+    listener_token: usize,
+    local_addr: SocketAddr,
+    signals: Option<Signals>,
+    store: Store,
+    shared: Shared,
+    clients: usize,
+    next_client_id: u64,
+    /// Connections with replies to write at the end of this turn.
+    to_flush: Vec<usize>,
+    /// Connections whose last read filled the buffer: read again without waiting.
+    to_read: Vec<usize>,
+    /// The listener must be drained again (batch limit hit, or an accept error paused it).
+    accept_again_at: Option<u64>,
+    last_accept_error_log: u64,
+    next_cron: u64,
+    last_idle_check: u64,
+    ops_sample: (u64, u64),
+    expiry_pending: bool,
+    shutting_down: bool,
+}
+
+impl Server {
+    /// Binds the listening socket and prepares the keyspace.
+    pub fn bind(config: Config) -> io::Result<Server> {
+        let poll = Poll::new()?;
+        let mut listener = TcpListener::bind(config.bind)?;
+        let local_addr = listener.local_addr()?;
+        let mut sockets = Slab::with_capacity(1024);
+        let entry = sockets.vacant_entry();
+        let listener_token = entry.key();
+        poll.registry()
+            .register(&mut listener, Token(listener_token), Interest::READABLE)?;
+        entry.insert(Socket::Listener(listener));
+        let now = now_ms();
+        let store = Store::new(config.databases as usize, now);
+        Ok(Server {
+            poll,
+            sockets,
+            listener_token,
+            local_addr,
+            signals: None,
+            store,
+            shared: Shared::new(config),
+            clients: 0,
+            next_client_id: 1,
+            to_flush: Vec::new(),
+            to_read: Vec::new(),
+            accept_again_at: None,
+            last_accept_error_log: 0,
+            next_cron: now + CRON_PERIOD_MS,
+            last_idle_check: now,
+            ops_sample: (now, 0),
+            expiry_pending: false,
+            shutting_down: false,
+        })
+    }
+
+    /// Handles SIGTERM and SIGINT by shutting down gracefully.
+    pub fn handle_signals(&mut self) -> io::Result<()> {
+        let mut signals = Signals::new([SIGTERM, SIGINT])?;
+        self.poll
+            .registry()
+            .register(&mut signals, SIGNAL_TOKEN, Interest::READABLE)?;
+        self.signals = Some(signals);
+        Ok(())
+    }
+
+    /// The address clients connect to.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+
+    /// The statistics, shared with the metrics thread.
+    pub fn stats(&self) -> Arc<Stats> {
+        Arc::clone(&self.shared.stats)
+    }
+
+    /// Runs until SHUTDOWN or a termination signal, then flushes replies and returns.
+    pub fn run(mut self) -> io::Result<()> {
+        let mut events = Events::with_capacity(1024);
+        log::info!("ready to accept connections on {}", self.local_addr);
+        while !self.shutting_down {
+            let timeout = self.poll_timeout();
+            if let Err(e) = self.poll.poll(&mut events, Some(timeout)) {
+                if e.kind() == io::ErrorKind::Interrupted {
+                    continue;
+                }
+                return Err(e);
+            }
+            for event in events.iter() {
+                let token = event.token();
+                if token == SIGNAL_TOKEN {
+                    self.on_signal();
+                } else if token.0 == self.listener_token {
+                    self.accept_clients();
+                } else {
+                    if event.is_readable() || event.is_read_closed() || event.is_error() {
+                        self.on_readable(token.0);
+                    }
+                    if event.is_writable() {
+                        self.queue_flush(token.0);
+                    }
+                }
+            }
+            self.after_events();
+        }
+        self.shutdown();
+        Ok(())
+    }
+
+    /// Work done every turn after the readiness events: pending reads, accepts, expiry,
+    /// cron, gauges, and finally the writes.
+    fn after_events(&mut self) {
+        for token in std::mem::take(&mut self.to_read) {
+            self.on_readable(token);
+        }
+        let now = now_ms();
+        if self.accept_again_at.is_some_and(|at| now >= at) {
+            self.accept_clients();
+        }
+        self.expiry_pending = self.store.expire_due(now, EXPIRE_BUDGET);
+        if now >= self.next_cron {
+            self.cron(now);
+        }
+        self.publish_gauges();
+        self.flush_all();
+    }
+
+    /// Time until something is due: 0 when work is pending, else the next expiry deadline
+    /// or cron tick, whichever is sooner.
+    fn poll_timeout(&self) -> Duration {
+        if !self.to_read.is_empty() || self.expiry_pending {
+            return Duration::ZERO;
+        }
+        let now = now_ms();
+        let mut due = self.next_cron;
+        if let Some(at) = self.store.next_timer() {
+            due = due.min(at);
+        }
+        if let Some(at) = self.accept_again_at {
+            due = due.min(at);
+        }
+        Duration::from_millis(due.saturating_sub(now))
+    }
+
+    fn on_signal(&mut self) {
+        let Some(signals) = self.signals.as_mut() else {
+            return;
+        };
+        for sig in signals.pending() {
+            log::info!("received signal {sig}, shutting down");
+            self.shutting_down = true;
+        }
+    }
+
+    /// Accepts pending connections (edge-triggered: until WouldBlock, at most a batch).
+    fn accept_clients(&mut self) {
+        self.accept_again_at = None;
+        for _ in 0..ACCEPT_BATCH {
+            let Some(Socket::Listener(listener)) = self.sockets.get(self.listener_token) else {
+                return;
+            };
+            match listener.accept() {
+                Ok((stream, addr)) => self.add_client(stream, addr),
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) if e.kind() == io::ErrorKind::ConnectionAborted => {}
+                Err(e) => {
+                    // EMFILE, ENFILE, ENOBUFS...: log at most once a second, retry later
+                    // instead of spinning on a listener that stays readable.
+                    let now = now_ms();
+                    if now.saturating_sub(self.last_accept_error_log) >= 1000 {
+                        log::warn!("accept failed: {e}; retrying in 100 ms");
+                        self.last_accept_error_log = now;
+                    }
+                    self.accept_again_at = Some(now + 100);
+                    return;
+                }
+            }
+        }
+        // Batch limit reached: more may be waiting, and no new edge will tell us.
+        self.accept_again_at = Some(now_ms());
+    }
+
+    fn add_client(&mut self, mut stream: TcpStream, addr: SocketAddr) {
+        let stats = &self.shared.stats;
+        bump(&stats.connections_received, 1);
+        if self.clients >= self.shared.config.maxclients as usize {
+            // Best effort: the socket is fresh, so this small write almost always fits.
+            let _ = stream.write(b"-ERR max number of clients reached\r\n");
+            bump(&stats.rejected_connections, 1);
+            log::debug!("refused {addr}: max number of clients reached");
+            return;
+        }
+        if let Err(e) = stream.set_nodelay(true) {
+            log::debug!("TCP_NODELAY on {addr}: {e}");
+        }
+        let entry = self.sockets.vacant_entry();
+        let token = entry.key();
+        if let Err(e) = self
+            .poll
+            .registry()
+            .register(&mut stream, Token(token), Interest::READABLE)
+        {
+            log::warn!("cannot register client {addr}: {e}");
+            return;
+        }
+        let config = &self.shared.config;
+        let client = Client::new(self.next_client_id, config.password().is_none(), now_ms());
+        self.next_client_id += 1;
+        let conn = Conn::new(stream, addr, client, config.proto_max_bulk_len as usize);
+        entry.insert(Socket::Client(Box::new(conn)));
+        self.clients += 1;
+        set(&stats.connected_clients, self.clients as u64);
+        log::debug!("accepted {addr} as token {token}");
+    }
+
+    fn conn(&mut self, token: usize) -> Option<&mut Conn> {
+        match self.sockets.get_mut(token) {
+            Some(Socket::Client(c)) => Some(c),
+            _ => None,
+        }
+    }
+
+    /// Reads once from a client and runs the complete requests that arrived.
+    fn on_readable(&mut self, token: usize) {
+        let shared = &self.shared;
+        let Some(Socket::Client(conn)) = self.sockets.get_mut(token) else {
+            return;
+        };
+        if conn.kill || conn.client.close_after_reply {
+            return;
+        }
+        match conn.read_once(shared) {
+            Ok(ReadResult::Data { full }) => {
+                if full {
+                    self.to_read.push(token);
+                }
+            }
+            Ok(ReadResult::WouldBlock) => return,
+            Ok(ReadResult::Closed) => {
+                self.close(token);
+                return;
+            }
+            Err(e) => {
+                log::debug!("read error on token {token}: {e}");
+                self.close(token);
+                return;
+            }
+        }
+        self.process(token);
+    }
+
+    /// Runs the buffered requests of a client, serving event-loop requests in between.
+    fn process(&mut self, token: usize) {
+        let now = now_ms();
+        self.shared.last_tick = Instant::now();
+        loop {
+            let Some(Socket::Client(conn)) = self.sockets.get_mut(token) else {
+                return;
+            };
+            let Some(request) = conn.process(&mut self.store, &mut self.shared, now) else {
+                break;
+            };
+            self.serve_request(token, request);
+        }
+        let limit = self.shared.config.client_output_limit as usize;
+        if let Some(conn) = self.conn(token) {
+            if limit > 0 && conn.out.len() > limit {
+                log::warn!(
+                    "closing client {}: output buffer {} bytes exceeds client-output-limit",
+                    conn.addr,
+                    conn.out.len()
+                );
+                conn.kill = true;
+            }
+            if !conn.out.is_empty() || conn.client.close_after_reply || conn.kill {
+                self.queue_flush(token);
+            }
+        }
+    }
+
+    /// Performs what a handler asked of the event loop, replying to the caller.
+    fn serve_request(&mut self, token: usize, request: Request) {
+        let now = now_ms();
+        match request {
+            Request::ClientList(ids) => {
+                let mut text = String::new();
+                for (_, s) in self.sockets.iter() {
+                    if let Socket::Client(c) = s
+                        && ids.as_ref().is_none_or(|ids| ids.contains(&c.client.id))
+                    {
+                        text.push_str(&c.info_line(now));
+                        text.push('\n');
+                    }
+                }
+                if let Some(conn) = self.conn(token) {
+                    conn.out.verbatim(text.as_bytes());
+                }
+            }
+            Request::ClientInfo => {
+                if let Some(conn) = self.conn(token) {
+                    let line = conn.info_line(now) + "\n";
+                    conn.out.verbatim(line.as_bytes());
+                }
+            }
+            Request::ClientKill(filter) => self.kill_clients(token, filter),
+            Request::Shutdown => {
+                log::info!("SHUTDOWN requested by a client");
+                self.shutting_down = true;
+            }
+        }
+    }
+
+    fn kill_clients(&mut self, caller: usize, filter: KillFilter) {
+        let mut killed = 0;
+        let legacy = matches!(filter, KillFilter::LegacyAddr(_));
+        for (token, s) in self.sockets.iter_mut() {
+            let Socket::Client(c) = s else { continue };
+            let hit = match &filter {
+                KillFilter::LegacyAddr(addr) => c.addr.to_string() == *addr,
+                KillFilter::Filters {
+                    id,
+                    addr,
+                    laddr,
+                    skip_me,
+                } => {
+                    !(*skip_me && token == caller)
+                        && id.is_none_or(|id| id == c.client.id)
+                        && addr.as_ref().is_none_or(|a| *a == c.addr.to_string())
+                        && laddr.as_ref().is_none_or(|a| *a == c.laddr.to_string())
+                }
+            };
+            if hit {
+                killed += 1;
+                if token == caller {
+                    // Reply first, then close.
+                    c.client.close_after_reply = true;
+                } else {
+                    c.kill = true;
+                    if !c.flush_queued {
+                        c.flush_queued = true;
+                        self.to_flush.push(token);
+                    }
+                }
+            }
+        }
+        let Some(conn) = self.conn(caller) else {
+            return;
+        };
+        if legacy {
+            if killed > 0 {
+                conn.out.ok();
+            } else {
+                conn.out.error("ERR No such client");
+            }
+        } else {
+            conn.out.int(killed);
+        }
+    }
+
+    fn queue_flush(&mut self, token: usize) {
+        if let Some(conn) = self.conn(token)
+            && !conn.flush_queued
+        {
+            conn.flush_queued = true;
+            self.to_flush.push(token);
+        }
+    }
+
+    /// Writes every queued client's replies; arms WRITABLE only for leftovers.
+    fn flush_all(&mut self) {
+        let mut queue = std::mem::take(&mut self.to_flush);
+        for &token in &queue {
+            self.flush_one(token);
+        }
+        queue.clear();
+        // Keep the allocation (flush_one may have queued nothing new).
+        if self.to_flush.is_empty() {
+            self.to_flush = queue;
+        }
+    }
+
+    fn flush_one(&mut self, token: usize) {
+        let shared = &self.shared;
+        let registry = self.poll.registry();
+        let Some(Socket::Client(conn)) = self.sockets.get_mut(token) else {
+            return;
+        };
+        conn.flush_queued = false;
+        if conn.kill {
+            self.close(token);
+            return;
+        }
+        match conn.flush(shared) {
+            Ok(true) => {
+                if conn.client.close_after_reply {
+                    self.close(token);
+                    return;
+                }
+                if conn.writable_armed {
+                    conn.writable_armed = false;
+                    if let Err(e) =
+                        registry.reregister(&mut conn.stream, Token(token), Interest::READABLE)
+                    {
+                        log::debug!("reregister token {token}: {e}");
+                        self.close(token);
+                    }
+                }
+            }
+            Ok(false) => {
+                if !conn.writable_armed {
+                    conn.writable_armed = true;
+                    if let Err(e) = registry.reregister(
+                        &mut conn.stream,
+                        Token(token),
+                        Interest::READABLE | Interest::WRITABLE,
+                    ) {
+                        log::debug!("reregister token {token}: {e}");
+                        self.close(token);
+                    }
+                }
+            }
+            Err(e) => {
+                log::debug!("write error on token {token}: {e}");
+                self.close(token);
+            }
+        }
+    }
+
+    fn close(&mut self, token: usize) {
+        if !matches!(self.sockets.get(token), Some(Socket::Client(_))) {
+            return;
+        }
+        if let Socket::Client(mut conn) = self.sockets.remove(token) {
+            let _ = self.poll.registry().deregister(&mut conn.stream);
+            log::debug!("closed {}", conn.addr);
+        }
+        self.clients -= 1;
+        set(&self.shared.stats.connected_clients, self.clients as u64);
+    }
+
+    /// Housekeeping every 100 ms: instantaneous ops/sec, memory peak; once a second: idle
+    /// timeouts, release of idle buffers, and giving hash table memory back.
+    fn cron(&mut self, now: u64) {
+        self.next_cron = now + CRON_PERIOD_MS;
+        let stats = &self.shared.stats;
+        let processed: u64 = stats
+            .commands
+            .iter()
+            .map(|c| crate::metrics::stats::get(&c.calls))
+            .sum();
+        let (t0, n0) = self.ops_sample;
+        if now > t0 {
+            self.shared.ops_per_sec = processed.saturating_sub(n0) * 1000 / (now - t0);
+        }
+        self.ops_sample = (now, processed);
+        let used = crate::alloc::allocated() as u64;
+        self.shared.peak_memory = self.shared.peak_memory.max(used);
+        set(&stats.used_memory, used);
+
+        if now.saturating_sub(self.last_idle_check) < 1000 {
+            return;
+        }
+        self.last_idle_check = now;
+        self.store.cron();
+        let timeout_ms = self.shared.config.timeout.saturating_mul(1000);
+        let mut idle = Vec::new();
+        for (token, s) in self.sockets.iter_mut() {
+            if let Socket::Client(c) = s {
+                let quiet_ms = now.saturating_sub(c.client.last_active_ms);
+                if timeout_ms > 0 && quiet_ms > timeout_ms {
+                    idle.push(token);
+                } else if quiet_ms >= 2000 {
+                    c.release_idle_buffers();
+                }
+            }
+        }
+        for token in idle {
+            log::debug!(
+                "closing idle client (timeout {}s)",
+                self.shared.config.timeout
+            );
+            self.close(token);
+        }
+    }
+
+    /// Publishes keyspace-wide gauges for the metrics thread (a few loads and stores).
+    fn publish_gauges(&self) {
+        let stats = &self.shared.stats;
+        let mut keys = 0;
+        let mut expires = 0;
+        for (db, slot) in self.store.dbs().iter().zip(stats.db_keys.iter()) {
+            set(&slot.0, db.len() as u64);
+            set(&slot.1, db.expires() as u64);
+            keys += db.len();
+            expires += db.expires();
+        }
+        set(&stats.keys, keys as u64);
+        set(&stats.keys_with_expiry, expires as u64);
+        set(&stats.expired_keys, self.store.expired_total());
+    }
+
+    /// Graceful shutdown: stop accepting, then give every pending reply up to two seconds
+    /// to reach its client.
+    fn shutdown(&mut self) {
+        if let Socket::Listener(mut l) = self.sockets.remove(self.listener_token) {
+            let _ = self.poll.registry().deregister(&mut l);
+        }
+        let deadline = Instant::now() + Duration::from_secs(2);
+        let mut events = Events::with_capacity(256);
+        loop {
+            let pending: Vec<usize> = self
+                .sockets
+                .iter()
+                .filter_map(|(t, s)| match s {
+                    Socket::Client(c) if !c.out.is_empty() && !c.kill => Some(t),
+                    _ => None,
+                })
+                .collect();
+            if pending.is_empty() || Instant::now() >= deadline {
+                break;
+            }
+            for t in pending {
+                self.flush_one(t);
+            }
+            let _ = self.poll.poll(&mut events, Some(Duration::from_millis(10)));
+        }
+        let tokens: Vec<usize> = self.sockets.iter().map(|(t, _)| t).collect();
+        for t in tokens {
+            self.close(t);
+        }
+        log::info!("server stopped");
+    }
+}

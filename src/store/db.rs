@@ -1,0 +1,576 @@
+//! One database of the keyspace: an ahash-keyed hash table of entries plus the timer wheel
+//! that expires them.
+//!
+//! Expiry rules (Redis's): a key is expired once `now > expire_at`. Every access checks
+//! that lazily; the wheel removes keys nobody touches. Each key owns at most one live wheel
+//! timer, identified by `wheel_at`. When a deadline moves later, the old timer stays and
+//! re-files itself when it fires; when it moves earlier, a new timer is added and the old
+//! one becomes stale. A stale timer (its key deleted, overwritten, persisted or re-timed)
+//! finds `wheel_at` different from its own deadline and does nothing, so it can never
+//! delete a live key.
+
+use ahash::RandomState;
+use hashbrown::HashTable;
+
+use super::value::Value;
+use super::wheel::TimerWheel;
+
+/// A key, its value and its expiry.
+#[derive(Debug)]
+pub struct Entry {
+    key: Box<[u8]>,
+    /// The stored value.
+    pub value: Value,
+    /// Absolute expiry in ms since the epoch; 0 means no TTL.
+    expire_at: u64,
+    /// Deadline of this key's own wheel timer; 0 means none.
+    wheel_at: u64,
+}
+
+impl Entry {
+    /// The key's bytes.
+    pub fn key(&self) -> &[u8] {
+        &self.key
+    }
+
+    /// The absolute expiry (ms since the epoch), if the key has a TTL.
+    pub fn expire_at(&self) -> Option<u64> {
+        (self.expire_at != 0).then_some(self.expire_at)
+    }
+
+    fn is_expired(&self, now: u64) -> bool {
+        self.expire_at != 0 && now > self.expire_at
+    }
+}
+
+/// What a write does to the key's TTL.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ttl {
+    /// Remove any TTL (plain SET).
+    Clear,
+    /// Keep the current TTL (SET KEEPTTL, and value updates such as INCR or APPEND).
+    Keep,
+    /// Expire at this absolute time (ms since the epoch).
+    At(u64),
+}
+
+/// One numbered database.
+#[derive(Debug)]
+pub struct Db {
+    table: HashTable<Entry>,
+    hasher: RandomState,
+    /// Keys that have a TTL.
+    expires: usize,
+    wheel: TimerWheel,
+    /// Keys removed because their TTL passed, lazily or by the wheel.
+    expired: u64,
+}
+
+/// Updates an entry's TTL, the TTL count and the wheel. A free function so callers can
+/// hold the entry and the wheel at once (disjoint fields of [`Db`]).
+fn apply_ttl(wheel: &mut TimerWheel, expires: &mut usize, e: &mut Entry, hash: u64, ttl: Ttl) {
+    let at = match ttl {
+        Ttl::Keep => return,
+        Ttl::Clear => 0,
+        Ttl::At(at) => at.max(1),
+    };
+    match (e.expire_at != 0, at != 0) {
+        (false, true) => *expires += 1,
+        (true, false) => *expires -= 1,
+        _ => {}
+    }
+    e.expire_at = at;
+    if at != 0 {
+        // The key is expired from at + 1 on; that is when its timer should fire.
+        let fire_at = at.saturating_add(1);
+        if e.wheel_at == 0 || e.wheel_at > fire_at {
+            e.wheel_at = wheel.insert(fire_at, hash);
+        }
+    }
+}
+
+impl Db {
+    /// An empty database whose expiry clock starts at `now` (ms).
+    pub fn new(now: u64) -> Db {
+        Db {
+            table: HashTable::new(),
+            hasher: RandomState::new(),
+            expires: 0,
+            wheel: TimerWheel::new(now),
+            expired: 0,
+        }
+    }
+
+    /// Number of keys (including expired ones not yet reclaimed, as Redis's DBSIZE).
+    pub fn len(&self) -> usize {
+        self.table.len()
+    }
+
+    /// True when the database holds no key.
+    pub fn is_empty(&self) -> bool {
+        self.table.is_empty()
+    }
+
+    /// Number of keys with a TTL.
+    pub fn expires(&self) -> usize {
+        self.expires
+    }
+
+    /// Keys removed so far because their TTL passed.
+    pub fn expired_total(&self) -> u64 {
+        self.expired
+    }
+
+    /// Timers in the expiry wheel (live and stale).
+    pub fn timers(&self) -> usize {
+        self.wheel.len()
+    }
+
+    #[inline]
+    fn hash(&self, key: &[u8]) -> u64 {
+        self.hasher.hash_one(key)
+    }
+
+    /// Looks a key up for reading or writing, deleting it first if it has expired.
+    #[inline]
+    pub fn get_mut(&mut self, key: &[u8], now: u64) -> Option<&mut Entry> {
+        let hash = self.hash(key);
+        match self.table.find_entry(hash, |e| *e.key == *key) {
+            Ok(occ) if occ.get().is_expired(now) => {
+                occ.remove();
+                self.expires -= 1;
+                self.expired += 1;
+                None
+            }
+            Ok(occ) => Some(occ.into_mut()),
+            Err(_) => None,
+        }
+    }
+
+    /// Looks a key up without deleting it; an expired key reads as absent.
+    pub fn peek(&self, key: &[u8], now: u64) -> Option<&Entry> {
+        self.table
+            .find(self.hash(key), |e| *e.key == *key)
+            .filter(|e| !e.is_expired(now))
+    }
+
+    /// True if the key exists (and has not expired).
+    pub fn contains(&mut self, key: &[u8], now: u64) -> bool {
+        self.get_mut(key, now).is_some()
+    }
+
+    /// Stores `value` under `key`, replacing any old value, and applies `ttl`.
+    /// Returns the entry, for callers that want to keep working on it.
+    pub fn set(&mut self, key: &[u8], value: Value, ttl: Ttl, now: u64) -> &mut Entry {
+        self.upsert_with(key, ttl, now, move |old| match old {
+            Some(v) => {
+                *v = value;
+                None
+            }
+            None => Some(value),
+        })
+    }
+
+    /// Writes a key in place: `update` gets `Some(&mut old value)` when the key exists
+    /// (so a string can be overwritten without allocating), or `None` when it does not,
+    /// and must then return the new value. Applies `ttl` afterwards (`Keep` on a new key
+    /// means no TTL).
+    pub fn upsert_with(
+        &mut self,
+        key: &[u8],
+        ttl: Ttl,
+        now: u64,
+        update: impl FnOnce(Option<&mut Value>) -> Option<Value>,
+    ) -> &mut Entry {
+        let hash = self.hash(key);
+        let Db {
+            table,
+            hasher,
+            expires,
+            wheel,
+            expired,
+        } = self;
+        let entry = match table.find_entry(hash, |e| *e.key == *key) {
+            Ok(occ) => {
+                let e = occ.into_mut();
+                if e.is_expired(now) {
+                    // Redis deletes the expired key before writing the new one.
+                    *expired += 1;
+                    apply_ttl(wheel, expires, e, hash, Ttl::Clear);
+                    e.value = update(None).expect("update must create a value for a new key");
+                } else if let Some(v) = update(Some(&mut e.value)) {
+                    e.value = v;
+                }
+                e
+            }
+            Err(absent) => {
+                let value = update(None).expect("update must create a value for a new key");
+                let entry = Entry {
+                    key: key.into(),
+                    value,
+                    expire_at: 0,
+                    wheel_at: 0,
+                };
+                absent
+                    .into_table()
+                    .insert_unique(hash, entry, |e| hasher.hash_one(&*e.key))
+                    .into_mut()
+            }
+        };
+        apply_ttl(wheel, expires, entry, hash, ttl);
+        entry
+    }
+
+    /// Inserts a key known to be absent (checked by the caller with [`Db::get_mut`]).
+    pub fn insert_new(&mut self, key: &[u8], value: Value, ttl: Ttl, now: u64) {
+        self.upsert_with(key, ttl, now, |old| {
+            debug_assert!(old.is_none(), "insert_new over an existing key");
+            Some(value)
+        });
+    }
+
+    /// Removes a key, returning its entry (None if absent or expired).
+    pub fn remove(&mut self, key: &[u8], now: u64) -> Option<Entry> {
+        let hash = self.hash(key);
+        let Ok(occ) = self.table.find_entry(hash, |e| *e.key == *key) else {
+            return None;
+        };
+        let (e, _) = occ.remove();
+        if e.expire_at != 0 {
+            self.expires -= 1;
+        }
+        if e.is_expired(now) {
+            self.expired += 1;
+            return None;
+        }
+        Some(e)
+    }
+
+    /// Re-inserts an entry taken out with [`Db::remove`] (RENAME, MOVE) under `new_key`,
+    /// replacing any existing key, keeping its value and TTL.
+    pub fn insert_entry(&mut self, new_key: &[u8], entry: Entry, now: u64) {
+        let ttl = match entry.expire_at {
+            0 => Ttl::Clear,
+            at => Ttl::At(at),
+        };
+        let value = entry.value;
+        self.set(new_key, value, ttl, now);
+    }
+
+    /// Sets the key's TTL. Returns false when the key does not exist.
+    pub fn set_ttl(&mut self, key: &[u8], ttl: Ttl, now: u64) -> bool {
+        let hash = self.hash(key);
+        let Db {
+            table,
+            expires,
+            wheel,
+            expired,
+            ..
+        } = self;
+        match table.find_entry(hash, |e| *e.key == *key) {
+            Ok(occ) if occ.get().is_expired(now) => {
+                let (e, _) = occ.remove();
+                debug_assert!(e.expire_at != 0);
+                *expires -= 1;
+                *expired += 1;
+                false
+            }
+            Ok(occ) => {
+                apply_ttl(wheel, expires, occ.into_mut(), hash, ttl);
+                true
+            }
+            Err(_) => false,
+        }
+    }
+
+    /// Runs the wheel up to `now`, removing keys whose TTL passed, doing at most `budget`
+    /// timers. Returns true when due timers remain (call again soon).
+    pub fn expire_due(&mut self, now: u64, budget: usize) -> bool {
+        let Db {
+            table,
+            hasher,
+            expires,
+            wheel,
+            expired,
+        } = self;
+        wheel.advance(now, budget, |timer, wheel| {
+            let Ok(occ) = table.find_entry(timer.hash, |e| hasher.hash_one(&*e.key) == timer.hash)
+            else {
+                return; // the key is gone: a stale timer
+            };
+            if occ.get().is_expired(now) {
+                occ.remove();
+                *expires -= 1;
+                *expired += 1;
+                return;
+            }
+            let e = occ.into_mut();
+            if e.wheel_at != timer.deadline {
+                return; // not this key's own timer: stale
+            }
+            // The deadline moved later (or was removed) since this timer was set.
+            e.wheel_at = match e.expire_at {
+                0 => 0,
+                at => wheel.insert(at.saturating_add(1), timer.hash),
+            };
+        })
+    }
+
+    /// When the wheel next needs attention (ms since the epoch), if ever.
+    pub fn next_timer(&self) -> Option<u64> {
+        self.wheel.next_deadline()
+    }
+
+    /// Visits every live key (KEYS). Expired keys are skipped, not deleted.
+    pub fn for_each_live(&self, now: u64, mut f: impl FnMut(&Entry)) {
+        for e in self.table.iter() {
+            if !e.is_expired(now) {
+                f(e);
+            }
+        }
+    }
+
+    /// One SCAN step from `cursor`, calling `f` for the keys of each visited home bucket,
+    /// until about `count` keys were seen. Returns the next cursor (0 when done).
+    ///
+    /// This is Redis's reverse-binary cursor over home buckets (`hash & mask`), which
+    /// guarantees that a key present for the whole scan is returned at least once even
+    /// if the table grows or shrinks in between. hashbrown probes from the home bucket and
+    /// filters by a 7-bit tag (the hash's top bits), so asking `iter_hash` for every tag with
+    /// the home bucket's low bits finds exactly the keys whose home is that bucket.
+    pub fn scan(&self, cursor: u64, count: usize, mut f: impl FnMut(&Entry)) -> u64 {
+        if self.table.is_empty() {
+            return 0;
+        }
+        let mask = (self.table.num_buckets() - 1) as u64;
+        let mut v = cursor;
+        let mut found = 0;
+        let mut buckets_left = count.saturating_mul(10).max(1);
+        loop {
+            let home = v & mask;
+            for tag in 0..128u64 {
+                for e in self.table.iter_hash((tag << 57) | home) {
+                    if self.hash(&e.key) & mask == home {
+                        f(e);
+                        found += 1;
+                    }
+                }
+            }
+            // Increment the reversed cursor over the bits of the mask.
+            v |= !mask;
+            v = v.reverse_bits().wrapping_add(1).reverse_bits();
+            buckets_left -= 1;
+            if v == 0 || found >= count || buckets_left == 0 {
+                return v;
+            }
+        }
+    }
+
+    /// A random live key, deleting expired keys met on the way (RANDOMKEY).
+    pub fn random_key(&mut self, mut rand: impl FnMut() -> u64, now: u64) -> Option<Vec<u8>> {
+        // Give up after many expired hits, as Redis does when nearly all keys are expired.
+        for _ in 0..100 {
+            if self.table.is_empty() {
+                return None;
+            }
+            let n = self.table.num_buckets();
+            let start = (rand() as usize) & (n - 1);
+            let e = (0..n).find_map(|i| self.table.get_bucket((start + i) & (n - 1)))?;
+            if !e.is_expired(now) {
+                return Some(e.key.to_vec());
+            }
+            let key = e.key.clone();
+            self.remove(&key, now);
+        }
+        None
+    }
+
+    /// Removes every key and timer, releasing the memory. Returns the old table so the
+    /// caller may drop it elsewhere (FLUSHALL ASYNC).
+    pub fn clear(&mut self) -> HashTable<Entry> {
+        self.expires = 0;
+        self.wheel.clear();
+        std::mem::take(&mut self.table)
+    }
+
+    /// Gives memory back after many deletions (called from the periodic cron).
+    pub fn maybe_shrink(&mut self) {
+        let cap = self.table.capacity();
+        if cap > 64 && self.table.len() * 8 < cap {
+            let hasher = &self.hasher;
+            self.table
+                .shrink_to(self.table.len() * 2, |e| hasher.hash_one(&*e.key));
+        }
+    }
+
+    /// Approximate bytes used by keys, values and the table (INFO used_memory_dataset).
+    pub fn approx_memory(&self) -> usize {
+        self.table.allocation_size()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::value::Str;
+
+    fn s(v: &str) -> Value {
+        Value::Str(Str::from_bytes(v.as_bytes()))
+    }
+
+    #[test]
+    fn set_get_remove() {
+        let mut db = Db::new(0);
+        db.set(b"a", s("1"), Ttl::Clear, 0);
+        assert_eq!(db.get_mut(b"a", 0).unwrap().value, s("1"));
+        assert!(db.remove(b"a", 0).is_some());
+        assert!(db.get_mut(b"a", 0).is_none());
+        assert_eq!(db.len(), 0);
+    }
+
+    #[test]
+    fn lazy_expiry() {
+        let mut db = Db::new(0);
+        db.set(b"a", s("x"), Ttl::At(100), 0);
+        assert_eq!(db.expires(), 1);
+        assert!(db.get_mut(b"a", 100).is_some(), "alive at its deadline");
+        assert!(db.get_mut(b"a", 101).is_none());
+        assert_eq!(db.len(), 0);
+        assert_eq!(db.expires(), 0);
+        assert_eq!(db.expired_total(), 1);
+    }
+
+    #[test]
+    fn wheel_expires_untouched_keys() {
+        let mut db = Db::new(0);
+        for i in 0..1000u32 {
+            db.set(
+                &i.to_be_bytes(),
+                s("v"),
+                Ttl::At(50 + u64::from(i % 100)),
+                0,
+            );
+        }
+        db.set(b"forever", s("v"), Ttl::Clear, 0);
+        while db.expire_due(200, 64) {}
+        assert_eq!(db.len(), 1);
+        assert_eq!(db.expires(), 0);
+        assert_eq!(db.expired_total(), 1000);
+    }
+
+    #[test]
+    fn stale_timer_never_deletes_a_live_key() {
+        let mut db = Db::new(0);
+        db.set(b"k", s("v"), Ttl::At(1000), 0);
+        // Overwrite without TTL: the old timer must not delete the new value.
+        db.set(b"k", s("v2"), Ttl::Clear, 10);
+        while db.expire_due(5000, 1000) {}
+        assert_eq!(db.get_mut(b"k", 5000).unwrap().value, s("v2"));
+
+        // Delete and recreate with a later TTL.
+        db.set(b"j", s("v"), Ttl::At(6000), 5000);
+        db.remove(b"j", 5000);
+        db.set(b"j", s("w"), Ttl::At(9000), 5000);
+        while db.expire_due(8000, 1000) {}
+        assert!(db.get_mut(b"j", 8000).is_some());
+        while db.expire_due(9001, 1000) {}
+        assert!(db.peek(b"j", 9001).is_none());
+        assert_eq!(db.len(), 1);
+    }
+
+    #[test]
+    fn moved_deadlines() {
+        let mut db = Db::new(0);
+        db.set(b"later", s("v"), Ttl::At(100), 0);
+        assert!(db.set_ttl(b"later", Ttl::At(300), 0));
+        db.set(b"sooner", s("v"), Ttl::At(300), 0);
+        assert!(db.set_ttl(b"sooner", Ttl::At(100), 0));
+        db.set(b"persisted", s("v"), Ttl::At(100), 0);
+        assert!(db.set_ttl(b"persisted", Ttl::Clear, 0));
+        while db.expire_due(150, 1000) {}
+        assert!(db.peek(b"later", 150).is_some());
+        assert!(db.peek(b"persisted", 150).is_some());
+        assert_eq!(db.len(), 2, "sooner expired by the wheel");
+        while db.expire_due(301, 1000) {}
+        assert_eq!(db.len(), 1);
+        assert_eq!(db.expires(), 0);
+        // Every timer has fired or been dropped.
+        assert_eq!(db.timers(), 0);
+    }
+
+    #[test]
+    fn scan_survives_growth() {
+        let mut db = Db::new(0);
+        for i in 0..100u32 {
+            db.set(format!("k{i}").as_bytes(), s("v"), Ttl::Clear, 0);
+        }
+        let mut seen = std::collections::HashSet::new();
+        let mut cursor = 0;
+        let mut steps = 0;
+        loop {
+            cursor = db.scan(cursor, 10, |e| {
+                seen.insert(e.key().to_vec());
+            });
+            steps += 1;
+            if steps == 3 {
+                // Grow the table several times in the middle of the scan.
+                for i in 100..5000u32 {
+                    db.set(format!("k{i}").as_bytes(), s("v"), Ttl::Clear, 0);
+                }
+            }
+            if cursor == 0 {
+                break;
+            }
+        }
+        for i in 0..100u32 {
+            assert!(seen.contains(format!("k{i}").as_bytes()), "k{i} missed");
+        }
+    }
+
+    #[test]
+    fn scan_survives_shrink() {
+        let mut db = Db::new(0);
+        for i in 0..5000u32 {
+            db.set(format!("k{i}").as_bytes(), s("v"), Ttl::Clear, 0);
+        }
+        let mut seen = std::collections::HashSet::new();
+        let mut cursor = 0;
+        let mut steps = 0;
+        loop {
+            cursor = db.scan(cursor, 10, |e| {
+                seen.insert(e.key().to_vec());
+            });
+            steps += 1;
+            if steps == 3 {
+                for i in 100..5000u32 {
+                    db.remove(format!("k{i}").as_bytes(), 0);
+                }
+                db.maybe_shrink();
+            }
+            if cursor == 0 {
+                break;
+            }
+        }
+        for i in 0..100u32 {
+            assert!(seen.contains(format!("k{i}").as_bytes()), "k{i} missed");
+        }
+    }
+
+    #[test]
+    fn random_key_finds_live_keys() {
+        let mut db = Db::new(0);
+        assert_eq!(db.random_key(|| 7, 0), None);
+        db.set(b"only", s("v"), Ttl::Clear, 0);
+        let mut x = 1u64;
+        for _ in 0..20 {
+            let k = db.random_key(
+                || {
+                    x = x.wrapping_mul(6364136223846793005).wrapping_add(1);
+                    x
+                },
+                0,
+            );
+            assert_eq!(k.as_deref(), Some(&b"only"[..]));
+        }
+    }
+}

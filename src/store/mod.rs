@@ -1,0 +1,122 @@
+//! The keyspace: `databases` numbered [`Db`]s owned by the reactor thread (no locks).
+
+pub mod db;
+pub mod value;
+pub mod wheel;
+
+pub use db::{Db, Entry, Ttl};
+pub use value::{Str, Value};
+
+/// All databases plus keyspace-wide state.
+#[derive(Debug)]
+pub struct Store {
+    dbs: Vec<Db>,
+    rng: u64,
+}
+
+impl Store {
+    /// `n` empty databases whose expiry clocks start at `now` (ms).
+    pub fn new(n: usize, now: u64) -> Store {
+        Store {
+            dbs: (0..n).map(|_| Db::new(now)).collect(),
+            // Seeded from the clock; RANDOMKEY and friends need variety, not secrecy.
+            rng: now | 1,
+        }
+    }
+
+    /// Number of databases.
+    pub fn len(&self) -> usize {
+        self.dbs.len()
+    }
+
+    /// True when configured with no database (never: the config requires at least one).
+    pub fn is_empty(&self) -> bool {
+        self.dbs.is_empty()
+    }
+
+    /// Database `i`. The caller checked `i < len()` (SELECT validates it).
+    #[inline]
+    pub fn db(&mut self, i: usize) -> &mut Db {
+        &mut self.dbs[i]
+    }
+
+    /// Read-only view of database `i`.
+    pub fn db_ref(&self, i: usize) -> &Db {
+        &self.dbs[i]
+    }
+
+    /// Two distinct databases at once (MOVE, COPY ... DB).
+    pub fn two_dbs(&mut self, a: usize, b: usize) -> (&mut Db, &mut Db) {
+        assert_ne!(a, b);
+        if a < b {
+            let (lo, hi) = self.dbs.split_at_mut(b);
+            (&mut lo[a], &mut hi[0])
+        } else {
+            let (lo, hi) = self.dbs.split_at_mut(a);
+            (&mut hi[0], &mut lo[b])
+        }
+    }
+
+    /// Swaps the contents of two databases (SWAPDB).
+    pub fn swap(&mut self, a: usize, b: usize) {
+        self.dbs.swap(a, b);
+    }
+
+    /// All databases, for INFO keyspace and metrics.
+    pub fn dbs(&self) -> &[Db] {
+        &self.dbs
+    }
+
+    /// Keys in all databases.
+    pub fn total_keys(&self) -> usize {
+        self.dbs.iter().map(Db::len).sum()
+    }
+
+    /// Keys with a TTL in all databases.
+    pub fn total_expires(&self) -> usize {
+        self.dbs.iter().map(Db::expires).sum()
+    }
+
+    /// Keys removed because their TTL passed, in all databases, since start.
+    pub fn expired_total(&self) -> u64 {
+        self.dbs.iter().map(Db::expired_total).sum()
+    }
+
+    /// A pseudo-random number (xorshift64*).
+    pub fn random(&mut self) -> u64 {
+        next_random(&mut self.rng)
+    }
+
+    /// Active expiry: runs every database's wheel up to `now`, at most `budget` timers in
+    /// all. Returns true when due timers remain.
+    pub fn expire_due(&mut self, now: u64, budget: usize) -> bool {
+        let per_db = budget / self.dbs.len().max(1) + 1;
+        let mut more = false;
+        for db in &mut self.dbs {
+            more |= db.expire_due(now, per_db);
+        }
+        more
+    }
+
+    /// The earliest wheel deadline of any database (ms since the epoch).
+    pub fn next_timer(&self) -> Option<u64> {
+        self.dbs.iter().filter_map(Db::next_timer).min()
+    }
+
+    /// Periodic housekeeping: give memory back after mass deletions.
+    pub fn cron(&mut self) {
+        for db in &mut self.dbs {
+            db.maybe_shrink();
+        }
+    }
+}
+
+/// One step of xorshift64*; `state` must be non-zero.
+pub fn next_random(state: &mut u64) -> u64 {
+    let mut x = *state;
+    x ^= x >> 12;
+    x ^= x << 25;
+    x ^= x >> 27;
+    *state = x;
+    x.wrapping_mul(0x2545_F491_4F6C_DD1D)
+}
