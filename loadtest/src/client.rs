@@ -15,7 +15,9 @@ impl Client {
     /// Connects to `addr`. Every later read fails with `WouldBlock`/`TimedOut` if the server
     /// stays silent for `read_timeout`, so a lost reply is reported instead of hanging forever.
     pub fn connect(addr: SocketAddr, read_timeout: Duration) -> io::Result<Client> {
-        let stream = TcpStream::connect_timeout(&addr, read_timeout.max(Duration::from_secs(1)))?;
+        // A handshake gets 10 s whatever the read timeout: a SYN dropped by a full listen
+        // backlog (200 stress clients connecting at once) is retransmitted after 1 s, then 3 s.
+        let stream = TcpStream::connect_timeout(&addr, Duration::from_secs(10))?;
         // Commands are written whole (or deliberately in fragments); Nagle would only add delay.
         stream.set_nodelay(true)?;
         stream.set_read_timeout(Some(read_timeout))?;

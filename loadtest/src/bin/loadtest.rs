@@ -57,6 +57,11 @@ const DEFAULTS: Defaults = Defaults {
 /// Largest latency the histogram tracks, in microseconds (one minute).
 const MAX_LATENCY_US: u64 = 60_000_000;
 
+/// How long a TCP handshake may take. Generous on purpose: when hundreds of clients connect at
+/// once and the server's listen backlog overflows, the kernel retransmits the dropped SYNs
+/// after 1 s, then 3 s; that is slow, not dead.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
 /// How often connections are checked for overdue replies.
 const TIMEOUT_SCAN: Duration = Duration::from_millis(10);
 
@@ -231,8 +236,8 @@ impl Conn {
 
 /// Opens a non-blocking connection. The handshake itself is blocking: on loopback it is
 /// immediate, and it keeps the event loop free of connect states.
-fn open(addr: SocketAddr, timeout: Duration) -> io::Result<TcpStream> {
-    let stream = std::net::TcpStream::connect_timeout(&addr, timeout)?;
+fn open(addr: SocketAddr) -> io::Result<TcpStream> {
+    let stream = std::net::TcpStream::connect_timeout(&addr, CONNECT_TIMEOUT)?;
     stream.set_nodelay(true)?;
     stream.set_nonblocking(true)?;
     Ok(TcpStream::from_std(stream))
@@ -259,7 +264,7 @@ fn worker(
         let poll = Poll::new()?;
         let mut conns = Vec::new();
         for i in 0..count {
-            let mut stream = open(w.addr, w.read_timeout.max(Duration::from_secs(1)))?;
+            let mut stream = open(w.addr)?;
             poll.registry().register(
                 &mut stream,
                 Token(i as usize),
@@ -386,7 +391,7 @@ fn replace_connection(
     conn.pending = 0;
     conn.start = 0;
     conn.filled = 0;
-    let reopened = open(w.addr, w.read_timeout.max(Duration::from_secs(1))).and_then(|mut s| {
+    let reopened = open(w.addr).and_then(|mut s| {
         poll.registry()
             .register(&mut s, token, Interest::READABLE | Interest::WRITABLE)?;
         Ok(s)
