@@ -228,9 +228,14 @@ fn project_readme_cli_walkthrough() {
                 thread::sleep(Duration::from_secs_f64(secs));
                 continue;
             }
-            let Some((_, args)) = line.split_once("--bin keyval-cli -- ") else {
+            if line.starts_with('#') {
+                continue;
+            }
+            let Some((_, rest)) = line.split_once("--bin keyval-cli") else {
                 panic!("unexpected line in a keyval-cli block of README.md: {line}");
             };
+            // `cargo run --bin keyval-cli -- ARGS`; without `--` there are no arguments.
+            let args = rest.trim_start().strip_prefix("--").unwrap_or("");
             let mut words: Vec<&str> = args.split_whitespace().collect();
             // Our server listens on a test port, not 6374.
             let port = server.port.to_string();

@@ -623,18 +623,19 @@ fn to_json(cli: &Cli, threads: u64, summary: &Summary) -> String {
         .iter()
         .map(|(_, key, ms)| format!("\"{key}\":{ms:.3}"))
         .collect();
-    let duration = s
-        .duration
-        .map_or("null".to_string(), |d| format!("{:.3}", d.as_secs_f64()));
+    // OPS and DURATION are alternatives: the one not in force is null.
+    let (ops_per_client, duration) = match s.duration {
+        Some(d) => ("null".to_string(), format!("{:.3}", d.as_secs_f64())),
+        None => (s.ops.to_string(), "null".to_string()),
+    };
     format!(
-        "{{\"host\":{},\"clients\":{},\"threads\":{threads},\"pipe\":{},\"ops_per_client\":{},\
+        "{{\"host\":{},\"clients\":{},\"threads\":{threads},\"pipe\":{},\"ops_per_client\":{ops_per_client},\
          \"duration_s\":{duration},\"mix\":{},\"value_size\":{},\"keyspace\":{},\"rt_ms\":{},\
          \"total_ops\":{},\"elapsed_s\":{:.3},\"ops_per_sec\":{:.1},\"latency_ms\":{{{}}},\
          \"errors\":{},\"timeouts\":{}}}",
         json_string(&s.host),
         s.clients,
         s.pipe,
-        s.ops,
         json_string(&s.mix.to_string()),
         s.value_size,
         s.keyspace,
