@@ -272,17 +272,23 @@ fn config(ctx: &mut Ctx, args: Args) {
     match name {
         "get" => {
             let params = config_params(ctx);
-            let matched: Vec<&(&str, String)> = params
-                .iter()
-                .filter(|(n, _)| {
-                    args.iter()
-                        .skip(2)
-                        .any(|p| glob_match(p, n.as_bytes(), true))
-                })
-                .collect();
-            ctx.out.map(matched.len());
-            for (n, v) in matched {
-                ctx.out.bulk(n.as_bytes());
+            let mut found: Vec<(&[u8], &str)> = Vec::new();
+            for pattern in args.iter().skip(2) {
+                let is_glob = pattern.iter().any(|c| b"*?[\\".contains(c));
+                for (name, value) in &params {
+                    if !glob_match(pattern, name.as_bytes(), true)
+                        || found.iter().any(|(_, v)| std::ptr::eq(*v, value.as_str()))
+                    {
+                        continue;
+                    }
+                    // Like Redis 7.0, an exact (non-glob) name is echoed as the client typed it.
+                    let shown = if is_glob { name.as_bytes() } else { pattern };
+                    found.push((shown, value.as_str()));
+                }
+            }
+            ctx.out.map(found.len());
+            for (n, v) in found {
+                ctx.out.bulk(n);
                 ctx.out.bulk(v.as_bytes());
             }
         }

@@ -1,0 +1,256 @@
+//! Shared helpers for the integration tests: start the real server binary on a free port,
+//! and talk raw RESP to it over TCP.
+#![allow(dead_code)]
+
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// Path of the server binary built for these tests.
+pub fn server_bin() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_rust-keyval"))
+}
+
+/// A free TCP port on loopback (bound, then released).
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("no free port")
+}
+
+/// Polls `f` until it returns Some or `timeout` passes.
+pub fn wait_for<T>(timeout: Duration, mut f: impl FnMut() -> Option<T>) -> Option<T> {
+    let deadline = Instant::now() + timeout;
+    loop {
+        if let Some(v) = f() {
+            return Some(v);
+        }
+        if Instant::now() >= deadline {
+            return None;
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+/// A running server process, killed when dropped.
+pub struct Server {
+    pub child: Child,
+    pub port: u16,
+}
+
+impl Server {
+    /// Starts the server on a free port with extra flags, and waits until it answers PING.
+    pub fn start(extra: &[&str]) -> Server {
+        Server::start_with(|cmd| {
+            cmd.args(extra);
+        })
+    }
+
+    /// Starts the server, letting `configure` adjust the command (flags, env).
+    pub fn start_with(configure: impl FnOnce(&mut Command)) -> Server {
+        let port = free_port();
+        let mut cmd = Command::new(server_bin());
+        cmd.arg("--bind")
+            .arg(format!("127.0.0.1:{port}"))
+            .arg("--metrics-bind")
+            .arg("off")
+            .env_remove("KEYVAL_BIND")
+            .env_remove("METRICS_BIND")
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped());
+        configure(&mut cmd);
+        let child = cmd.spawn().expect("cannot start server");
+        let server = Server { child, port };
+        let up = wait_for(Duration::from_secs(10), || {
+            TcpStream::connect(("127.0.0.1", port)).ok()
+        });
+        assert!(up.is_some(), "server did not start listening");
+        server
+    }
+
+    /// A new client connection.
+    pub fn client(&self) -> Client {
+        Client::connect(self.port)
+    }
+
+    /// Sends SIGTERM and waits for the exit status.
+    pub fn terminate(mut self) -> std::process::ExitStatus {
+        let pid = self.child.id() as i32;
+        // SAFETY: sending a signal to our own child process.
+        unsafe {
+            libc::kill(pid, libc::SIGTERM);
+        }
+        let status = wait_for(Duration::from_secs(10), || {
+            self.child.try_wait().ok().flatten()
+        });
+        status.expect("server did not exit after SIGTERM")
+    }
+
+    /// True while the process runs.
+    pub fn alive(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(None))
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A raw RESP client.
+pub struct Client {
+    pub stream: TcpStream,
+    buf: Vec<u8>,
+}
+
+/// Encodes a command as a RESP multibulk request.
+pub fn encode(args: &[&[u8]]) -> Vec<u8> {
+    let mut out = format!("*{}\r\n", args.len()).into_bytes();
+    for a in args {
+        out.extend_from_slice(format!("${}\r\n", a.len()).as_bytes());
+        out.extend_from_slice(a);
+        out.extend_from_slice(b"\r\n");
+    }
+    out
+}
+
+/// Length of the first complete RESP reply in `buf`, if there is one.
+pub fn reply_len(buf: &[u8]) -> Option<usize> {
+    fn line(buf: &[u8], from: usize) -> Option<usize> {
+        buf[from..]
+            .windows(2)
+            .position(|w| w == b"\r\n")
+            .map(|p| from + p)
+    }
+    fn one(buf: &[u8], at: usize) -> Option<usize> {
+        let t = *buf.get(at)?;
+        let end = line(buf, at)?;
+        let head = std::str::from_utf8(&buf[at + 1..end]).ok()?;
+        match t {
+            b'+' | b'-' | b':' | b',' | b'#' | b'_' | b'(' => Some(end + 2),
+            b'$' | b'=' | b'!' => {
+                let n: i64 = head.parse().ok()?;
+                if n < 0 {
+                    return Some(end + 2);
+                }
+                let stop = end + 2 + n as usize + 2;
+                (buf.len() >= stop).then_some(stop)
+            }
+            b'*' | b'~' | b'%' | b'>' => {
+                let n: i64 = head.parse().ok()?;
+                let count = if t == b'%' { n * 2 } else { n };
+                let mut pos = end + 2;
+                for _ in 0..count.max(0) {
+                    pos = one(buf, pos)?;
+                }
+                Some(pos)
+            }
+            _ => None,
+        }
+    }
+    one(buf, 0)
+}
+
+impl Client {
+    /// Connects to the server on `port`.
+    pub fn connect(port: u16) -> Client {
+        let stream = TcpStream::connect(("127.0.0.1", port)).expect("connect");
+        stream
+            .set_read_timeout(Some(Duration::from_secs(20)))
+            .expect("timeout");
+        stream.set_nodelay(true).expect("nodelay");
+        Client {
+            stream,
+            buf: Vec::new(),
+        }
+    }
+
+    /// Sends raw bytes.
+    pub fn send_raw(&mut self, bytes: &[u8]) {
+        self.stream.write_all(bytes).expect("write");
+    }
+
+    /// Sends a command given as separate arguments.
+    pub fn send(&mut self, args: &[&[u8]]) {
+        self.send_raw(&encode(args));
+    }
+
+    /// Reads exactly one reply, returned raw.
+    pub fn read_reply(&mut self) -> Vec<u8> {
+        loop {
+            if let Some(n) = reply_len(&self.buf) {
+                return self.buf.drain(..n).collect();
+            }
+            let mut chunk = [0u8; 65536];
+            let n = self.stream.read(&mut chunk).expect("read reply");
+            assert!(
+                n > 0,
+                "connection closed while waiting for a reply; got so far: {:?}",
+                String::from_utf8_lossy(&self.buf)
+            );
+            self.buf.extend_from_slice(&chunk[..n]);
+        }
+    }
+
+    /// Sends a command (arguments split on spaces) and returns its raw reply.
+    pub fn cmd(&mut self, line: &str) -> Vec<u8> {
+        let args: Vec<&[u8]> = line.split(' ').map(str::as_bytes).collect();
+        self.send(&args);
+        self.read_reply()
+    }
+
+    /// Sends a command given as arguments and returns its raw reply.
+    pub fn call(&mut self, args: &[&[u8]]) -> Vec<u8> {
+        self.send(args);
+        self.read_reply()
+    }
+
+    /// Sends a command and returns the reply as a string (lossy), for readable asserts.
+    pub fn cmd_str(&mut self, line: &str) -> String {
+        String::from_utf8_lossy(&self.cmd(line)).into_owned()
+    }
+
+    /// Reads until the server closes the connection; returns what arrived before EOF.
+    pub fn read_to_eof(&mut self) -> Vec<u8> {
+        let mut all = std::mem::take(&mut self.buf);
+        self.stream.read_to_end(&mut all).expect("read to eof");
+        all
+    }
+
+    /// Parses an integer reply.
+    pub fn int(&mut self, line: &str) -> i64 {
+        let r = self.cmd_str(line);
+        r.strip_prefix(':')
+            .and_then(|v| v.trim_end().parse().ok())
+            .unwrap_or_else(|| panic!("not an integer reply to {line}: {r:?}"))
+    }
+}
+
+/// True when the test run must not skip tests that need external tools (CI sets it).
+pub fn tools_required() -> bool {
+    std::env::var("KEYVAL_REQUIRE_TOOLS").is_ok_and(|v| v == "1")
+}
+
+/// Whether an external program is on PATH. When missing: panics if tools are required,
+/// otherwise prints why the test is skipped and returns false.
+pub fn have_tool(name: &str) -> bool {
+    let found = Command::new("sh")
+        .arg("-c")
+        .arg(format!("command -v {name}"))
+        .stdout(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if !found {
+        assert!(
+            !tools_required(),
+            "{name} is required (KEYVAL_REQUIRE_TOOLS=1) but not installed"
+        );
+        eprintln!("SKIPPED: {name} is not installed");
+    }
+    found
+}
