@@ -25,7 +25,15 @@ fn main() -> ExitCode {
         return ExitCode::FAILURE;
     }
     match metrics {
-        MetricsBind::On(addr) => log::info!("metrics address {addr} (endpoint not built yet)"),
+        MetricsBind::On(addr) => {
+            match rust_keyval::metrics::exporter::start(addr, server.stats()) {
+                Ok(bound) => log::info!("metrics at http://{bound}/metrics"),
+                Err(e) => {
+                    log::error!("cannot serve metrics on {addr}: {e}");
+                    return ExitCode::FAILURE;
+                }
+            }
+        }
         MetricsBind::Off => log::info!("metrics endpoint disabled"),
     }
     match server.run() {

@@ -5,8 +5,13 @@
 //! updates with a relaxed load and store ([`bump`]), which compiles to plain `mov`s: no
 //! lock prefix, no lock, no allocation, no label lookup on the hot path. Readers on
 //! other threads always see whole, recent values, so there is nothing to "publish".
+//!
+//! The cargo feature `bench-no-metrics` turns [`bump`], [`set`] and
+//! [`CommandStats::record`] into no-ops. It exists only to measure what recording costs
+//! (README, Monitoring); a server built with it reports zeros.
 
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::time::Instant;
 
 /// Upper bounds (seconds) of the command latency histogram: sized for microsecond commands.
 pub const LATENCY_BUCKETS: [f64; 17] = [
@@ -38,13 +43,19 @@ const LATENCY_BUCKETS_NS: [u64; 17] = [
 /// Adds `n` to a single-writer counter. Only the reactor thread may call this.
 #[inline(always)]
 pub fn bump(counter: &AtomicU64, n: u64) {
+    #[cfg(not(feature = "bench-no-metrics"))]
     counter.store(counter.load(Relaxed).wrapping_add(n), Relaxed);
+    #[cfg(feature = "bench-no-metrics")]
+    let _ = (counter, n);
 }
 
 /// Sets a single-writer gauge.
 #[inline(always)]
 pub fn set(gauge: &AtomicU64, v: u64) {
+    #[cfg(not(feature = "bench-no-metrics"))]
     gauge.store(v, Relaxed);
+    #[cfg(feature = "bench-no-metrics")]
+    let _ = (gauge, v);
 }
 
 /// Reads a counter or gauge (any thread).
@@ -70,6 +81,9 @@ impl CommandStats {
     /// Records one call that took `ns` nanoseconds.
     #[inline]
     pub fn record(&self, ns: u64, error: bool) {
+        if cfg!(feature = "bench-no-metrics") {
+            return;
+        }
         bump(&self.calls, 1);
         bump(&self.latency_ns, ns);
         if error {
@@ -80,6 +94,23 @@ impl CommandStats {
             .position(|&b| ns <= b)
             .unwrap_or(LATENCY_BUCKETS_NS.len());
         bump(&self.buckets[i], 1);
+    }
+
+    /// A snapshot of the histogram, read bucket by bucket (any thread): the cumulative
+    /// count at each bound of [`LATENCY_BUCKETS`], and the total (the +Inf bucket).
+    ///
+    /// The total is the sum of the buckets rather than `calls`, so the histogram is
+    /// consistent in itself even when read while the reactor is recording a call.
+    pub fn cumulative_buckets(&self) -> ([u64; LATENCY_BUCKETS.len()], u64) {
+        let mut cumulative = [0; LATENCY_BUCKETS.len()];
+        let mut total = 0u64;
+        for (i, bucket) in self.buckets.iter().enumerate() {
+            total = total.wrapping_add(get(bucket));
+            if let Some(c) = cumulative.get_mut(i) {
+                *c = total;
+            }
+        }
+        (cumulative, total)
     }
 
     fn reset(&self) {
@@ -127,6 +158,8 @@ pub struct Stats {
     pub used_memory: AtomicU64,
     /// Unix time (s) the server started.
     pub start_time: u64,
+    /// When the server started, for uptime.
+    pub started: Instant,
 }
 
 impl Stats {
@@ -153,12 +186,18 @@ impl Stats {
                 .collect(),
             used_memory: AtomicU64::new(0),
             start_time: crate::util::now_ms() / 1000,
+            started: Instant::now(),
         }
     }
 
     /// The slot counting unknown commands.
     pub fn unknown(&self) -> &CommandStats {
         &self.commands[self.commands.len() - 1]
+    }
+
+    /// Seconds since the server started.
+    pub fn uptime_seconds(&self) -> f64 {
+        self.started.elapsed().as_secs_f64()
     }
 
     /// CONFIG RESETSTAT: zeroes the counters (gauges keep their values).
@@ -180,7 +219,8 @@ impl Stats {
     }
 }
 
-#[cfg(test)]
+// Recording is compiled out with `bench-no-metrics`, so these tests need it on.
+#[cfg(all(test, not(feature = "bench-no-metrics")))]
 mod tests {
     use super::*;
 
@@ -197,5 +237,21 @@ mod tests {
         assert_eq!(get(&s.buckets[1]), 1);
         assert_eq!(get(&s.buckets[LATENCY_BUCKETS.len()]), 1);
         assert_eq!(get(&s.latency_ns), 2_000_013_000);
+    }
+
+    #[test]
+    fn cumulative_snapshot() {
+        let s = CommandStats::default();
+        s.record(1_000, false); // <= 5 us
+        s.record(30_000, false); // <= 50 us
+        s.record(30_000, false);
+        s.record(2_000_000_000, false); // > 1 s: only in +Inf
+        let (cumulative, total) = s.cumulative_buckets();
+        assert_eq!(total, 4);
+        assert_eq!(cumulative[0], 1);
+        assert_eq!(cumulative[2], 1); // <= 25 us
+        assert_eq!(cumulative[3], 3); // <= 50 us
+        assert_eq!(cumulative[LATENCY_BUCKETS.len() - 1], 3); // <= 1 s
+        assert!(cumulative.windows(2).all(|w| w[0] <= w[1]));
     }
 }

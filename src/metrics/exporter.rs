@@ -1,0 +1,382 @@
+//! The Prometheus endpoint: a small tiny_http thread serving `GET /metrics`.
+//!
+//! Nothing here touches the reactor. At scrape time [`StatsCollector`] reads the
+//! single-writer atomics of [`Stats`] (relaxed loads) and builds the metric families; the
+//! registry also carries the prometheus crate's process collector (RSS, CPU, fds...).
+//! The only lock is the registry's own, which only this thread takes.
+
+use std::collections::HashMap;
+use std::io;
+use std::net::{SocketAddr, TcpListener};
+use std::sync::Arc;
+use std::sync::atomic::AtomicU64;
+use std::thread;
+
+use prometheus::core::{Collector, Desc};
+use prometheus::process_collector::ProcessCollector;
+use prometheus::proto::MetricType::{self, COUNTER, GAUGE, HISTOGRAM};
+use prometheus::proto::{self, LabelPair, MetricFamily};
+use prometheus::{Encoder, Registry, TEXT_FORMAT, TextEncoder};
+use tiny_http::{Header, Method, Request, Response, Server};
+
+use super::stats::{CommandStats, LATENCY_BUCKETS, Stats, get};
+
+/// The path Prometheus scrapes.
+const METRICS_PATH: &str = "/metrics";
+
+/// Binds `addr` and serves the metrics of `stats` from a background thread.
+///
+/// The bind happens before this returns, so a busy or invalid address is reported to
+/// the caller (the server refuses to start) instead of being lost in the thread.
+/// Returns the bound address (useful with port 0).
+pub fn start(addr: SocketAddr, stats: Arc<Stats>) -> io::Result<SocketAddr> {
+    let registry = registry(stats).map_err(io::Error::other)?;
+    let listener = TcpListener::bind(addr)?;
+    let bound = listener.local_addr()?;
+    let server = Server::from_listener(listener, None).map_err(io::Error::other)?;
+    thread::Builder::new()
+        .name("metrics".into())
+        .spawn(move || serve(&server, &registry))?;
+    Ok(bound)
+}
+
+/// A registry with the process collector and the server's own statistics.
+pub fn registry(stats: Arc<Stats>) -> prometheus::Result<Registry> {
+    let registry = Registry::new();
+    registry.register(Box::new(ProcessMetrics(ProcessCollector::for_self())))?;
+    registry.register(Box::new(StatsCollector::new(stats)?))?;
+    Ok(registry)
+}
+
+/// The prometheus crate's process collector (RSS, CPU, fds, threads, start time), with
+/// `process_cpu_seconds_total` made precise.
+///
+/// The crate reports CPU time in whole seconds, which turns `rate(...[1m]) * 100` into
+/// steps of 1.7 %; getrusage gives microseconds, and is what INFO's `used_cpu_*` show.
+struct ProcessMetrics(ProcessCollector);
+
+/// The process collector's CPU family.
+const CPU_SECONDS: &str = "process_cpu_seconds_total";
+
+impl Collector for ProcessMetrics {
+    fn desc(&self) -> Vec<&Desc> {
+        self.0.desc()
+    }
+
+    fn collect(&self) -> Vec<MetricFamily> {
+        let mut families = self.0.collect();
+        if let Some(cpu) = families.iter_mut().find(|f| f.name() == CPU_SECONDS) {
+            let (user, system) = crate::alloc::cpu_seconds();
+            cpu.set_metric(vec![counter(user + system)]);
+        }
+        families
+    }
+}
+
+/// The text exposition of everything in `registry`.
+pub fn render(registry: &Registry) -> prometheus::Result<Vec<u8>> {
+    let mut body = Vec::with_capacity(16 * 1024);
+    TextEncoder::new().encode(&registry.gather(), &mut body)?;
+    Ok(body)
+}
+
+/// Answers requests until the process exits.
+fn serve(server: &Server, registry: &Registry) {
+    for request in server.incoming_requests() {
+        respond(request, registry);
+    }
+}
+
+/// `GET` or `HEAD /metrics` gets the exposition; other methods on it 405; any other path 404.
+fn respond(request: Request, registry: &Registry) {
+    // Prometheus may add query parameters (e.g. for federation-style setups): ignore them.
+    let path = request.url().split('?').next().unwrap_or_default();
+    let result = if path != METRICS_PATH {
+        request.respond(
+            Response::from_string("not found; metrics are at /metrics\n").with_status_code(404),
+        )
+    } else if !matches!(request.method(), Method::Get | Method::Head) {
+        let allow = header("Allow", "GET, HEAD");
+        request.respond(Response::empty(405).with_header(allow))
+    } else {
+        match render(registry) {
+            Ok(body) => {
+                let content_type = header("Content-Type", &format!("{TEXT_FORMAT}; charset=utf-8"));
+                request.respond(Response::from_data(body).with_header(content_type))
+            }
+            Err(e) => {
+                log::error!("cannot encode metrics: {e}");
+                request.respond(Response::from_string(format!("{e}\n")).with_status_code(500))
+            }
+        }
+    };
+    if let Err(e) = result {
+        // The scraper went away; nothing to do but note it.
+        log::debug!("metrics response not sent: {e}");
+    }
+}
+
+/// A header from constant ASCII text (cannot fail for the values used here).
+fn header(name: &str, value: &str) -> Header {
+    Header::from_bytes(name, value).unwrap_or_else(|()| panic!("invalid header {name}: {value}"))
+}
+
+/// Where a family's series come from.
+#[derive(Clone, Copy)]
+enum Source {
+    /// One unlabelled series: the value of an atomic.
+    Value(fn(&Stats) -> &AtomicU64),
+    /// Seconds since start.
+    Uptime,
+    /// A constant 1 labelled with the version.
+    BuildInfo,
+    /// Per command: calls.
+    Calls,
+    /// Per command: calls that replied with an error.
+    Errors,
+    /// Per command: the latency histogram.
+    Latency,
+}
+
+impl Source {
+    /// The family's variable label, if it has one.
+    fn label(self) -> Option<&'static str> {
+        match self {
+            Source::Calls | Source::Errors | Source::Latency => Some("cmd"),
+            Source::BuildInfo => Some("version"),
+            Source::Value(_) | Source::Uptime => None,
+        }
+    }
+}
+
+/// One metric family: name, help, type and where its values come from.
+struct Family {
+    name: &'static str,
+    help: &'static str,
+    kind: MetricType,
+    source: Source,
+}
+
+const fn family(
+    name: &'static str,
+    help: &'static str,
+    kind: MetricType,
+    source: Source,
+) -> Family {
+    Family {
+        name,
+        help,
+        kind,
+        source,
+    }
+}
+
+/// Every family the server exports. The names are the ones dashboards expect (issue 3 and
+/// the original README): do not rename them.
+#[rustfmt::skip]
+const FAMILIES: &[Family] = &[
+    family("keyval_active_connections", "Clients connected now.", GAUGE, Source::Value(|s| &s.connected_clients)),
+    family("keyval_cmd_total", "Commands processed, by canonical command name (unknown names count as \"unknown\").", COUNTER, Source::Calls),
+    family("keyval_cmd_errors_total", "Commands that replied with an error, by command name.", COUNTER, Source::Errors),
+    family("keyval_cmd_latency_seconds", "Time from a command's parse to its reply encoded, by command name.", HISTOGRAM, Source::Latency),
+    family("keyval_keys_count", "Keys in all databases (the sum of DBSIZE).", GAUGE, Source::Value(|s| &s.keys)),
+    family("keyval_keys_with_expiry", "Keys with a TTL in all databases.", GAUGE, Source::Value(|s| &s.keys_with_expiry)),
+    family("keyval_expired_keys_total", "Keys removed because their TTL passed.", COUNTER, Source::Value(|s| &s.expired_keys)),
+    family("keyval_connections_received_total", "Connections accepted (including those then refused).", COUNTER, Source::Value(|s| &s.connections_received)),
+    family("keyval_rejected_connections_total", "Connections refused because maxclients was reached.", COUNTER, Source::Value(|s| &s.rejected_connections)),
+    family("keyval_keyspace_hits_total", "Key lookups by read commands that found the key.", COUNTER, Source::Value(|s| &s.keyspace_hits)),
+    family("keyval_keyspace_misses_total", "Key lookups by read commands that did not find the key.", COUNTER, Source::Value(|s| &s.keyspace_misses)),
+    family("keyval_net_input_bytes_total", "Bytes read from clients.", COUNTER, Source::Value(|s| &s.net_input_bytes)),
+    family("keyval_net_output_bytes_total", "Bytes written to clients.", COUNTER, Source::Value(|s| &s.net_output_bytes)),
+    family("keyval_protocol_errors_total", "Requests that broke the RESP protocol (the connection is then closed).", COUNTER, Source::Value(|s| &s.protocol_errors)),
+    family("keyval_build_info", "Always 1; the version label is the server's version.", GAUGE, Source::BuildInfo),
+    family("keyval_uptime_seconds", "Seconds since the server started.", GAUGE, Source::Uptime),
+];
+
+/// Reads [`Stats`] at scrape time and turns it into metric families.
+///
+/// Commands never called have no series, so the label set is at most the command table
+/// plus "unknown", whatever clients send.
+pub struct StatsCollector {
+    stats: Arc<Stats>,
+    descs: Vec<Desc>,
+}
+
+impl StatsCollector {
+    /// A collector over `stats`.
+    pub fn new(stats: Arc<Stats>) -> prometheus::Result<StatsCollector> {
+        let descs = FAMILIES
+            .iter()
+            .map(|f| {
+                let labels = f.source.label().map(str::to_string).into_iter().collect();
+                Desc::new(
+                    f.name.to_string(),
+                    f.help.to_string(),
+                    labels,
+                    HashMap::new(),
+                )
+            })
+            .collect::<prometheus::Result<Vec<Desc>>>()?;
+        Ok(StatsCollector { stats, descs })
+    }
+
+    /// The commands called at least once, with their label value.
+    fn called(&self) -> impl Iterator<Item = (&str, &CommandStats)> {
+        self.stats
+            .command_names
+            .iter()
+            .map(String::as_str)
+            .zip(self.stats.commands.iter())
+            .filter(|(_, c)| get(&c.calls) > 0)
+    }
+
+    /// The series of one family, read now.
+    fn metrics(&self, f: &Family) -> Vec<proto::Metric> {
+        let per_command = |value: fn(&CommandStats) -> proto::Metric| {
+            self.called()
+                .map(|(cmd, c)| labelled("cmd", cmd, value(c)))
+                .collect()
+        };
+        match f.source {
+            Source::Value(atomic) => {
+                let v = get(atomic(&self.stats)) as f64;
+                vec![if f.kind == COUNTER {
+                    counter(v)
+                } else {
+                    gauge(v)
+                }]
+            }
+            Source::Uptime => vec![gauge(self.stats.uptime_seconds())],
+            Source::BuildInfo => vec![labelled("version", env!("CARGO_PKG_VERSION"), gauge(1.0))],
+            Source::Calls => per_command(|c| counter(get(&c.calls) as f64)),
+            Source::Errors => per_command(|c| counter(get(&c.errors) as f64)),
+            Source::Latency => per_command(histogram),
+        }
+    }
+}
+
+impl Collector for StatsCollector {
+    fn desc(&self) -> Vec<&Desc> {
+        self.descs.iter().collect()
+    }
+
+    fn collect(&self) -> Vec<MetricFamily> {
+        FAMILIES
+            .iter()
+            .map(|f| {
+                let mut family = MetricFamily::default();
+                family.set_name(f.name.to_string());
+                family.set_help(f.help.to_string());
+                family.set_field_type(f.kind);
+                family.set_metric(self.metrics(f));
+                family
+            })
+            // The registry rejects an empty family (no command called yet).
+            .filter(|f| !f.get_metric().is_empty())
+            .collect()
+    }
+}
+
+fn counter(v: f64) -> proto::Metric {
+    let mut c = proto::Counter::default();
+    c.set_value(v);
+    let mut m = proto::Metric::default();
+    m.set_counter(c);
+    m
+}
+
+fn gauge(v: f64) -> proto::Metric {
+    let mut g = proto::Gauge::default();
+    g.set_value(v);
+    proto::Metric::from_gauge(g)
+}
+
+/// The command's histogram with Prometheus's cumulative buckets (the encoder adds +Inf).
+fn histogram(c: &CommandStats) -> proto::Metric {
+    let (cumulative, total) = c.cumulative_buckets();
+    let buckets = LATENCY_BUCKETS
+        .iter()
+        .zip(cumulative)
+        .map(|(&bound, count)| {
+            let mut b = proto::Bucket::default();
+            b.set_upper_bound(bound);
+            b.set_cumulative_count(count);
+            b
+        })
+        .collect();
+    let mut h = proto::Histogram::default();
+    h.set_bucket(buckets);
+    h.set_sample_count(total);
+    h.set_sample_sum(get(&c.latency_ns) as f64 / 1e9);
+    let mut m = proto::Metric::default();
+    m.set_histogram(h);
+    m
+}
+
+/// Adds the label `name="value"` to a metric.
+fn labelled(name: &str, value: &str, mut m: proto::Metric) -> proto::Metric {
+    let mut pair = LabelPair::default();
+    pair.set_name(name.to_string());
+    pair.set_value(value.to_string());
+    m.set_label(vec![pair]);
+    m
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn stats() -> Arc<Stats> {
+        Arc::new(Stats::new(vec!["GET".into(), "SET".into()], 16))
+    }
+
+    fn text(stats: &Arc<Stats>) -> String {
+        let registry = registry(Arc::clone(stats)).expect("registry");
+        String::from_utf8(render(&registry).expect("render")).expect("utf-8")
+    }
+
+    #[test]
+    fn every_family_is_described() {
+        let c = StatsCollector::new(stats()).expect("collector");
+        assert_eq!(c.desc().len(), FAMILIES.len());
+    }
+
+    #[test]
+    fn idle_server_has_no_command_series() {
+        let text = text(&stats());
+        assert!(!text.contains("keyval_cmd_total"), "{text}");
+        assert!(text.contains("keyval_keys_count 0\n"), "{text}");
+        assert!(text.contains(&format!(
+            "keyval_build_info{{version=\"{}\"}} 1\n",
+            env!("CARGO_PKG_VERSION")
+        )));
+        assert!(text.contains("process_resident_memory_bytes "), "{text}");
+    }
+
+    // Recording is compiled out with `bench-no-metrics`.
+    #[cfg(not(feature = "bench-no-metrics"))]
+    #[test]
+    fn histogram_is_cumulative() {
+        let s = stats();
+        let set = &s.commands[1];
+        set.record(3_000, false); // <= 5 us
+        set.record(40_000, true); // <= 50 us
+        set.record(2_000_000_000, false); // > 1 s
+        let text = text(&s);
+        for line in [
+            "keyval_cmd_total{cmd=\"SET\"} 3\n",
+            "keyval_cmd_errors_total{cmd=\"SET\"} 1\n",
+            "keyval_cmd_latency_seconds_bucket{cmd=\"SET\",le=\"0.000005\"} 1\n",
+            "keyval_cmd_latency_seconds_bucket{cmd=\"SET\",le=\"0.000025\"} 1\n",
+            "keyval_cmd_latency_seconds_bucket{cmd=\"SET\",le=\"0.00005\"} 2\n",
+            "keyval_cmd_latency_seconds_bucket{cmd=\"SET\",le=\"1\"} 2\n",
+            "keyval_cmd_latency_seconds_bucket{cmd=\"SET\",le=\"+Inf\"} 3\n",
+            "keyval_cmd_latency_seconds_sum{cmd=\"SET\"} 2.000043\n",
+            "keyval_cmd_latency_seconds_count{cmd=\"SET\"} 3\n",
+        ] {
+            assert!(text.contains(line), "missing {line:?} in\n{text}");
+        }
+        // GET was never called: no series at all.
+        assert!(!text.contains("cmd=\"GET\""), "{text}");
+    }
+}
