@@ -305,12 +305,7 @@ fn flush_mode(ctx: &mut Ctx, args: Args) -> Option<bool> {
 /// event loop does not stall on millions of frees.
 fn release<T: Send + 'static>(old: T, background: bool) {
     if background {
-        let spawned = std::thread::Builder::new()
-            .name("lazyfree".into())
-            .spawn(move || drop(old));
-        if let Err(e) = spawned {
-            log::warn!("could not start a lazyfree thread ({e}); freeing inline");
-        }
+        crate::store::free_in_background(old);
     } else {
         drop(old);
     }

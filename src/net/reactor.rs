@@ -32,8 +32,8 @@ use crate::util::now_ms;
 
 /// Token of the signal pipe (outside the slab's index range).
 const SIGNAL_TOKEN: Token = Token(usize::MAX - 1);
-/// Most expiry timers handled per loop turn, so a mass expiry cannot stall clients.
-const EXPIRE_BUDGET: usize = 20_000;
+/// Longest the expiry wheel may run per loop turn, so a mass expiry cannot stall clients.
+const EXPIRE_BUDGET: Duration = Duration::from_millis(1);
 /// Most connections accepted per loop turn before serving the others.
 const ACCEPT_BATCH: usize = 256;
 /// Period of the housekeeping cron (Redis's hz 10).
@@ -190,7 +190,7 @@ impl Server {
         if self.accept_again_at.is_some_and(|at| now >= at) {
             self.accept_clients();
         }
-        self.expiry_pending = self.store.expire_due(now, EXPIRE_BUDGET);
+        self.expiry_pending = self.store.expire_due(now, Instant::now() + EXPIRE_BUDGET);
         if now >= self.next_cron {
             self.cron(now);
         }

@@ -87,15 +87,23 @@ impl Store {
         next_random(&mut self.rng)
     }
 
-    /// Active expiry: runs every database's wheel up to `now`, at most `budget` timers in
-    /// all. Returns true when due timers remain.
-    pub fn expire_due(&mut self, now: u64, budget: usize) -> bool {
-        let per_db = budget / self.dbs.len().max(1) + 1;
-        let mut more = false;
-        for db in &mut self.dbs {
-            more |= db.expire_due(now, per_db);
+    /// Active expiry: runs every database's wheel up to `now` until no timer is due or
+    /// `until` passes (checked every few hundred timers). Returns true when due timers
+    /// remain, so the event loop comes back without sleeping.
+    pub fn expire_due(&mut self, now: u64, until: std::time::Instant) -> bool {
+        const CHUNK: usize = 256;
+        loop {
+            let mut more = false;
+            for db in &mut self.dbs {
+                more |= db.expire_due(now, CHUNK);
+            }
+            if !more {
+                return false;
+            }
+            if std::time::Instant::now() >= until {
+                return true;
+            }
         }
-        more
     }
 
     /// The earliest wheel deadline of any database (ms since the epoch).
@@ -105,9 +113,22 @@ impl Store {
 
     /// Periodic housekeeping: give memory back after mass deletions.
     pub fn cron(&mut self) {
-        for db in &mut self.dbs {
-            db.maybe_shrink();
+        let old: Vec<_> = self.dbs.iter_mut().filter_map(Db::maybe_shrink).collect();
+        if !old.is_empty() {
+            free_in_background(old);
         }
+    }
+}
+
+/// Drops `v` on a short-lived thread (Redis's lazyfree): freeing millions of keys or
+/// unmapping a huge table would otherwise stall the event loop for milliseconds.
+pub fn free_in_background<T: Send + 'static>(v: T) {
+    let spawned = std::thread::Builder::new()
+        .name("lazyfree".into())
+        .spawn(move || drop(v));
+    if let Err(e) = spawned {
+        // The closure (and `v` with it) is dropped here, inline.
+        log::warn!("could not start a lazyfree thread ({e}); freed inline");
     }
 }
 

@@ -28,9 +28,31 @@ pub struct Timer {
     pub hash: u64,
 }
 
+/// Most timers per chunk of a slot. Slots grow by whole chunks, so filing a million timers
+/// into one slot never copies more than one chunk (a growing `Vec` of a million timers
+/// would copy megabytes in a single push and stall the loop).
+const CHUNK: usize = 4096;
+
+/// The timers of one slot, in chunks of at most [`CHUNK`].
+type Chunks = Vec<Vec<Timer>>;
+
+/// Appends a timer to a chunk list.
+fn push_chunked(chunks: &mut Chunks, t: Timer) {
+    match chunks.last_mut() {
+        Some(c) if c.len() < CHUNK => c.push(t),
+        _ => {
+            // The first chunk of a slot starts small; later ones are full-sized at once.
+            let cap = if chunks.is_empty() { 4 } else { CHUNK };
+            let mut c = Vec::with_capacity(cap);
+            c.push(t);
+            chunks.push(c);
+        }
+    }
+}
+
 #[derive(Debug)]
 struct Level {
-    slots: Vec<Vec<Timer>>,
+    slots: Vec<Chunks>,
     /// Bit `i` set when `slots[i]` is non-empty.
     occupied: u64,
 }
@@ -50,10 +72,11 @@ pub struct TimerWheel {
     levels: Vec<Level>,
     /// The wheel's clock (ms). Every timer in a slot has `deadline > elapsed`.
     elapsed: u64,
-    /// Timers taken out of a slot (or due on insert) and not yet fired or re-filed.
-    pending: Vec<Timer>,
-    /// How much of `pending` has been handled.
-    pending_pos: usize,
+    /// Chunks of timers taken out of a slot (or due on insert), not yet fired or re-filed.
+    pending: Chunks,
+    /// The chunk being worked through, and how far.
+    current: Vec<Timer>,
+    current_pos: usize,
     /// Timers in slots plus unhandled pending ones.
     len: usize,
 }
@@ -65,7 +88,8 @@ impl TimerWheel {
             levels: (0..LEVELS).map(|_| Level::new()).collect(),
             elapsed: now,
             pending: Vec::new(),
-            pending_pos: 0,
+            current: Vec::new(),
+            current_pos: 0,
             len: 0,
         }
     }
@@ -98,7 +122,7 @@ impl TimerWheel {
     /// Puts a timer in its slot, or in `pending` when it is already due.
     fn file(&mut self, t: Timer) {
         if t.deadline <= self.elapsed {
-            self.pending.push(t);
+            push_chunked(&mut self.pending, t);
             return;
         }
         // The highest bit in which deadline and clock differ picks the level.
@@ -107,7 +131,7 @@ impl TimerWheel {
         let level = ((significant / BITS) as usize).min(LEVELS - 1);
         let slot = ((t.deadline >> (BITS * level as u32)) as usize) & (SLOTS - 1);
         let lvl = &mut self.levels[level];
-        lvl.slots[slot].push(t);
+        push_chunked(&mut lvl.slots[slot], t);
         lvl.occupied |= 1 << slot;
     }
 
@@ -136,7 +160,7 @@ impl TimerWheel {
     /// Milliseconds until the next timer may fire (0 if some are due now), or `None` when
     /// the wheel is empty. The event loop uses it as its poll timeout.
     pub fn next_deadline(&self) -> Option<u64> {
-        if self.pending_pos < self.pending.len() {
+        if self.has_pending() {
             return Some(self.elapsed);
         }
         self.next_slot().map(|(_, _, at)| at)
@@ -153,12 +177,7 @@ impl TimerWheel {
     ) -> bool {
         let mut work = 0;
         loop {
-            while self.pending_pos < self.pending.len() {
-                if work >= budget {
-                    return true;
-                }
-                let t = self.pending[self.pending_pos];
-                self.pending_pos += 1;
+            while let Some(t) = self.next_pending() {
                 work += 1;
                 if t.deadline <= now {
                     self.len -= 1;
@@ -167,22 +186,44 @@ impl TimerWheel {
                     // Cascading from a coarser slot into a finer one.
                     self.file(t);
                 }
+                if work >= budget {
+                    return self.has_pending()
+                        || self.next_slot().is_some_and(|(_, _, at)| at <= now);
+                }
             }
-            self.pending.clear();
-            self.pending_pos = 0;
             match self.next_slot() {
                 Some((level, slot, at)) if at <= now => {
                     self.elapsed = at;
                     let lvl = &mut self.levels[level];
                     lvl.occupied &= !(1u64 << slot);
-                    // Swap rather than take, so both vectors keep their capacity.
-                    std::mem::swap(&mut self.pending, &mut lvl.slots[slot]);
+                    // The slot's chunks become the work list; each is freed once handled,
+                    // so a mass expiry gives its memory back as it goes.
+                    self.pending = std::mem::take(&mut lvl.slots[slot]);
                 }
                 _ => {
                     self.elapsed = self.elapsed.max(now);
+                    self.current = Vec::new();
+                    self.current_pos = 0;
                     return false;
                 }
             }
+        }
+    }
+
+    /// True when timers taken out of slots wait to be handled.
+    fn has_pending(&self) -> bool {
+        self.current_pos < self.current.len() || !self.pending.is_empty()
+    }
+
+    /// The next timer of the work list, releasing chunks as they are finished.
+    fn next_pending(&mut self) -> Option<Timer> {
+        loop {
+            if let Some(&t) = self.current.get(self.current_pos) {
+                self.current_pos += 1;
+                return Some(t);
+            }
+            self.current = self.pending.pop()?;
+            self.current_pos = 0;
         }
     }
 }

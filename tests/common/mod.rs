@@ -215,11 +215,21 @@ impl Client {
         String::from_utf8_lossy(&self.cmd(line)).into_owned()
     }
 
-    /// Reads until the server closes the connection; returns what arrived before EOF.
+    /// Reads until the server closes the connection; returns what arrived before. A reset
+    /// counts as a close: a server that closes with unread input (as Redis does after a
+    /// protocol error) makes the kernel send RST after the reply.
     pub fn read_to_eof(&mut self) -> Vec<u8> {
         let mut all = std::mem::take(&mut self.buf);
-        self.stream.read_to_end(&mut all).expect("read to eof");
-        all
+        let mut chunk = [0u8; 65536];
+        loop {
+            match self.stream.read(&mut chunk) {
+                Ok(0) => return all,
+                Ok(n) => all.extend_from_slice(&chunk[..n]),
+                Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => return all,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(e) => panic!("reading until the server closes: {e}; got {all:?}"),
+            }
+        }
     }
 
     /// Parses an integer reply.
