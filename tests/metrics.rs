@@ -1,0 +1,1023 @@
+//! The Prometheus endpoint end to end: the real server binary with `--metrics-bind` on a free
+//! loopback port, scraped over HTTP, checked against what the clients did, against INFO and
+//! DBSIZE, by `promtool`, and by a real Prometheus that also evaluates every query of the
+//! provisioned Grafana dashboard. The monitoring/ files are validated offline (no Docker
+//! engine runs here): `promtool check config`, `docker-compose config`, the dashboard JSON.
+
+mod common;
+
+use std::io::{self, Read, Write};
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::thread;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use common::{Client, Server, free_port, have_tool, wait_for};
+use serde_json::Value;
+
+/// How long anything is waited for before a test fails.
+const PATIENCE: Duration = Duration::from_secs(30);
+
+/// A file of the repository.
+fn repo_file(rel: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join(rel)
+}
+
+// ---------------------------------------------------------------------------------------
+// The server and its endpoint
+// ---------------------------------------------------------------------------------------
+
+/// The server with its metrics endpoint on; killed on drop (through `common::Server`).
+struct Keyval {
+    server: Server,
+    metrics_port: u16,
+}
+
+impl Keyval {
+    /// Starts the server with `--metrics-bind` on a free port, and waits until /metrics
+    /// answers. A port can be taken between choosing and binding it, so a
+    /// few pairs of ports are tried.
+    fn start(extra: &[&str]) -> Keyval {
+        for _ in 0..5 {
+            let port = free_port();
+            let metrics_port = free_port();
+            if port == metrics_port {
+                continue;
+            }
+            let child = Command::new(env!("CARGO_BIN_EXE_rust-keyval"))
+                .args(["--bind", &format!("127.0.0.1:{port}")])
+                .args(["--metrics-bind", &format!("127.0.0.1:{metrics_port}")])
+                .args(extra)
+                .env_remove("KEYVAL_BIND")
+                .env_remove("METRICS_BIND")
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .expect("start rust-keyval");
+            let mut server = Server { child, port };
+            let up = wait_for(PATIENCE, || {
+                if !server.alive() {
+                    return Some(false);
+                }
+                // The RESP listener is bound before the metrics endpoint starts, so probing
+                // /metrics alone suffices; probing RESP would count a connection.
+                http_get(metrics_port, "/metrics")
+                    .is_ok_and(|r| r.status == 200)
+                    .then_some(true)
+            });
+            if up == Some(true) {
+                return Keyval {
+                    server,
+                    metrics_port,
+                };
+            }
+        }
+        panic!("rust-keyval did not come up with its metrics endpoint on any of 5 port pairs");
+    }
+
+    fn client(&self) -> Client {
+        self.server.client()
+    }
+
+    /// The exposition text of one scrape.
+    fn scrape(&self) -> Scrape {
+        let r = http_get(self.metrics_port, "/metrics").expect("scrape /metrics");
+        assert_eq!(r.status, 200, "GET /metrics: {}", r.body);
+        Scrape(r.body)
+    }
+
+    /// Scrapes until `f` accepts a scrape, or fails the test after [`PATIENCE`].
+    fn scrape_until(&self, what: &str, f: impl Fn(&Scrape) -> bool) -> Scrape {
+        let mut last = None;
+        let found = wait_for(PATIENCE, || {
+            let s = self.scrape();
+            if f(&s) {
+                return Some(s);
+            }
+            last = Some(s);
+            None
+        });
+        found.unwrap_or_else(|| panic!("timed out waiting for {what}; last scrape:\n{last:?}"))
+    }
+}
+
+/// One HTTP answer.
+struct HttpResponse {
+    status: u16,
+    headers: String,
+    body: String,
+}
+
+/// One HTTP/1.0 request to `127.0.0.1:port` (HTTP/1.0, so the body is never chunked and
+/// ends with the connection).
+fn http(port: u16, method: &str, path: &str) -> io::Result<HttpResponse> {
+    let mut stream = TcpStream::connect(("127.0.0.1", port))?;
+    stream.set_read_timeout(Some(PATIENCE))?;
+    write!(
+        stream,
+        "{method} {path} HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n"
+    )?;
+    let mut raw = Vec::new();
+    stream.read_to_end(&mut raw)?;
+    let text = String::from_utf8_lossy(&raw).into_owned();
+    let bad = || {
+        io::Error::new(
+            io::ErrorKind::InvalidData,
+            format!("bad HTTP answer {text:?}"),
+        )
+    };
+    let (headers, body) = text.split_once("\r\n\r\n").ok_or_else(bad)?;
+    let status = headers
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .ok_or_else(bad)?;
+    Ok(HttpResponse {
+        status,
+        headers: headers.to_string(),
+        body: body.to_string(),
+    })
+}
+
+fn http_get(port: u16, path: &str) -> io::Result<HttpResponse> {
+    http(port, "GET", path)
+}
+
+/// The text of one scrape, with lookups by series.
+#[derive(Debug)]
+struct Scrape(String);
+
+impl Scrape {
+    /// The value of the series written exactly as `series` (name and labels), if present.
+    fn get(&self, series: &str) -> Option<f64> {
+        self.0.lines().find_map(|line| {
+            let value = line.strip_prefix(series)?.strip_prefix(' ')?;
+            value.parse().ok()
+        })
+    }
+
+    /// Like [`Scrape::get`], failing the test when the series is missing.
+    fn value(&self, series: &str) -> f64 {
+        self.get(series)
+            .unwrap_or_else(|| panic!("no series {series} in:\n{}", self.0))
+    }
+
+    /// Every series line of a metric name (any labels).
+    fn series(&self, name: &str) -> Vec<&str> {
+        self.0
+            .lines()
+            .filter(|l| {
+                l.strip_prefix(name)
+                    .is_some_and(|rest| rest.starts_with('{') || rest.starts_with(' '))
+            })
+            .collect()
+    }
+}
+
+/// Sends every request in one write, then reads one reply per request: a fast way to send
+/// thousands of commands. Returns the replies.
+fn pipeline(c: &mut Client, requests: &[Vec<Vec<u8>>]) -> Vec<Vec<u8>> {
+    let mut out = Vec::new();
+    for r in requests {
+        let args: Vec<&[u8]> = r.iter().map(Vec::as_slice).collect();
+        out.extend_from_slice(&common::encode(&args));
+    }
+    c.send_raw(&out);
+    requests.iter().map(|_| c.read_reply()).collect()
+}
+
+/// A request from space-separated words.
+fn req(line: &str) -> Vec<Vec<u8>> {
+    line.split(' ').map(|w| w.as_bytes().to_vec()).collect()
+}
+
+/// The fields of an INFO reply.
+fn info(c: &mut Client, section: &str) -> (Vec<u8>, Vec<(String, String)>) {
+    let raw = c.cmd(&format!("INFO {section}"));
+    let text = String::from_utf8_lossy(&raw).into_owned();
+    let fields = text
+        .lines()
+        .filter_map(|l| l.split_once(':'))
+        .map(|(k, v)| (k.to_string(), v.trim().to_string()))
+        .collect();
+    (raw, fields)
+}
+
+fn field(fields: &[(String, String)], name: &str) -> f64 {
+    fields
+        .iter()
+        .find(|(k, _)| k == name)
+        .and_then(|(_, v)| v.parse().ok())
+        .unwrap_or_else(|| panic!("INFO has no numeric {name}: {fields:?}"))
+}
+
+/// The sum of DBSIZE over the 16 databases (the client is left on database 0).
+fn dbsize_sum(c: &mut Client) -> i64 {
+    let mut total = 0;
+    for db in 0..16 {
+        assert_eq!(c.cmd_str(&format!("SELECT {db}")), "+OK\r\n");
+        total += c.int("DBSIZE");
+    }
+    assert_eq!(c.cmd_str("SELECT 0"), "+OK\r\n");
+    total
+}
+
+/// Reads until the server closes the connection (a reset counts: the server closes with
+/// our unread input after a protocol error).
+fn wait_closed(stream: &mut TcpStream) {
+    let mut buf = [0u8; 4096];
+    loop {
+        match stream.read(&mut buf) {
+            Ok(0) => return,
+            Ok(_) => {}
+            Err(e) if e.kind() == io::ErrorKind::ConnectionReset => return,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => panic!("waiting for the server to close: {e}"),
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Exact values
+// ---------------------------------------------------------------------------------------
+
+#[test]
+fn known_mix_gives_exact_counts_and_agrees_with_info() {
+    let k = Keyval::start(&[]);
+    let mut c = k.client();
+
+    let sets: Vec<_> = (0..1000)
+        .map(|i| req(&format!("SET key:{i} v{i}")))
+        .collect();
+    assert!(pipeline(&mut c, &sets).iter().all(|r| r == b"+OK\r\n"));
+    let hits: Vec<_> = (0..500).map(|i| req(&format!("GET key:{i}"))).collect();
+    let misses: Vec<_> = (0..200).map(|i| req(&format!("GET missing:{i}"))).collect();
+    pipeline(&mut c, &hits);
+    assert!(pipeline(&mut c, &misses).iter().all(|r| r == b"$-1\r\n"));
+    // A wrong arity counts as a failed GET; garbage names all count as "unknown".
+    assert!(
+        c.cmd_str("GET")
+            .starts_with("-ERR wrong number of arguments")
+    );
+    let garbage: Vec<_> = (0..50).map(|i| req(&format!("NOSUCH{i} x"))).collect();
+    assert!(
+        pipeline(&mut c, &garbage)
+            .iter()
+            .all(|r| r.starts_with(b"-ERR unknown command"))
+    );
+    let keys: Vec<String> = (0..10).map(|i| format!("key:{i}")).collect();
+    assert_eq!(c.int(&format!("DEL {}", keys.join(" "))), 10);
+    let (info_raw, info) = info(&mut c, "all");
+
+    // Nothing is sent after INFO, so the scrape sees exactly the state INFO saw, plus INFO
+    // itself (its call and its reply are recorded after its text was built).
+    let s = k.scrape();
+    assert_eq!(s.value(r#"keyval_cmd_total{cmd="SET"}"#), 1000.0);
+    assert_eq!(s.value(r#"keyval_cmd_errors_total{cmd="SET"}"#), 0.0);
+    assert_eq!(
+        s.value(r#"keyval_cmd_latency_seconds_count{cmd="SET"}"#),
+        1000.0
+    );
+    assert_eq!(
+        s.value(r#"keyval_cmd_latency_seconds_bucket{cmd="SET",le="+Inf"}"#),
+        1000.0
+    );
+    let buckets: Vec<f64> = s
+        .series("keyval_cmd_latency_seconds_bucket")
+        .iter()
+        .filter(|l| l.contains(r#"cmd="SET""#))
+        .filter_map(|l| l.rsplit(' ').next()?.parse().ok())
+        .collect();
+    assert_eq!(buckets.len(), 18, "17 bounds and +Inf");
+    assert!(
+        buckets.windows(2).all(|w| w[0] <= w[1]),
+        "not cumulative: {buckets:?}"
+    );
+    let sum = s.value(r#"keyval_cmd_latency_seconds_sum{cmd="SET"}"#);
+    assert!(sum > 0.0 && sum < 10.0, "SET latency sum {sum}");
+
+    assert_eq!(s.value(r#"keyval_cmd_total{cmd="GET"}"#), 701.0);
+    assert_eq!(s.value(r#"keyval_cmd_errors_total{cmd="GET"}"#), 1.0);
+    assert_eq!(
+        s.value(r#"keyval_cmd_latency_seconds_count{cmd="GET"}"#),
+        701.0
+    );
+    assert_eq!(s.value(r#"keyval_cmd_total{cmd="unknown"}"#), 50.0);
+    assert_eq!(s.value(r#"keyval_cmd_errors_total{cmd="unknown"}"#), 50.0);
+    assert_eq!(s.value(r#"keyval_cmd_total{cmd="DEL"}"#), 1.0);
+    assert_eq!(s.value(r#"keyval_cmd_total{cmd="INFO"}"#), 1.0);
+    // Only the commands used have series; no garbage name became a label.
+    assert_eq!(
+        s.series("keyval_cmd_total").len(),
+        5,
+        "{:#?}",
+        s.series("keyval_cmd_total")
+    );
+    assert!(!s.0.contains("NOSUCH") && !s.0.contains("nosuch"));
+    assert!(s.get(r#"keyval_cmd_total{cmd="TIME"}"#).is_none());
+
+    assert_eq!(s.value("keyval_keyspace_hits_total"), 500.0);
+    assert_eq!(s.value("keyval_keyspace_misses_total"), 200.0);
+    assert_eq!(s.value("keyval_keys_count"), 990.0);
+    assert_eq!(s.value("keyval_active_connections"), 1.0);
+    assert_eq!(s.value("keyval_connections_received_total"), 1.0);
+
+    // INFO and /metrics read the same counters.
+    for (metric, info_field) in [
+        ("keyval_keyspace_hits_total", "keyspace_hits"),
+        ("keyval_keyspace_misses_total", "keyspace_misses"),
+        (
+            "keyval_connections_received_total",
+            "total_connections_received",
+        ),
+        ("keyval_rejected_connections_total", "rejected_connections"),
+        ("keyval_expired_keys_total", "expired_keys"),
+        ("keyval_protocol_errors_total", "protocol_errors"),
+        ("keyval_active_connections", "connected_clients"),
+        ("keyval_net_input_bytes_total", "total_net_input_bytes"),
+    ] {
+        assert_eq!(
+            s.value(metric),
+            field(&info, info_field),
+            "{metric} vs INFO {info_field}"
+        );
+    }
+    assert_eq!(
+        s.value("keyval_net_output_bytes_total"),
+        field(&info, "total_net_output_bytes") + info_raw.len() as f64,
+        "output bytes: INFO's figure plus INFO's own reply"
+    );
+    let known_calls: f64 = s
+        .series("keyval_cmd_total")
+        .iter()
+        .filter(|l| !l.contains("unknown"))
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum();
+    assert_eq!(known_calls, field(&info, "total_commands_processed") + 1.0);
+    let uptime = s.value("keyval_uptime_seconds");
+    assert!(
+        (uptime - field(&info, "uptime_in_seconds")).abs() <= 1.0,
+        "uptime {uptime}"
+    );
+    let cpu = s.value("process_cpu_seconds_total");
+    let info_cpu = field(&info, "used_cpu_user") + field(&info, "used_cpu_sys");
+    assert!(
+        cpu >= info_cpu && cpu > 0.0,
+        "process CPU {cpu} vs INFO {info_cpu}"
+    );
+}
+
+#[test]
+fn keys_count_is_the_sum_of_dbsize_through_writes_deletes_and_expiry() {
+    let k = Keyval::start(&[]);
+    let mut c = k.client();
+    let check = |c: &mut Client, expected: i64| {
+        assert_eq!(dbsize_sum(c), expected);
+        // The gauge is published each loop turn before replies are written, so after the
+        // DBSIZE replies the scrape must show the same figure.
+        assert_eq!(k.scrape().value("keyval_keys_count"), expected as f64);
+    };
+    check(&mut c, 0);
+
+    let writes: Vec<_> = (0..100).map(|i| req(&format!("SET a{i} x"))).collect();
+    pipeline(&mut c, &writes);
+    assert_eq!(c.cmd_str("SELECT 5"), "+OK\r\n");
+    let writes: Vec<_> = (0..50).map(|i| req(&format!("SET b{i} x"))).collect();
+    pipeline(&mut c, &writes);
+    check(&mut c, 150);
+
+    assert_eq!(c.cmd_str("SELECT 5"), "+OK\r\n");
+    assert_eq!(c.cmd_str("FLUSHDB"), "+OK\r\n");
+    assert_eq!(c.cmd_str("SELECT 0"), "+OK\r\n");
+    let dels: Vec<_> = (0..30).map(|i| req(&format!("DEL a{i}"))).collect();
+    pipeline(&mut c, &dels);
+    check(&mut c, 70);
+
+    // 40 keys get a TTL long enough for the scrape to see them with it...
+    let ttls: Vec<_> = (30..70)
+        .map(|i| req(&format!("PEXPIRE a{i} 1500")))
+        .collect();
+    assert!(pipeline(&mut c, &ttls).iter().all(|r| r == b":1\r\n"));
+    let s = k.scrape();
+    if c.int("PTTL a69") > 0 {
+        assert_eq!(s.value("keyval_keys_with_expiry"), 40.0);
+        assert_eq!(s.value("keyval_keys_count"), 70.0);
+    }
+    // ...then they expire on their own (the timer wheel, no client touching them).
+    let s = k.scrape_until("the 40 keys to expire", |s| {
+        s.get("keyval_keys_count") == Some(30.0)
+    });
+    assert_eq!(s.value("keyval_keys_with_expiry"), 0.0);
+    assert_eq!(s.value("keyval_expired_keys_total"), 40.0);
+    check(&mut c, 30);
+    let (_, fields) = info(&mut c, "stats");
+    assert_eq!(field(&fields, "expired_keys"), 40.0);
+}
+
+#[test]
+fn active_connections_return_after_disconnects_and_protocol_errors() {
+    let k = Keyval::start(&["--maxclients", "12"]);
+    assert_eq!(k.scrape().value("keyval_active_connections"), 0.0);
+
+    let mut clients: Vec<Client> = (0..10).map(|_| k.client()).collect();
+    for c in &mut clients {
+        assert_eq!(c.cmd_str("PING"), "+PONG\r\n");
+    }
+    // Every client got a reply, so the server has accepted all of them.
+    assert_eq!(k.scrape().value("keyval_active_connections"), 10.0);
+
+    clients.truncate(6);
+    k.scrape_until("6 connections after 4 clients left", |s| {
+        s.get("keyval_active_connections") == Some(6.0)
+    });
+
+    // A protocol error: the server replies with the error, then closes the connection.
+    let mut bad = clients.pop().expect("a client");
+    bad.send_raw(b"*1\r\n$x\r\n");
+    let reply = bad.read_reply();
+    assert!(reply.starts_with(b"-ERR Protocol error"), "{reply:?}");
+    wait_closed(&mut bad.stream);
+    let s = k.scrape_until("5 connections after the protocol error", |s| {
+        s.get("keyval_active_connections") == Some(5.0)
+    });
+    assert_eq!(s.value("keyval_protocol_errors_total"), 1.0);
+
+    // Up to maxclients (12), then one refused: it is counted, and not as connected.
+    for _ in 0..7 {
+        let mut c = k.client();
+        assert_eq!(c.cmd_str("PING"), "+PONG\r\n");
+        clients.push(c);
+    }
+    let mut refused = k.client();
+    let reply = refused.read_reply();
+    assert_eq!(reply, b"-ERR max number of clients reached\r\n");
+    wait_closed(&mut refused.stream);
+    let s = k.scrape();
+    assert_eq!(s.value("keyval_active_connections"), 12.0);
+    assert_eq!(s.value("keyval_rejected_connections_total"), 1.0);
+    assert_eq!(s.value("keyval_connections_received_total"), 18.0);
+
+    drop(clients);
+    k.scrape_until("0 connections after every client left", |s| {
+        s.get("keyval_active_connections") == Some(0.0)
+    });
+}
+
+// ---------------------------------------------------------------------------------------
+// The HTTP endpoint
+// ---------------------------------------------------------------------------------------
+
+#[test]
+fn endpoint_serves_the_text_format_and_404_elsewhere() {
+    let k = Keyval::start(&[]);
+    let r = http_get(k.metrics_port, "/metrics").expect("GET /metrics");
+    assert_eq!(r.status, 200);
+    let content_type = r
+        .headers
+        .lines()
+        .find_map(|l| l.strip_prefix("Content-Type: "))
+        .expect("a Content-Type header");
+    assert!(
+        content_type.starts_with("text/plain; version=0.0.4"),
+        "{content_type}"
+    );
+    for name in [
+        "keyval_active_connections",
+        "keyval_keys_count",
+        "keyval_keys_with_expiry",
+        "keyval_expired_keys_total",
+        "keyval_connections_received_total",
+        "keyval_rejected_connections_total",
+        "keyval_keyspace_hits_total",
+        "keyval_keyspace_misses_total",
+        "keyval_net_input_bytes_total",
+        "keyval_net_output_bytes_total",
+        "keyval_protocol_errors_total",
+        "keyval_uptime_seconds",
+        "process_resident_memory_bytes",
+        "process_cpu_seconds_total",
+        "process_open_fds",
+    ] {
+        assert!(
+            r.body.contains(&format!("\n{name} ")),
+            "{name} missing:\n{}",
+            r.body
+        );
+    }
+    let build = format!(
+        "keyval_build_info{{version=\"{}\"}} 1\n",
+        env!("CARGO_PKG_VERSION")
+    );
+    assert!(r.body.contains(&build), "{}", r.body);
+    assert!(Scrape(r.body).value("process_resident_memory_bytes") > 0.0);
+
+    // Query parameters are ignored; other paths are 404; other methods 405.
+    assert_eq!(
+        http_get(k.metrics_port, "/metrics?x=1")
+            .map(|r| r.status)
+            .ok(),
+        Some(200)
+    );
+    for path in ["/", "/metric", "/metrics/x", "/favicon.ico"] {
+        let r = http_get(k.metrics_port, path).expect("GET");
+        assert_eq!(r.status, 404, "{path}");
+    }
+    let r = http(k.metrics_port, "POST", "/metrics").expect("POST");
+    assert_eq!(r.status, 405);
+    let r = http(k.metrics_port, "HEAD", "/metrics").expect("HEAD");
+    assert_eq!((r.status, r.body.as_str()), (200, ""));
+}
+
+#[test]
+fn scrapes_do_not_disturb_clients() {
+    // Scrape in a loop while a client runs requests: every reply must still be right, and
+    // the counts exact (the reactor never waits on the metrics thread).
+    let k = Keyval::start(&[]);
+    let stop = Arc::new(AtomicBool::new(false));
+    let scraper = {
+        let stop = Arc::clone(&stop);
+        let port = k.metrics_port;
+        thread::spawn(move || {
+            let mut scrapes = 0;
+            let deadline = Instant::now() + PATIENCE;
+            while !stop.load(Ordering::Relaxed) && Instant::now() < deadline {
+                let r = http_get(port, "/metrics").expect("scrape");
+                assert_eq!(r.status, 200);
+                scrapes += 1;
+            }
+            scrapes
+        })
+    };
+    let mut c = k.client();
+    for round in 0..20 {
+        let batch: Vec<_> = (0..500).map(|i| req(&format!("INCR n{}", i % 7))).collect();
+        let replies = pipeline(&mut c, &batch);
+        assert!(replies.iter().all(|r| r.starts_with(b":")), "round {round}");
+    }
+    stop.store(true, Ordering::Relaxed);
+    let scrapes = scraper.join().expect("scraper thread");
+    assert!(scrapes > 0);
+    assert_eq!(
+        k.scrape().value(r#"keyval_cmd_total{cmd="INCR"}"#),
+        10_000.0
+    );
+}
+
+#[test]
+fn a_busy_metrics_address_stops_the_server() {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let busy = taken.local_addr().expect("addr");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_rust-keyval"))
+        .args(["--bind", &format!("127.0.0.1:{}", free_port())])
+        .args(["--metrics-bind", &busy.to_string()])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start rust-keyval");
+    let status = wait_for(PATIENCE, || child.try_wait().ok().flatten());
+    let Some(status) = status else {
+        let _ = child.kill();
+        let _ = child.wait();
+        panic!("the server kept running without its metrics endpoint");
+    };
+    assert!(!status.success());
+    let mut err = String::new();
+    if let Some(mut e) = child.stderr.take() {
+        let _ = e.read_to_string(&mut err);
+    }
+    assert!(err.contains("cannot serve metrics"), "{err}");
+}
+
+// ---------------------------------------------------------------------------------------
+// promtool and a real Prometheus
+// ---------------------------------------------------------------------------------------
+
+#[test]
+fn promtool_check_metrics_reports_only_the_keys_count_suffix() {
+    if !have_tool("promtool") {
+        return;
+    }
+    let k = Keyval::start(&[]);
+    let mut c = k.client();
+    // Every family with series: commands, an error, an unknown command, hits and misses.
+    for line in ["SET a 1", "GET a", "GET b", "GET", "NOSUCH", "PEXPIRE a 1"] {
+        c.cmd(line);
+    }
+    let text = k.scrape().0;
+    let mut promtool = Command::new("promtool")
+        .args(["check", "metrics"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run promtool");
+    promtool
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(text.as_bytes())
+        .expect("feed promtool");
+    let out = promtool.wait_with_output().expect("promtool output");
+    let report =
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    let findings: Vec<&str> = report.lines().filter(|l| !l.trim().is_empty()).collect();
+    // keyval_keys_count keeps the name the original README gives it, hence this one finding.
+    assert_eq!(
+        findings,
+        [
+            r#"keyval_keys_count non-histogram and non-summary metrics should not have "_count" suffix"#
+        ],
+        "promtool check metrics:\n{report}\non:\n{text}"
+    );
+}
+
+/// A temporary directory, removed on drop.
+struct TempDir(PathBuf);
+
+impl TempDir {
+    fn new(tag: &str) -> TempDir {
+        let nanos = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or_default();
+        let dir = std::env::temp_dir().join(format!("keyval-{tag}-{}-{nanos}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("create temp dir");
+        TempDir(dir)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// A Prometheus server on a loopback port with its own config and storage; stopped (by
+/// PID) on drop. Declared after its `TempDir` in a scope, so it stops first.
+struct Prometheus {
+    child: Child,
+    port: u16,
+    log: PathBuf,
+}
+
+impl Prometheus {
+    /// Starts Prometheus scraping `127.0.0.1:metrics_port` every second as job
+    /// `rust-keyval`, and waits until it is ready.
+    fn start(dir: &Path, metrics_port: u16) -> Prometheus {
+        let config = dir.join("prometheus.yml");
+        std::fs::write(
+            &config,
+            format!(
+                "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\n\
+                 scrape_configs:\n  - job_name: rust-keyval\n    static_configs:\n      \
+                 - targets: [\"127.0.0.1:{metrics_port}\"]\n"
+            ),
+        )
+        .expect("write prometheus.yml");
+        for attempt in 0..3 {
+            let port = free_port();
+            let log = dir.join(format!("prometheus-{attempt}.log"));
+            let log_file = std::fs::File::create(&log).expect("log file");
+            let child = Command::new("prometheus")
+                .arg(format!("--config.file={}", config.display()))
+                .arg(format!(
+                    "--storage.tsdb.path={}",
+                    dir.join(format!("data-{attempt}")).display()
+                ))
+                .arg(format!("--web.listen-address=127.0.0.1:{port}"))
+                .stdout(Stdio::null())
+                .stderr(log_file)
+                .spawn()
+                .expect("start prometheus");
+            let mut p = Prometheus { child, port, log };
+            let ready = wait_for(Duration::from_secs(60), || {
+                if matches!(p.child.try_wait(), Ok(Some(_))) {
+                    return Some(false);
+                }
+                http_get(port, "/-/ready")
+                    .is_ok_and(|r| r.status == 200)
+                    .then_some(true)
+            });
+            if ready == Some(true) {
+                return p;
+            }
+            eprintln!("prometheus did not start:\n{}", p.log_text());
+            p.stop();
+        }
+        panic!("prometheus did not become ready on any of 3 ports");
+    }
+
+    fn log_text(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// SIGTERM to our own child, then SIGKILL if it has not exited within 10 s.
+    fn stop(&mut self) {
+        if matches!(self.child.try_wait(), Ok(Some(_))) {
+            return;
+        }
+        // SAFETY: sending a signal to our own child process, by its PID.
+        unsafe {
+            libc::kill(self.child.id() as i32, libc::SIGTERM);
+        }
+        let exited = wait_for(Duration::from_secs(10), || {
+            self.child.try_wait().ok().flatten()
+        });
+        if exited.is_none() {
+            let _ = self.child.kill();
+        }
+        let _ = self.child.wait();
+    }
+
+    /// Runs an instant query; returns the result vector (`data.result`).
+    fn query(&self, promql: &str) -> Result<Vec<Value>, String> {
+        let r = http_get(
+            self.port,
+            &format!("/api/v1/query?query={}", url_encode(promql)),
+        )
+        .map_err(|e| e.to_string())?;
+        let json: Value = serde_json::from_str(&r.body).map_err(|e| format!("{e}: {}", r.body))?;
+        if json["status"] != "success" {
+            return Err(format!("query {promql:?} failed: {}", r.body));
+        }
+        json["data"]["result"]
+            .as_array()
+            .cloned()
+            .ok_or_else(|| format!("query {promql:?}: no result vector: {}", r.body))
+    }
+
+    /// Polls `promql` until `accept` takes its result; fails the test after [`PATIENCE`].
+    fn query_until(&self, promql: &str, accept: impl Fn(&[Value]) -> bool) -> Vec<Value> {
+        let mut last = Ok(Vec::new());
+        let found = wait_for(PATIENCE, || {
+            last = self.query(promql);
+            match &last {
+                Ok(result) if accept(result) => Some(result.clone()),
+                Err(e) => panic!("{e}"),
+                _ => None,
+            }
+        });
+        found.unwrap_or_else(|| {
+            panic!(
+                "timed out on {promql:?}; last answer {last:?}\nprometheus log:\n{}",
+                self.log_text()
+            )
+        })
+    }
+}
+
+impl Drop for Prometheus {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// Percent-encodes a query parameter value.
+fn url_encode(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+/// The sample values of an instant-query result, parsed (NaN for "NaN").
+fn values(result: &[Value]) -> Vec<f64> {
+    result
+        .iter()
+        .filter_map(|r| r["value"][1].as_str()?.parse().ok())
+        .collect()
+}
+
+/// Every PromQL expression of the provisioned dashboard, with its panel's title.
+fn dashboard_queries() -> Vec<(String, String)> {
+    let path = repo_file("monitoring/grafana/dashboards/rust-keyval.json");
+    let text = std::fs::read_to_string(&path).expect("read the dashboard");
+    let json: Value = serde_json::from_str(&text).expect("the dashboard is valid JSON");
+    let mut out = Vec::new();
+    let mut panels: Vec<&Value> = json["panels"].as_array().expect("panels").iter().collect();
+    while let Some(p) = panels.pop() {
+        // Rows may nest panels.
+        if let Some(inner) = p["panels"].as_array() {
+            panels.extend(inner);
+        }
+        for t in p["targets"].as_array().into_iter().flatten() {
+            if let Some(expr) = t["expr"].as_str() {
+                let title = p["title"].as_str().unwrap_or_default().to_string();
+                out.push((title, expr.to_string()));
+            }
+        }
+    }
+    out
+}
+
+/// The PromQL examples of the original README's Monitoring section, exactly as written there:
+/// users have them in their own dashboards.
+const SEED_README_QUERIES: &[&str] = &[
+    "sum(rate(keyval_cmd_total[1m]))",
+    "sum by (cmd) (rate(keyval_cmd_total[1m]))",
+    "histogram_quantile(\n  0.95,\n  sum(rate(keyval_cmd_latency_seconds_bucket[5m])) by (le, cmd)\n)",
+    "keyval_keys_count",
+    "process_resident_memory_bytes / 1024 / 1024",
+    "rate(process_cpu_seconds_total[1m]) * 100",
+];
+
+#[test]
+fn prometheus_scrapes_the_server_and_every_dashboard_query_returns_data() {
+    if !have_tool("prometheus") {
+        return;
+    }
+    let k = Keyval::start(&[]);
+    let dir = TempDir::new("prometheus");
+    let prom = Prometheus::start(&dir.0, k.metrics_port);
+    prom.query_until(r#"up{job="rust-keyval"}"#, |r| values(r) == [1.0]);
+
+    // A known number of SETs, read back through Prometheus.
+    let mut c = k.client();
+    let sets: Vec<_> = (0..300).map(|i| req(&format!("SET k{i} v"))).collect();
+    pipeline(&mut c, &sets);
+    prom.query_until(r#"keyval_cmd_total{job="rust-keyval",cmd="SET"}"#, |r| {
+        values(r) == [300.0]
+    });
+
+    // Steady traffic from here on, so rates, quantiles and the hit ratio have something to
+    // show: hits, misses, and keys that expire 50 ms after being set. Bounded by PATIENCE.
+    let stop = Arc::new(AtomicBool::new(false));
+    let load = {
+        let stop = Arc::clone(&stop);
+        let mut c = k.client();
+        thread::spawn(move || {
+            let deadline = Instant::now() + 3 * PATIENCE;
+            let mut i = 0u64;
+            while !stop.load(Ordering::Relaxed) && Instant::now() < deadline {
+                let batch = [
+                    req(&format!("SET t{i} v PX 50")),
+                    req(&format!("GET t{i}")),
+                    req("GET never-set"),
+                    req("INCR counter"),
+                ];
+                pipeline(&mut c, &batch);
+                i += 1;
+                // Pace the load (a few hundred commands a second); this is not a wait.
+                thread::sleep(Duration::from_millis(10));
+            }
+        })
+    };
+
+    let mut queries = dashboard_queries();
+    assert!(queries.len() >= 12, "{queries:?}");
+    queries.extend(
+        SEED_README_QUERIES
+            .iter()
+            .map(|q| ("README".into(), q.to_string())),
+    );
+    for (title, expr) in &queries {
+        // Data means at least one series with a finite value (a rate over no change, or a
+        // quantile of nothing, is NaN).
+        prom.query_until(expr, |r| values(r).iter().any(|v| v.is_finite()));
+        eprintln!("ok: {title}: {expr}");
+    }
+    stop.store(true, Ordering::Relaxed);
+    load.join().expect("load thread");
+    drop(prom);
+}
+
+// ---------------------------------------------------------------------------------------
+// monitoring/ (validated offline: no Docker engine runs here)
+// ---------------------------------------------------------------------------------------
+
+#[test]
+fn prometheus_config_is_valid_and_scrapes_keyval() {
+    let path = repo_file("monitoring/prometheus.yml");
+    let text = std::fs::read_to_string(&path).expect("read prometheus.yml");
+    assert!(text.contains("job_name: rust-keyval"), "{text}");
+    assert!(text.contains(r#"targets: ["keyval:9100"]"#), "{text}");
+    if !have_tool("promtool") {
+        return;
+    }
+    let out = Command::new("promtool")
+        .args(["check", "config"])
+        .arg(&path)
+        .output()
+        .expect("run promtool");
+    assert!(
+        out.status.success(),
+        "promtool check config: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn compose_file_is_valid() {
+    if !have_tool("docker-compose") {
+        return;
+    }
+    let file = repo_file("monitoring/docker-compose.yml");
+    let run = |args: &[&str]| {
+        let out = Command::new("docker-compose")
+            .arg("-f")
+            .arg(&file)
+            .args(args)
+            .output()
+            .expect("run docker-compose");
+        assert!(
+            out.status.success(),
+            "docker-compose {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    run(&["config", "-q"]);
+    let mut services: Vec<String> = run(&["config", "--services"])
+        .lines()
+        .map(str::to_string)
+        .collect();
+    services.sort();
+    assert_eq!(services, ["grafana", "keyval", "prometheus"]);
+    let resolved = run(&["config"]);
+    for needle in [
+        "KEYVAL_BIND: 0.0.0.0:6374",
+        "METRICS_BIND: 0.0.0.0:9100",
+        "GF_SECURITY_ADMIN_PASSWORD: admin",
+        "dockerfile: monitoring/Dockerfile",
+    ] {
+        assert!(resolved.contains(needle), "{needle} not in:\n{resolved}");
+    }
+    for port in ["6374", "9100", "9090", "3000"] {
+        assert!(
+            resolved.contains(&format!("published: {port}"))
+                || resolved.contains(&format!("published: '{port}'"))
+                || resolved.contains(&format!(":{port}:{port}")),
+            "port {port} not published:\n{resolved}"
+        );
+    }
+}
+
+#[test]
+fn dashboard_has_the_panels_and_uses_the_provisioned_datasource() {
+    let text = std::fs::read_to_string(repo_file("monitoring/grafana/dashboards/rust-keyval.json"))
+        .expect("read the dashboard");
+    let json: Value = serde_json::from_str(&text).expect("the dashboard is valid JSON");
+    let titles: Vec<&str> = json["panels"]
+        .as_array()
+        .expect("panels")
+        .iter()
+        .filter_map(|p| p["title"].as_str())
+        .collect();
+    for wanted in [
+        "Total QPS",
+        "QPS by command",
+        "Latency by command (p50 / p95 / p99)",
+        "Keys count",
+        "Keys with expiry",
+        "Connections",
+        "RSS MB",
+        "CPU %",
+        "Hit ratio",
+        "Expired keys/s",
+        "Network bytes/s",
+    ] {
+        assert!(
+            titles.contains(&wanted),
+            "no panel {wanted:?} in {titles:?}"
+        );
+    }
+    let exprs: Vec<String> = dashboard_queries().into_iter().map(|(_, e)| e).collect();
+    for q in ["0.50", "0.95", "0.99"] {
+        assert!(
+            exprs
+                .iter()
+                .any(|e| e.starts_with(&format!("histogram_quantile({q},"))),
+            "no p{q} query"
+        );
+    }
+
+    // Every panel and query points at the datasource that provisioning creates.
+    let ds = std::fs::read_to_string(repo_file(
+        "monitoring/grafana/provisioning/datasources/prometheus.yml",
+    ))
+    .expect("read the datasource provisioning");
+    assert!(ds.contains("url: http://prometheus:9090"), "{ds}");
+    assert!(ds.contains("uid: prometheus"), "{ds}");
+    for p in json["panels"].as_array().into_iter().flatten() {
+        assert_eq!(p["datasource"]["uid"], "prometheus", "{}", p["title"]);
+        for t in p["targets"].as_array().into_iter().flatten() {
+            assert_eq!(t["datasource"]["uid"], "prometheus", "{}", p["title"]);
+        }
+    }
+    let provider = std::fs::read_to_string(repo_file(
+        "monitoring/grafana/provisioning/dashboards/rust-keyval.yml",
+    ))
+    .expect("read the dashboard provisioning");
+    assert!(
+        provider.contains("path: /var/lib/grafana/dashboards"),
+        "{provider}"
+    );
+}
