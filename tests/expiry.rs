@@ -11,7 +11,7 @@ use common::{Client, Server, encode, wait_for};
 fn pipeline(c: &mut Client, cmds: impl Iterator<Item = Vec<u8>>, want: &[u8]) {
     let mut batch = Vec::new();
     let mut pending = 0;
-    let mut flush = |c: &mut Client, batch: &mut Vec<u8>, pending: &mut usize| {
+    let flush = |c: &mut Client, batch: &mut Vec<u8>, pending: &mut usize| {
         c.send_raw(batch);
         batch.clear();
         for _ in 0..*pending {

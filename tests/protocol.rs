@@ -104,7 +104,7 @@ fn random_split_fragmentation() {
             let end = (at + n).min(req.len());
             c.send_raw(&req[at..end]);
             at = end;
-            if seed % 3 == 0 {
+            if seed.is_multiple_of(3) {
                 std::thread::sleep(Duration::from_micros(200));
             }
         }

@@ -417,9 +417,18 @@ impl Db {
         Some(std::mem::replace(&mut self.table, fresh))
     }
 
-    /// Approximate bytes used by keys, values and the table (INFO used_memory_dataset).
+    /// Bytes of the hash table's own allocation (INFO used_memory_dataset counts them).
     pub fn approx_memory(&self) -> usize {
         self.table.allocation_size()
+    }
+
+    /// Buckets in the hash table (INFO keyval_table_buckets: shows resizes).
+    pub fn buckets(&self) -> usize {
+        if self.table.capacity() == 0 {
+            0
+        } else {
+            self.table.num_buckets()
+        }
     }
 }
 
