@@ -1,7 +1,7 @@
 //! Connection commands: PING, ECHO, QUIT, SELECT, AUTH and CLIENT.
 //!
-//! HELLO is deliberately absent until RESP3 exists: clients such as go-redis send it first
-//! and fall back to RESP2 on Redis's plain unknown-command error.
+//! HELLO negotiates RESP2 or RESP3 per connection (go-redis, redis-py 5+ and ioredis send it
+//! on connect); the reply encoder then uses the RESP3 types where Redis does.
 
 use super::flags::{FAST, LOADING, NO_AUTH, STALE};
 use super::{
@@ -17,6 +17,7 @@ pub const COMMANDS: &[Command] = &[
     Command { name: "quit", arity: -1, flags: NO_AUTH | FAST | LOADING | STALE, keys: (0, 0, 0), group: "connection", summary: "Closes the connection.", handler: quit },
     Command { name: "select", arity: 2, flags: FAST | LOADING | STALE, keys: (0, 0, 0), group: "connection", summary: "Changes the selected database.", handler: select },
     Command { name: "auth", arity: -2, flags: NO_AUTH | FAST | LOADING | STALE, keys: (0, 0, 0), group: "connection", summary: "Authenticates the connection.", handler: auth },
+    Command { name: "hello", arity: -1, flags: NO_AUTH | FAST | LOADING | STALE, keys: (0, 0, 0), group: "connection", summary: "Handshakes with the Redis server.", handler: hello },
     Command { name: "client", arity: -2, flags: LOADING | STALE, keys: (0, 0, 0), group: "connection", summary: "A container for client connection commands.", handler: client },
 ];
 
@@ -69,6 +70,88 @@ fn auth(ctx: &mut Ctx, args: Args) {
     } else {
         ctx.error("WRONGPASS invalid username-password pair or user is disabled.");
     }
+}
+
+/// HELLO [protover [AUTH username password] [SETNAME clientname]] (Redis's helloCommand).
+fn hello(ctx: &mut Ctx, args: Args) {
+    let mut next = 1;
+    let mut version = None;
+    if args.len() >= 2 {
+        let Some(v) = parse_i64(args.get(1)) else {
+            ctx.error("ERR Protocol version is not an integer or out of range");
+            return;
+        };
+        if !(2..=3).contains(&v) {
+            ctx.error("NOPROTO unsupported protocol version");
+            return;
+        }
+        version = Some(v);
+        next = 2;
+    }
+    let mut credentials = None;
+    let mut name = None;
+    let mut j = next;
+    while j < args.len() {
+        let opt = args.get(j);
+        let more = args.len() - 1 - j;
+        if opt.eq_ignore_ascii_case(b"auth") && more >= 2 {
+            credentials = Some((args.get(j + 1), args.get(j + 2)));
+            j += 3;
+        } else if opt.eq_ignore_ascii_case(b"setname") && more >= 1 {
+            let n = args.get(j + 1);
+            if !valid_client_text(n) {
+                ctx.error(
+                    "ERR Client names cannot contain spaces, newlines or special characters.",
+                );
+                return;
+            }
+            name = Some(n);
+            j += 2;
+        } else {
+            ctx.error(&format!(
+                "ERR Syntax error in HELLO option '{}'",
+                c_str(opt, usize::MAX)
+            ));
+            return;
+        }
+    }
+    if let Some((user, pass)) = credentials {
+        let password = ctx.shared.config.password().map(str::as_bytes);
+        if user == b"default" && password.is_none_or(|p| constant_time_eq(p, pass)) {
+            ctx.client.authenticated = true;
+        } else {
+            ctx.error("WRONGPASS invalid username-password pair or user is disabled.");
+            return;
+        }
+    }
+    if !ctx.client.authenticated {
+        ctx.error(
+            "NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO <proto> AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time",
+        );
+        return;
+    }
+    if let Some(n) = name {
+        ctx.client.name = n.to_vec();
+    }
+    if let Some(v) = version {
+        ctx.out.set_resp3(v == 3);
+    }
+    let out = &mut *ctx.out;
+    out.map(7);
+    out.bulk(b"server");
+    out.bulk(b"redis");
+    out.bulk(b"version");
+    out.bulk(super::server::REDIS_VERSION.as_bytes());
+    out.bulk(b"proto");
+    out.int(if out.is_resp3() { 3 } else { 2 });
+    out.bulk(b"id");
+    out.int(ctx.client.id as i64);
+    out.bulk(b"mode");
+    out.bulk(b"standalone");
+    out.bulk(b"role");
+    out.bulk(b"master");
+    out.bulk(b"modules");
+    out.array(0);
 }
 
 /// Compares secrets without an early exit, so timing does not reveal a matching prefix.

@@ -8,9 +8,13 @@
 
 pub mod connection;
 pub mod expire;
+pub mod hashes;
 pub mod keys;
+pub mod lists;
 pub mod server;
+pub mod sets;
 pub mod strings;
+pub mod zsets;
 
 use std::collections::HashMap;
 use std::sync::{Arc, OnceLock};
@@ -111,10 +115,14 @@ pub struct Table {
 
 impl Table {
     fn build() -> Table {
-        let families: [&'static [Command]; 5] = [
+        let families: &[&'static [Command]] = &[
             strings::COMMANDS,
             keys::COMMANDS,
             expire::COMMANDS,
+            lists::COMMANDS,
+            hashes::COMMANDS,
+            sets::COMMANDS,
+            zsets::COMMANDS,
             connection::COMMANDS,
             server::COMMANDS,
         ];
@@ -343,6 +351,14 @@ impl<'a> Ctx<'a> {
             self.store.db(self.client.db).get_mut(key, self.now),
             self.out,
         )
+    }
+
+    /// Tells WATCH that `key` (in the selected database) was modified in place. Call it
+    /// after changing an existing value through [`Ctx::write`] / [`Db::get_mut`]; the
+    /// `Db` methods that insert, replace, remove or re-time keys signal by themselves.
+    #[inline]
+    pub fn modified(&mut self, key: &[u8]) {
+        self.store.db(self.client.db).signal_modified(key);
     }
 
     /// Asks the event loop to do something right after this handler.

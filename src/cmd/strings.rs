@@ -47,7 +47,6 @@ fn reply_str(out: &mut Reply, s: &Str) {
 fn as_str<'v>(value: &'v mut Value, out: &mut Reply) -> Option<&'v mut Str> {
     match value {
         Value::Str(s) => Some(s),
-        #[allow(unreachable_patterns)]
         _ => {
             out.error(err::WRONGTYPE);
             None
@@ -312,7 +311,6 @@ fn mget(ctx: &mut Ctx, args: Args) {
         match ctx.read(key) {
             (Some(e), out) => match &e.value {
                 Value::Str(s) => reply_str(out, s),
-                #[allow(unreachable_patterns)]
                 _ => out.null(),
             },
             (None, out) => out.null(),
@@ -382,6 +380,7 @@ fn incr_generic(ctx: &mut Ctx, key: &[u8], by: i64) {
                 return;
             };
             *s = Str::Int(new);
+            ctx.modified(key);
             new
         }
         None => {
@@ -474,7 +473,9 @@ fn append(ctx: &mut Ctx, args: Args) {
             }
             let buf = s.make_raw();
             buf.extend_from_slice(tail);
-            buf.len()
+            let n = buf.len();
+            ctx.modified(key);
+            n
         }
         None => {
             ctx.db()
@@ -562,8 +563,11 @@ fn setrange(ctx: &mut Ctx, args: Args) {
     };
     let new_len = match ctx.write(key).0 {
         Some(e) => match &mut e.value {
-            Value::Str(s) => apply(s.make_raw()),
-            #[allow(unreachable_patterns)]
+            Value::Str(s) => {
+                let n = apply(s.make_raw());
+                ctx.modified(key);
+                n
+            }
             _ => return,
         },
         None => {

@@ -9,9 +9,9 @@
 //! finds `wheel_at` different from its own deadline and does nothing, so it can never
 //! delete a live key.
 
-use ahash::RandomState;
 use hashbrown::HashTable;
 
+use super::table::{self, hash_bytes};
 use super::value::Value;
 use super::wheel::TimerWheel;
 
@@ -61,12 +61,34 @@ pub enum Ttl {
 #[derive(Debug)]
 pub struct Db {
     table: HashTable<Entry>,
-    hasher: RandomState,
     /// Keys that have a TTL.
     expires: usize,
     wheel: TimerWheel,
     /// Keys removed because their TTL passed, lazily or by the wheel.
     expired: u64,
+    /// Clients WATCHing keys of this database (empty almost always: one branch per write).
+    watch: Watchers,
+}
+
+/// WATCH bookkeeping of one database: who watches which key, and which watchers saw a
+/// watched key change (their EXEC will fail).
+#[derive(Debug, Default)]
+pub struct Watchers {
+    by_key: std::collections::HashMap<Box<[u8]>, Vec<u64>, ahash::RandomState>,
+    dirty: std::collections::HashSet<u64, ahash::RandomState>,
+}
+
+impl Watchers {
+    /// Marks the watchers of `key` dirty.
+    #[inline]
+    fn touch(&mut self, key: &[u8]) {
+        if self.by_key.is_empty() {
+            return;
+        }
+        if let Some(ids) = self.by_key.get(key) {
+            self.dirty.extend(ids.iter().copied());
+        }
+    }
 }
 
 /// Updates an entry's TTL, the TTL count and the wheel. A free function so callers can
@@ -97,10 +119,10 @@ impl Db {
     pub fn new(now: u64) -> Db {
         Db {
             table: HashTable::new(),
-            hasher: RandomState::new(),
             expires: 0,
             wheel: TimerWheel::new(now),
             expired: 0,
+            watch: Watchers::default(),
         }
     }
 
@@ -131,7 +153,7 @@ impl Db {
 
     #[inline]
     fn hash(&self, key: &[u8]) -> u64 {
-        self.hasher.hash_one(key)
+        hash_bytes(key)
     }
 
     /// Looks a key up for reading or writing, deleting it first if it has expired.
@@ -143,6 +165,7 @@ impl Db {
                 occ.remove();
                 self.expires -= 1;
                 self.expired += 1;
+                self.watch.touch(key);
                 None
             }
             Ok(occ) => Some(occ.into_mut()),
@@ -186,12 +209,13 @@ impl Db {
         update: impl FnOnce(Option<&mut Value>) -> Option<Value>,
     ) -> &mut Entry {
         let hash = self.hash(key);
+        self.watch.touch(key);
         let Db {
             table,
-            hasher,
             expires,
             wheel,
             expired,
+            ..
         } = self;
         let entry = match table.find_entry(hash, |e| *e.key == *key) {
             Ok(occ) => {
@@ -216,7 +240,7 @@ impl Db {
                 };
                 absent
                     .into_table()
-                    .insert_unique(hash, entry, |e| hasher.hash_one(&*e.key))
+                    .insert_unique(hash, entry, |e| hash_bytes(&e.key))
                     .into_mut()
             }
         };
@@ -239,6 +263,7 @@ impl Db {
             return None;
         };
         let (e, _) = occ.remove();
+        self.watch.touch(key);
         if e.expire_at != 0 {
             self.expires -= 1;
         }
@@ -268,7 +293,7 @@ impl Db {
             expires,
             wheel,
             expired,
-            ..
+            watch,
         } = self;
         match table.find_entry(hash, |e| *e.key == *key) {
             Ok(occ) if occ.get().is_expired(now) => {
@@ -276,10 +301,12 @@ impl Db {
                 debug_assert!(e.expire_at != 0);
                 *expires -= 1;
                 *expired += 1;
+                watch.touch(key);
                 false
             }
             Ok(occ) => {
                 apply_ttl(wheel, expires, occ.into_mut(), hash, ttl);
+                watch.touch(key);
                 true
             }
             Err(_) => false,
@@ -291,20 +318,20 @@ impl Db {
     pub fn expire_due(&mut self, now: u64, budget: usize) -> bool {
         let Db {
             table,
-            hasher,
             expires,
             wheel,
             expired,
+            watch,
         } = self;
         wheel.advance(now, budget, |timer, wheel| {
-            let Ok(occ) = table.find_entry(timer.hash, |e| hasher.hash_one(&*e.key) == timer.hash)
-            else {
+            let Ok(occ) = table.find_entry(timer.hash, |e| hash_bytes(&e.key) == timer.hash) else {
                 return; // the key is gone: a stale timer
             };
             if occ.get().is_expired(now) {
-                occ.remove();
+                let (e, _) = occ.remove();
                 *expires -= 1;
                 *expired += 1;
+                watch.touch(&e.key);
                 return;
             }
             let e = occ.into_mut();
@@ -333,52 +360,18 @@ impl Db {
         }
     }
 
-    /// One SCAN step from `cursor`, calling `f` for the keys of each visited home bucket,
-    /// until about `count` keys were seen. Returns the next cursor (0 when done).
-    ///
-    /// This is Redis's reverse-binary cursor over home buckets (`hash & mask`), which
-    /// guarantees that a key present for the whole scan is returned at least once even
-    /// if the table grows or shrinks in between. hashbrown probes from the home bucket and
-    /// filters by a 7-bit tag (the hash's top bits), so asking `iter_hash` for every tag with
-    /// the home bucket's low bits finds exactly the keys whose home is that bucket.
-    pub fn scan(&self, cursor: u64, count: usize, mut f: impl FnMut(&Entry)) -> u64 {
-        if self.table.is_empty() {
-            return 0;
-        }
-        let mask = (self.table.num_buckets() - 1) as u64;
-        let mut v = cursor;
-        let mut found = 0;
-        let mut buckets_left = count.saturating_mul(10).max(1);
-        loop {
-            let home = v & mask;
-            for tag in 0..128u64 {
-                for e in self.table.iter_hash((tag << 57) | home) {
-                    if self.hash(&e.key) & mask == home {
-                        f(e);
-                        found += 1;
-                    }
-                }
-            }
-            // Increment the reversed cursor over the bits of the mask.
-            v |= !mask;
-            v = v.reverse_bits().wrapping_add(1).reverse_bits();
-            buckets_left -= 1;
-            if v == 0 || found >= count || buckets_left == 0 {
-                return v;
-            }
-        }
+    /// One SCAN step from `cursor` (see [`table::scan`]): calls `f` for the keys of each
+    /// visited home bucket until about `count` were seen. Returns the next cursor.
+    pub fn scan(&self, cursor: u64, count: usize, f: impl FnMut(&Entry)) -> u64 {
+        table::scan(&self.table, |e| hash_bytes(&e.key), cursor, count, f)
     }
 
     /// A random live key, deleting expired keys met on the way (RANDOMKEY).
     pub fn random_key(&mut self, mut rand: impl FnMut() -> u64, now: u64) -> Option<Vec<u8>> {
         // Give up after many expired hits, as Redis does when nearly all keys are expired.
         for _ in 0..100 {
-            if self.table.is_empty() {
-                return None;
-            }
-            let n = self.table.num_buckets();
-            let start = (rand() as usize) & (n - 1);
-            let e = (0..n).find_map(|i| self.table.get_bucket((start + i) & (n - 1)))?;
+            let i = table::random_bucket(&self.table, rand())?;
+            let e = self.table.get_bucket(i)?;
             if !e.is_expired(now) {
                 return Some(e.key.to_vec());
             }
@@ -391,6 +384,17 @@ impl Db {
     /// Removes every key and timer, releasing the memory. Returns the old table so the
     /// caller may drop it elsewhere (FLUSHALL ASYNC).
     pub fn clear(&mut self) -> HashTable<Entry> {
+        // Watchers of keys that existed see them change (Redis's touchAllWatchedKeysInDb).
+        let existing: Vec<Box<[u8]>> = self
+            .watch
+            .by_key
+            .keys()
+            .filter(|k| self.table.find(hash_bytes(k), |e| e.key == **k).is_some())
+            .cloned()
+            .collect();
+        for k in existing {
+            self.watch.touch(&k);
+        }
         self.expires = 0;
         self.wheel.clear();
         std::mem::take(&mut self.table)
@@ -409,12 +413,58 @@ impl Db {
         if cap <= 64 || len * 8 >= cap || len > SHRINK_MAX_KEYS {
             return None;
         }
-        let hasher = &self.hasher;
         let mut fresh = HashTable::with_capacity(len * 2);
         for e in self.table.drain() {
-            fresh.insert_unique(hasher.hash_one(&*e.key), e, |e| hasher.hash_one(&*e.key));
+            fresh.insert_unique(hash_bytes(&e.key), e, |e| hash_bytes(&e.key));
         }
         Some(std::mem::replace(&mut self.table, fresh))
+    }
+
+    /// Tells WATCH that `key` was modified in place (INCR, APPEND, a push onto an existing
+    /// list...). Writes through [`Db::upsert_with`], [`Db::remove`], [`Db::set_ttl`] and
+    /// [`Db::clear`], and expiry, signal on their own.
+    #[inline]
+    pub fn signal_modified(&mut self, key: &[u8]) {
+        self.watch.touch(key);
+    }
+
+    /// Client `id` watches `key` from now on.
+    pub fn watch(&mut self, key: &[u8], id: u64) {
+        let ids = self.watch.by_key.entry(key.into()).or_default();
+        if !ids.contains(&id) {
+            ids.push(id);
+        }
+    }
+
+    /// Client `id` stops watching `key`, and forgets whether it saw a change here.
+    pub fn unwatch(&mut self, key: &[u8], id: u64) {
+        if let Some(ids) = self.watch.by_key.get_mut(key) {
+            ids.retain(|&x| x != id);
+            if ids.is_empty() {
+                self.watch.by_key.remove(key);
+            }
+        }
+        self.watch.dirty.remove(&id);
+    }
+
+    /// True if a key client `id` watches here changed since it started watching.
+    pub fn watch_dirty(&self, id: u64) -> bool {
+        self.watch.dirty.contains(&id)
+    }
+
+    /// Marks every watcher of this database dirty (SWAPDB).
+    pub fn touch_all_watched(&mut self) {
+        let Watchers { by_key, dirty } = &mut self.watch;
+        for ids in by_key.values() {
+            dirty.extend(ids.iter().copied());
+        }
+    }
+
+    /// Exchanges the data of two databases, leaving each one's watchers in place: clients
+    /// watch a database number, not its contents (SWAPDB).
+    pub fn swap_data(a: &mut Db, b: &mut Db) {
+        std::mem::swap(a, b);
+        std::mem::swap(&mut a.watch, &mut b.watch);
     }
 
     /// Bytes of the hash table's own allocation (INFO used_memory_dataset counts them).
@@ -445,7 +495,10 @@ mod tests {
     fn set_get_remove() {
         let mut db = Db::new(0);
         db.set(b"a", s("1"), Ttl::Clear, 0);
-        assert_eq!(db.get_mut(b"a", 0).unwrap().value, s("1"));
+        assert_eq!(
+            db.get_mut(b"a", 0).unwrap().value.as_str(),
+            Some(&Str::Int(1))
+        );
         assert!(db.remove(b"a", 0).is_some());
         assert!(db.get_mut(b"a", 0).is_none());
         assert_eq!(db.len(), 0);
@@ -488,7 +541,10 @@ mod tests {
         // Overwrite without TTL: the old timer must not delete the new value.
         db.set(b"k", s("v2"), Ttl::Clear, 10);
         while db.expire_due(5000, 1000) {}
-        assert_eq!(db.get_mut(b"k", 5000).unwrap().value, s("v2"));
+        assert_eq!(
+            db.get_mut(b"k", 5000).unwrap().value.as_str(),
+            Some(&Str::Raw(b"v2".to_vec()))
+        );
 
         // Delete and recreate with a later TTL.
         db.set(b"j", s("v"), Ttl::At(6000), 5000);

@@ -1,11 +1,20 @@
 //! The keyspace: `databases` numbered [`Db`]s owned by the reactor thread (no locks).
 
 pub mod db;
+pub mod hash;
+pub mod list;
+pub mod set;
+pub mod table;
 pub mod value;
 pub mod wheel;
+pub mod zset;
 
 pub use db::{Db, Entry, Ttl};
+pub use hash::Hash;
+pub use list::List;
+pub use set::Set;
 pub use value::{Str, Value};
+pub use zset::ZSet;
 
 /// All databases plus keyspace-wide state.
 #[derive(Debug)]
@@ -57,9 +66,15 @@ impl Store {
         }
     }
 
-    /// Swaps the contents of two databases (SWAPDB).
+    /// Swaps the contents of two databases (SWAPDB); their watchers see a change.
     pub fn swap(&mut self, a: usize, b: usize) {
-        self.dbs.swap(a, b);
+        if a == b {
+            return;
+        }
+        let (x, y) = self.two_dbs(a, b);
+        Db::swap_data(x, y);
+        x.touch_all_watched();
+        y.touch_all_watched();
     }
 
     /// All databases, for INFO keyspace and metrics.

@@ -3,6 +3,10 @@
 //! Strings that are canonical 64-bit integers are kept as `i64` (Redis's "int" encoding):
 //! INCR then needs no parsing or allocation, and GET formats them on the fly.
 
+use super::hash::Hash;
+use super::list::List;
+use super::set::Set;
+use super::zset::ZSet;
 use crate::resp::{format_i64, parse_i64};
 
 /// A string value.
@@ -94,11 +98,20 @@ impl Str {
     }
 }
 
-/// The value stored under a key.
-#[derive(Debug, Clone, PartialEq)]
+/// The value stored under a key. Collections are boxed so that every entry stays as small
+/// as a string value needs.
+#[derive(Debug, Clone)]
 pub enum Value {
     /// A string (Redis type `string`).
     Str(Str),
+    /// A list (`list`).
+    List(Box<List>),
+    /// A hash (`hash`).
+    Hash(Box<Hash>),
+    /// A set (`set`).
+    Set(Box<Set>),
+    /// A sorted set (`zset`).
+    ZSet(Box<ZSet>),
 }
 
 impl Value {
@@ -106,6 +119,10 @@ impl Value {
     pub fn type_name(&self) -> &'static str {
         match self {
             Value::Str(_) => "string",
+            Value::List(_) => "list",
+            Value::Hash(_) => "hash",
+            Value::Set(_) => "set",
+            Value::ZSet(_) => "zset",
         }
     }
 
@@ -113,6 +130,18 @@ impl Value {
     pub fn heap_size(&self) -> usize {
         match self {
             Value::Str(s) => s.heap_size(),
+            Value::List(l) => l.heap_size(),
+            Value::Hash(h) => h.heap_size(),
+            Value::Set(s) => s.heap_size(),
+            Value::ZSet(z) => z.heap_size(),
+        }
+    }
+
+    /// The string, if this is one.
+    pub fn as_str(&self) -> Option<&Str> {
+        match self {
+            Value::Str(s) => Some(s),
+            _ => None,
         }
     }
 }

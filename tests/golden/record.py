@@ -4,7 +4,9 @@
 Usage: record.py PORT FILE.txt   (redis-server 7 listening on 127.0.0.1:PORT)
 
 A golden file holds commands, one per line, each followed by `=> <reply>` where the reply
-is written with \\r \\n \\xHH escapes. Lines starting with # are comments. The script keeps
+is written with \\r \\n \\xHH escapes. Lines starting with # are comments. A line
+starting with `? ` is a command whose reply is not compared (e.g. `? HELLO 3`, which
+switches the rest of the file to RESP3 and answers with a connection id). The script keeps
 every command and comment and rewrites each `=>` line with what redis-server answered,
 so goldens are Redis's own behaviour, not ours. Runs FLUSHALL first, on one connection.
 """
@@ -85,7 +87,9 @@ def main():
         if line.startswith('=> '):
             continue
         out.append(line)
-        if line.strip() and not line.startswith('#'):
+        if line.startswith('? '):
+            call(split_args(line[2:]))
+        elif line.strip() and not line.startswith('#'):
             out.append('=> ' + escape(call(split_args(line))))
     open(path, 'w').write('\n'.join(out) + '\n')
 
