@@ -215,7 +215,7 @@ fn keys(ctx: &mut Ctx, args: Args) {
 
 /// Parses a SCAN cursor as Redis does with `strtoul`: digits with an optional sign
 /// (a negative value wraps), nothing else.
-fn parse_cursor(arg: &[u8]) -> Option<u64> {
+pub fn parse_cursor(arg: &[u8]) -> Option<u64> {
     let (neg, digits) = match arg.first() {
         Some(b'-') => (true, &arg[1..]),
         Some(b'+') => (false, &arg[1..]),
@@ -232,38 +232,73 @@ fn parse_cursor(arg: &[u8]) -> Option<u64> {
     Some(if neg { v.wrapping_neg() } else { v })
 }
 
-fn scan(ctx: &mut Ctx, args: Args) {
-    let Some(cursor) = parse_cursor(args.get(1)) else {
+/// Parsed SCAN-family arguments (SCAN, HSCAN, SSCAN, ZSCAN).
+#[derive(Debug, Clone, Copy)]
+pub struct ScanArgs<'a> {
+    /// Where to continue.
+    pub cursor: u64,
+    /// COUNT hint (default 10).
+    pub count: usize,
+    /// MATCH pattern; None for no pattern or `*`.
+    pub pattern: Option<&'a [u8]>,
+    /// TYPE filter (SCAN only).
+    pub type_filter: Option<&'a [u8]>,
+}
+
+/// Parses `cursor [MATCH pattern] [COUNT count] [TYPE type]` starting at `args[at]` (the
+/// cursor), as Redis's `scanGenericCommand` does; TYPE only when `allow_type` (plain SCAN).
+/// Replies with the error and returns None on bad input.
+pub fn parse_scan_args<'a>(
+    ctx: &mut Ctx,
+    args: Args<'a>,
+    at: usize,
+    allow_type: bool,
+) -> Option<ScanArgs<'a>> {
+    let Some(cursor) = parse_cursor(args.get(at)) else {
         ctx.error("ERR invalid cursor");
-        return;
+        return None;
     };
-    let mut count = 10usize;
-    let mut pattern: Option<&[u8]> = None;
-    let mut type_filter: Option<&[u8]> = None;
-    let mut i = 2;
+    let mut parsed = ScanArgs {
+        cursor,
+        count: 10,
+        pattern: None,
+        type_filter: None,
+    };
+    let mut i = at + 1;
     while i < args.len() {
         let opt = args.get(i);
         let has_value = i + 1 < args.len();
         if opt.eq_ignore_ascii_case(b"count") && has_value {
-            let Some(c) = ctx.int_arg(args.get(i + 1)) else {
-                return;
-            };
+            let c = ctx.int_arg(args.get(i + 1))?;
             if c < 1 {
                 ctx.error(err::SYNTAX);
-                return;
+                return None;
             }
-            count = c.min(i64::from(u32::MAX)) as usize;
+            parsed.count = c.min(i64::from(u32::MAX)) as usize;
         } else if opt.eq_ignore_ascii_case(b"match") && has_value {
             let p = args.get(i + 1);
-            pattern = (p != b"*").then_some(p);
-        } else if opt.eq_ignore_ascii_case(b"type") && has_value {
-            type_filter = Some(args.get(i + 1));
+            parsed.pattern = (p != b"*").then_some(p);
+        } else if opt.eq_ignore_ascii_case(b"type") && has_value && allow_type {
+            parsed.type_filter = Some(args.get(i + 1));
         } else {
             ctx.error(err::SYNTAX);
-            return;
+            return None;
         }
         i += 2;
     }
+    Some(parsed)
+}
+
+fn scan(ctx: &mut Ctx, args: Args) {
+    let Some(ScanArgs {
+        cursor,
+        count,
+        pattern,
+        type_filter,
+    }) = parse_scan_args(ctx, args, 1, true)
+    else {
+        return;
+    };
     let now = ctx.now;
     let db = ctx.db();
     let mut found: Vec<Vec<u8>> = Vec::new();
