@@ -14,6 +14,7 @@ pub mod lists;
 pub mod server;
 pub mod sets;
 pub mod strings;
+pub mod transactions;
 pub mod zsets;
 
 use std::collections::HashMap;
@@ -123,6 +124,7 @@ impl Table {
             hashes::COMMANDS,
             sets::COMMANDS,
             zsets::COMMANDS,
+            transactions::COMMANDS,
             connection::COMMANDS,
             server::COMMANDS,
         ];
@@ -205,6 +207,10 @@ pub struct Client {
     pub created_ms: u64,
     /// Last time it sent a request (ms since the epoch), for idle timeouts and CLIENT LIST.
     pub last_active_ms: u64,
+    /// Commands queued since MULTI (None outside a transaction).
+    pub multi: Option<transactions::Multi>,
+    /// Keys this client WATCHes, as (database, key).
+    pub watched: Vec<(usize, Box<[u8]>)>,
 }
 
 impl Client {
@@ -221,6 +227,8 @@ impl Client {
             last_command: None,
             created_ms: now,
             last_active_ms: now,
+            multi: None,
+            watched: Vec::new(),
         }
     }
 }
@@ -464,25 +472,51 @@ pub fn execute(ctx: &mut Ctx, args: Args) {
     let tbl = table();
     let Some(id) = tbl.lookup(args.get(0)) else {
         unknown_command(ctx.out, args);
-        finish(ctx, None, true);
+        reject(ctx, None);
         return;
     };
     let cmd = tbl.get(id);
     ctx.client.last_command = Some(id);
     if !arity_ok(cmd.arity, args.len()) {
-        arity_error(ctx.out, cmd.name);
-        finish(ctx, Some(id), true);
+        if cmd.name == "exec" {
+            // Redis's execCommandAbort: a malformed EXEC ends the transaction, even outside one.
+            transactions::abort(ctx, "wrong number of arguments for 'exec' command");
+        } else {
+            arity_error(ctx.out, cmd.name);
+        }
+        reject(ctx, Some(id));
         return;
     }
     if !ctx.client.authenticated && cmd.flags & flags::NO_AUTH == 0 {
         ctx.out.error(err::NOAUTH);
-        finish(ctx, Some(id), true);
+        reject(ctx, Some(id));
+        return;
+    }
+    if ctx.client.multi.is_some() && !transactions::runs_inside_multi(cmd) {
+        if !transactions::can_queue(cmd, args) {
+            ctx.out
+                .error("ERR Command not allowed inside a transaction");
+            reject(ctx, Some(id));
+            return;
+        }
+        transactions::queue(ctx, args);
+        // Queued, not run: EXEC counts it when it runs.
+        ctx.shared.last_tick = Instant::now();
         return;
     }
     let mark = ctx.out.mark();
     (cmd.handler)(ctx, args);
     let failed = ctx.out.first_byte_since(mark) == Some(b'-');
     finish(ctx, Some(id), failed);
+}
+
+/// A command refused before running (unknown, arity, auth): inside MULTI this also dooms
+/// the transaction, as Redis's `flagTransaction` does.
+fn reject(ctx: &mut Ctx, id: Option<usize>) {
+    if let Some(multi) = ctx.client.multi.as_mut() {
+        multi.failed = true;
+    }
+    finish(ctx, id, true);
 }
 
 /// Records a finished call: one clock read, shared with the next command's start.

@@ -505,6 +505,7 @@ impl Server {
             return;
         }
         if let Socket::Client(mut conn) = self.sockets.remove(token) {
+            crate::cmd::transactions::unwatch_all(&mut self.store, &mut conn.client);
             let _ = self.poll.registry().deregister(&mut conn.stream);
             log::debug!("closed {}", conn.addr);
         }

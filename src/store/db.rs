@@ -180,6 +180,13 @@ impl Db {
             .filter(|e| !e.is_expired(now))
     }
 
+    /// True if the key is still stored but its TTL has passed (WATCH treats that as a change).
+    pub fn is_expired_key(&self, key: &[u8], now: u64) -> bool {
+        self.table
+            .find(self.hash(key), |e| *e.key == *key)
+            .is_some_and(|e| e.is_expired(now))
+    }
+
     /// True if the key exists (and has not expired).
     pub fn contains(&mut self, key: &[u8], now: u64) -> bool {
         self.get_mut(key, now).is_some()
