@@ -22,11 +22,14 @@ pub const COMMANDS: &[Command] = &[
     Command { name: "unwatch", arity: 1, flags: NOSCRIPT | LOADING | STALE | FAST, keys: (0, 0, 0), group: "transactions", summary: "Forgets about watched keys of a transaction.", handler: unwatch },
 ];
 
+/// A queued command: its arguments copied into one buffer, with their `(offset, len)` spans.
+type Queued = (Vec<u8>, Vec<(usize, usize)>);
+
 /// A transaction being queued.
 #[derive(Debug, Default)]
 pub struct Multi {
-    /// Queued commands: all arguments in one buffer each, with their spans.
-    queued: Vec<(Vec<u8>, Vec<(usize, usize)>)>,
+    /// Queued commands, in order.
+    queued: Vec<Queued>,
     /// A command was refused while queueing: EXEC must abort.
     pub failed: bool,
 }
