@@ -1,0 +1,70 @@
+"""redis-py against rust-keyval, with the client's default options (redis-py 8 speaks RESP3
+through HELLO 3 and sends CLIENT SETINFO on connect). Exits non-zero on the first mismatch.
+
+Usage: python3 redis_py_check.py PORT
+"""
+import sys
+
+import redis
+
+PORT = int(sys.argv[1])
+r = redis.Redis(host="127.0.0.1", port=PORT)
+
+
+def check(what, got, want):
+    if got != want:
+        print(f"FAIL {what}: got {got!r}, want {want!r}")
+        sys.exit(1)
+    print(f"ok   {what}")
+
+
+r.flushall()
+info = {c["id"]: c for c in r.client_list()}
+me = info[str(r.client_id())]
+check("negotiated RESP3 by default", me["resp"], "3")
+check("CLIENT SETINFO lib-name", me["lib-name"], "redis-py")
+check("PING", r.ping(), True)
+check("SET", r.set("greeting", "hello"), True)
+check("GET", r.get("greeting"), b"hello")
+check("SET NX on existing", r.set("greeting", "x", nx=True), None)
+check("MSET/MGET", (r.mset({"a": 1, "b": 2}), r.mget("a", "b", "nope")), (True, [b"1", b"2", None]))
+check("INCR", r.incr("counter"), 1)
+check("INCRBY", r.incrby("counter", 10), 11)
+check("INCRBYFLOAT", r.incrbyfloat("float", 0.1), 0.1)
+check("EXPIRE/TTL", (r.expire("greeting", 100), r.ttl("greeting")), (True, 100))
+check("EXISTS", r.exists("a", "b", "nope"), 2)
+check("DEL", r.delete("a", "nope"), 1)
+check("TYPE", r.type("b"), b"string")
+check("KEYS", sorted(r.keys("*")), [b"b", b"counter", b"float", b"greeting"])
+check("SCAN iter", sorted(r.scan_iter(count=2)), [b"b", b"counter", b"float", b"greeting"])
+check("DBSIZE", r.dbsize(), 4)
+check("INFO", r.info()["redis_version"] is not None, True)
+check("CONFIG GET", r.config_get("maxclients"), {"maxclients": "10000"})
+
+# pipeline() defaults to MULTI/EXEC.
+pipe = r.pipeline()
+pipe.set("p", 1).incr("p").get("p")
+check("pipeline (MULTI/EXEC)", pipe.execute(), [True, 2, b"2"])
+pipe = r.pipeline(transaction=False)
+pipe.incr("q").incr("q")
+check("pipeline without transaction", pipe.execute(), [1, 2])
+
+
+# WATCH-based optimistic locking, the redis-py way.
+def bump(p):
+    value = int(p.get("p"))
+    p.multi()
+    p.set("p", value + 1)
+
+
+check("transaction() with WATCH", r.transaction(bump, "p"), [True])
+check("value after transaction", r.get("p"), b"3")
+
+# Errors surface as exceptions with Redis's text.
+r.set("s", "notanumber")
+try:
+    r.incr("s")
+    check("INCR on a string raises", False, True)
+except redis.ResponseError as e:
+    check("INCR error text", str(e), "value is not an integer or out of range")
+print("all redis-py checks passed")
