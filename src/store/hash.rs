@@ -14,8 +14,10 @@ use hashbrown::HashTable;
 use super::list::SmallBytes;
 use super::table::{self, hash_bytes};
 
-/// Most fields a hash keeps in the small encoding (Redis's `hash-max-listpack-entries`).
-pub const SMALL_MAX_FIELDS: usize = 128;
+/// Most fields a hash keeps in the small encoding: Redis's built-in default of
+/// `hash-max-listpack-entries` (what `redis-server` uses without a config file; the sample
+/// redis.conf sets 128).
+pub const SMALL_MAX_FIELDS: usize = 512;
 
 /// Longest field or value the small encoding accepts (Redis's `hash-max-listpack-value`).
 pub const SMALL_MAX_VALUE: usize = 64;
