@@ -65,6 +65,17 @@ impl SmallBytes {
         }
     }
 
+    /// For an inline string: its whole fixed-size buffer and the used length. Lets an
+    /// encoder copy a constant 22 bytes (a few moves) instead of calling `memcpy` for a
+    /// variable length (LRANGE's reply; see `cmd/lists.rs`).
+    #[inline]
+    pub fn inline_parts(&self) -> Option<(&[u8; INLINE], usize)> {
+        match self {
+            SmallBytes::Inline { len, buf } => Some((buf, usize::from(*len))),
+            SmallBytes::Heap(_) => None,
+        }
+    }
+
     /// Heap bytes owned (0 for inline strings).
     pub fn heap_size(&self) -> usize {
         match self {
@@ -195,8 +206,8 @@ impl List {
     }
 
     /// Elements `start..=end` (both in range, `start <= end`), head first.
-    pub fn range(&self, start: usize, end: usize) -> impl Iterator<Item = &[u8]> {
-        self.items.range(start..=end).map(SmallBytes::as_bytes)
+    pub fn range(&self, start: usize, end: usize) -> impl Iterator<Item = &SmallBytes> {
+        self.items.range(start..=end)
     }
 
     /// Index of the first element equal to `bytes`, from the head.
@@ -399,6 +410,7 @@ mod tests {
         assert!(l.set(3, b"e"));
         assert!(!l.set(4, b"f"));
         assert_eq!(contents(&l).concat(), "abce");
-        assert_eq!(l.range(1, 2).collect::<Vec<_>>(), [&b"b"[..], b"c"]);
+        let mid: Vec<&[u8]> = l.range(1, 2).map(|e| e.as_bytes()).collect();
+        assert_eq!(mid, [&b"b"[..], b"c"]);
     }
 }
