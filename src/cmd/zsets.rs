@@ -288,6 +288,127 @@ fn d2string(v: f64) -> Vec<u8> {
     fmt_double(v).into_bytes()
 }
 
+/// A fixed buffer that `write!` can format into without allocating.
+struct StackBuf {
+    buf: [u8; 48],
+    len: usize,
+}
+
+impl std::fmt::Write for StackBuf {
+    fn write_str(&mut self, s: &str) -> std::fmt::Result {
+        let end = self.len + s.len();
+        let dst = self.buf.get_mut(self.len..end).ok_or(std::fmt::Error)?;
+        dst.copy_from_slice(s.as_bytes());
+        self.len = end;
+        Ok(())
+    }
+}
+
+/// Formats `v` as C's `printf("%.17g")` (Redis 7.0's double replies; `inf`, `-inf`, `-0`)
+/// into `buf` and returns the text. The same output as `util::fmt_double`, without its heap
+/// allocations: scores are formatted once per element of every WITHSCORES reply.
+fn fmt_score(v: f64, buf: &mut [u8; 32]) -> &[u8] {
+    let put = |buf: &mut [u8; 32], text: &[u8]| -> usize {
+        buf[..text.len()].copy_from_slice(text);
+        text.len()
+    };
+    let len = if v.is_nan() {
+        put(buf, b"nan")
+    } else if v.is_infinite() {
+        put(buf, if v > 0.0 { b"inf" } else { b"-inf" })
+    } else if v == 0.0 {
+        put(buf, if v.is_sign_negative() { b"-0" } else { b"0" })
+    } else if v.fract() == 0.0 && v.abs() < 1e17 {
+        // An integer of at most 17 digits prints as itself.
+        let mut tmp = [0u8; 20];
+        let digits = format_i64(v as i64, &mut tmp);
+        put(buf, digits)
+    } else {
+        // 17 significant digits, correctly rounded: [-]d.dddddddddddddddde<exp>.
+        let mut sci = StackBuf {
+            buf: [0; 48],
+            len: 0,
+        };
+        if std::fmt::Write::write_fmt(&mut sci, format_args!("{v:.16e}")).is_err() {
+            return &buf[..0];
+        }
+        let text = &sci.buf[..sci.len];
+        let e_at = text.iter().position(|&c| c == b'e').unwrap_or(text.len());
+        let exp: i32 = std::str::from_utf8(&text[(e_at + 1).min(text.len())..])
+            .ok()
+            .and_then(|e| e.parse().ok())
+            .unwrap_or(0);
+        let mut digits = [0u8; 17];
+        let mut nd = 0;
+        for &c in text[..e_at].iter().filter(|c| c.is_ascii_digit()) {
+            if nd < 17 {
+                digits[nd] = c;
+                nd += 1;
+            }
+        }
+        let trimmed = |d: &[u8]| d.iter().rposition(|&c| c != b'0').map_or(0, |i| i + 1);
+        let mut n = 0;
+        let mut push = |buf: &mut [u8; 32], c: u8| {
+            buf[n] = c;
+            n += 1;
+        };
+        if v < 0.0 {
+            push(buf, b'-');
+        }
+        if !(-4..17).contains(&exp) {
+            push(buf, digits[0]);
+            let frac = &digits[1..nd];
+            let keep = trimmed(frac);
+            if keep > 0 {
+                push(buf, b'.');
+                frac[..keep].iter().for_each(|&c| push(buf, c));
+            }
+            push(buf, b'e');
+            push(buf, if exp < 0 { b'-' } else { b'+' });
+            let mut tmp = [0u8; 20];
+            let e = format_i64(i64::from(exp.unsigned_abs()), &mut tmp);
+            if e.len() < 2 {
+                push(buf, b'0');
+            }
+            e.iter().for_each(|&c| push(buf, c));
+        } else if exp >= 0 {
+            let int_len = exp as usize + 1;
+            digits[..int_len].iter().for_each(|&c| push(buf, c));
+            let frac = &digits[int_len..nd];
+            let keep = trimmed(frac);
+            if keep > 0 {
+                push(buf, b'.');
+                frac[..keep].iter().for_each(|&c| push(buf, c));
+            }
+        } else {
+            push(buf, b'0');
+            push(buf, b'.');
+            (0..(-exp - 1)).for_each(|_| push(buf, b'0'));
+            let keep = trimmed(&digits[..nd]);
+            digits[..keep].iter().for_each(|&c| push(buf, c));
+        }
+        n
+    };
+    &buf[..len]
+}
+
+/// Replies with a score: a RESP3 double, or a RESP2 bulk string (Reply::double's
+/// encoding, formatted without allocating).
+#[inline]
+fn reply_score(out: &mut Reply, v: f64) {
+    let mut buf = [0u8; 32];
+    let text = fmt_score(v, &mut buf);
+    if out.is_resp3() {
+        let mut line = [0u8; 36];
+        line[0] = b',';
+        line[1..1 + text.len()].copy_from_slice(text);
+        line[1 + text.len()..3 + text.len()].copy_from_slice(b"\r\n");
+        out.raw(&line[..3 + text.len()]);
+    } else {
+        out.bulk(text);
+    }
+}
+
 /// ZADD key [NX|XX] [GT|LT] [CH] [INCR] score member [score member ...], and ZINCRBY
 /// (which is ZADD with INCR), as Redis's `zaddGenericCommand`.
 fn zadd_generic(ctx: &mut Ctx, args: Args, incr: bool) {
@@ -393,7 +514,7 @@ fn zadd_generic(ctx: &mut Ctx, args: Args, incr: bool) {
         out.error(NAN_RESULT);
     } else if flags.incr {
         if processed > 0 {
-            out.double(score);
+            reply_score(out, score);
         } else {
             out.null();
         }
@@ -460,7 +581,7 @@ fn zscore(ctx: &mut Ctx, args: Args) {
         (Some(e), out) => {
             if let Some(z) = as_zset(&mut e.value, out) {
                 match z.score(args.get(2)) {
-                    Some(s) => out.double(s),
+                    Some(s) => reply_score(out, s),
                     None => out.null(),
                 }
             }
@@ -480,7 +601,7 @@ fn zmscore(ctx: &mut Ctx, args: Args) {
     out.array(args.len() - 2);
     for m in args.iter().skip(2) {
         match z.and_then(|z| z.score(m)) {
-            Some(s) => out.double(s),
+            Some(s) => reply_score(out, s),
             None => out.null(),
         }
     }
@@ -687,7 +808,7 @@ fn reply_range(out: &mut Reply, z: &ZSet, lo: usize, hi: usize, rev: bool, withs
         }
         out.bulk(m);
         if withscores {
-            out.double(s);
+            reply_score(out, s);
         }
     }
 }
@@ -784,7 +905,7 @@ fn zpop_generic(ctx: &mut Ctx, args: Args, max: bool) {
             out.array(2);
         }
         out.bulk(&m);
-        out.double(s);
+        reply_score(out, s);
     }
     let empty = z.is_empty();
     after_removal(ctx, key, empty, n > 0);
@@ -887,7 +1008,7 @@ fn zscan(ctx: &mut Ctx, args: Args) {
     out.array(2 * items.len());
     for (m, s) in items {
         out.bulk(m);
-        out.bulk_f64(s);
+        out.bulk(fmt_score(s, &mut [0; 32]));
     }
 }
 
@@ -966,6 +1087,71 @@ mod tests {
         assert_eq!(parse_lex_bound(b"("), Some(LexBound::Excl(b"")));
         assert_eq!(parse_lex_bound(b"a"), None);
         assert_eq!(parse_lex_bound(b""), None);
+    }
+
+    #[test]
+    fn score_format_matches_fmt_double() {
+        let mut values = vec![
+            0.0,
+            -0.0,
+            1.0,
+            -1.0,
+            1.5,
+            0.1,
+            3.0,
+            1e16,
+            1e17,
+            -1e17,
+            99999999999999999.0,
+            123456789012345678.0,
+            1e-4,
+            1.5e-5,
+            1e-5,
+            0.30000000000000004,
+            4.9e-324,
+            f64::MAX,
+            f64::MIN_POSITIVE,
+            1e300,
+            -2.5e-300,
+            1e20,
+            f64::INFINITY,
+            f64::NEG_INFINITY,
+            0.000123,
+            12345.678,
+            1e15 + 0.5,
+        ];
+        let mut x = 0x1234_5678_9abc_def0u64;
+        for i in 0..20000 {
+            x = crate::store::next_random(&mut x);
+            let v = f64::from_bits(x);
+            if v.is_finite() {
+                values.push(v);
+            }
+            values.push((x % 2_000_000) as f64 / 1000.0 - 1000.0);
+            values.push((x % 1000) as f64 * 10f64.powi(i % 40 - 20));
+        }
+        for v in values {
+            let mut buf = [0; 32];
+            assert_eq!(
+                std::str::from_utf8(fmt_score(v, &mut buf)).unwrap(),
+                fmt_double(v),
+                "{v:e}"
+            );
+        }
+    }
+
+    #[test]
+    fn score_replies_in_both_protocols() {
+        let mut r = Reply::new();
+        reply_score(&mut r, 1.5);
+        reply_score(&mut r, f64::NEG_INFINITY);
+        assert_eq!(r.bytes(), b"$3\r\n1.5\r\n$4\r\n-inf\r\n");
+        let mut r = Reply::new();
+        r.set_resp3(true);
+        reply_score(&mut r, -0.0);
+        reply_score(&mut r, 1e20);
+        reply_score(&mut r, f64::INFINITY);
+        assert_eq!(r.bytes(), b",-0\r\n,1e+20\r\n,inf\r\n");
     }
 
     #[test]
