@@ -276,13 +276,13 @@ impl List {
     }
 
     /// Gives memory back when the list uses under a quarter of its ring buffer, keeping
-    /// room to double, so pushes and pops that alternate never reallocate each time.
+    /// room to double, so pushes and pops that alternate never reallocate each time. An
+    /// empty list is left alone: its key is about to be deleted.
     #[inline]
     fn maybe_shrink(&mut self) {
-        let cap = self.items.capacity();
-        if cap > SHRINK_MIN_CAPACITY && self.items.len() < cap / 4 {
-            self.items
-                .shrink_to((self.items.len() * 2).max(SHRINK_MIN_CAPACITY));
+        let (len, cap) = (self.items.len(), self.items.capacity());
+        if cap > SHRINK_MIN_CAPACITY && len < cap / 4 && len > 0 {
+            self.items.shrink_to((len * 2).max(SHRINK_MIN_CAPACITY));
         }
     }
 
