@@ -32,31 +32,42 @@ impl Drop for Redis {
 }
 
 /// Starts redis-server when it is installed and is version 7.0 (whose behaviour we copy).
+/// Other test processes pick free ports too, so the server that answers must be the one
+/// started here (its `process_id`); otherwise another port is tried.
 fn start_redis() -> Option<Redis> {
     if !have_tool("redis-server") {
         return None;
     }
-    let port = free_port();
-    let dir = std::env::temp_dir().join(format!("keyval-sets-{port}"));
-    std::fs::create_dir_all(&dir).expect("temp dir");
-    let child = Command::new("redis-server")
-        .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
-        .args(["--save", "", "--appendonly", "no"])
-        .current_dir(&dir)
-        .stdout(Stdio::null())
-        .spawn()
-        .expect("start redis-server");
-    let redis = Redis { child, port, dir };
-    wait_for(Duration::from_secs(10), || {
-        std::net::TcpStream::connect(("127.0.0.1", port)).ok()
-    })
-    .expect("redis-server did not start");
-    let info = Client::connect(port).cmd_str("INFO server");
-    if !info.contains("redis_version:7.0.") {
-        eprintln!("SKIPPED the Redis half: this redis-server is not 7.0");
-        return None;
+    for _ in 0..5 {
+        let port = free_port();
+        let dir = std::env::temp_dir().join(format!("keyval-sets-{port}"));
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        let child = Command::new("redis-server")
+            .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
+            .args(["--save", "", "--appendonly", "no"])
+            .current_dir(&dir)
+            .stdout(Stdio::null())
+            .spawn()
+            .expect("start redis-server");
+        let pid = child.id();
+        let redis = Redis { child, port, dir };
+        let up = wait_for(Duration::from_secs(10), || {
+            std::net::TcpStream::connect(("127.0.0.1", port)).ok()
+        });
+        if up.is_none() {
+            continue;
+        }
+        let info = Client::connect(port).cmd_str("INFO server");
+        if !info.contains(&format!("process_id:{pid}\r\n")) {
+            continue; // someone else's server holds the port
+        }
+        if !info.contains("redis_version:7.0.") {
+            eprintln!("SKIPPED the Redis half: this redis-server is not 7.0");
+            return None;
+        }
+        return Some(redis);
     }
-    Some(redis)
+    panic!("could not start redis-server on a free port");
 }
 
 /// Runs `check` on our server and, when installed, on redis-server.

@@ -732,13 +732,33 @@ pub enum AddOutcome {
     NotANumber,
 }
 
+/// Most members a sorted set keeps in its small form: a sorted vector of pairs, no dict
+/// and no tree (about 40 bytes a member instead of about 100). Past it the set becomes a
+/// [`Big`] for good, as Redis's listpack becomes a skiplist. Lookups in the small form
+/// are linear, which at this size costs less than hashing.
+const SMALL_MAX: usize = 16;
+
+/// A member and its score in a small set.
+#[derive(Debug, Clone)]
+struct Pair {
+    score: f64,
+    member: Box<[u8]>,
+}
+
+/// The storage of a sorted set.
+#[derive(Debug, Clone)]
+enum Repr {
+    /// At most [`SMALL_MAX`] pairs, sorted by (score, member).
+    Small(Vec<Pair>),
+    /// Dict plus order-statistic tree.
+    Big(Box<Big>),
+}
+
 /// A sorted set value. Commands live in `cmd/zsets.rs`; this holds the data.
 #[derive(Debug, Clone)]
 pub struct ZSet {
-    slots: Vec<Slot>,
-    free: Vec<Id>,
-    dict: HashTable<Id>,
-    tree: Tree,
+    repr: Repr,
+    /// Redis would still use a listpack (see the module docs).
     compact: bool,
 }
 
@@ -748,13 +768,33 @@ impl Default for ZSet {
     }
 }
 
+/// A big sorted set: the slot arena, the dict and the tree.
+#[derive(Debug, Clone)]
+struct Big {
+    slots: Vec<Slot>,
+    free: Vec<Id>,
+    dict: HashTable<Id>,
+    tree: Tree,
+}
+
 /// Iterator over a rank range of a [`ZSet`], yielding `(member, score)`.
 #[derive(Debug)]
 pub struct Range<'a> {
-    z: &'a ZSet,
-    cursor: Option<Cursor>,
-    left: usize,
-    rev: bool,
+    inner: RangeInner<'a>,
+}
+
+#[derive(Debug)]
+enum RangeInner<'a> {
+    Small {
+        pairs: std::slice::Iter<'a, Pair>,
+        rev: bool,
+    },
+    Big {
+        z: &'a Big,
+        cursor: Option<Cursor>,
+        left: usize,
+        rev: bool,
+    },
 }
 
 impl<'a> Iterator for Range<'a> {
@@ -762,35 +802,99 @@ impl<'a> Iterator for Range<'a> {
 
     #[inline]
     fn next(&mut self) -> Option<(&'a [u8], f64)> {
-        if self.left == 0 {
-            return None;
+        match &mut self.inner {
+            RangeInner::Small { pairs, rev } => {
+                let p = if *rev {
+                    pairs.next_back()
+                } else {
+                    pairs.next()
+                }?;
+                Some((&p.member, p.score))
+            }
+            RangeInner::Big {
+                z,
+                cursor,
+                left,
+                rev,
+            } => {
+                if *left == 0 {
+                    return None;
+                }
+                let c = (*cursor)?;
+                let k = z.tree.key_at(c);
+                *left -= 1;
+                *cursor = if *rev { z.tree.prev(c) } else { z.tree.next(c) };
+                Some((&z.slots[k.id as usize].member, k.score))
+            }
         }
-        let c = self.cursor?;
-        let k = self.z.tree.key_at(c);
-        self.left -= 1;
-        self.cursor = if self.rev {
-            self.z.tree.prev(c)
-        } else {
-            self.z.tree.next(c)
-        };
-        Some((&self.z.slots[k.id as usize].member, k.score))
     }
 
     fn size_hint(&self) -> (usize, Option<usize>) {
-        (self.left, Some(self.left))
+        let n = match &self.inner {
+            RangeInner::Small { pairs, .. } => pairs.len(),
+            RangeInner::Big { left, .. } => *left,
+        };
+        (n, Some(n))
     }
 }
 
 impl ExactSizeIterator for Range<'_> {}
 
+/// The score as stored: a listpack-encoded set (`compact`) turns -0 into 0, as Redis's does.
+#[inline]
+fn stored(compact: bool, score: f64) -> f64 {
+    if compact && score == 0.0 { 0.0 } else { score }
+}
+
+/// What ZADD does to a member whose score is `current` (None: absent), following its
+/// options (the decisions of Redis's `zsetAdd`).
+enum Plan {
+    /// Add the member.
+    Insert,
+    /// Give the member this new score.
+    Update(f64),
+    /// Nothing to change; reply with this.
+    Done(AddOutcome),
+}
+
+fn plan(current: Option<f64>, score: f64, flags: AddFlags) -> Plan {
+    let Some(current) = current else {
+        return if flags.xx {
+            Plan::Done(AddOutcome::Skipped)
+        } else {
+            Plan::Insert
+        };
+    };
+    if flags.nx {
+        return Plan::Done(AddOutcome::Skipped);
+    }
+    let mut new = score;
+    if flags.incr {
+        new += current;
+        if new.is_nan() {
+            return Plan::Done(AddOutcome::NotANumber);
+        }
+    }
+    if (flags.lt && new >= current) || (flags.gt && new <= current) {
+        return Plan::Done(AddOutcome::Skipped);
+    }
+    if new == current {
+        return Plan::Done(AddOutcome::Unchanged(new));
+    }
+    Plan::Update(new)
+}
+
+/// Where `(score, member)` goes in a small set's sorted pairs.
+#[inline]
+fn small_pos(pairs: &[Pair], score: f64, member: &[u8]) -> usize {
+    pairs.partition_point(|p| less(p.score, &p.member, score, member))
+}
+
 impl ZSet {
-    /// An empty sorted set (listpack-like until it outgrows Redis's limits).
+    /// An empty sorted set (small, and listpack-like until it outgrows Redis's limits).
     pub fn new() -> ZSet {
         ZSet {
-            slots: Vec::new(),
-            free: Vec::new(),
-            dict: HashTable::new(),
-            tree: Tree::new(),
+            repr: Repr::Small(Vec::new()),
             compact: true,
         }
     }
@@ -798,18 +902,317 @@ impl ZSet {
     /// Number of members.
     #[inline]
     pub fn len(&self) -> usize {
-        self.dict.len()
+        match &self.repr {
+            Repr::Small(v) => v.len(),
+            Repr::Big(b) => b.dict.len(),
+        }
     }
 
     /// True when the set has no member (such a key is deleted).
     #[inline]
     pub fn is_empty(&self) -> bool {
-        self.dict.is_empty()
+        self.len() == 0
     }
 
     /// True while Redis 7.0 would keep this set as a listpack (see the module docs).
     pub fn is_compact(&self) -> bool {
         self.compact
+    }
+
+    /// The score of `member`.
+    #[inline]
+    pub fn score(&self, member: &[u8]) -> Option<f64> {
+        match &self.repr {
+            Repr::Small(v) => v.iter().find(|p| *p.member == *member).map(|p| p.score),
+            Repr::Big(b) => b
+                .find(member, hash_bytes(member))
+                .map(|id| b.slots[id as usize].score),
+        }
+    }
+
+    /// Adds or updates `member` following ZADD's options (Redis's `zsetAdd`).
+    pub fn add(&mut self, member: &[u8], score: f64, flags: AddFlags) -> AddOutcome {
+        if score.is_nan() {
+            return AddOutcome::NotANumber;
+        }
+        let len = self.len();
+        let outcome = match &mut self.repr {
+            Repr::Small(v) => {
+                let at = v.iter().position(|p| *p.member == *member);
+                match plan(at.map(|i| v[i].score), score, flags) {
+                    Plan::Done(o) => return o,
+                    Plan::Insert => {
+                        if member.len() > COMPACT_MAX_VALUE || len + 1 > COMPACT_MAX_ENTRIES {
+                            self.compact = false;
+                        }
+                        let s = stored(self.compact, score);
+                        let pos = small_pos(v, s, member);
+                        v.insert(
+                            pos,
+                            Pair {
+                                score: s,
+                                member: member.into(),
+                            },
+                        );
+                        AddOutcome::Added(score)
+                    }
+                    Plan::Update(new) => {
+                        let i = at.unwrap_or(0);
+                        let mut p = v.remove(i);
+                        p.score = stored(self.compact, new);
+                        let pos = small_pos(v, p.score, &p.member);
+                        v.insert(pos, p);
+                        AddOutcome::Updated(new)
+                    }
+                }
+            }
+            Repr::Big(b) => {
+                let hash = hash_bytes(member);
+                let id = b.find(member, hash);
+                match plan(id.map(|i| b.slots[i as usize].score), score, flags) {
+                    Plan::Done(o) => return o,
+                    Plan::Insert => {
+                        if member.len() > COMPACT_MAX_VALUE || len + 1 > COMPACT_MAX_ENTRIES {
+                            self.compact = false;
+                        }
+                        b.insert_new(member, stored(self.compact, score), hash);
+                        AddOutcome::Added(score)
+                    }
+                    Plan::Update(new) => {
+                        if let Some(id) = id {
+                            b.set_score(id, stored(self.compact, new));
+                        }
+                        AddOutcome::Updated(new)
+                    }
+                }
+            }
+        };
+        if let Repr::Small(v) = &mut self.repr
+            && v.len() > SMALL_MAX
+        {
+            self.repr = Repr::Big(Box::new(Big::from_sorted(std::mem::take(v))));
+        }
+        outcome
+    }
+
+    /// Sets `member`'s score, adding it if needed; true when it is new (ZADD without
+    /// options, building result sets).
+    pub fn insert(&mut self, member: &[u8], score: f64) -> bool {
+        matches!(
+            self.add(member, score, AddFlags::default()),
+            AddOutcome::Added(_)
+        )
+    }
+
+    /// Removes `member`; returns true when it was there.
+    pub fn remove(&mut self, member: &[u8]) -> bool {
+        match &mut self.repr {
+            Repr::Small(v) => match v.iter().position(|p| *p.member == *member) {
+                Some(i) => {
+                    v.remove(i);
+                    true
+                }
+                None => false,
+            },
+            Repr::Big(b) => {
+                let hash = hash_bytes(member);
+                let Some(id) = b.find(member, hash) else {
+                    return false;
+                };
+                b.remove_id(id, hash);
+                true
+            }
+        }
+    }
+
+    /// Number of members for which `probe` holds (a prefix of the order).
+    fn count_before(&self, probe: &impl Probe) -> usize {
+        match &self.repr {
+            Repr::Small(v) => v.partition_point(|p| probe.before(p.score, || &p.member[..])),
+            Repr::Big(b) => b.tree.count_before(&b.slots, probe),
+        }
+    }
+
+    /// The 0-based rank of `member` in ascending order.
+    pub fn rank(&self, member: &[u8]) -> Option<usize> {
+        let score = self.score(member)?;
+        match &self.repr {
+            // Sorted pairs: the index is the rank.
+            Repr::Small(v) => v.iter().position(|p| *p.member == *member),
+            Repr::Big(_) => Some(self.count_before(&KeyLess { score, member })),
+        }
+    }
+
+    /// The ranks `[start, end)` of the members whose score is in `r` (empty when
+    /// `end <= start`).
+    pub fn score_range(&self, r: &ScoreRange) -> (usize, usize) {
+        let start = self.count_before(&ScoreBelow {
+            bound: r.min,
+            or_equal: r.min_ex,
+        });
+        let end = self.count_before(&ScoreBelow {
+            bound: r.max,
+            or_equal: !r.max_ex,
+        });
+        (start, end.max(start))
+    }
+
+    /// The ranks `[start, end)` of the members between `min` and `max` lexicographically
+    /// (meaningful when all scores are equal, as in Redis).
+    pub fn lex_range(&self, min: LexBound, max: LexBound) -> (usize, usize) {
+        let start = self.count_before(&LexBelow {
+            bound: min,
+            or_equal: matches!(min, LexBound::Excl(_)),
+        });
+        let end = self.count_before(&LexBelow {
+            bound: max,
+            or_equal: matches!(max, LexBound::Incl(_)),
+        });
+        (start, end.max(start))
+    }
+
+    /// The members of ranks `[start, end)` with their scores, ascending; or, with `rev`,
+    /// descending from rank `end - 1` down to `start`.
+    pub fn range(&self, start: usize, end: usize, rev: bool) -> Range<'_> {
+        let end = end.min(self.len());
+        let start = start.min(end);
+        let inner = match &self.repr {
+            Repr::Small(v) => RangeInner::Small {
+                pairs: v[start..end].iter(),
+                rev,
+            },
+            Repr::Big(b) => {
+                let left = end - start;
+                let cursor = (left > 0).then(|| b.tree.select(if rev { end - 1 } else { start }));
+                RangeInner::Big {
+                    z: b,
+                    cursor,
+                    left,
+                    rev,
+                }
+            }
+        };
+        Range { inner }
+    }
+
+    /// All members in ascending order.
+    pub fn iter(&self) -> Range<'_> {
+        self.range(0, self.len(), false)
+    }
+
+    /// Removes and returns the member with the lowest score (or the highest, with `max`).
+    pub fn pop(&mut self, max: bool) -> Option<(Box<[u8]>, f64)> {
+        match &mut self.repr {
+            Repr::Small(v) => {
+                let p = if max {
+                    v.pop()
+                } else if v.is_empty() {
+                    None
+                } else {
+                    Some(v.remove(0))
+                }?;
+                Some((p.member, p.score))
+            }
+            Repr::Big(b) => {
+                let k = if max {
+                    b.tree.last_key()
+                } else {
+                    b.tree.first_key()
+                }?;
+                let hash = hash_bytes(&b.slots[k.id as usize].member);
+                Some(b.remove_id(k.id, hash))
+            }
+        }
+    }
+
+    /// Removes the members of ranks `[start, end)`; returns how many.
+    pub fn remove_range(&mut self, start: usize, end: usize) -> usize {
+        let end = end.min(self.len());
+        if start >= end {
+            return 0;
+        }
+        match &mut self.repr {
+            Repr::Small(v) => {
+                v.drain(start..end);
+            }
+            Repr::Big(b) => b.remove_range(start, end),
+        }
+        end - start
+    }
+
+    /// One ZSCAN step (see [`table::scan`]): calls `f` with each visited member and score;
+    /// returns the next cursor. A small set is visited whole (cursor 0), as Redis does
+    /// with its compact encodings.
+    pub fn scan<'a>(&'a self, cursor: u64, count: usize, mut f: impl FnMut(&'a [u8], f64)) -> u64 {
+        match &self.repr {
+            Repr::Small(v) => {
+                v.iter().for_each(|p| f(&p.member, p.score));
+                0
+            }
+            Repr::Big(b) => b.scan(cursor, count, f),
+        }
+    }
+
+    /// Approximate heap bytes used.
+    pub fn heap_size(&self) -> usize {
+        match &self.repr {
+            Repr::Small(v) => {
+                v.capacity() * std::mem::size_of::<Pair>()
+                    + v.iter().map(|p| p.member.len()).sum::<usize>()
+            }
+            Repr::Big(b) => std::mem::size_of::<Big>() + b.heap_size(),
+        }
+    }
+
+    /// The big form, for tests that look inside it.
+    #[cfg(test)]
+    fn big(&self) -> &Big {
+        match &self.repr {
+            Repr::Big(b) => b,
+            Repr::Small(_) => panic!("a small set"),
+        }
+    }
+
+    /// Checks every structural invariant; panics with a description when one fails.
+    #[cfg(test)]
+    fn check(&self) {
+        match &self.repr {
+            Repr::Small(v) => {
+                assert!(v.len() <= SMALL_MAX, "an overfull small set");
+                for w in v.windows(2) {
+                    assert!(
+                        less(w[0].score, &w[0].member, w[1].score, &w[1].member),
+                        "small set out of order"
+                    );
+                }
+            }
+            Repr::Big(b) => b.check(),
+        }
+    }
+}
+
+impl Big {
+    fn new() -> Big {
+        Big {
+            slots: Vec::new(),
+            free: Vec::new(),
+            dict: HashTable::new(),
+            tree: Tree::new(),
+        }
+    }
+
+    /// A big set holding `pairs` (sorted, as a small set keeps them).
+    fn from_sorted(pairs: Vec<Pair>) -> Big {
+        let mut b = Big::new();
+        b.slots.reserve(pairs.len());
+        for p in pairs {
+            b.insert_new(&p.member, p.score, hash_bytes(&p.member));
+        }
+        b
+    }
+
+    fn len(&self) -> usize {
+        self.dict.len()
     }
 
     #[inline]
@@ -820,71 +1223,8 @@ impl ZSet {
             .copied()
     }
 
-    /// The score of `member`.
-    #[inline]
-    pub fn score(&self, member: &[u8]) -> Option<f64> {
-        self.find(member, hash_bytes(member))
-            .map(|id| self.slots[id as usize].score)
-    }
-
-    /// The score as stored: a listpack-encoded set turns -0 into 0, as Redis's does.
-    #[inline]
-    fn stored(&self, score: f64) -> f64 {
-        if self.compact && score == 0.0 {
-            0.0
-        } else {
-            score
-        }
-    }
-
-    /// Adds or updates `member` following ZADD's options (Redis's `zsetAdd`).
-    pub fn add(&mut self, member: &[u8], score: f64, flags: AddFlags) -> AddOutcome {
-        if score.is_nan() {
-            return AddOutcome::NotANumber;
-        }
-        let hash = hash_bytes(member);
-        let Some(id) = self.find(member, hash) else {
-            if flags.xx {
-                return AddOutcome::Skipped;
-            }
-            self.insert_new(member, score, hash);
-            return AddOutcome::Added(score);
-        };
-        if flags.nx {
-            return AddOutcome::Skipped;
-        }
-        let current = self.slots[id as usize].score;
-        let mut new = score;
-        if flags.incr {
-            new += current;
-            if new.is_nan() {
-                return AddOutcome::NotANumber;
-            }
-        }
-        if (flags.lt && new >= current) || (flags.gt && new <= current) {
-            return AddOutcome::Skipped;
-        }
-        if new == current {
-            return AddOutcome::Unchanged(new);
-        }
-        self.set_score(id, new);
-        AddOutcome::Updated(new)
-    }
-
-    /// Sets `member`'s score, adding it if needed; true when it is new (ZADD without
-    /// options, building result sets).
-    pub fn insert(&mut self, member: &[u8], score: f64) -> bool {
-        !matches!(
-            self.add(member, score, AddFlags::default()),
-            AddOutcome::Updated(_) | AddOutcome::Unchanged(_)
-        )
-    }
-
+    /// Adds a member known to be absent, with its score as stored.
     fn insert_new(&mut self, member: &[u8], score: f64, hash: u64) {
-        if member.len() > COMPACT_MAX_VALUE || self.len() + 1 > COMPACT_MAX_ENTRIES {
-            self.compact = false;
-        }
-        let score = self.stored(score);
         let slot = Slot {
             member: member.into(),
             score,
@@ -905,8 +1245,8 @@ impl ZSet {
         self.tree.insert(&self.slots, Key { score, id });
     }
 
+    /// Gives the member in slot `id` a new score (as stored).
     fn set_score(&mut self, id: Id, score: f64) {
-        let score = self.stored(score);
         let old = Key {
             score: self.slots[id as usize].score,
             id,
@@ -918,16 +1258,6 @@ impl ZSet {
         self.slots[id as usize].score = score;
     }
 
-    /// Removes `member`; returns true when it was there.
-    pub fn remove(&mut self, member: &[u8]) -> bool {
-        let hash = hash_bytes(member);
-        let Some(id) = self.find(member, hash) else {
-            return false;
-        };
-        self.remove_id(id, hash);
-        true
-    }
-
     /// Removes the member in slot `id` (its hash is `hash`) and returns its bytes and score.
     fn remove_id(&mut self, id: Id, hash: u64) -> (Box<[u8]>, f64) {
         let removed = self.unlink(id, hash);
@@ -935,8 +1265,8 @@ impl ZSet {
         removed
     }
 
-    /// [`ZSet::remove_id`] without the shrinking, which renumbers slots: for batches of
-    /// removals by id, followed by one [`ZSet::shrink_if_sparse`].
+    /// [`Big::remove_id`] without the shrinking, which renumbers slots: for batches of
+    /// removals by id, followed by one [`Big::shrink_if_sparse`].
     fn unlink(&mut self, id: Id, hash: u64) -> (Box<[u8]>, f64) {
         let score = self.slots[id as usize].score;
         self.tree.remove(&self.slots, Key { score, id });
@@ -953,10 +1283,7 @@ impl ZSet {
     fn shrink_if_sparse(&mut self) {
         let len = self.len();
         if len == 0 {
-            self.slots = Vec::new();
-            self.free = Vec::new();
-            self.dict = HashTable::new();
-            self.tree = Tree::new();
+            *self = Big::new();
             return;
         }
         if self.slots.len() > 64 && len * 4 < self.slots.len() {
@@ -988,99 +1315,11 @@ impl ZSet {
         self.dict = dict;
     }
 
-    /// The 0-based rank of `member` in ascending order.
-    pub fn rank(&self, member: &[u8]) -> Option<usize> {
-        let id = self.find(member, hash_bytes(member))?;
-        let score = self.slots[id as usize].score;
-        Some(
-            self.tree
-                .count_before(&self.slots, &KeyLess { score, member }),
-        )
-    }
-
-    /// The ranks `[start, end)` of the members whose score is in `r` (empty when
-    /// `end <= start`).
-    pub fn score_range(&self, r: &ScoreRange) -> (usize, usize) {
-        let start = self.tree.count_before(
-            &self.slots,
-            &ScoreBelow {
-                bound: r.min,
-                or_equal: r.min_ex,
-            },
-        );
-        let end = self.tree.count_before(
-            &self.slots,
-            &ScoreBelow {
-                bound: r.max,
-                or_equal: !r.max_ex,
-            },
-        );
-        (start, end.max(start))
-    }
-
-    /// The ranks `[start, end)` of the members between `min` and `max` lexicographically
-    /// (meaningful when all scores are equal, as in Redis).
-    pub fn lex_range(&self, min: LexBound, max: LexBound) -> (usize, usize) {
-        let start = self.tree.count_before(
-            &self.slots,
-            &LexBelow {
-                bound: min,
-                or_equal: matches!(min, LexBound::Excl(_)),
-            },
-        );
-        let end = self.tree.count_before(
-            &self.slots,
-            &LexBelow {
-                bound: max,
-                or_equal: matches!(max, LexBound::Incl(_)),
-            },
-        );
-        (start, end.max(start))
-    }
-
-    /// The members of ranks `[start, end)` with their scores, ascending; or, with `rev`,
-    /// descending from rank `end - 1` down to `start`.
-    pub fn range(&self, start: usize, end: usize, rev: bool) -> Range<'_> {
-        let end = end.min(self.len());
-        let left = end.saturating_sub(start);
-        let cursor = (left > 0).then(|| self.tree.select(if rev { end - 1 } else { start }));
-        Range {
-            z: self,
-            cursor,
-            left,
-            rev,
-        }
-    }
-
-    /// All members in ascending order.
-    pub fn iter(&self) -> Range<'_> {
-        self.range(0, self.len(), false)
-    }
-
-    /// Removes and returns the member with the lowest score (or the highest, with `max`).
-    pub fn pop(&mut self, max: bool) -> Option<(Box<[u8]>, f64)> {
-        let k = if max {
-            self.tree.last_key()
-        } else {
-            self.tree.first_key()
-        }?;
-        let hash = hash_bytes(&self.slots[k.id as usize].member);
-        Some(self.remove_id(k.id, hash))
-    }
-
-    /// Removes the members of ranks `[start, end)`; returns how many.
-    pub fn remove_range(&mut self, start: usize, end: usize) -> usize {
-        let end = end.min(self.len());
-        if start >= end {
-            return 0;
-        }
+    /// Removes the members of ranks `[start, end)` (within the set).
+    fn remove_range(&mut self, start: usize, end: usize) {
         if start == 0 && end == self.len() {
-            let n = self.len();
-            *self = ZSet {
-                compact: self.compact,
-                ..ZSet::new()
-            };
-            return n;
+            *self = Big::new();
+            return;
         }
         let ids: Vec<Id> = {
             let mut c = Some(self.tree.select(start));
@@ -1099,12 +1338,10 @@ impl ZSet {
             self.unlink(id, hash);
         }
         self.shrink_if_sparse();
-        ids.len()
     }
 
-    /// One ZSCAN step over the dict (see [`table::scan`]): calls `f` with each visited
-    /// member and score; returns the next cursor.
-    pub fn scan<'a>(&'a self, cursor: u64, count: usize, mut f: impl FnMut(&'a [u8], f64)) -> u64 {
+    /// One ZSCAN step over the dict.
+    fn scan<'a>(&'a self, cursor: u64, count: usize, mut f: impl FnMut(&'a [u8], f64)) -> u64 {
         let slots: &'a [Slot] = &self.slots;
         table::scan(
             &self.dict,
@@ -1119,7 +1356,7 @@ impl ZSet {
     }
 
     /// Approximate heap bytes used.
-    pub fn heap_size(&self) -> usize {
+    fn heap_size(&self) -> usize {
         self.slots.capacity() * std::mem::size_of::<Slot>()
             + self.slots.iter().map(|s| s.member.len()).sum::<usize>()
             + self.free.capacity() * 4
@@ -1134,7 +1371,7 @@ impl ZSet {
         assert_eq!(t.len, self.len(), "tree and dict sizes differ");
         // Walk the tree: counts, separators, fill, depth.
         fn walk<'a>(
-            z: &'a ZSet,
+            z: &'a Big,
             n: NodeId,
             depth: usize,
             lo: Option<(f64, &'a [u8])>,
@@ -1362,12 +1599,14 @@ mod tests {
     /// rank-range removals, ranks, selects and range queries.
     #[test]
     fn random_operations_match_a_model() {
-        for seed in [1u64, 7, 12345] {
+        // 12 members stay in the small form, 20 cross into the big one mid-run, 400 spend
+        // nearly all the run big.
+        for (seed, members) in [(1u64, 400), (7, 400), (12345, 400), (3, 12), (5, 20)] {
             let mut rng = Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1);
             let mut z = ZSet::new();
             let mut m = Model::default();
             for step in 0..6000 {
-                let member = format!("m{}", rng.below(400)).into_bytes();
+                let member = format!("m{}", rng.below(members)).into_bytes();
                 // Few distinct scores, so that ties (ordered by member) are common.
                 let score = match rng.below(10) {
                     0 => f64::INFINITY,
@@ -1474,7 +1713,9 @@ mod tests {
             // Drain by popping, checking the structure shrinks back to a single leaf.
             while z.pop(false).is_some() {}
             z.check();
-            assert_eq!(z.tree.height, 0);
+            if let Repr::Big(b) = &z.repr {
+                assert_eq!(b.tree.height, 0);
+            }
         }
     }
 
@@ -1488,7 +1729,7 @@ mod tests {
             z.insert(format!("{k:06}").as_bytes(), (k / 3) as f64);
         }
         z.check();
-        assert!(z.tree.height >= 3);
+        assert!(z.big().tree.height >= 3);
         for k in (0..n).step_by(97) {
             assert_eq!(z.rank(format!("{k:06}").as_bytes()), Some(k));
         }
@@ -1499,7 +1740,7 @@ mod tests {
             }
         }
         z.check();
-        assert!(z.slots.len() < n / 2, "arena compacted");
+        assert!(z.big().slots.len() < n / 2, "arena compacted");
         for k in (0..n).step_by(5 * 13) {
             assert_eq!(z.rank(format!("{k:06}").as_bytes()), Some(k / 5));
         }
@@ -1580,8 +1821,31 @@ mod tests {
             let mut want = before[..start].to_vec();
             want.extend_from_slice(&before[end..]);
             assert_eq!(all(&z), want);
-            assert!(z.slots.len() < 1000, "the arena was compacted");
+            assert!(z.big().slots.len() < 1000, "the arena was compacted");
         }
+    }
+
+    #[test]
+    fn small_sets_become_big_past_the_limit_and_keep_their_order() {
+        let mut z = ZSet::new();
+        for i in (0..SMALL_MAX).rev() {
+            assert!(z.insert(format!("m{i:02}").as_bytes(), (i % 3) as f64));
+        }
+        assert!(matches!(z.repr, Repr::Small(_)));
+        let before = all(&z);
+        assert_eq!(z.rank(b"m00"), Some(0));
+        assert!(z.insert(b"zz", 1.0));
+        assert!(matches!(z.repr, Repr::Big(_)));
+        z.check();
+        let mut want = before.clone();
+        want.push((1.0, b"zz".to_vec()));
+        want.sort_by(|a, b| a.0.total_cmp(&b.0).then_with(|| a.1.cmp(&b.1)));
+        assert_eq!(all(&z), want);
+        // One way: emptying it does not make it small again.
+        while z.pop(true).is_some() {}
+        assert!(matches!(z.repr, Repr::Big(_)));
+        assert!(z.is_empty());
+        z.check();
     }
 
     #[test]
