@@ -194,11 +194,15 @@ impl Set {
         }
     }
 
-    /// Inserts into a sorted vector; true when new.
+    /// Inserts into a sorted vector; true when new. Grows by an eighth rather than
+    /// doubling: small sets are many, and each keeps its spare capacity.
     fn insert_int(v: &mut Vec<i64>, i: i64) -> bool {
         match v.binary_search(&i) {
             Ok(_) => false,
             Err(pos) => {
+                if v.len() == v.capacity() {
+                    v.reserve_exact(1 + v.len() / 8);
+                }
                 v.insert(pos, i);
                 true
             }

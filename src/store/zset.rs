@@ -732,24 +732,120 @@ pub enum AddOutcome {
     NotANumber,
 }
 
-/// Most members a sorted set keeps in its small form: a sorted vector of pairs, no dict
-/// and no tree (about 40 bytes a member instead of about 100). Past it the set becomes a
-/// [`Big`] for good, as Redis's listpack becomes a skiplist. Lookups in the small form
-/// are linear, which at this size costs less than hashing.
+/// Most members a sorted set keeps in its small form: one buffer of packed entries, no
+/// dict and no tree (one allocation, about 10 bytes of overhead a member instead of about
+/// 100). Past it the set becomes a [`Big`] for good, as Redis's listpack becomes a skiplist.
+/// Lookups in the small form are linear, which at this size costs less than hashing.
 const SMALL_MAX: usize = 16;
 
-/// A member and its score in a small set.
-#[derive(Debug, Clone)]
-struct Pair {
+/// A small sorted set, packed like Redis's listpack: entries back to back in one buffer,
+/// sorted by (score, member), each `score (8 bytes, little endian) | member length
+/// (LEB128) | member bytes`.
+#[derive(Debug, Clone, Default)]
+struct Packed {
+    buf: Vec<u8>,
+    len: usize,
+}
+
+/// One entry of a [`Packed`] set: where it starts and ends in the buffer, and its data.
+#[derive(Debug, Clone, Copy)]
+struct PackedEntry<'a> {
+    start: usize,
+    end: usize,
     score: f64,
-    member: Box<[u8]>,
+    member: &'a [u8],
+}
+
+impl Packed {
+    /// The entry starting at byte `at` (a valid entry start).
+    #[inline]
+    fn entry_at(&self, at: usize) -> PackedEntry<'_> {
+        let mut score = [0u8; 8];
+        score.copy_from_slice(&self.buf[at..at + 8]);
+        let (mut len, mut shift, mut i) = (0usize, 0, at + 8);
+        loop {
+            let b = self.buf[i];
+            len |= usize::from(b & 0x7f) << shift;
+            i += 1;
+            if b & 0x80 == 0 {
+                break;
+            }
+            shift += 7;
+        }
+        PackedEntry {
+            start: at,
+            end: i + len,
+            score: f64::from_le_bytes(score),
+            member: &self.buf[i..i + len],
+        }
+    }
+
+    /// The entries in order.
+    #[inline]
+    fn entries(&self) -> impl Iterator<Item = PackedEntry<'_>> {
+        let mut at = 0;
+        std::iter::from_fn(move || {
+            (at < self.buf.len()).then(|| {
+                let e = self.entry_at(at);
+                at = e.end;
+                e
+            })
+        })
+    }
+
+    /// The rank and entry of `member`.
+    #[inline]
+    fn find(&self, member: &[u8]) -> Option<(usize, PackedEntry<'_>)> {
+        self.entries().enumerate().find(|(_, e)| e.member == member)
+    }
+
+    /// Byte offset of the entry of rank `rank` (the buffer's end for `rank == len`).
+    fn offset_of(&self, rank: usize) -> usize {
+        self.entries().nth(rank).map_or(self.buf.len(), |e| e.start)
+    }
+
+    /// Inserts `(score, member)` (absent) in order.
+    fn insert(&mut self, score: f64, member: &[u8]) {
+        let at = self
+            .entries()
+            .find(|e| !less(e.score, e.member, score, member))
+            .map_or(self.buf.len(), |e| e.start);
+        let mut len_bytes = [0u8; 10];
+        let (mut n, mut left) = (0, member.len());
+        loop {
+            let b = (left & 0x7f) as u8;
+            left >>= 7;
+            len_bytes[n] = if left > 0 { b | 0x80 } else { b };
+            n += 1;
+            if left == 0 {
+                break;
+            }
+        }
+        // Grow to the exact size: small sets are many, and each keeps its capacity.
+        self.buf.reserve_exact(8 + n + member.len());
+        self.buf.splice(
+            at..at,
+            score
+                .to_le_bytes()
+                .into_iter()
+                .chain(len_bytes[..n].iter().copied())
+                .chain(member.iter().copied()),
+        );
+        self.len += 1;
+    }
+
+    /// Removes the entries of bytes `start..end` (`count` of them).
+    fn remove_bytes(&mut self, start: usize, end: usize, count: usize) {
+        self.buf.drain(start..end);
+        self.len -= count;
+    }
 }
 
 /// The storage of a sorted set.
 #[derive(Debug, Clone)]
 enum Repr {
-    /// At most [`SMALL_MAX`] pairs, sorted by (score, member).
-    Small(Vec<Pair>),
+    /// At most [`SMALL_MAX`] members, packed.
+    Small(Packed),
     /// Dict plus order-statistic tree.
     Big(Box<Big>),
 }
@@ -786,7 +882,11 @@ pub struct Range<'a> {
 #[derive(Debug)]
 enum RangeInner<'a> {
     Small {
-        pairs: std::slice::Iter<'a, Pair>,
+        set: &'a Packed,
+        /// Entry starts of the range, in ascending order.
+        starts: [usize; SMALL_MAX],
+        next: usize,
+        end: usize,
         rev: bool,
     },
     Big {
@@ -803,13 +903,25 @@ impl<'a> Iterator for Range<'a> {
     #[inline]
     fn next(&mut self) -> Option<(&'a [u8], f64)> {
         match &mut self.inner {
-            RangeInner::Small { pairs, rev } => {
-                let p = if *rev {
-                    pairs.next_back()
+            RangeInner::Small {
+                set,
+                starts,
+                next,
+                end,
+                rev,
+            } => {
+                if *next >= *end {
+                    return None;
+                }
+                let at = if *rev {
+                    *end -= 1;
+                    starts[*end]
                 } else {
-                    pairs.next()
-                }?;
-                Some((&p.member, p.score))
+                    *next += 1;
+                    starts[*next - 1]
+                };
+                let e = set.entry_at(at);
+                Some((e.member, e.score))
             }
             RangeInner::Big {
                 z,
@@ -831,7 +943,7 @@ impl<'a> Iterator for Range<'a> {
 
     fn size_hint(&self) -> (usize, Option<usize>) {
         let n = match &self.inner {
-            RangeInner::Small { pairs, .. } => pairs.len(),
+            RangeInner::Small { next, end, .. } => end - next,
             RangeInner::Big { left, .. } => *left,
         };
         (n, Some(n))
@@ -884,17 +996,11 @@ fn plan(current: Option<f64>, score: f64, flags: AddFlags) -> Plan {
     Plan::Update(new)
 }
 
-/// Where `(score, member)` goes in a small set's sorted pairs.
-#[inline]
-fn small_pos(pairs: &[Pair], score: f64, member: &[u8]) -> usize {
-    pairs.partition_point(|p| less(p.score, &p.member, score, member))
-}
-
 impl ZSet {
     /// An empty sorted set (small, and listpack-like until it outgrows Redis's limits).
     pub fn new() -> ZSet {
         ZSet {
-            repr: Repr::Small(Vec::new()),
+            repr: Repr::Small(Packed::default()),
             compact: true,
         }
     }
@@ -903,7 +1009,7 @@ impl ZSet {
     #[inline]
     pub fn len(&self) -> usize {
         match &self.repr {
-            Repr::Small(v) => v.len(),
+            Repr::Small(v) => v.len,
             Repr::Big(b) => b.dict.len(),
         }
     }
@@ -923,7 +1029,7 @@ impl ZSet {
     #[inline]
     pub fn score(&self, member: &[u8]) -> Option<f64> {
         match &self.repr {
-            Repr::Small(v) => v.iter().find(|p| *p.member == *member).map(|p| p.score),
+            Repr::Small(v) => v.find(member).map(|(_, e)| e.score),
             Repr::Big(b) => b
                 .find(member, hash_bytes(member))
                 .map(|id| b.slots[id as usize].score),
@@ -938,30 +1044,21 @@ impl ZSet {
         let len = self.len();
         let outcome = match &mut self.repr {
             Repr::Small(v) => {
-                let at = v.iter().position(|p| *p.member == *member);
-                match plan(at.map(|i| v[i].score), score, flags) {
+                let found = v.find(member).map(|(_, e)| (e.start, e.end, e.score));
+                match plan(found.map(|(_, _, s)| s), score, flags) {
                     Plan::Done(o) => return o,
                     Plan::Insert => {
                         if member.len() > COMPACT_MAX_VALUE || len + 1 > COMPACT_MAX_ENTRIES {
                             self.compact = false;
                         }
-                        let s = stored(self.compact, score);
-                        let pos = small_pos(v, s, member);
-                        v.insert(
-                            pos,
-                            Pair {
-                                score: s,
-                                member: member.into(),
-                            },
-                        );
+                        v.insert(stored(self.compact, score), member);
                         AddOutcome::Added(score)
                     }
                     Plan::Update(new) => {
-                        let i = at.unwrap_or(0);
-                        let mut p = v.remove(i);
-                        p.score = stored(self.compact, new);
-                        let pos = small_pos(v, p.score, &p.member);
-                        v.insert(pos, p);
+                        if let Some((start, end, _)) = found {
+                            v.remove_bytes(start, end, 1);
+                        }
+                        v.insert(stored(self.compact, new), member);
                         AddOutcome::Updated(new)
                     }
                 }
@@ -987,10 +1084,10 @@ impl ZSet {
                 }
             }
         };
-        if let Repr::Small(v) = &mut self.repr
-            && v.len() > SMALL_MAX
+        if let Repr::Small(v) = &self.repr
+            && v.len > SMALL_MAX
         {
-            self.repr = Repr::Big(Box::new(Big::from_sorted(std::mem::take(v))));
+            self.repr = Repr::Big(Box::new(Big::from_packed(v)));
         }
         outcome
     }
@@ -1007,9 +1104,9 @@ impl ZSet {
     /// Removes `member`; returns true when it was there.
     pub fn remove(&mut self, member: &[u8]) -> bool {
         match &mut self.repr {
-            Repr::Small(v) => match v.iter().position(|p| *p.member == *member) {
-                Some(i) => {
-                    v.remove(i);
+            Repr::Small(v) => match v.find(member).map(|(_, e)| (e.start, e.end)) {
+                Some((start, end)) => {
+                    v.remove_bytes(start, end, 1);
                     true
                 }
                 None => false,
@@ -1028,7 +1125,10 @@ impl ZSet {
     /// Number of members for which `probe` holds (a prefix of the order).
     fn count_before(&self, probe: &impl Probe) -> usize {
         match &self.repr {
-            Repr::Small(v) => v.partition_point(|p| probe.before(p.score, || &p.member[..])),
+            Repr::Small(v) => v
+                .entries()
+                .take_while(|e| probe.before(e.score, || e.member))
+                .count(),
             Repr::Big(b) => b.tree.count_before(&b.slots, probe),
         }
     }
@@ -1038,7 +1138,7 @@ impl ZSet {
         let score = self.score(member)?;
         match &self.repr {
             // Sorted pairs: the index is the rank.
-            Repr::Small(v) => v.iter().position(|p| *p.member == *member),
+            Repr::Small(v) => v.find(member).map(|(rank, _)| rank),
             Repr::Big(_) => Some(self.count_before(&KeyLess { score, member })),
         }
     }
@@ -1077,10 +1177,24 @@ impl ZSet {
         let end = end.min(self.len());
         let start = start.min(end);
         let inner = match &self.repr {
-            Repr::Small(v) => RangeInner::Small {
-                pairs: v[start..end].iter(),
-                rev,
-            },
+            Repr::Small(v) => {
+                let mut starts = [0usize; SMALL_MAX];
+                let mut n = 0;
+                for e in v.entries().skip(start).take(end - start) {
+                    // A small set never holds more than SMALL_MAX entries.
+                    if let Some(slot) = starts.get_mut(n) {
+                        *slot = e.start;
+                        n += 1;
+                    }
+                }
+                RangeInner::Small {
+                    set: v,
+                    starts,
+                    next: 0,
+                    end: n,
+                    rev,
+                }
+            }
             Repr::Big(b) => {
                 let left = end - start;
                 let cursor = (left > 0).then(|| b.tree.select(if rev { end - 1 } else { start }));
@@ -1104,14 +1218,14 @@ impl ZSet {
     pub fn pop(&mut self, max: bool) -> Option<(Box<[u8]>, f64)> {
         match &mut self.repr {
             Repr::Small(v) => {
-                let p = if max {
-                    v.pop()
-                } else if v.is_empty() {
-                    None
+                let e = if max {
+                    v.entries().last()
                 } else {
-                    Some(v.remove(0))
+                    v.entries().next()
                 }?;
-                Some((p.member, p.score))
+                let (start, end, popped) = (e.start, e.end, (e.member.into(), e.score));
+                v.remove_bytes(start, end, 1);
+                Some(popped)
             }
             Repr::Big(b) => {
                 let k = if max {
@@ -1133,7 +1247,8 @@ impl ZSet {
         }
         match &mut self.repr {
             Repr::Small(v) => {
-                v.drain(start..end);
+                let (from, to) = (v.offset_of(start), v.offset_of(end));
+                v.remove_bytes(from, to, end - start);
             }
             Repr::Big(b) => b.remove_range(start, end),
         }
@@ -1146,7 +1261,7 @@ impl ZSet {
     pub fn scan<'a>(&'a self, cursor: u64, count: usize, mut f: impl FnMut(&'a [u8], f64)) -> u64 {
         match &self.repr {
             Repr::Small(v) => {
-                v.iter().for_each(|p| f(&p.member, p.score));
+                v.entries().for_each(|e| f(e.member, e.score));
                 0
             }
             Repr::Big(b) => b.scan(cursor, count, f),
@@ -1156,10 +1271,7 @@ impl ZSet {
     /// Approximate heap bytes used.
     pub fn heap_size(&self) -> usize {
         match &self.repr {
-            Repr::Small(v) => {
-                v.capacity() * std::mem::size_of::<Pair>()
-                    + v.iter().map(|p| p.member.len()).sum::<usize>()
-            }
+            Repr::Small(v) => v.buf.capacity(),
             Repr::Big(b) => std::mem::size_of::<Big>() + b.heap_size(),
         }
     }
@@ -1178,10 +1290,13 @@ impl ZSet {
     fn check(&self) {
         match &self.repr {
             Repr::Small(v) => {
-                assert!(v.len() <= SMALL_MAX, "an overfull small set");
-                for w in v.windows(2) {
+                assert!(v.len <= SMALL_MAX, "an overfull small set");
+                let entries: Vec<PackedEntry> = v.entries().collect();
+                assert_eq!(entries.len(), v.len, "entry count");
+                assert_eq!(entries.last().map_or(0, |e| e.end), v.buf.len());
+                for w in entries.windows(2) {
                     assert!(
-                        less(w[0].score, &w[0].member, w[1].score, &w[1].member),
+                        less(w[0].score, w[0].member, w[1].score, w[1].member),
                         "small set out of order"
                     );
                 }
@@ -1201,12 +1316,12 @@ impl Big {
         }
     }
 
-    /// A big set holding `pairs` (sorted, as a small set keeps them).
-    fn from_sorted(pairs: Vec<Pair>) -> Big {
+    /// A big set holding the members of a small one.
+    fn from_packed(small: &Packed) -> Big {
         let mut b = Big::new();
-        b.slots.reserve(pairs.len());
-        for p in pairs {
-            b.insert_new(&p.member, p.score, hash_bytes(&p.member));
+        b.slots.reserve(small.len);
+        for e in small.entries() {
+            b.insert_new(e.member, e.score, hash_bytes(e.member));
         }
         b
     }
