@@ -1,7 +1,10 @@
 //! The sorted-set type: a hash table member -> score, plus an order-statistic B+tree over
 //! `(score, member)` that gives O(log n) inserts, removals, ranks and range starts.
 //!
-//! Layout (safe Rust, arena indices instead of pointers):
+//! Sets of at most 16 members are instead one packed buffer of sorted entries (like Redis's
+//! listpack: one allocation, linear scans that cost less than hashing at that size); the
+//! 17th member turns them, for good, into the big form, laid out as follows (safe Rust,
+//! arena indices instead of pointers):
 //!
 //! * `slots`: one [`Slot`] per member (its bytes and score), addressed by a `u32` id; freed
 //!   ids are reused, and the arena is compacted after mass removals.
