@@ -6,7 +6,7 @@
 //! 17th member turns them, for good, into the big form, laid out as follows (safe Rust,
 //! arena indices instead of pointers):
 //!
-//! * `slots`: one [`Slot`] per member (its bytes and score), addressed by a `u32` id; freed
+//! * `slots`: one `Slot` per member (its bytes and score), addressed by a `u32` id; freed
 //!   ids are reused, and the arena is compacted after mass removals.
 //! * `dict`: a hashbrown table of ids hashed by member bytes (ZSCORE, ZADD's lookup).
 //! * `tree`: a B+tree whose leaves hold `(score, id)` keys in order and whose inner nodes
