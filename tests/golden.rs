@@ -8,10 +8,8 @@
 mod common;
 
 use std::path::Path;
-use std::process::{Command, Stdio};
-use std::time::Duration;
 
-use common::{Client, Server, free_port, have_tool, wait_for};
+use common::{Client, Server};
 
 /// Splits a golden command line like redis-cli: spaces separate arguments, `"..."` quotes
 /// them and allows `\" \\ \r \n \t \xHH` escapes.
@@ -177,50 +175,13 @@ fn golden_replies_match() {
 
 #[test]
 fn goldens_are_redis_behaviour() {
-    if !have_tool("redis-server") {
+    let Some(redis) = common::start_redis() else {
         return;
-    }
-    let port = free_port();
-    let dir = std::env::temp_dir().join(format!("keyval-golden-{port}"));
-    std::fs::create_dir_all(&dir).expect("temp dir");
-    let mut redis = Command::new("redis-server")
-        .args([
-            "--port",
-            &port.to_string(),
-            "--bind",
-            "127.0.0.1",
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-        ])
-        .current_dir(&dir)
-        .stdout(Stdio::null())
-        .spawn()
-        .expect("start redis-server");
-    let up = wait_for(Duration::from_secs(10), || {
-        std::net::TcpStream::connect(("127.0.0.1", port)).ok()
-    });
-    let version = up
-        .as_ref()
-        .map(|_| Client::connect(port).cmd_str("INFO server"));
+    };
     let mut failures = Vec::new();
-    if version
-        .as_deref()
-        .is_some_and(|v| v.contains("redis_version:7.0."))
-    {
-        for file in golden_files().0 {
-            failures.extend(run_file(port, &file));
-        }
-    } else {
-        eprintln!(
-            "SKIPPED: goldens were recorded from Redis 7.0; this redis-server is {version:?}"
-        );
+    for file in golden_files().0 {
+        failures.extend(run_file(redis.port, &file));
     }
-    let _ = redis.kill();
-    let _ = redis.wait();
-    let _ = std::fs::remove_dir_all(&dir);
-    assert!(up.is_some(), "redis-server did not start");
     assert!(
         failures.is_empty(),
         "goldens differ from redis-server:\n{}",

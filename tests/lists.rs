@@ -6,56 +6,10 @@
 
 mod common;
 
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use common::{Client, Server, free_port, have_tool, wait_for};
-
-/// A redis-server 7.0 on a free port, killed (and its directory removed) when dropped.
-struct Redis {
-    child: Child,
-    port: u16,
-    dir: PathBuf,
-}
-
-impl Drop for Redis {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
-}
-
-/// Starts redis-server when it is installed and is version 7.0 (whose behaviour we copy).
-fn start_redis() -> Option<Redis> {
-    if !have_tool("redis-server") {
-        return None;
-    }
-    let port = free_port();
-    let dir = std::env::temp_dir().join(format!("keyval-lists-{port}"));
-    std::fs::create_dir_all(&dir).expect("temp dir");
-    let child = Command::new("redis-server")
-        .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
-        .args(["--save", "", "--appendonly", "no"])
-        // A safety net: no test here makes replies anywhere near this big.
-        .args(["--client-output-buffer-limit", "normal 256mb 256mb 0"])
-        .current_dir(&dir)
-        .stdout(Stdio::null())
-        .spawn()
-        .expect("start redis-server");
-    let redis = Redis { child, port, dir };
-    wait_for(Duration::from_secs(10), || {
-        std::net::TcpStream::connect(("127.0.0.1", port)).ok()
-    })
-    .expect("redis-server did not start");
-    let info = Client::connect(port).cmd_str("INFO server");
-    if !info.contains("redis_version:7.0.") {
-        eprintln!("SKIPPED the Redis half: this redis-server is not 7.0");
-        return None;
-    }
-    Some(redis)
-}
+use common::{Client, Server, have_tool, start_redis};
 
 /// Runs `check` on our server and, when installed, on redis-server.
 fn on_both(extra: &[&str], check: impl Fn(u16)) {

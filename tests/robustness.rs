@@ -145,6 +145,7 @@ fn running_out_of_file_descriptors_does_not_spin_or_crash() {
     let mut server = Server::start_with(|cmd| {
         let bin = cmd.get_program().to_owned();
         let args: Vec<_> = cmd.get_args().map(|a| a.to_owned()).collect();
+        // `exec` keeps the shell's process id, so the started-server check still holds.
         *cmd = Command::new("sh");
         cmd.arg("-c")
             .arg("ulimit -n 24 && exec \"$0\" \"$@\"")

@@ -10,65 +10,9 @@
 mod common;
 
 use std::collections::{BTreeSet, HashMap};
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use common::{Client, Server, free_port, have_tool, wait_for};
-
-/// A redis-server 7.0 on a free port, killed (and its directory removed) when dropped.
-struct Redis {
-    child: Child,
-    port: u16,
-    dir: PathBuf,
-}
-
-impl Drop for Redis {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
-}
-
-/// Starts redis-server when it is installed and is version 7.0 (whose behaviour we copy).
-/// Other test processes pick free ports too, so the server that answers must be the one
-/// started here (its `process_id`); otherwise another port is tried.
-fn start_redis() -> Option<Redis> {
-    if !have_tool("redis-server") {
-        return None;
-    }
-    for _ in 0..5 {
-        let port = free_port();
-        let dir = std::env::temp_dir().join(format!("keyval-sets-{port}"));
-        std::fs::create_dir_all(&dir).expect("temp dir");
-        let child = Command::new("redis-server")
-            .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
-            .args(["--save", "", "--appendonly", "no"])
-            .current_dir(&dir)
-            .stdout(Stdio::null())
-            .spawn()
-            .expect("start redis-server");
-        let pid = child.id();
-        let redis = Redis { child, port, dir };
-        let up = wait_for(Duration::from_secs(10), || {
-            std::net::TcpStream::connect(("127.0.0.1", port)).ok()
-        });
-        if up.is_none() {
-            continue;
-        }
-        let info = Client::connect(port).cmd_str("INFO server");
-        if !info.contains(&format!("process_id:{pid}\r\n")) {
-            continue; // someone else's server holds the port
-        }
-        if !info.contains("redis_version:7.0.") {
-            eprintln!("SKIPPED the Redis half: this redis-server is not 7.0");
-            return None;
-        }
-        return Some(redis);
-    }
-    panic!("could not start redis-server on a free port");
-}
+use common::{Client, Server, start_redis};
 
 /// Runs `check` on our server and, when installed, on redis-server.
 fn on_both(check: impl Fn(u16)) {

@@ -374,6 +374,7 @@ fn categories(c: &Command) -> Vec<String> {
     let mut cats = Vec::new();
     let group = match c.group {
         "generic" => "keyspace",
+        "sorted-set" => "sortedset",
         g => g,
     };
     cats.push(format!("@{group}"));

@@ -50,25 +50,49 @@ impl Server {
     }
 
     /// Starts the server, letting `configure` adjust the command (flags, env).
+    ///
+    /// The server binds port 0 and the test reads the port it got from its "ready to accept
+    /// connections on ADDR" log line: picking a free port first and passing it would race
+    /// with other processes taking that port in between.
     pub fn start_with(configure: impl FnOnce(&mut Command)) -> Server {
-        let port = free_port();
         let mut cmd = Command::new(server_bin());
         cmd.arg("--bind")
-            .arg(format!("127.0.0.1:{port}"))
+            .arg("127.0.0.1:0")
             .arg("--metrics-bind")
             .arg("off")
             .env_remove("KEYVAL_BIND")
             .env_remove("METRICS_BIND")
+            .env_remove("KEYVAL_LOG_LEVEL")
             .stdout(Stdio::null())
             .stderr(Stdio::piped());
         configure(&mut cmd);
-        let child = cmd.spawn().expect("cannot start server");
-        let server = Server { child, port };
-        let up = wait_for(Duration::from_secs(10), || {
-            TcpStream::connect(("127.0.0.1", port)).ok()
+        let mut child = cmd.spawn().expect("cannot start server");
+        let stderr = child.stderr.take().expect("piped stderr");
+        let (tx, rx) = std::sync::mpsc::channel();
+        // Forward the port, then keep draining stderr so the server never blocks on it.
+        std::thread::spawn(move || {
+            use std::io::BufRead;
+            let mut tx = Some(tx);
+            for line in std::io::BufReader::new(stderr)
+                .lines()
+                .map_while(Result::ok)
+            {
+                if let Some(addr) = line.split("ready to accept connections on ").nth(1)
+                    && let Some(tx) = tx.take()
+                {
+                    let _ = tx.send(addr.trim().to_string());
+                }
+            }
         });
-        assert!(up.is_some(), "server did not start listening");
-        server
+        let addr = rx
+            .recv_timeout(Duration::from_secs(20))
+            .expect("server did not report its address");
+        let port = addr
+            .rsplit(':')
+            .next()
+            .and_then(|p| p.parse().ok())
+            .expect("port in the ready line");
+        Server { child, port }
     }
 
     /// A new client connection.
@@ -263,4 +287,62 @@ pub fn have_tool(name: &str) -> bool {
         eprintln!("SKIPPED: {name} is not installed");
     }
     found
+}
+
+/// A redis-server started for a test (the reference our replies are compared with);
+/// killed and its directory removed when dropped.
+pub struct Redis {
+    pub child: Child,
+    pub port: u16,
+    dir: PathBuf,
+}
+
+impl Drop for Redis {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// Starts redis-server when it is installed and is version 7.0 (whose behaviour we copy);
+/// None (after printing SKIPPED) otherwise. Other processes pick free ports too, so the
+/// server that answers must report the process id started here, or another port is tried.
+pub fn start_redis() -> Option<Redis> {
+    if !have_tool("redis-server") {
+        return None;
+    }
+    for _ in 0..5 {
+        let port = free_port();
+        let dir = std::env::temp_dir().join(format!("keyval-redis-{port}-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        let child = Command::new("redis-server")
+            .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
+            .args(["--save", "", "--appendonly", "no"])
+            // A safety net: a runaway reply (say HRANDFIELD with a huge negative count)
+            // must not grow redis-server until the machine runs out of memory.
+            .args(["--client-output-buffer-limit", "normal 256mb 256mb 0"])
+            .current_dir(&dir)
+            .stdout(Stdio::null())
+            .spawn()
+            .expect("start redis-server");
+        let pid = child.id();
+        let redis = Redis { child, port, dir };
+        let up = wait_for(Duration::from_secs(10), || {
+            TcpStream::connect(("127.0.0.1", port)).ok()
+        });
+        if up.is_none() {
+            continue;
+        }
+        let info = Client::connect(port).cmd_str("INFO server");
+        if !info.contains(&format!("process_id:{pid}\r\n")) {
+            continue; // another process holds the port
+        }
+        if !info.contains("redis_version:7.0.") {
+            eprintln!("SKIPPED the Redis half: this redis-server is not 7.0");
+            return None;
+        }
+        return Some(redis);
+    }
+    panic!("could not start redis-server on a free port");
 }
