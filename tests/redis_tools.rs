@@ -51,6 +51,56 @@ fn redis_benchmark_runs_clean() {
     assert_eq!(c.cmd("STRLEN key:__rand_int__"), b":3\r\n");
 }
 
+/// Every test of redis-benchmark's default suite except XADD (streams are not implemented).
+const DEFAULT_SUITE: &str =
+    "ping,set,get,incr,lpush,rpush,lpop,rpop,sadd,hset,spop,zadd,zpopmin,lrange,mset";
+
+#[test]
+fn redis_benchmark_default_suite_runs_clean() {
+    if !have_tool("redis-benchmark") {
+        return;
+    }
+    let server = Server::start(&[]);
+    let out = Command::new("redis-benchmark")
+        .args(["-h", "127.0.0.1", "-p", &server.port.to_string()])
+        .args(["-n", "20000", "-q", "-t", DEFAULT_SUITE])
+        .stdin(Stdio::null())
+        .output()
+        .expect("run redis-benchmark");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "redis-benchmark failed: {stderr}");
+    for test in [
+        "PING_INLINE",
+        "PING_MBULK",
+        "SET",
+        "GET",
+        "INCR",
+        "LPUSH",
+        "RPUSH",
+        "LPOP",
+        "RPOP",
+        "SADD",
+        "HSET",
+        "SPOP",
+        "ZADD",
+        "ZPOPMIN",
+        "LPUSH (needed to benchmark LRANGE)",
+        "LRANGE_100 (first 100 elements)",
+        "LRANGE_300 (first 300 elements)",
+        "LRANGE_500 (first 500 elements)",
+        "LRANGE_600 (first 600 elements)",
+        "MSET (10 keys)",
+    ] {
+        let found = stdout
+            .split(['\r', '\n'])
+            .any(|l| l.starts_with(&format!("{test}: ")) && l.contains("requests per second"));
+        assert!(found, "no throughput for {test} in:\n{stdout}");
+    }
+    assert!(!stdout.to_lowercase().contains("error"), "{stdout}");
+    assert!(!stderr.to_lowercase().contains("error"), "{stderr}");
+}
+
 #[test]
 fn redis_cli_pipe_mass_insert() {
     if !have_tool("redis-cli") {
