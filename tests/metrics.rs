@@ -6,12 +6,12 @@
 
 mod common;
 
-use std::io::{self, Read, Write};
+use std::io::{self, BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, mpsc};
 use std::thread;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -37,45 +37,51 @@ struct Keyval {
 }
 
 impl Keyval {
-    /// Starts the server with `--metrics-bind` on a free port, and waits until /metrics
-    /// answers. A port can be taken between choosing and binding it, so a
-    /// few pairs of ports are tried.
+    /// Starts the server with both its RESP and metrics addresses on port 0, and reads the
+    /// ports it got from its log ("metrics at http://ADDR/metrics", then "ready to accept
+    /// connections on ADDR"): choosing free ports first would race with other processes.
     fn start(extra: &[&str]) -> Keyval {
-        for _ in 0..5 {
-            let port = free_port();
-            let metrics_port = free_port();
-            if port == metrics_port {
-                continue;
-            }
-            let child = Command::new(env!("CARGO_BIN_EXE_rust-keyval"))
-                .args(["--bind", &format!("127.0.0.1:{port}")])
-                .args(["--metrics-bind", &format!("127.0.0.1:{metrics_port}")])
-                .args(extra)
-                .env_remove("KEYVAL_BIND")
-                .env_remove("METRICS_BIND")
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .spawn()
-                .expect("start rust-keyval");
-            let mut server = Server { child, port };
-            let up = wait_for(PATIENCE, || {
-                if !server.alive() {
-                    return Some(false);
+        let mut child = Command::new(env!("CARGO_BIN_EXE_rust-keyval"))
+            .args(["--bind", "127.0.0.1:0", "--metrics-bind", "127.0.0.1:0"])
+            .args(["--log-level", "info"])
+            .args(extra)
+            .env_remove("KEYVAL_BIND")
+            .env_remove("METRICS_BIND")
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start rust-keyval");
+        let stderr = child.stderr.take().expect("piped stderr");
+        let (tx, rx) = mpsc::channel();
+        // Forward the two addresses, then keep draining stderr so the server never blocks.
+        thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                for marker in ["metrics at http://", "ready to accept connections on "] {
+                    if let Some(rest) = line.split(marker).nth(1) {
+                        let addr = rest.trim().trim_end_matches("/metrics");
+                        let port = addr.rsplit(':').next().and_then(|p| p.parse().ok());
+                        let _ = tx.send((marker, port));
+                    }
                 }
-                // The RESP listener is bound before the metrics endpoint starts, so probing
-                // /metrics alone suffices; probing RESP would count a connection.
-                http_get(metrics_port, "/metrics")
-                    .is_ok_and(|r| r.status == 200)
-                    .then_some(true)
-            });
-            if up == Some(true) {
-                return Keyval {
-                    server,
-                    metrics_port,
-                };
+            }
+        });
+        let mut server = Server { child, port: 0 };
+        let mut metrics_port = 0;
+        while server.port == 0 || metrics_port == 0 {
+            let (marker, port) = rx
+                .recv_timeout(PATIENCE)
+                .expect("the server did not log its addresses");
+            let port: u16 = port.expect("a port in the log line");
+            if marker.starts_with("metrics") {
+                metrics_port = port;
+            } else {
+                server.port = port;
             }
         }
-        panic!("rust-keyval did not come up with its metrics endpoint on any of 5 port pairs");
+        Keyval {
+            server,
+            metrics_port,
+        }
     }
 
     fn client(&self) -> Client {
@@ -571,8 +577,7 @@ fn a_busy_metrics_address_stops_the_server() {
     let taken = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
     let busy = taken.local_addr().expect("addr");
     let mut child = Command::new(env!("CARGO_BIN_EXE_rust-keyval"))
-        .args(["--bind", &format!("127.0.0.1:{}", free_port())])
-        .args(["--metrics-bind", &busy.to_string()])
+        .args(["--bind", "127.0.0.1:0", "--metrics-bind", &busy.to_string()])
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
