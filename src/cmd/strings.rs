@@ -38,7 +38,7 @@ pub const COMMANDS: &[Command] = &[
 fn reply_str(out: &mut Reply, s: &Str) {
     match s {
         Str::Int(v) => out.bulk_i64(*v),
-        Str::Raw(b) => out.bulk(b),
+        other => out.bulk(other.raw_bytes().unwrap_or_default()),
     }
 }
 
@@ -574,7 +574,7 @@ fn setrange(ctx: &mut Ctx, args: Args) {
             let mut buf = Vec::new();
             let n = apply(&mut buf);
             ctx.db()
-                .insert_new(key, Value::Str(Str::Raw(buf)), Ttl::Clear, now);
+                .insert_new(key, Value::Str(Str::from_vec(buf)), Ttl::Clear, now);
             n
         }
     };

@@ -11,20 +11,31 @@
 
 use hashbrown::HashTable;
 
+use super::bytes::SmallBytes;
 use super::table::{self, hash_bytes};
 use super::value::Value;
 use super::wheel::TimerWheel;
 
-/// A key, its value and its expiry.
-#[derive(Debug)]
-pub struct Entry {
-    key: Box<[u8]>,
-    /// The stored value.
-    pub value: Value,
-    /// Absolute expiry in ms since the epoch; 0 means no TTL.
-    expire_at: u64,
+/// A key's expiry: the deadline, and the deadline of the key's own wheel timer.
+#[derive(Debug, Clone, Copy)]
+struct Expiry {
+    /// Absolute expiry in ms since the epoch.
+    at: u64,
     /// Deadline of this key's own wheel timer; 0 means none.
     wheel_at: u64,
+}
+
+/// A key, its value and its expiry: 56 bytes, kept behind one `Box` per key, so the hash
+/// table holds 8-byte pointers (a table sized for 1M keys has 2M buckets: fat slots would
+/// cost more than the entries). A key of up to 22 bytes and a string value of up to 22
+/// bytes live inside the entry: such a key costs one 64-byte allocation in all.
+#[derive(Debug)]
+pub struct Entry {
+    key: SmallBytes,
+    /// The stored value.
+    pub value: Value,
+    /// Present once the key had a TTL (kept, zeroed, after PERSIST while a timer is out).
+    expiry: Option<Box<Expiry>>,
 }
 
 impl Entry {
@@ -35,11 +46,37 @@ impl Entry {
 
     /// The absolute expiry (ms since the epoch), if the key has a TTL.
     pub fn expire_at(&self) -> Option<u64> {
-        (self.expire_at != 0).then_some(self.expire_at)
+        self.expiry.as_ref().map(|e| e.at).filter(|&at| at != 0)
     }
 
+    /// The expiry in ms, 0 for none.
+    #[inline]
+    fn expire_raw(&self) -> u64 {
+        self.expiry.as_ref().map_or(0, |e| e.at)
+    }
+
+    /// Deadline of the key's own wheel timer, 0 for none.
+    #[inline]
+    fn wheel_at(&self) -> u64 {
+        self.expiry.as_ref().map_or(0, |e| e.wheel_at)
+    }
+
+    #[inline]
     fn is_expired(&self, now: u64) -> bool {
-        self.expire_at != 0 && now > self.expire_at
+        let at = self.expire_raw();
+        at != 0 && now > at
+    }
+
+    /// Records a new expiry and wheel deadline; drops the box when both are gone.
+    fn set_expiry(&mut self, at: u64, wheel_at: u64) {
+        if at == 0 && wheel_at == 0 {
+            self.expiry = None;
+        } else if let Some(e) = self.expiry.as_mut() {
+            e.at = at;
+            e.wheel_at = wheel_at;
+        } else {
+            self.expiry = Some(Box::new(Expiry { at, wheel_at }));
+        }
     }
 }
 
@@ -60,7 +97,7 @@ pub enum Ttl {
 /// One numbered database.
 #[derive(Debug)]
 pub struct Db {
-    table: HashTable<Entry>,
+    table: HashTable<Box<Entry>>,
     /// Keys that have a TTL.
     expires: usize,
     wheel: TimerWheel,
@@ -99,19 +136,21 @@ fn apply_ttl(wheel: &mut TimerWheel, expires: &mut usize, e: &mut Entry, hash: u
         Ttl::Clear => 0,
         Ttl::At(at) => at.max(1),
     };
-    match (e.expire_at != 0, at != 0) {
+    let old = e.expire_raw();
+    match (old != 0, at != 0) {
         (false, true) => *expires += 1,
         (true, false) => *expires -= 1,
         _ => {}
     }
-    e.expire_at = at;
+    let mut wheel_at = e.wheel_at();
     if at != 0 {
         // The key is expired from at + 1 on; that is when its timer should fire.
         let fire_at = at.saturating_add(1);
-        if e.wheel_at == 0 || e.wheel_at > fire_at {
-            e.wheel_at = wheel.insert(fire_at, hash);
+        if wheel_at == 0 || wheel_at > fire_at {
+            wheel_at = wheel.insert(fire_at, hash);
         }
     }
+    e.set_expiry(at, wheel_at);
 }
 
 impl Db {
@@ -168,7 +207,7 @@ impl Db {
                 self.watch.touch(key);
                 None
             }
-            Ok(occ) => Some(occ.into_mut()),
+            Ok(occ) => Some(&mut **occ.into_mut()),
             Err(_) => None,
         }
     }
@@ -177,6 +216,7 @@ impl Db {
     pub fn peek(&self, key: &[u8], now: u64) -> Option<&Entry> {
         self.table
             .find(self.hash(key), |e| *e.key == *key)
+            .map(|e| &**e)
             .filter(|e| !e.is_expired(now))
     }
 
@@ -226,7 +266,7 @@ impl Db {
         } = self;
         let entry = match table.find_entry(hash, |e| *e.key == *key) {
             Ok(occ) => {
-                let e = occ.into_mut();
+                let e: &mut Entry = occ.into_mut();
                 if e.is_expired(now) {
                     // Redis deletes the expired key before writing the new one.
                     *expired += 1;
@@ -239,13 +279,12 @@ impl Db {
             }
             Err(absent) => {
                 let value = update(None).expect("update must create a value for a new key");
-                let entry = Entry {
-                    key: key.into(),
+                let entry = Box::new(Entry {
+                    key: SmallBytes::new(key),
                     value,
-                    expire_at: 0,
-                    wheel_at: 0,
-                };
-                absent
+                    expiry: None,
+                });
+                &mut **absent
                     .into_table()
                     .insert_unique(hash, entry, |e| hash_bytes(&e.key))
                     .into_mut()
@@ -271,23 +310,20 @@ impl Db {
         };
         let (e, _) = occ.remove();
         self.watch.touch(key);
-        if e.expire_at != 0 {
+        if e.expire_raw() != 0 {
             self.expires -= 1;
         }
         if e.is_expired(now) {
             self.expired += 1;
             return None;
         }
-        Some(e)
+        Some(*e)
     }
 
     /// Re-inserts an entry taken out with [`Db::remove`] (RENAME, MOVE) under `new_key`,
     /// replacing any existing key, keeping its value and TTL.
     pub fn insert_entry(&mut self, new_key: &[u8], entry: Entry, now: u64) {
-        let ttl = match entry.expire_at {
-            0 => Ttl::Clear,
-            at => Ttl::At(at),
-        };
+        let ttl = entry.expire_at().map_or(Ttl::Clear, Ttl::At);
         let value = entry.value;
         self.set(new_key, value, ttl, now);
     }
@@ -305,7 +341,7 @@ impl Db {
         match table.find_entry(hash, |e| *e.key == *key) {
             Ok(occ) if occ.get().is_expired(now) => {
                 let (e, _) = occ.remove();
-                debug_assert!(e.expire_at != 0);
+                debug_assert!(e.expire_raw() != 0);
                 *expires -= 1;
                 *expired += 1;
                 watch.touch(key);
@@ -342,14 +378,16 @@ impl Db {
                 return;
             }
             let e = occ.into_mut();
-            if e.wheel_at != timer.deadline {
+            if e.wheel_at() != timer.deadline {
                 return; // not this key's own timer: stale
             }
             // The deadline moved later (or was removed) since this timer was set.
-            e.wheel_at = match e.expire_at {
+            let at = e.expire_raw();
+            let wheel_at = match at {
                 0 => 0,
                 at => wheel.insert(at.saturating_add(1), timer.hash),
             };
+            e.set_expiry(at, wheel_at);
         })
     }
 
@@ -369,8 +407,8 @@ impl Db {
 
     /// One SCAN step from `cursor` (see [`table::scan`]): calls `f` for the keys of each
     /// visited home bucket until about `count` were seen. Returns the next cursor.
-    pub fn scan(&self, cursor: u64, count: usize, f: impl FnMut(&Entry)) -> u64 {
-        table::scan(&self.table, |e| hash_bytes(&e.key), cursor, count, f)
+    pub fn scan(&self, cursor: u64, count: usize, mut f: impl FnMut(&Entry)) -> u64 {
+        table::scan(&self.table, |e| hash_bytes(&e.key), cursor, count, |e| f(e))
     }
 
     /// A random live key, deleting expired keys met on the way (RANDOMKEY).
@@ -382,7 +420,7 @@ impl Db {
             if !e.is_expired(now) {
                 return Some(e.key.to_vec());
             }
-            let key = e.key.clone();
+            let key = e.key.to_vec();
             self.remove(&key, now);
         }
         None
@@ -390,13 +428,13 @@ impl Db {
 
     /// Removes every key and timer, releasing the memory. Returns the old table so the
     /// caller may drop it elsewhere (FLUSHALL ASYNC).
-    pub fn clear(&mut self) -> HashTable<Entry> {
+    pub fn clear(&mut self) -> HashTable<Box<Entry>> {
         // Watchers of keys that existed see them change (Redis's touchAllWatchedKeysInDb).
         let existing: Vec<Box<[u8]>> = self
             .watch
             .by_key
             .keys()
-            .filter(|k| self.table.find(hash_bytes(k), |e| e.key == **k).is_some())
+            .filter(|k| self.table.find(hash_bytes(k), |e| *e.key == ***k).is_some())
             .cloned()
             .collect();
         for k in existing {
@@ -415,7 +453,7 @@ impl Db {
     /// table. The keys move to a right-sized table; the old, now empty, allocation is
     /// returned so the caller can free it off the event loop (unmapping a table of millions
     /// of buckets takes several milliseconds).
-    pub fn maybe_shrink(&mut self) -> Option<HashTable<Entry>> {
+    pub fn maybe_shrink(&mut self) -> Option<HashTable<Box<Entry>>> {
         let (len, cap) = (self.table.len(), self.table.capacity());
         if cap <= 64 || len * 8 >= cap || len > SHRINK_MAX_KEYS {
             return None;
@@ -550,7 +588,7 @@ mod tests {
         while db.expire_due(5000, 1000) {}
         assert_eq!(
             db.get_mut(b"k", 5000).unwrap().value.as_str(),
-            Some(&Str::Raw(b"v2".to_vec()))
+            Some(&Str::from_bytes(b"v2"))
         );
 
         // Delete and recreate with a later TTL.

@@ -1,5 +1,6 @@
 //! The keyspace: `databases` numbered [`Db`]s owned by the reactor thread (no locks).
 
+pub mod bytes;
 pub mod db;
 pub mod hash;
 pub mod list;

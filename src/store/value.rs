@@ -9,28 +9,68 @@ use super::set::Set;
 use super::zset::ZSet;
 use crate::resp::{format_i64, parse_i64};
 
-/// A string value.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// Longest string kept inside the [`Str`] itself (no allocation).
+pub const STR_INLINE: usize = 22;
+
+/// A string value, 24 bytes whatever its form (a test checks it), so that a whole entry
+/// (key, value, TTL pointer) fits a 64-byte allocation.
+#[derive(Clone)]
 pub enum Str {
     /// A string that is the canonical decimal form of this integer.
     Int(i64),
-    /// Any other bytes.
-    Raw(Vec<u8>),
+    /// Up to [`STR_INLINE`] bytes, in place.
+    Inline {
+        /// Used bytes of `buf`.
+        len: u8,
+        /// The bytes (past `len`: zero).
+        buf: [u8; STR_INLINE],
+    },
+    /// A longer string set as a whole (SET): one exact-size allocation.
+    Exact(Box<[u8]>),
+    /// A string that grows in place (APPEND, SETRANGE): a `Vec` with spare capacity, so
+    /// repeated appends are amortised O(1).
+    Growable(Box<Vec<u8>>),
 }
 
 impl Str {
     /// Stores `bytes`, using the integer form when it round-trips exactly.
+    #[inline]
     pub fn from_bytes(bytes: &[u8]) -> Str {
         if bytes.len() <= 20
             && let Some(v) = parse_i64(bytes)
         {
             return Str::Int(v);
         }
-        Str::Raw(bytes.to_vec())
+        Str::raw(bytes)
     }
 
-    /// Overwrites this value with `bytes`, reusing the existing allocation when it is
-    /// large enough (SET over an existing key allocates nothing).
+    /// Stores `bytes` as they are (never the integer form).
+    #[inline]
+    fn raw(bytes: &[u8]) -> Str {
+        if bytes.len() <= STR_INLINE {
+            let mut buf = [0u8; STR_INLINE];
+            buf[..bytes.len()].copy_from_slice(bytes);
+            Str::Inline {
+                len: bytes.len() as u8,
+                buf,
+            }
+        } else {
+            Str::Exact(bytes.into())
+        }
+    }
+
+    /// A string owning `bytes` (no copy), never the integer form.
+    pub fn from_vec(bytes: Vec<u8>) -> Str {
+        if bytes.len() <= STR_INLINE {
+            Str::raw(&bytes)
+        } else {
+            Str::Growable(Box::new(bytes))
+        }
+    }
+
+    /// Overwrites this value with `bytes`, reusing the existing allocation when it has the
+    /// same size (SET over an existing key allocates nothing).
+    #[inline]
     pub fn assign(&mut self, bytes: &[u8]) {
         if bytes.len() <= 20
             && let Some(v) = parse_i64(bytes)
@@ -39,21 +79,34 @@ impl Str {
             return;
         }
         match self {
-            Str::Raw(buf)
-                if buf.capacity() >= bytes.len() && buf.capacity() <= 2 * bytes.len() + 64 =>
-            {
-                buf.clear();
-                buf.extend_from_slice(bytes);
+            Str::Exact(b) if b.len() == bytes.len() => b.copy_from_slice(bytes),
+            Str::Growable(v) if v.capacity() >= bytes.len() && v.capacity() <= 2 * bytes.len() + 64 => {
+                v.clear();
+                v.extend_from_slice(bytes);
             }
-            _ => *self = Str::Raw(bytes.to_vec()),
+            _ => *self = Str::raw(bytes),
         }
     }
 
     /// The string's bytes; integers are formatted into `tmp`.
+    #[inline]
     pub fn as_bytes<'a>(&'a self, tmp: &'a mut [u8; 20]) -> &'a [u8] {
         match self {
             Str::Int(v) => format_i64(*v, tmp),
-            Str::Raw(b) => b,
+            Str::Inline { len, buf } => &buf[..usize::from(*len)],
+            Str::Exact(b) => b,
+            Str::Growable(v) => v,
+        }
+    }
+
+    /// The bytes of a string that is not in integer form.
+    #[inline]
+    pub fn raw_bytes(&self) -> Option<&[u8]> {
+        match self {
+            Str::Int(_) => None,
+            Str::Inline { len, buf } => Some(&buf[..usize::from(*len)]),
+            Str::Exact(b) => Some(b),
+            Str::Growable(v) => Some(v),
         }
     }
 
@@ -61,7 +114,9 @@ impl Str {
     pub fn len(&self) -> usize {
         match self {
             Str::Int(v) => format_i64(*v, &mut [0; 20]).len(),
-            Str::Raw(b) => b.len(),
+            Str::Inline { len, .. } => usize::from(*len),
+            Str::Exact(b) => b.len(),
+            Str::Growable(v) => v.len(),
         }
     }
 
@@ -71,30 +126,58 @@ impl Str {
     }
 
     /// The value as an integer, if it is one (INCR and friends).
+    #[inline]
     pub fn as_i64(&self) -> Option<i64> {
         match self {
             Str::Int(v) => Some(*v),
-            Str::Raw(b) => parse_i64(b),
+            other => other.raw_bytes().and_then(parse_i64),
         }
     }
 
-    /// A mutable byte buffer holding the string (converts the integer form).
+    /// A growable byte buffer holding the string, converting other forms once (APPEND,
+    /// SETRANGE).
     pub fn make_raw(&mut self) -> &mut Vec<u8> {
-        if let Str::Int(v) = *self {
-            *self = Str::Raw(format_i64(v, &mut [0; 20]).to_vec());
+        if !matches!(self, Str::Growable(_)) {
+            let mut tmp = [0u8; 20];
+            let bytes = self.as_bytes(&mut tmp).to_vec();
+            *self = Str::Growable(Box::new(bytes));
         }
         match self {
-            Str::Raw(b) => b,
-            Str::Int(_) => unreachable!("converted above"),
+            Str::Growable(v) => v,
+            _ => unreachable!("converted above"),
         }
     }
 
     /// Approximate heap bytes used (for memory accounting).
     pub fn heap_size(&self) -> usize {
         match self {
-            Str::Int(_) => 0,
-            Str::Raw(b) => b.capacity(),
+            Str::Int(_) | Str::Inline { .. } => 0,
+            Str::Exact(b) => b.len(),
+            Str::Growable(v) => v.capacity() + std::mem::size_of::<Vec<u8>>(),
         }
+    }
+}
+
+/// Strings compare by content (and integer forms by value), whatever their form.
+impl PartialEq for Str {
+    fn eq(&self, other: &Str) -> bool {
+        let (mut a, mut b) = ([0u8; 20], [0u8; 20]);
+        self.as_bytes(&mut a) == other.as_bytes(&mut b)
+    }
+}
+
+impl Eq for Str {}
+
+impl std::fmt::Debug for Str {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut tmp = [0u8; 20];
+        let kind = match self {
+            Str::Int(_) => "Int",
+            Str::Inline { .. } => "Inline",
+            Str::Exact(_) => "Exact",
+            Str::Growable(_) => "Growable",
+        };
+        write!(f, "{kind}({:?})", String::from_utf8_lossy(self.as_bytes(&mut tmp)))
     }
 }
 
@@ -151,33 +234,45 @@ mod tests {
     use super::*;
 
     #[test]
-    fn integer_encoding_only_when_canonical() {
-        assert_eq!(Str::from_bytes(b"123"), Str::Int(123));
-        assert_eq!(Str::from_bytes(b"-5"), Str::Int(-5));
-        assert_eq!(Str::from_bytes(b"0123"), Str::Raw(b"0123".to_vec()));
-        assert_eq!(Str::from_bytes(b"1.0"), Str::Raw(b"1.0".to_vec()));
-        assert_eq!(Str::from_bytes(b" 1"), Str::Raw(b" 1".to_vec()));
-        let mut tmp = [0; 20];
-        assert_eq!(Str::Int(-42).as_bytes(&mut tmp), b"-42");
-        assert_eq!(Str::Int(-42).len(), 3);
+    fn sizes_stay_small() {
+        assert_eq!(std::mem::size_of::<Str>(), 24);
+        assert_eq!(std::mem::size_of::<Value>(), 24);
     }
 
     #[test]
-    fn assign_reuses_buffer() {
-        let mut s = Str::from_bytes(b"hello world");
-        let ptr = match &s {
-            Str::Raw(b) => b.as_ptr(),
-            Str::Int(_) => unreachable!(),
-        };
-        s.assign(b"hello there");
-        match &s {
-            Str::Raw(b) => {
-                assert_eq!(b, b"hello there");
-                assert_eq!(b.as_ptr(), ptr);
-            }
-            Str::Int(_) => panic!("not raw"),
+    fn integer_encoding_only_when_canonical() {
+        assert!(matches!(Str::from_bytes(b"123"), Str::Int(123)));
+        assert!(matches!(Str::from_bytes(b"-5"), Str::Int(-5)));
+        for raw in [&b"0123"[..], b"1.0", b" 1", b"99999999999999999999"] {
+            let s = Str::from_bytes(raw);
+            assert!(matches!(s, Str::Inline { .. }), "{raw:?}");
+            assert_eq!(s.raw_bytes(), Some(raw));
         }
+        let mut tmp = [0; 20];
+        assert_eq!(Str::Int(-42).as_bytes(&mut tmp), b"-42");
+        assert_eq!(Str::Int(-42).len(), 3);
+        assert_eq!(Str::from_bytes(b"42"), Str::from_vec(b"42".to_vec()));
+    }
+
+    #[test]
+    fn forms_by_length_and_use() {
+        let short = [b'a'; STR_INLINE];
+        let long = [b'b'; STR_INLINE + 1];
+        assert!(matches!(Str::from_bytes(&short), Str::Inline { .. }));
+        let mut s = Str::from_bytes(&long);
+        assert!(matches!(s, Str::Exact(_)));
+        // Same-size overwrite keeps the allocation.
+        let ptr = s.raw_bytes().map(<[u8]>::as_ptr);
+        s.assign(&[b'c'; STR_INLINE + 1]);
+        assert_eq!(s.raw_bytes().map(<[u8]>::as_ptr), ptr);
+        // Appending converts once to a growable buffer.
+        s.make_raw().extend_from_slice(b"xyz");
+        assert!(matches!(s, Str::Growable(_)));
+        assert_eq!(s.len(), STR_INLINE + 4);
         s.assign(b"7");
-        assert_eq!(s, Str::Int(7));
+        assert!(matches!(s, Str::Int(7)));
+        let mut n = Str::Int(-12);
+        n.make_raw().push(b'3');
+        assert_eq!(n.raw_bytes(), Some(&b"-123"[..]));
     }
 }
