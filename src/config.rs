@@ -46,6 +46,11 @@ pub struct Config {
     #[arg(long, env = "KEYVAL_CLIENT_OUTPUT_LIMIT", default_value = "1gb", value_parser = parse_memory)]
     pub client_output_limit: u64,
 
+    /// After a busy loop turn, keep polling without sleeping for this many microseconds
+    /// before blocking (0 = always block at once). Trades a little CPU for latency.
+    #[arg(long, env = "KEYVAL_BUSY_POLL_US", default_value_t = 50)]
+    pub busy_poll_us: u64,
+
     /// Log level: error, warn, info, debug or trace. Logs go to stderr.
     #[arg(long, env = "KEYVAL_LOG_LEVEL", default_value = "info", value_parser = parse_level)]
     pub log_level: log::LevelFilter,

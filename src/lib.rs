@@ -6,6 +6,7 @@
 //! [`metrics`] sits beside them. See ARCHITECTURE.md for the why.
 
 pub mod alloc;
+pub mod clock;
 pub mod cmd;
 pub mod config;
 pub mod logging;

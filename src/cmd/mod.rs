@@ -273,9 +273,9 @@ pub struct Shared {
     pub stats: Arc<Stats>,
     /// When the server started.
     pub started: Instant,
-    /// Timestamp of the end of the previous command (or of the read that brought this
-    /// batch): a command's latency runs from there to its reply being encoded.
-    pub last_tick: Instant,
+    /// Clock ticks ([`crate::clock`]) at the end of the previous command, or when this batch
+    /// of requests started: a command's latency runs from there to its reply being encoded.
+    pub last_tick: u64,
     /// A request for the event loop, set by a handler.
     pub request: Option<Request>,
     /// Random 40-hex-digit id of this server run (INFO run_id).
@@ -294,7 +294,7 @@ impl Shared {
             config,
             stats,
             started: Instant::now(),
-            last_tick: Instant::now(),
+            last_tick: crate::clock::ticks(),
             request: None,
             run_id: random_hex_id(),
             ops_per_sec: 0,
@@ -501,7 +501,7 @@ pub fn execute(ctx: &mut Ctx, args: Args) {
         }
         transactions::queue(ctx, args);
         // Queued, not run: EXEC counts it when it runs.
-        ctx.shared.last_tick = Instant::now();
+        ctx.shared.last_tick = crate::clock::ticks();
         return;
     }
     let mark = ctx.out.mark();
@@ -522,8 +522,8 @@ fn reject(ctx: &mut Ctx, id: Option<usize>) {
 /// Records a finished call: one clock read, shared with the next command's start.
 #[inline]
 fn finish(ctx: &mut Ctx, id: Option<usize>, failed: bool) {
-    let now = Instant::now();
-    let ns = now.duration_since(ctx.shared.last_tick).as_nanos() as u64;
+    let now = crate::clock::ticks();
+    let ns = crate::clock::nanos_between(ctx.shared.last_tick, now);
     ctx.shared.last_tick = now;
     let stats = &ctx.shared.stats;
     let slot = match id {

@@ -100,4 +100,3 @@ impl fmt::Debug for SmallBytes {
         write!(f, "{:?}", String::from_utf8_lossy(self.as_bytes()))
     }
 }
-

@@ -111,7 +111,9 @@ impl Store {
         loop {
             let mut more = false;
             for db in &mut self.dbs {
-                more |= db.expire_due(now, CHUNK);
+                if db.timers() != 0 {
+                    more |= db.expire_due(now, CHUNK);
+                }
             }
             if !more {
                 return false;
@@ -124,7 +126,11 @@ impl Store {
 
     /// The earliest wheel deadline of any database (ms since the epoch).
     pub fn next_timer(&self) -> Option<u64> {
-        self.dbs.iter().filter_map(Db::next_timer).min()
+        self.dbs
+            .iter()
+            .filter(|db| db.timers() != 0)
+            .filter_map(Db::next_timer)
+            .min()
     }
 
     /// Periodic housekeeping: give memory back after mass deletions.

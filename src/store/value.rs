@@ -80,7 +80,9 @@ impl Str {
         }
         match self {
             Str::Exact(b) if b.len() == bytes.len() => b.copy_from_slice(bytes),
-            Str::Growable(v) if v.capacity() >= bytes.len() && v.capacity() <= 2 * bytes.len() + 64 => {
+            Str::Growable(v)
+                if v.capacity() >= bytes.len() && v.capacity() <= 2 * bytes.len() + 64 =>
+            {
                 v.clear();
                 v.extend_from_slice(bytes);
             }
@@ -177,7 +179,11 @@ impl std::fmt::Debug for Str {
             Str::Exact(_) => "Exact",
             Str::Growable(_) => "Growable",
         };
-        write!(f, "{kind}({:?})", String::from_utf8_lossy(self.as_bytes(&mut tmp)))
+        write!(
+            f,
+            "{kind}({:?})",
+            String::from_utf8_lossy(self.as_bytes(&mut tmp))
+        )
     }
 }
 
