@@ -104,6 +104,18 @@ impl Conn {
         }
     }
 
+    /// Prefetches the entries of the keys of (up to 32 of) the complete requests waiting in
+    /// the read buffer; see [`crate::store::Db::prefetch`].
+    pub fn prefetch_keys(&self, store: &Store) {
+        let Some(pos) = self.parser.idle_position() else {
+            return;
+        };
+        if self.client.db < store.len() {
+            let db = store.db_ref(self.client.db);
+            crate::resp::peek_keys(&self.rbuf[pos..self.filled], 32, |key| db.prefetch(key));
+        }
+    }
+
     /// Executes every complete request in the read buffer, in order. Stops early and
     /// returns a [`Request`] when a command needs the event loop; call again afterwards
     /// to continue with the rest of the buffer.

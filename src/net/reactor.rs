@@ -104,6 +104,8 @@ pub struct Server {
     to_flush: Vec<usize>,
     /// Connections whose last read filled the buffer: read again without waiting.
     to_read: Vec<usize>,
+    /// Connections read this turn whose requests are still to run.
+    ready: Vec<usize>,
     /// The listener must be drained again (batch limit hit, or an accept error paused it).
     accept_again_at: Option<u64>,
     last_accept_error_log: u64,
@@ -143,6 +145,7 @@ impl Server {
             next_client_id: 1,
             to_flush: Vec::new(),
             to_read: Vec::new(),
+            ready: Vec::new(),
             accept_again_at: None,
             last_accept_error_log: 0,
             next_cron: now + CRON_PERIOD_MS,
@@ -196,13 +199,14 @@ impl Server {
                     self.accept_clients();
                 } else {
                     if event.is_readable() || event.is_read_closed() || event.is_error() {
-                        self.on_readable(token.0);
+                        self.read_client(token.0);
                     }
                     if event.is_writable() {
                         self.queue_flush(token.0);
                     }
                 }
             }
+            self.process_ready();
             self.after_events();
         }
         self.shutdown();
@@ -240,8 +244,9 @@ impl Server {
     /// cron, gauges, and finally the writes.
     fn after_events(&mut self) {
         for token in std::mem::take(&mut self.to_read) {
-            self.on_readable(token);
+            self.read_client(token);
         }
+        self.process_ready();
         let now = now_ms();
         if self.accept_again_at.is_some_and(|at| now >= at) {
             self.accept_clients();
@@ -350,8 +355,8 @@ impl Server {
         }
     }
 
-    /// Reads once from a client and runs the complete requests that arrived.
-    fn on_readable(&mut self, token: usize) {
+    /// Reads once from a client; if requests arrived, queues it to run them this turn.
+    fn read_client(&mut self, token: usize) {
         let shared = &self.shared;
         let Some(Socket::Client(conn)) = self.sockets.get_mut(token) else {
             return;
@@ -364,19 +369,35 @@ impl Server {
                 if full {
                     self.to_read.push(token);
                 }
+                self.ready.push(token);
             }
-            Ok(ReadResult::WouldBlock) => return,
-            Ok(ReadResult::Closed) => {
-                self.close(token);
-                return;
-            }
+            Ok(ReadResult::WouldBlock) => {}
+            Ok(ReadResult::Closed) => self.close(token),
             Err(e) => {
                 log::debug!("read error on token {token}: {e}");
                 self.close(token);
-                return;
             }
         }
-        self.process(token);
+    }
+
+    /// Runs the requests of every client read this turn. All their keys are prefetched
+    /// first, so the cache misses of the lookups overlap (see `Db::prefetch`).
+    fn process_ready(&mut self) {
+        if self.ready.is_empty() {
+            return;
+        }
+        let ready = std::mem::take(&mut self.ready);
+        for &token in &ready {
+            if let Some(Socket::Client(conn)) = self.sockets.get(token) {
+                conn.prefetch_keys(&self.store);
+            }
+        }
+        for &token in &ready {
+            self.process(token);
+        }
+        // Keep the allocation for the next turn.
+        self.ready = ready;
+        self.ready.clear();
     }
 
     /// Runs the buffered requests of a client, serving event-loop requests in between.

@@ -107,6 +107,11 @@ impl Parser {
         }
     }
 
+    /// Where the next request starts when no request is half-parsed (for [`peek_keys`]).
+    pub fn idle_position(&self) -> Option<usize> {
+        self.is_idle().then_some(self.pos)
+    }
+
     /// Changes the largest accepted bulk argument (CONFIG SET proto-max-bulk-len).
     #[inline]
     pub fn set_max_bulk_len(&mut self, max: usize) {
@@ -268,6 +273,40 @@ impl Parser {
             return self.next(buf);
         }
         Ok(Some(Source::Inline))
+    }
+}
+
+/// Calls `f` with the second argument (for most commands, the key) of each complete
+/// multibulk request at the start of `buf`, for at most `max` requests. Stops at anything
+/// incomplete, inline or malformed: it is only a hint for prefetching, the real parse
+/// comes after and reports errors.
+pub fn peek_keys(buf: &[u8], max: usize, mut f: impl FnMut(&[u8])) {
+    let mut pos = 0;
+    let header = |pos: &mut usize, kind: u8| -> Option<usize> {
+        if buf.get(*pos) != Some(&kind) {
+            return None;
+        }
+        let end = find_header_end(buf, *pos)?;
+        let n = parse_i64(&buf[*pos + 1..end]).filter(|&n| n >= 0)?;
+        *pos = end + 2;
+        usize::try_from(n).ok()
+    };
+    for _ in 0..max {
+        let Some(argc) = header(&mut pos, b'*') else {
+            return;
+        };
+        for i in 0..argc {
+            let Some(len) = header(&mut pos, b'$') else {
+                return;
+            };
+            let Some(arg) = buf.get(pos..pos.saturating_add(len)) else {
+                return;
+            };
+            if i == 1 {
+                f(arg);
+            }
+            pos = pos.saturating_add(len).saturating_add(2);
+        }
     }
 }
 
@@ -532,6 +571,24 @@ mod tests {
         p.rebase(n);
         buf.extend_from_slice(b"PING\r\n");
         assert_eq!(p.next(&buf), Ok(Some(Source::Inline)));
+    }
+
+    #[test]
+    fn peek_keys_finds_second_arguments() {
+        let buf = b"*2\r\n$3\r\nGET\r\n$1\r\na\r\n*1\r\n$4\r\nPING\r\n*3\r\n$3\r\nSET\r\n$2\r\nbb\r\n$1\r\nv\r\n*2\r\n$3\r\nGET\r\n$5\r\ncut";
+        let mut keys = Vec::new();
+        peek_keys(buf, 10, |k| keys.push(k.to_vec()));
+        assert_eq!(keys, vec![b"a".to_vec(), b"bb".to_vec()]);
+        keys.clear();
+        peek_keys(buf, 1, |k| keys.push(k.to_vec()));
+        assert_eq!(keys, vec![b"a".to_vec()]);
+        keys.clear();
+        peek_keys(b"GET a\r\n", 10, |k| keys.push(k.to_vec()));
+        peek_keys(b"*2\r\n$-1\r\n", 10, |k| keys.push(k.to_vec()));
+        peek_keys(b"*2\r\n$99999999999999999999\r\n", 10, |k| {
+            keys.push(k.to_vec())
+        });
+        assert!(keys.is_empty());
     }
 
     #[test]

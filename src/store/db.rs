@@ -80,6 +80,19 @@ impl Entry {
     }
 }
 
+/// Asks the CPU to load the cache line at `p`.
+#[inline(always)]
+fn prefetch_line(p: *const u8) {
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: PREFETCHT0 is only a hint: it never faults and has no architectural effect,
+    // whatever the address. `p` comes from a live `Box<Entry>` anyway.
+    unsafe {
+        core::arch::x86_64::_mm_prefetch::<{ core::arch::x86_64::_MM_HINT_T0 }>(p.cast());
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = p;
+}
+
 /// Most keys a table shrink may rehash in one go (see [`Db::maybe_shrink`]).
 const SHRINK_MAX_KEYS: usize = 32 * 1024;
 
@@ -209,6 +222,20 @@ impl Db {
             }
             Ok(occ) => Some(&mut **occ.into_mut()),
             Err(_) => None,
+        }
+    }
+
+    /// Starts loading the entry of `key` into the CPU cache, without waiting for it.
+    ///
+    /// A lookup's cost is mostly one cache miss on the entry (the table holds pointers).
+    /// The event loop calls this for the keys of every request it has read, before running
+    /// any of them, so the misses overlap instead of each stalling its command in turn.
+    /// It takes the first slot whose 7-bit tag matches (almost always the key's own) and
+    /// never reads the entry itself.
+    #[inline]
+    pub fn prefetch(&self, key: &[u8]) {
+        if let Some(e) = self.table.find(self.hash(key), |_| true) {
+            prefetch_line(&**e as *const Entry as *const u8);
         }
     }
 
@@ -679,6 +706,17 @@ mod tests {
         for i in 0..100u32 {
             assert!(seen.contains(format!("k{i}").as_bytes()), "k{i} missed");
         }
+    }
+
+    #[test]
+    fn prefetch_is_harmless() {
+        let mut db = Db::new(0);
+        db.prefetch(b"absent");
+        db.set(b"k", s("v"), Ttl::Clear, 0);
+        db.prefetch(b"k");
+        db.prefetch(b"other");
+        assert_eq!(db.len(), 1);
+        assert!(db.get_mut(b"k", 0).is_some());
     }
 
     #[test]
