@@ -37,6 +37,8 @@ const SIGNAL_TOKEN: Token = Token(usize::MAX - 1);
 const EXPIRE_BUDGET: Duration = Duration::from_millis(1);
 /// Most connections accepted per loop turn before serving the others.
 const ACCEPT_BATCH: usize = 256;
+/// Pause between two non-blocking polls while busy-polling (see `wait_for_events`).
+const SPIN_PAUSE_NS: u64 = 10_000;
 /// Period of the housekeeping cron (Redis's hz 10).
 const CRON_PERIOD_MS: u64 = 100;
 
@@ -223,15 +225,21 @@ impl Server {
         timeout: Duration,
         busy: bool,
     ) -> io::Result<()> {
-        let spin = Duration::from_micros(self.shared.config.busy_poll_us);
-        if busy && !timeout.is_zero() && !spin.is_zero() {
-            let until = Instant::now() + spin;
+        let spin_ns = self.shared.config.busy_poll_us.saturating_mul(1000);
+        if busy && !timeout.is_zero() && spin_ns != 0 {
+            let start = clock::ticks();
             loop {
                 self.poll.poll(events, Some(Duration::ZERO))?;
-                if !events.is_empty() || Instant::now() >= until {
+                if !events.is_empty() || clock::nanos_between(start, clock::ticks()) >= spin_ns {
                     break;
                 }
-                std::hint::spin_loop();
+                // Pause between polls: each epoll_wait takes the epoll lock that a client's
+                // send must take too to queue its wake-up, so polling flat out slows the
+                // very clients we wait for.
+                let pause = clock::ticks();
+                while clock::nanos_between(pause, clock::ticks()) < SPIN_PAUSE_NS {
+                    std::hint::spin_loop();
+                }
             }
             if !events.is_empty() {
                 return Ok(());
