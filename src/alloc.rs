@@ -8,6 +8,7 @@ use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
 
 static ALLOCATED: AtomicUsize = AtomicUsize::new(0);
+static ALLOCATIONS: AtomicUsize = AtomicUsize::new(0);
 
 /// The system allocator, counting live bytes.
 #[derive(Debug, Default)]
@@ -16,6 +17,12 @@ pub struct CountingAlloc;
 /// Bytes currently allocated through [`CountingAlloc`].
 pub fn allocated() -> usize {
     ALLOCATED.load(Relaxed)
+}
+
+/// Allocations (including reallocations) made since start: INFO shows it, so a test can
+/// check that a hot path (a GET hit, say) allocates nothing.
+pub fn allocations() -> usize {
+    ALLOCATIONS.load(Relaxed)
 }
 
 // SAFETY: every method forwards to `System` with the caller's arguments unchanged, so the
@@ -27,6 +34,7 @@ unsafe impl GlobalAlloc for CountingAlloc {
         let p = unsafe { System.alloc(layout) };
         if !p.is_null() {
             ALLOCATED.fetch_add(layout.size(), Relaxed);
+            ALLOCATIONS.fetch_add(1, Relaxed);
         }
         p
     }
@@ -36,6 +44,7 @@ unsafe impl GlobalAlloc for CountingAlloc {
         let p = unsafe { System.alloc_zeroed(layout) };
         if !p.is_null() {
             ALLOCATED.fetch_add(layout.size(), Relaxed);
+            ALLOCATIONS.fetch_add(1, Relaxed);
         }
         p
     }
@@ -50,6 +59,7 @@ unsafe impl GlobalAlloc for CountingAlloc {
         // SAFETY: forwarded unchanged.
         let p = unsafe { System.realloc(ptr, layout, new_size) };
         if !p.is_null() {
+            ALLOCATIONS.fetch_add(1, Relaxed);
             ALLOCATED.fetch_add(new_size, Relaxed);
             ALLOCATED.fetch_sub(layout.size(), Relaxed);
         }

@@ -126,7 +126,7 @@ pub fn info_text(ctx: &Ctx, sections: &[Vec<u8>]) -> String {
         let buckets: usize = ctx.store.dbs().iter().map(|d| d.buckets()).sum();
         let _ = write!(
             s,
-            "used_memory:{used}\r\nused_memory_human:{}\r\nused_memory_rss:{rss}\r\nused_memory_rss_human:{}\r\nused_memory_peak:{}\r\nused_memory_dataset:{dataset}\r\nmaxmemory:0\r\nmaxmemory_human:0B\r\nmaxmemory_policy:noeviction\r\nmem_fragmentation_ratio:{:.2}\r\nmem_allocator:libc\r\nkeyval_table_buckets:{buckets}\r\n",
+            "used_memory:{used}\r\nused_memory_human:{}\r\nused_memory_rss:{rss}\r\nused_memory_rss_human:{}\r\nused_memory_peak:{}\r\nused_memory_dataset:{dataset}\r\nmaxmemory:0\r\nmaxmemory_human:0B\r\nmaxmemory_policy:noeviction\r\nmem_fragmentation_ratio:{:.2}\r\nmem_allocator:libc\r\nkeyval_table_buckets:{buckets}\r\nkeyval_allocations:{}\r\n",
             human_bytes(used),
             human_bytes(rss),
             shared.peak_memory.max(used),
@@ -135,6 +135,7 @@ pub fn info_text(ctx: &Ctx, sections: &[Vec<u8>]) -> String {
             } else {
                 0.0
             },
+            crate::alloc::allocations(),
         );
     }
     if want("persistence") {
