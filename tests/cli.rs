@@ -5,65 +5,30 @@
 //! fake server instead, to see exactly what the CLI sends (AUTH, SELECT) or to cut the
 //! connection at a chosen moment.
 
+mod common;
+
 use std::collections::BTreeSet;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Command, Output, Stdio};
 use std::thread;
 use std::time::{Duration, Instant};
 
+use common::{TestServer as Server, free_port};
+
 const CLI: &str = env!("CARGO_BIN_EXE_keyval-cli");
 
-/// A server process on a free loopback port, killed on drop.
-struct Server {
-    child: Child,
-    port: u16,
-}
-
+/// keyval-cli run against the test server.
 impl Server {
-    fn start() -> Server {
-        let use_redis = std::env::var("KEYVAL_TEST_SERVER").is_ok_and(|v| v == "redis");
-        // A port can be taken between choosing and binding it: try a few.
-        for _ in 0..5 {
-            let port = free_port();
-            let mut cmd = if use_redis {
-                let mut cmd = Command::new("redis-server");
-                cmd.args(["--bind", "127.0.0.1", "--port", &port.to_string()])
-                    .args(["--save", "", "--appendonly", "no"]);
-                cmd
-            } else {
-                let mut cmd = Command::new(env!("CARGO_BIN_EXE_rust-keyval"));
-                cmd.args([
-                    "--bind",
-                    &format!("127.0.0.1:{port}"),
-                    "--metrics-bind",
-                    "off",
-                ]);
-                cmd
-            };
-            let mut child = cmd
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .spawn()
-                .expect("start the server");
-            if wait_for_ping(port, &mut child) {
-                return Server { child, port };
-            }
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-        panic!("the server did not answer PING on any of 5 ports");
-    }
-
     /// Runs keyval-cli against this server with `args` (after `--host/--port`).
     fn cli(&self, args: &[&str]) -> Output {
-        run_cli(self.port, args, None)
+        run_cli(self.port(), args, None)
     }
 
     /// Like [`Server::cli`], feeding `stdin`.
     fn cli_with_stdin(&self, args: &[&str], stdin: &[u8]) -> Output {
-        run_cli(self.port, args, Some(stdin))
+        run_cli(self.port(), args, Some(stdin))
     }
 
     /// Runs a command whose output must be exactly `expected`, with exit status 0.
@@ -81,43 +46,6 @@ impl Server {
             out.status
         );
     }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// A port nothing listens on right now (bind port 0, read it, release it).
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("bind an ephemeral port")
-        .port()
-}
-
-/// Polls until the server answers PING (true), exits, or 10 s pass.
-fn wait_for_ping(port: u16, child: &mut Child) -> bool {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while Instant::now() < deadline {
-        if let Ok(Some(_)) = child.try_wait() {
-            return false;
-        }
-        if let Ok(mut s) = TcpStream::connect(("127.0.0.1", port)) {
-            let _ = s.set_read_timeout(Some(Duration::from_secs(1)));
-            let mut reply = [0u8; 7];
-            if s.write_all(b"*1\r\n$4\r\nPING\r\n").is_ok()
-                && s.read_exact(&mut reply).is_ok()
-                && &reply == b"+PONG\r\n"
-            {
-                return true;
-            }
-        }
-        thread::sleep(Duration::from_millis(20));
-    }
-    false
 }
 
 fn run_cli(port: u16, args: &[&str], stdin: Option<&[u8]>) -> Output {
@@ -238,7 +166,7 @@ fn project_readme_cli_walkthrough() {
             let args = rest.trim_start().strip_prefix("--").unwrap_or("");
             let mut words: Vec<&str> = args.split_whitespace().collect();
             // Our server listens on a test port, not 6374.
-            let port = server.port.to_string();
+            let port = server.port().to_string();
             for w in 0..words.len().saturating_sub(1) {
                 if words[w] == "--port" || words[w] == "-p" {
                     words[w + 1] = &port;
@@ -368,7 +296,7 @@ fn keys_over_100000_keys() {
     let server = Server::start();
     // Create the keys with one pipelined write (the CLI would take minutes one by one),
     // reading the replies concurrently.
-    let mut stream = TcpStream::connect(("127.0.0.1", server.port)).expect("connect");
+    let mut stream = TcpStream::connect(("127.0.0.1", server.port())).expect("connect");
     let mut request = Vec::new();
     for i in 0..N {
         let key = format!("key:{i:06}");

@@ -11,88 +11,9 @@ mod common;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{Client, Server, have_tool, start_redis};
-
-/// Runs `check` on our server and, when installed, on redis-server.
-fn on_both(check: impl Fn(u16)) {
-    let ours = Server::start(&[]);
-    check(ours.port);
-    if let Some(redis) = start_redis() {
-        check(redis.port);
-    }
-}
-
-/// A decoded reply.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
-enum Resp {
-    /// `+`, `-`, `:` or `,` lines, kept with their type byte.
-    Line(Vec<u8>),
-    /// A bulk string (None: null).
-    Bulk(Option<Vec<u8>>),
-    /// An array, map (flattened) or set (None: null array).
-    Array(Option<Vec<Resp>>),
-}
-
-/// Decodes one reply starting at `*pos`.
-fn decode(buf: &[u8], pos: &mut usize) -> Resp {
-    let end = *pos
-        + buf[*pos..]
-            .windows(2)
-            .position(|w| w == b"\r\n")
-            .expect("reply line");
-    let (t, head) = (buf[*pos], &buf[*pos + 1..end]);
-    let line = buf[*pos..end].to_vec();
-    *pos = end + 2;
-    let n = || -> i64 {
-        std::str::from_utf8(head)
-            .expect("digits")
-            .parse()
-            .expect("length")
-    };
-    match t {
-        b'$' if n() < 0 => Resp::Bulk(None),
-        b'$' => {
-            let len = n() as usize;
-            let data = buf[*pos..*pos + len].to_vec();
-            *pos += len + 2;
-            Resp::Bulk(Some(data))
-        }
-        b'*' | b'~' | b'%' if n() < 0 => Resp::Array(None),
-        b'*' | b'~' | b'%' => {
-            let count = if t == b'%' { 2 * n() } else { n() };
-            Resp::Array(Some((0..count).map(|_| decode(buf, pos)).collect()))
-        }
-        b'_' => Resp::Bulk(None),
-        _ => Resp::Line(line),
-    }
-}
-
-/// Decodes a whole raw reply.
-fn parse(raw: &[u8]) -> Resp {
-    let mut pos = 0;
-    let r = decode(raw, &mut pos);
-    assert_eq!(
-        pos,
-        raw.len(),
-        "trailing bytes in {:?}",
-        String::from_utf8_lossy(raw)
-    );
-    r
-}
-
-/// The bulk strings of an array reply.
-fn strings(raw: &[u8]) -> Vec<Vec<u8>> {
-    match parse(raw) {
-        Resp::Array(Some(items)) => items
-            .into_iter()
-            .map(|i| match i {
-                Resp::Bulk(Some(b)) => b,
-                other => panic!("not a bulk string: {other:?}"),
-            })
-            .collect(),
-        other => panic!("not an array: {other:?}"),
-    }
-}
+use common::{
+    Client, Resp, Rng, Server, bulk_strings, have_tool, on_both, parse, sorted, start_redis,
+};
 
 /// `(field, value)` pairs of a flat field/value array (HGETALL, HSCAN's second element).
 fn pairs(items: Vec<Vec<u8>>) -> Vec<(Vec<u8>, Vec<u8>)> {
@@ -101,42 +22,6 @@ fn pairs(items: Vec<Vec<u8>>) -> Vec<(Vec<u8>, Vec<u8>)> {
         .chunks(2)
         .map(|p| (p[0].clone(), p[1].clone()))
         .collect()
-}
-
-/// A reply with its arrays sorted, for replies whose order is a hash table's.
-fn sorted(raw: &[u8], pairwise: bool) -> Resp {
-    match parse(raw) {
-        Resp::Array(Some(items)) if pairwise => {
-            let mut chunks: Vec<Vec<Resp>> = items.chunks(2).map(<[Resp]>::to_vec).collect();
-            chunks.sort();
-            Resp::Array(Some(chunks.concat()))
-        }
-        Resp::Array(Some(mut items)) => {
-            items.sort();
-            Resp::Array(Some(items))
-        }
-        other => other,
-    }
-}
-
-/// xorshift64*: a reproducible random sequence.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-
-    fn pick<'a>(&mut self, items: &[&'a str]) -> &'a str {
-        items[self.below(items.len() as u64) as usize]
-    }
 }
 
 /// Long enough (70 bytes) to move a hash out of the small encoding.
@@ -291,7 +176,7 @@ fn fill(c: &mut Client, key: &str, n: usize) {
 
 #[test]
 fn big_hash_reads_and_full_scans() {
-    on_both(|port| {
+    on_both(&[], |port| {
         let mut c = Client::connect(port);
         assert_eq!(c.cmd("FLUSHALL"), b"+OK\r\n");
         fill(&mut c, "h", 1000);
@@ -303,13 +188,13 @@ fn big_hash_reads_and_full_scans() {
             v.sort();
             v
         };
-        let mut all = pairs(strings(&c.cmd("HGETALL h")));
+        let mut all = pairs(bulk_strings(&c.cmd("HGETALL h")));
         all.sort();
         assert_eq!(all, want);
-        let mut keys = strings(&c.cmd("HKEYS h"));
+        let mut keys = bulk_strings(&c.cmd("HKEYS h"));
         keys.sort();
         assert_eq!(keys, want.iter().map(|p| p.0.clone()).collect::<Vec<_>>());
-        let mut vals = strings(&c.cmd("HVALS h"));
+        let mut vals = bulk_strings(&c.cmd("HVALS h"));
         vals.sort();
         assert_eq!(vals, want.iter().map(|p| p.1.clone()).collect::<Vec<_>>());
         assert_eq!(c.cmd_str("HGET h f777"), "$4\r\nv777\r\n");
@@ -328,14 +213,14 @@ fn big_hash_reads_and_full_scans() {
                 if let Some(p) = pattern {
                     cmd += &format!(" MATCH {p}");
                 }
-                let Resp::Array(Some(parts)) = parse(&c.cmd(&cmd)) else {
+                let Resp::Agg(_, Some(parts)) = parse(&c.cmd(&cmd)) else {
                     panic!("HSCAN reply");
                 };
                 let Resp::Bulk(Some(next)) = &parts[0] else {
                     panic!("cursor");
                 };
                 cursor = String::from_utf8(next.clone()).expect("cursor digits");
-                let Resp::Array(Some(items)) = &parts[1] else {
+                let Resp::Agg(_, Some(items)) = &parts[1] else {
                     panic!("items");
                 };
                 for p in items.chunks(2) {
@@ -359,11 +244,11 @@ fn big_hash_reads_and_full_scans() {
         let mut cursor = "0".to_string();
         let mut steps = 0;
         loop {
-            let Resp::Array(Some(parts)) = parse(&c.cmd(&format!("HSCAN h {cursor} COUNT 10")))
+            let Resp::Agg(_, Some(parts)) = parse(&c.cmd(&format!("HSCAN h {cursor} COUNT 10")))
             else {
                 panic!("HSCAN reply");
             };
-            let (Resp::Bulk(Some(next)), Resp::Array(Some(items))) = (&parts[0], &parts[1]) else {
+            let (Resp::Bulk(Some(next)), Resp::Agg(_, Some(items))) = (&parts[0], &parts[1]) else {
                 panic!("HSCAN parts");
             };
             for p in items.chunks(2) {
@@ -388,7 +273,7 @@ fn big_hash_reads_and_full_scans() {
 
 #[test]
 fn small_hashes_keep_insertion_order_and_scan_whole() {
-    on_both(|port| {
+    on_both(&[], |port| {
         let mut c = Client::connect(port);
         assert_eq!(c.cmd("FLUSHALL"), b"+OK\r\n");
         // 512 fields (Redis's built-in hash-max-listpack-entries) in a scrambled order:
@@ -397,23 +282,23 @@ fn small_hashes_keep_insertion_order_and_scan_whole() {
         for f in &order {
             c.call(&[b"HSET", b"h", f.as_bytes(), b"v"]);
         }
-        let keys: Vec<String> = strings(&c.cmd("HKEYS h"))
+        let keys: Vec<String> = bulk_strings(&c.cmd("HKEYS h"))
             .into_iter()
             .map(|k| String::from_utf8(k).expect("utf8"))
             .collect();
         assert_eq!(keys, order);
         // HSCAN of a small hash returns everything at once, whatever COUNT says.
-        let Resp::Array(Some(parts)) = parse(&c.cmd("HSCAN h 0 COUNT 1")) else {
+        let Resp::Agg(_, Some(parts)) = parse(&c.cmd("HSCAN h 0 COUNT 1")) else {
             panic!("HSCAN");
         };
         assert_eq!(parts[0], Resp::Bulk(Some(b"0".to_vec())));
-        let Resp::Array(Some(items)) = &parts[1] else {
+        let Resp::Agg(_, Some(items)) = &parts[1] else {
             panic!("items");
         };
         assert_eq!(items.len(), 1024);
         // The 513th field moves it to a table, scanned in steps.
         c.cmd("HSET h one-more v");
-        let Resp::Array(Some(parts)) = parse(&c.cmd("HSCAN h 0 COUNT 1")) else {
+        let Resp::Agg(_, Some(parts)) = parse(&c.cmd("HSCAN h 0 COUNT 1")) else {
             panic!("HSCAN");
         };
         assert_ne!(parts[0], Resp::Bulk(Some(b"0".to_vec())));
@@ -424,11 +309,11 @@ fn small_hashes_keep_insertion_order_and_scan_whole() {
         let mut cursor = "0".to_string();
         let mut steps = 0;
         loop {
-            let Resp::Array(Some(parts)) = parse(&c.cmd(&format!("HSCAN g {cursor} COUNT 1")))
+            let Resp::Agg(_, Some(parts)) = parse(&c.cmd(&format!("HSCAN g {cursor} COUNT 1")))
             else {
                 panic!("HSCAN");
             };
-            let (Resp::Bulk(Some(next)), Resp::Array(Some(items))) = (&parts[0], &parts[1]) else {
+            let (Resp::Bulk(Some(next)), Resp::Agg(_, Some(items))) = (&parts[0], &parts[1]) else {
                 panic!("parts");
             };
             seen += items.len() / 2;
@@ -445,7 +330,7 @@ fn small_hashes_keep_insertion_order_and_scan_whole() {
 
 #[test]
 fn hrandfield_counts_and_shapes() {
-    on_both(|port| {
+    on_both(&[], |port| {
         let mut c = Client::connect(port);
         assert_eq!(c.cmd("FLUSHALL"), b"+OK\r\n");
         fill(&mut c, "small", 10);
@@ -453,7 +338,7 @@ fn hrandfield_counts_and_shapes() {
         for (key, size) in [("small", 10usize), ("big", 1000)] {
             for count in [1i64, 3, 5, 9, 10, 20, 400, 999, 1000, 5000, -1, -7, -3000] {
                 let reply = c.cmd(&format!("HRANDFIELD {key} {count}"));
-                let fields = strings(&reply);
+                let fields = bulk_strings(&reply);
                 let n = count.unsigned_abs() as usize;
                 if count > 0 {
                     assert_eq!(fields.len(), n.min(size), "{key} {count}");
@@ -471,7 +356,7 @@ fn hrandfield_counts_and_shapes() {
                 }
                 // WITHVALUES: the same counts, each field with its own value.
                 let reply = c.cmd(&format!("HRANDFIELD {key} {count} WITHVALUES"));
-                let got = pairs(strings(&reply));
+                let got = pairs(bulk_strings(&reply));
                 assert_eq!(got.len(), if count > 0 { n.min(size) } else { n });
                 for (f, v) in got {
                     assert_eq!(f[1..], v[1..]);
@@ -486,20 +371,20 @@ fn hrandfield_counts_and_shapes() {
         }
         assert_eq!(seen.len(), 3);
         // Negative counts repeat fields, positive ones never do.
-        let many = strings(&c.cmd("HRANDFIELD three -100"));
+        let many = bulk_strings(&c.cmd("HRANDFIELD three -100"));
         let distinct: std::collections::BTreeSet<_> = many.iter().collect();
         assert_eq!(distinct.len(), 3);
         // RESP3: WITHVALUES gives [field, value] pairs.
         assert!(c.cmd_str("HELLO 3").starts_with('%'));
         for count in [2i64, -5, 3000] {
-            let Resp::Array(Some(items)) =
+            let Resp::Agg(_, Some(items)) =
                 parse(&c.cmd(&format!("HRANDFIELD big {count} WITHVALUES")))
             else {
                 panic!("array");
             };
             assert_eq!(items.len(), count.unsigned_abs().min(1000) as usize);
             for item in items {
-                let Resp::Array(Some(pair)) = item else {
+                let Resp::Agg(_, Some(pair)) = item else {
                     panic!("pair");
                 };
                 let [Resp::Bulk(Some(f)), Resp::Bulk(Some(v))] = &pair[..] else {
@@ -533,7 +418,7 @@ fn a_huge_negative_hrandfield_count_stops_at_the_output_limit() {
 
 #[test]
 fn writes_keep_the_ttl_and_emptied_hashes_go() {
-    on_both(|port| {
+    on_both(&[], |port| {
         let mut c = Client::connect(port);
         assert_eq!(c.cmd("FLUSHALL"), b"+OK\r\n");
         c.cmd("HSET h a 1 b 2 c x");
@@ -585,7 +470,7 @@ fn watch_aborts(port: u16, setup: &str, cmd: &str) -> bool {
 
 #[test]
 fn watch_sees_every_hash_change_and_only_changes() {
-    on_both(|port| {
+    on_both(&[], |port| {
         let hash = "HSET h a 1 s x";
         for (setup, cmd, aborts) in [
             (hash, "HSET h a 2", true),
@@ -627,7 +512,7 @@ fn hits_misses(c: &mut Client) -> (i64, i64) {
 
 #[test]
 fn reads_count_keyspace_hits_and_misses() {
-    on_both(|port| {
+    on_both(&[], |port| {
         let mut c = Client::connect(port);
         assert_eq!(c.cmd("FLUSHALL"), b"+OK\r\n");
         c.cmd("HSET h a 1");

@@ -9,40 +9,7 @@ mod common;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use common::{Client, Server, have_tool, start_redis};
-
-/// Runs `check` on our server and, when installed, on redis-server.
-fn on_both(extra: &[&str], check: impl Fn(u16)) {
-    let ours = Server::start(extra);
-    check(ours.port);
-    if let Some(redis) = start_redis() {
-        check(redis.port);
-    }
-}
-
-/// xorshift64*: a reproducible random sequence.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-
-    fn signed(&mut self, span: i64) -> i64 {
-        self.below(2 * span as u64 + 1) as i64 - span
-    }
-
-    fn pick<'a>(&mut self, items: &[&'a str]) -> &'a str {
-        items[self.below(items.len() as u64) as usize]
-    }
-}
+use common::{Client, Rng, Server, have_tool, on_both, start_redis};
 
 /// One random list command over a few keys (one of them a string, for WRONGTYPE) and a
 /// few elements (one longer than the inline size).

@@ -12,88 +12,7 @@ mod common;
 use std::collections::{BTreeSet, HashMap};
 use std::time::Duration;
 
-use common::{Client, Server, start_redis};
-
-/// Runs `check` on our server and, when installed, on redis-server.
-fn on_both(check: impl Fn(u16)) {
-    let ours = Server::start(&[]);
-    check(ours.port);
-    if let Some(redis) = start_redis() {
-        check(redis.port);
-    }
-}
-
-/// A decoded reply.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
-enum Resp {
-    /// `+`, `-`, `:`, `,` or `#` lines, kept with their type byte.
-    Line(Vec<u8>),
-    /// A bulk string (None: null).
-    Bulk(Option<Vec<u8>>),
-    /// An array, set or map (flattened), with its type byte (None: null array).
-    Agg(u8, Option<Vec<Resp>>),
-}
-
-/// Decodes one reply starting at `*pos`.
-fn decode(buf: &[u8], pos: &mut usize) -> Resp {
-    let end = *pos
-        + buf[*pos..]
-            .windows(2)
-            .position(|w| w == b"\r\n")
-            .expect("reply line");
-    let (t, head) = (buf[*pos], &buf[*pos + 1..end]);
-    let line = buf[*pos..end].to_vec();
-    *pos = end + 2;
-    let n = || -> i64 {
-        std::str::from_utf8(head)
-            .expect("digits")
-            .parse()
-            .expect("length")
-    };
-    match t {
-        b'$' if n() < 0 => Resp::Bulk(None),
-        b'$' => {
-            let len = n() as usize;
-            let data = buf[*pos..*pos + len].to_vec();
-            *pos += len + 2;
-            Resp::Bulk(Some(data))
-        }
-        b'*' | b'~' | b'%' if n() < 0 => Resp::Agg(t, None),
-        b'*' | b'~' | b'%' => {
-            let count = if t == b'%' { 2 * n() } else { n() };
-            Resp::Agg(t, Some((0..count).map(|_| decode(buf, pos)).collect()))
-        }
-        b'_' => Resp::Bulk(None),
-        _ => Resp::Line(line),
-    }
-}
-
-/// Decodes a whole raw reply.
-fn parse(raw: &[u8]) -> Resp {
-    let mut pos = 0;
-    let r = decode(raw, &mut pos);
-    assert_eq!(
-        pos,
-        raw.len(),
-        "trailing bytes in {:?}",
-        String::from_utf8_lossy(raw)
-    );
-    r
-}
-
-/// The members of an array or set reply, in reply order.
-fn members(raw: &[u8]) -> Vec<Vec<u8>> {
-    match parse(raw) {
-        Resp::Agg(_, Some(items)) => items
-            .into_iter()
-            .map(|i| match i {
-                Resp::Bulk(Some(b)) => b,
-                other => panic!("not a bulk string: {other:?}"),
-            })
-            .collect(),
-        other => panic!("not an array: {other:?}"),
-    }
-}
+use common::{Client, Resp, Rng, Server, bulk_strings, on_both, parse, sorted, start_redis};
 
 /// The bytes of a bulk string reply.
 fn bulk(raw: &[u8]) -> Vec<u8> {
@@ -105,45 +24,18 @@ fn bulk(raw: &[u8]) -> Vec<u8> {
 
 /// The members of an array or set reply, sorted.
 fn sorted_members(raw: &[u8]) -> Vec<Vec<u8>> {
-    let mut m = members(raw);
+    let mut m = bulk_strings(raw);
     m.sort();
     m
-}
-
-/// A reply with its aggregates sorted (for replies whose order is a hash table's).
-fn sorted(raw: &[u8]) -> Resp {
-    match parse(raw) {
-        Resp::Agg(t, Some(mut items)) => {
-            items.sort();
-            Resp::Agg(t, Some(items))
-        }
-        other => other,
-    }
 }
 
 fn bytes(items: &[&str]) -> Vec<Vec<u8>> {
     items.iter().map(|s| s.as_bytes().to_vec()).collect()
 }
 
-/// xorshift64*: a reproducible random sequence.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-}
-
 #[test]
 fn string_sets_in_resp2_and_resp3() {
-    on_both(|port| {
+    on_both(&[], |port| {
         let mut c = Client::connect(port);
         c.cmd("FLUSHALL");
         assert_eq!(c.cmd("SADD a x y z w"), b":4\r\n");
@@ -193,7 +85,7 @@ fn string_sets_in_resp2_and_resp3() {
 
 #[test]
 fn spop_removes_what_it_returns() {
-    on_both(|port| {
+    on_both(&[], |port| {
         let mut c = Client::connect(port);
         c.cmd("FLUSHALL");
         for (key, n, prefix) in [("strs", 300, "m"), ("ints", 300, ""), ("bigints", 1000, "")] {
@@ -208,7 +100,7 @@ fn spop_removes_what_it_returns() {
             let mut popped = BTreeSet::new();
             // Counts that take Redis's both strategies (few of many, most of the rest).
             for count in [1usize, 7, 50] {
-                let got = members(&c.cmd(&format!("SPOP {key} {count}")));
+                let got = bulk_strings(&c.cmd(&format!("SPOP {key} {count}")));
                 assert_eq!(got.len(), count);
                 for m in got {
                     assert!(all.contains(&m), "{m:?} was never added");
@@ -221,15 +113,15 @@ fn spop_removes_what_it_returns() {
                 c.cmd(&format!("SCARD {key}")),
                 format!(":{left}\r\n").into_bytes()
             );
-            let rest: BTreeSet<Vec<u8>> = members(&c.cmd(&format!("SMEMBERS {key}")))
+            let rest: BTreeSet<Vec<u8>> = bulk_strings(&c.cmd(&format!("SMEMBERS {key}")))
                 .into_iter()
                 .collect();
             assert!(rest.is_disjoint(&popped));
             assert_eq!(rest.len() + popped.len(), n);
             // Almost all of what remains, then the rest: the key goes away.
-            let most = members(&c.cmd(&format!("SPOP {key} {}", left - 3)));
+            let most = bulk_strings(&c.cmd(&format!("SPOP {key} {}", left - 3)));
             assert_eq!(most.len(), left - 3);
-            let last = members(&c.cmd(&format!("SPOP {key} 100")));
+            let last = bulk_strings(&c.cmd(&format!("SPOP {key} 100")));
             assert_eq!(last.len(), 3);
             assert_eq!(c.cmd(&format!("EXISTS {key}")), b":0\r\n");
         }
@@ -238,7 +130,7 @@ fn spop_removes_what_it_returns() {
 
 #[test]
 fn srandmember_returns_members_without_removing_them() {
-    on_both(|port| {
+    on_both(&[], |port| {
         let mut c = Client::connect(port);
         c.cmd("FLUSHALL");
         for (key, n, prefix) in [("strs", 100, "m"), ("ints", 100, "")] {
@@ -252,14 +144,14 @@ fn srandmember_returns_members_without_removing_them() {
             c.call(&args);
             // Distinct members for positive counts, in each of Redis's strategies.
             for count in [1usize, 10, 40, 90, 100, 150] {
-                let got = members(&c.cmd(&format!("SRANDMEMBER {key} {count}")));
+                let got = bulk_strings(&c.cmd(&format!("SRANDMEMBER {key} {count}")));
                 assert_eq!(got.len(), count.min(n));
                 let distinct: BTreeSet<Vec<u8>> = got.iter().cloned().collect();
                 assert_eq!(distinct.len(), got.len(), "repeats in a positive count");
                 assert!(distinct.is_subset(&all));
             }
             // Repeats allowed for negative counts; over many draws every member shows up.
-            let got = members(&c.cmd(&format!("SRANDMEMBER {key} -2000")));
+            let got = bulk_strings(&c.cmd(&format!("SRANDMEMBER {key} -2000")));
             assert_eq!(got.len(), 2000);
             let seen: BTreeSet<Vec<u8>> = got.into_iter().collect();
             assert!(seen.is_subset(&all));
@@ -283,7 +175,7 @@ fn srandmember_returns_members_without_removing_them() {
 
 #[test]
 fn sscan_visits_every_member_of_a_big_set() {
-    on_both(|port| {
+    on_both(&[], |port| {
         let mut c = Client::connect(port);
         c.cmd("FLUSHALL");
         let all: BTreeSet<Vec<u8>> = (0..3000)
@@ -342,7 +234,7 @@ fn sscan_visits_every_member_of_a_big_set() {
 
 #[test]
 fn integer_sets_are_sorted_until_they_grow_past_512() {
-    on_both(|port| {
+    on_both(&[], |port| {
         let mut c = Client::connect(port);
         c.cmd("FLUSHALL");
         // Insert 512 integers in a scrambled order: both servers list them sorted.
@@ -353,8 +245,8 @@ fn integer_sets_are_sorted_until_they_grow_past_512() {
         let want: Vec<Vec<u8>> = (-256..256)
             .map(|k: i64| k.to_string().into_bytes())
             .collect();
-        assert_eq!(members(&c.cmd("SMEMBERS i")), want);
-        assert_eq!(members(&c.cmd("SUNION i")), want);
+        assert_eq!(bulk_strings(&c.cmd("SMEMBERS i")), want);
+        assert_eq!(bulk_strings(&c.cmd("SUNION i")), want);
         // The 513th converts the set; the contents stay, the order is the table's.
         assert_eq!(c.cmd("SADD i 1000"), b":1\r\n");
         let mut want_all = want.clone();
@@ -373,7 +265,7 @@ fn integer_sets_are_sorted_until_they_grow_past_512() {
 
 #[test]
 fn writes_keep_the_ttl_and_store_commands_replace_it() {
-    on_both(|port| {
+    on_both(&[], |port| {
         let mut c = Client::connect(port);
         c.cmd("FLUSHALL");
         c.cmd("SADD s a b c");
@@ -434,7 +326,7 @@ fn exec_runs(port: u16, setup: &[&str], key: &str, meddle: &str) -> bool {
 
 #[test]
 fn watch_sees_every_change_and_only_changes() {
-    on_both(|port| {
+    on_both(&[], |port| {
         let set = &["SADD s a b", "SADD t c"];
         // (setup, watched key, command, EXEC runs?)
         let cases: &[(&[&str], &str, &str, bool)] = &[
@@ -512,7 +404,7 @@ fn random_commands_match_redis() {
         let (ra, rb) = (a.cmd(&cmd), b.cmd(&cmd));
         if ra != rb {
             // Same contents in another order is fine for hash-table sets.
-            assert_eq!(sorted(&ra), sorted(&rb), "step {step}: {cmd}");
+            assert_eq!(sorted(&ra, false), sorted(&rb, false), "step {step}: {cmd}");
             *ordered
                 .entry(cmd.split(' ').next().unwrap_or("").to_string())
                 .or_insert(0) += 1;

@@ -4,94 +4,23 @@
 //! They run against rust-keyval on a free port (`KEYVAL_TEST_SERVER=redis`: redis-server), and
 //! against small fake servers that lie or stall, to prove each tool notices.
 
+mod common;
+
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::PathBuf;
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Command, Output, Stdio};
 use std::sync::OnceLock;
 use std::thread;
 use std::time::{Duration, Instant};
 
-/// A server process on a free loopback port, killed on drop.
-struct Server {
-    child: Child,
-    port: u16,
-}
+use common::{TestServer as Server, free_port};
 
 impl Server {
-    fn start() -> Server {
-        let use_redis = std::env::var("KEYVAL_TEST_SERVER").is_ok_and(|v| v == "redis");
-        // A port can be taken between choosing and binding it: try a few.
-        for _ in 0..5 {
-            let port = free_port();
-            let mut cmd = if use_redis {
-                let mut cmd = Command::new("redis-server");
-                cmd.args(["--bind", "127.0.0.1", "--port", &port.to_string()])
-                    .args(["--save", "", "--appendonly", "no"]);
-                cmd
-            } else {
-                let mut cmd = Command::new(env!("CARGO_BIN_EXE_rust-keyval"));
-                cmd.args([
-                    "--bind",
-                    &format!("127.0.0.1:{port}"),
-                    "--metrics-bind",
-                    "off",
-                ]);
-                cmd
-            };
-            let mut child = cmd
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .spawn()
-                .expect("start the server");
-            if wait_for_ping(port, &mut child) {
-                return Server { child, port };
-            }
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-        panic!("the server did not answer PING on any of 5 ports");
-    }
-
+    /// The `HOST` the tools are given: `127.0.0.1:PORT`.
     fn host(&self) -> String {
-        format!("127.0.0.1:{}", self.port)
+        format!("127.0.0.1:{}", self.port())
     }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("bind an ephemeral port")
-        .port()
-}
-
-/// Polls until the server answers PING (true), exits, or 10 s pass.
-fn wait_for_ping(port: u16, child: &mut Child) -> bool {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while Instant::now() < deadline {
-        if let Ok(Some(_)) = child.try_wait() {
-            return false;
-        }
-        if let Ok(mut s) = TcpStream::connect(("127.0.0.1", port)) {
-            let _ = s.set_read_timeout(Some(Duration::from_secs(1)));
-            let mut reply = [0u8; 7];
-            if s.write_all(b"*1\r\n$4\r\nPING\r\n").is_ok()
-                && s.read_exact(&mut reply).is_ok()
-                && &reply == b"+PONG\r\n"
-            {
-                return true;
-            }
-        }
-        thread::sleep(Duration::from_millis(20));
-    }
-    false
 }
 
 /// Paths of the tester, stress and loadtest binaries, built once per test run with the same

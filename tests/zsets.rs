@@ -12,74 +12,7 @@ mod common;
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-use common::{Client, Server, start_redis};
-
-/// Runs `check` on our server and, when installed, on redis-server.
-fn on_both(check: impl Fn(u16)) {
-    let ours = Server::start(&[]);
-    check(ours.port);
-    if let Some(redis) = start_redis() {
-        check(redis.port);
-    }
-}
-
-/// A decoded reply.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
-enum Resp {
-    /// `+`, `-`, `:`, `,` or `#` lines, kept with their type byte.
-    Line(Vec<u8>),
-    /// A bulk string (None: null).
-    Bulk(Option<Vec<u8>>),
-    /// An array, set or map (flattened), with its type byte (None: null array).
-    Agg(u8, Option<Vec<Resp>>),
-}
-
-/// Decodes one reply starting at `*pos`.
-fn decode(buf: &[u8], pos: &mut usize) -> Resp {
-    let end = *pos
-        + buf[*pos..]
-            .windows(2)
-            .position(|w| w == b"\r\n")
-            .expect("reply line");
-    let (t, head) = (buf[*pos], &buf[*pos + 1..end]);
-    let line = buf[*pos..end].to_vec();
-    *pos = end + 2;
-    let n = || -> i64 {
-        std::str::from_utf8(head)
-            .expect("digits")
-            .parse()
-            .expect("length")
-    };
-    match t {
-        b'$' if n() < 0 => Resp::Bulk(None),
-        b'$' => {
-            let len = n() as usize;
-            let data = buf[*pos..*pos + len].to_vec();
-            *pos += len + 2;
-            Resp::Bulk(Some(data))
-        }
-        b'*' | b'~' | b'%' if n() < 0 => Resp::Agg(t, None),
-        b'*' | b'~' | b'%' => {
-            let count = if t == b'%' { 2 * n() } else { n() };
-            Resp::Agg(t, Some((0..count).map(|_| decode(buf, pos)).collect()))
-        }
-        b'_' => Resp::Bulk(None),
-        _ => Resp::Line(line),
-    }
-}
-
-/// Decodes a whole raw reply.
-fn parse(raw: &[u8]) -> Resp {
-    let mut pos = 0;
-    let r = decode(raw, &mut pos);
-    assert_eq!(
-        pos,
-        raw.len(),
-        "trailing bytes in {:?}",
-        String::from_utf8_lossy(raw)
-    );
-    r
-}
+use common::{Client, Resp, Rng, Server, on_both, parse, start_redis};
 
 /// The bulk strings of an array reply, in order.
 fn strings(raw: &[u8]) -> Vec<String> {
@@ -124,26 +57,6 @@ fn zscan_all(c: &mut Client, key: &str, count: usize) -> (BTreeMap<String, Strin
             return (seen, calls);
         }
         assert!(calls < 1_000_000, "ZSCAN does not finish");
-    }
-}
-
-/// xorshift64*: a reproducible random sequence.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-
-    fn pick<'a>(&mut self, items: &[&'a str]) -> &'a str {
-        items[self.below(items.len() as u64) as usize]
     }
 }
 
@@ -371,7 +284,7 @@ fn random_commands_in_resp3_match_redis() {
 
 #[test]
 fn zscan_visits_every_member_of_a_big_set() {
-    on_both(|port| {
+    on_both(&[], |port| {
         let mut c = Client::connect(port);
         c.cmd("FLUSHALL");
         let n = 5000;
@@ -402,7 +315,7 @@ fn zscan_visits_every_member_of_a_big_set() {
 
 #[test]
 fn ranks_and_ranges_on_a_large_set() {
-    on_both(|port| {
+    on_both(&[], |port| {
         let mut c = Client::connect(port);
         c.cmd("FLUSHALL");
         let n = 50_000u64;
@@ -501,7 +414,7 @@ fn rank_lookups_are_logarithmic() {
 
 #[test]
 fn writes_keep_the_ttl() {
-    on_both(|port| {
+    on_both(&[], |port| {
         let mut c = Client::connect(port);
         c.cmd("FLUSHALL");
         c.cmd("ZADD z 1 a 2 b 3 c 4 d 5 e");
@@ -551,7 +464,7 @@ fn exec_runs(port: u16, setup: &str, key: &str, meddle: &str) -> bool {
 
 #[test]
 fn watch_sees_every_change_and_only_changes() {
-    on_both(|port| {
+    on_both(&[], |port| {
         let setup = "ZADD z 1 a 2 b 3 c";
         let cases: &[(&str, &str, bool)] = &[
             ("z", "ZADD z 4 d", false),

@@ -1,5 +1,6 @@
-//! Shared helpers for the integration tests: start the real server binary on a free port,
-//! and talk raw RESP to it over TCP.
+//! Shared helpers for the integration tests: start the real server binary (and redis-server)
+//! on a free port, talk raw RESP to it over TCP, decode replies, and draw reproducible random
+//! numbers.
 #![allow(dead_code)]
 
 use std::io::{Read, Write};
@@ -306,12 +307,24 @@ impl Drop for Redis {
 }
 
 /// Starts redis-server when it is installed and is version 7.0 (whose behaviour we copy);
-/// None (after printing SKIPPED) otherwise. Other processes pick free ports too, so the
-/// server that answers must report the process id started here, or another port is tried.
+/// None (after printing SKIPPED) otherwise.
 pub fn start_redis() -> Option<Redis> {
     if !have_tool("redis-server") {
         return None;
     }
+    let redis = spawn_redis();
+    let info = Client::connect(redis.port).cmd_str("INFO server");
+    if !info.contains("redis_version:7.0.") {
+        eprintln!("SKIPPED the Redis half: this redis-server is not 7.0");
+        return None;
+    }
+    Some(redis)
+}
+
+/// Starts redis-server, whatever its version, on a free port; panics when it cannot. Other
+/// processes pick free ports too, so the server that answers must report the process id
+/// started here, or another port is tried.
+pub fn spawn_redis() -> Redis {
     for _ in 0..5 {
         let port = free_port();
         let dir = std::env::temp_dir().join(format!("keyval-redis-{port}-{}", std::process::id()));
@@ -338,11 +351,160 @@ pub fn start_redis() -> Option<Redis> {
         if !info.contains(&format!("process_id:{pid}\r\n")) {
             continue; // another process holds the port
         }
-        if !info.contains("redis_version:7.0.") {
-            eprintln!("SKIPPED the Redis half: this redis-server is not 7.0");
-            return None;
-        }
-        return Some(redis);
+        return redis;
     }
     panic!("could not start redis-server on a free port");
+}
+
+/// Runs `check` on our server (started with the `extra` flags) and, when installed, on
+/// redis-server.
+pub fn on_both(extra: &[&str], check: impl Fn(u16)) {
+    let ours = Server::start(extra);
+    check(ours.port);
+    if let Some(redis) = start_redis() {
+        check(redis.port);
+    }
+}
+
+/// The server that the tests of client programs (keyval-cli, the loadtest tools) talk to:
+/// rust-keyval, or redis-server (any version) when `KEYVAL_TEST_SERVER=redis`, to check that
+/// those tests hold against the reference implementation. Stopped when dropped.
+pub enum TestServer {
+    Ours(Server),
+    Redis(Redis),
+}
+
+impl TestServer {
+    /// Starts the server `KEYVAL_TEST_SERVER` asks for.
+    pub fn start() -> TestServer {
+        if std::env::var("KEYVAL_TEST_SERVER").is_ok_and(|v| v == "redis") {
+            TestServer::Redis(spawn_redis())
+        } else {
+            TestServer::Ours(Server::start(&[]))
+        }
+    }
+
+    /// The loopback port it listens on.
+    pub fn port(&self) -> u16 {
+        match self {
+            TestServer::Ours(s) => s.port,
+            TestServer::Redis(r) => r.port,
+        }
+    }
+}
+
+/// A decoded reply.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Resp {
+    /// `+`, `-`, `:`, `,` or `#` lines, kept with their type byte.
+    Line(Vec<u8>),
+    /// A bulk string (None: null).
+    Bulk(Option<Vec<u8>>),
+    /// An array, set or map (flattened), with its type byte (None: null array).
+    Agg(u8, Option<Vec<Resp>>),
+}
+
+/// Decodes one reply starting at `*pos`.
+pub fn decode(buf: &[u8], pos: &mut usize) -> Resp {
+    let end = *pos
+        + buf[*pos..]
+            .windows(2)
+            .position(|w| w == b"\r\n")
+            .expect("reply line");
+    let (t, head) = (buf[*pos], &buf[*pos + 1..end]);
+    let line = buf[*pos..end].to_vec();
+    *pos = end + 2;
+    let n = || -> i64 {
+        std::str::from_utf8(head)
+            .expect("digits")
+            .parse()
+            .expect("length")
+    };
+    match t {
+        b'$' if n() < 0 => Resp::Bulk(None),
+        b'$' => {
+            let len = n() as usize;
+            let data = buf[*pos..*pos + len].to_vec();
+            *pos += len + 2;
+            Resp::Bulk(Some(data))
+        }
+        b'*' | b'~' | b'%' if n() < 0 => Resp::Agg(t, None),
+        b'*' | b'~' | b'%' => {
+            let count = if t == b'%' { 2 * n() } else { n() };
+            Resp::Agg(t, Some((0..count).map(|_| decode(buf, pos)).collect()))
+        }
+        b'_' => Resp::Bulk(None),
+        _ => Resp::Line(line),
+    }
+}
+
+/// Decodes a whole raw reply.
+pub fn parse(raw: &[u8]) -> Resp {
+    let mut pos = 0;
+    let r = decode(raw, &mut pos);
+    assert_eq!(
+        pos,
+        raw.len(),
+        "trailing bytes in {:?}",
+        String::from_utf8_lossy(raw)
+    );
+    r
+}
+
+/// The bulk strings of an array, set or map reply, in reply order.
+pub fn bulk_strings(raw: &[u8]) -> Vec<Vec<u8>> {
+    match parse(raw) {
+        Resp::Agg(_, Some(items)) => items
+            .into_iter()
+            .map(|i| match i {
+                Resp::Bulk(Some(b)) => b,
+                other => panic!("not a bulk string: {other:?}"),
+            })
+            .collect(),
+        other => panic!("not an array: {other:?}"),
+    }
+}
+
+/// A reply with its top-level aggregate sorted, for replies whose order is a hash table's;
+/// `pairwise` sorts it as (field, value) pairs.
+pub fn sorted(raw: &[u8], pairwise: bool) -> Resp {
+    match parse(raw) {
+        Resp::Agg(t, Some(items)) if pairwise => {
+            let mut chunks: Vec<Vec<Resp>> = items.chunks(2).map(<[Resp]>::to_vec).collect();
+            chunks.sort();
+            Resp::Agg(t, Some(chunks.concat()))
+        }
+        Resp::Agg(t, Some(mut items)) => {
+            items.sort();
+            Resp::Agg(t, Some(items))
+        }
+        other => other,
+    }
+}
+
+/// xorshift64*: a reproducible random sequence.
+pub struct Rng(pub u64);
+
+impl Rng {
+    pub fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+
+    /// A number in `0..n`.
+    pub fn below(&mut self, n: u64) -> u64 {
+        self.next() % n
+    }
+
+    /// A number in `-span..=span`.
+    pub fn signed(&mut self, span: i64) -> i64 {
+        self.below(2 * span as u64 + 1) as i64 - span
+    }
+
+    /// One of `items`.
+    pub fn pick<'a>(&mut self, items: &[&'a str]) -> &'a str {
+        items[self.below(items.len() as u64) as usize]
+    }
 }
