@@ -5,7 +5,7 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::{Client, Server, encode, wait_for};
+use common::{Client, Server, encode, info_field, wait_for};
 
 /// Sends many commands with bounded pipelining, checking every reply.
 fn pipeline(c: &mut Client, cmds: impl Iterator<Item = Vec<u8>>, want: &[u8]) {
@@ -27,14 +27,6 @@ fn pipeline(c: &mut Client, cmds: impl Iterator<Item = Vec<u8>>, want: &[u8]) {
         }
     }
     flush(c, &mut batch, &mut pending);
-}
-
-fn info_field(c: &mut Client, section: &str, field: &str) -> u64 {
-    let info = c.cmd_str(&format!("INFO {section}"));
-    info.lines()
-        .find_map(|l| l.strip_prefix(&format!("{field}:")))
-        .and_then(|v| v.trim().parse().ok())
-        .unwrap_or_else(|| panic!("no {field} in INFO {section}"))
 }
 
 #[test]

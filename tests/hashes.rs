@@ -8,11 +8,11 @@
 
 mod common;
 
-use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::{
-    Client, Resp, Rng, Server, bulk_strings, have_tool, on_both, parse, sorted, start_redis,
+    Client, Resp, Rng, Server, bulk_strings, have_tool, hits_misses, on_both, parse,
+    redis_benchmark, sorted, start_redis,
 };
 
 /// `(field, value)` pairs of a flat field/value array (HGETALL, HSCAN's second element).
@@ -498,18 +498,6 @@ fn watch_sees_every_hash_change_and_only_changes() {
     });
 }
 
-/// `(keyspace_hits, keyspace_misses)` from INFO stats.
-fn hits_misses(c: &mut Client) -> (i64, i64) {
-    let info = c.cmd_str("INFO stats");
-    let field = |name: &str| {
-        info.lines()
-            .find_map(|l| l.strip_prefix(name))
-            .and_then(|v| v.trim().parse().ok())
-            .unwrap_or_else(|| panic!("no {name} in INFO"))
-    };
-    (field("keyspace_hits:"), field("keyspace_misses:"))
-}
-
 #[test]
 fn reads_count_keyspace_hits_and_misses() {
     on_both(&[], |port| {
@@ -555,27 +543,7 @@ fn redis_benchmark_hset_runs_clean() {
         return;
     }
     let server = Server::start(&[]);
-    let out = Command::new("redis-benchmark")
-        .args(["-h", "127.0.0.1", "-p", &server.port.to_string()])
-        .args(["-t", "hset", "-n", "20000", "-q"])
-        .stdin(Stdio::null())
-        .output()
-        .expect("run redis-benchmark");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "redis-benchmark failed: {stderr}");
-    let line = stdout
-        .split(['\r', '\n'])
-        .find(|l| l.starts_with("HSET: ") && l.contains("requests per second"))
-        .unwrap_or_else(|| panic!("no result for HSET in:\n{stdout}"));
-    let rps: f64 = line["HSET: ".len()..]
-        .split_whitespace()
-        .next()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(0.0);
-    assert!(rps > 0.0, "{line}");
-    assert!(!stdout.to_lowercase().contains("error"), "{stdout}");
-    assert!(!stderr.to_lowercase().contains("error"), "{stderr}");
+    redis_benchmark(server.port, "hset", 20000, &["HSET"]);
     // Without -r every request sets the same field.
     let mut c = server.client();
     assert_eq!(c.cmd("HLEN myhash"), b":1\r\n");

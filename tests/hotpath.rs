@@ -4,14 +4,10 @@
 
 mod common;
 
-use common::{Client, Server, encode};
+use common::{Client, Server, encode, info_field};
 
 fn allocations(c: &mut Client) -> u64 {
-    let info = c.cmd_str("INFO memory");
-    info.lines()
-        .find_map(|l| l.strip_prefix("keyval_allocations:"))
-        .and_then(|v| v.trim().parse().ok())
-        .expect("keyval_allocations in INFO")
+    info_field(c, "memory", "keyval_allocations")
 }
 
 /// Sends `cmd` `n` times in pipelined batches of 16 and checks every reply.

@@ -6,10 +6,9 @@
 
 mod common;
 
-use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use common::{Client, Rng, Server, have_tool, on_both, start_redis};
+use common::{Client, Rng, Server, have_tool, hits_misses, on_both, redis_benchmark, start_redis};
 
 /// One random list command over a few keys (one of them a string, for WRONGTYPE) and a
 /// few elements (one longer than the inline size).
@@ -359,18 +358,6 @@ fn watch_sees_every_list_change_and_only_changes() {
     });
 }
 
-/// `(keyspace_hits, keyspace_misses)` from INFO stats.
-fn hits_misses(c: &mut Client) -> (i64, i64) {
-    let info = c.cmd_str("INFO stats");
-    let field = |name: &str| {
-        info.lines()
-            .find_map(|l| l.strip_prefix(name))
-            .and_then(|v| v.trim().parse().ok())
-            .unwrap_or_else(|| panic!("no {name} in INFO"))
-    };
-    (field("keyspace_hits:"), field("keyspace_misses:"))
-}
-
 #[test]
 fn reads_count_keyspace_hits_and_misses() {
     on_both(&[], |port| {
@@ -400,39 +387,22 @@ fn redis_benchmark_list_tests_run_clean() {
         return;
     }
     let server = Server::start(&[]);
-    let out = Command::new("redis-benchmark")
-        .args(["-h", "127.0.0.1", "-p", &server.port.to_string()])
-        .args(["-t", "lpush,rpush,lpop,rpop,lrange", "-n", "20000", "-q"])
-        .stdin(Stdio::null())
-        .output()
-        .expect("run redis-benchmark");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "redis-benchmark failed: {stderr}");
-    for test in [
-        "LPUSH",
-        "RPUSH",
-        "LPOP",
-        "RPOP",
-        "LPUSH (needed to benchmark LRANGE)",
-        "LRANGE_100 (first 100 elements)",
-        "LRANGE_300 (first 300 elements)",
-        "LRANGE_500 (first 500 elements)",
-        "LRANGE_600 (first 600 elements)",
-    ] {
-        let line = stdout
-            .split(['\r', '\n'])
-            .find(|l| l.starts_with(&format!("{test}: ")) && l.contains("requests per second"))
-            .unwrap_or_else(|| panic!("no result for {test} in:\n{stdout}"));
-        let rps: f64 = line[test.len() + 2..]
-            .split_whitespace()
-            .next()
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(0.0);
-        assert!(rps > 0.0, "{line}");
-    }
-    assert!(!stdout.to_lowercase().contains("error"), "{stdout}");
-    assert!(!stderr.to_lowercase().contains("error"), "{stderr}");
+    redis_benchmark(
+        server.port,
+        "lpush,rpush,lpop,rpop,lrange",
+        20000,
+        &[
+            "LPUSH",
+            "RPUSH",
+            "LPOP",
+            "RPOP",
+            "LPUSH (needed to benchmark LRANGE)",
+            "LRANGE_100 (first 100 elements)",
+            "LRANGE_300 (first 300 elements)",
+            "LRANGE_500 (first 500 elements)",
+            "LRANGE_600 (first 600 elements)",
+        ],
+    );
     // The LRANGE tests read real elements: the benchmark's list holds its 3-byte values.
     let mut c = server.client();
     assert!(c.cmd_str("LINDEX mylist 0").starts_with("$3\r\n"));

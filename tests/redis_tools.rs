@@ -6,7 +6,7 @@ mod common;
 use std::io::Write;
 use std::process::{Command, Stdio};
 
-use common::{Server, have_tool};
+use common::{Server, have_tool, redis_benchmark};
 
 #[test]
 fn redis_benchmark_runs_clean() {
@@ -14,37 +14,19 @@ fn redis_benchmark_runs_clean() {
         return;
     }
     let server = Server::start(&[]);
-    let out = Command::new("redis-benchmark")
-        .args(["-h", "127.0.0.1", "-p", &server.port.to_string()])
-        .args(["-t", "ping,set,get,incr,mset", "-n", "100000", "-q"])
-        .stdin(Stdio::null())
-        .output()
-        .expect("run redis-benchmark");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "redis-benchmark failed: {stderr}");
-    // `-q` prints "TEST: N requests per second, p50=..." per test, and errors otherwise.
-    for test in [
-        "PING_INLINE",
-        "PING_MBULK",
-        "SET",
-        "GET",
-        "INCR",
-        "MSET (10 keys)",
-    ] {
-        let line = stdout
-            .split(['\r', '\n'])
-            .find(|l| l.starts_with(&format!("{test}: ")) && l.contains("requests per second"))
-            .unwrap_or_else(|| panic!("no result for {test} in:\n{stdout}"));
-        let rps: f64 = line[test.len() + 2..]
-            .split_whitespace()
-            .next()
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(0.0);
-        assert!(rps > 0.0, "{line}");
-    }
-    assert!(!stdout.to_lowercase().contains("error"), "{stdout}");
-    assert!(!stderr.to_lowercase().contains("error"), "{stderr}");
+    redis_benchmark(
+        server.port,
+        "ping,set,get,incr,mset",
+        100_000,
+        &[
+            "PING_INLINE",
+            "PING_MBULK",
+            "SET",
+            "GET",
+            "INCR",
+            "MSET (10 keys)",
+        ],
+    );
     // Without -r every request hits the same key: INCR ran exactly 100000 times on it.
     let mut c = server.client();
     assert_eq!(c.cmd("GET counter:__rand_int__"), b"$6\r\n100000\r\n");
@@ -61,44 +43,33 @@ fn redis_benchmark_default_suite_runs_clean() {
         return;
     }
     let server = Server::start(&[]);
-    let out = Command::new("redis-benchmark")
-        .args(["-h", "127.0.0.1", "-p", &server.port.to_string()])
-        .args(["-n", "20000", "-q", "-t", DEFAULT_SUITE])
-        .stdin(Stdio::null())
-        .output()
-        .expect("run redis-benchmark");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "redis-benchmark failed: {stderr}");
-    for test in [
-        "PING_INLINE",
-        "PING_MBULK",
-        "SET",
-        "GET",
-        "INCR",
-        "LPUSH",
-        "RPUSH",
-        "LPOP",
-        "RPOP",
-        "SADD",
-        "HSET",
-        "SPOP",
-        "ZADD",
-        "ZPOPMIN",
-        "LPUSH (needed to benchmark LRANGE)",
-        "LRANGE_100 (first 100 elements)",
-        "LRANGE_300 (first 300 elements)",
-        "LRANGE_500 (first 500 elements)",
-        "LRANGE_600 (first 600 elements)",
-        "MSET (10 keys)",
-    ] {
-        let found = stdout
-            .split(['\r', '\n'])
-            .any(|l| l.starts_with(&format!("{test}: ")) && l.contains("requests per second"));
-        assert!(found, "no throughput for {test} in:\n{stdout}");
-    }
-    assert!(!stdout.to_lowercase().contains("error"), "{stdout}");
-    assert!(!stderr.to_lowercase().contains("error"), "{stderr}");
+    redis_benchmark(
+        server.port,
+        DEFAULT_SUITE,
+        20000,
+        &[
+            "PING_INLINE",
+            "PING_MBULK",
+            "SET",
+            "GET",
+            "INCR",
+            "LPUSH",
+            "RPUSH",
+            "LPOP",
+            "RPOP",
+            "SADD",
+            "HSET",
+            "SPOP",
+            "ZADD",
+            "ZPOPMIN",
+            "LPUSH (needed to benchmark LRANGE)",
+            "LRANGE_100 (first 100 elements)",
+            "LRANGE_300 (first 300 elements)",
+            "LRANGE_500 (first 500 elements)",
+            "LRANGE_600 (first 600 elements)",
+            "MSET (10 keys)",
+        ],
+    );
 }
 
 #[test]

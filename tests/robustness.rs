@@ -258,11 +258,7 @@ fn each_key(c: &mut Client, cmd: &[u8], range: std::ops::Range<u32>, want: &[u8]
 }
 
 fn table_buckets(c: &mut Client) -> u64 {
-    let info = c.cmd_str("INFO memory");
-    info.lines()
-        .find_map(|l| l.strip_prefix("keyval_table_buckets:"))
-        .and_then(|v| v.trim().parse().ok())
-        .expect("keyval_table_buckets in INFO")
+    common::info_field(c, "memory", "keyval_table_buckets")
 }
 
 /// Runs a full SCAN (COUNT 20), calling `resize` once after 300 calls; returns the keys seen.

@@ -508,3 +508,50 @@ impl Rng {
         items[self.below(items.len() as u64) as usize]
     }
 }
+
+/// Runs `redis-benchmark -q -n N -t TESTS` against `port` and checks that it ran clean:
+/// exit status 0, no "error" anywhere, and for each of `expect` (names as redis-benchmark
+/// prints them, e.g. `"LRANGE_100 (first 100 elements)"`) a line with a throughput above 0.
+pub fn redis_benchmark(port: u16, tests: &str, n: u32, expect: &[&str]) {
+    let out = Command::new("redis-benchmark")
+        .args(["-h", "127.0.0.1", "-p", &port.to_string()])
+        .args(["-t", tests, "-n", &n.to_string(), "-q"])
+        .stdin(Stdio::null())
+        .output()
+        .expect("run redis-benchmark");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "redis-benchmark failed: {stderr}");
+    // `-q` prints "TEST: N requests per second, p50=..." per test, and errors otherwise.
+    for test in expect {
+        let line = stdout
+            .split(['\r', '\n'])
+            .find(|l| l.starts_with(&format!("{test}: ")) && l.contains("requests per second"))
+            .unwrap_or_else(|| panic!("no result for {test} in:\n{stdout}"));
+        let rps: f64 = line[test.len() + 2..]
+            .split_whitespace()
+            .next()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0.0);
+        assert!(rps > 0.0, "{line}");
+    }
+    assert!(!stdout.to_lowercase().contains("error"), "{stdout}");
+    assert!(!stderr.to_lowercase().contains("error"), "{stderr}");
+}
+
+/// A numeric field of an INFO section (`INFO stats`, `keyspace_hits`).
+pub fn info_field(c: &mut Client, section: &str, field: &str) -> u64 {
+    let info = c.cmd_str(&format!("INFO {section}"));
+    info.lines()
+        .find_map(|l| l.strip_prefix(&format!("{field}:")))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no {field} in INFO {section}"))
+}
+
+/// `(keyspace_hits, keyspace_misses)` from INFO stats.
+pub fn hits_misses(c: &mut Client) -> (i64, i64) {
+    (
+        info_field(c, "stats", "keyspace_hits") as i64,
+        info_field(c, "stats", "keyspace_misses") as i64,
+    )
+}
