@@ -5,7 +5,7 @@
 
 use super::flags::{FAST, LOADING, NO_AUTH, STALE};
 use super::{
-    Command, Ctx, KillFilter, Request, arity_error, arity_ok, c_str, err, unknown_subcommand,
+    Command, Ctx, KillFilter, Request, arity_error, arity_ok, c_bytes, err, unknown_subcommand,
 };
 use crate::resp::{Args, parse_i64};
 
@@ -108,10 +108,11 @@ fn hello(ctx: &mut Ctx, args: Args) {
             name = Some(n);
             j += 2;
         } else {
-            ctx.error(&format!(
-                "ERR Syntax error in HELLO option '{}'",
-                c_str(opt, usize::MAX)
-            ));
+            ctx.out.error_parts(&[
+                b"ERR Syntax error in HELLO option '",
+                c_bytes(opt, usize::MAX),
+                b"'",
+            ]);
             return;
         }
     }
@@ -249,17 +250,19 @@ fn client_setinfo(ctx: &mut Ctx, args: Args) {
     let (attr, value) = (args.get(2), args.get(3));
     let is_name = attr.eq_ignore_ascii_case(b"lib-name");
     if !is_name && !attr.eq_ignore_ascii_case(b"lib-ver") {
-        ctx.error(&format!(
-            "ERR Unrecognized option '{}'",
-            c_str(attr, usize::MAX)
-        ));
+        ctx.out.error_parts(&[
+            b"ERR Unrecognized option '",
+            c_bytes(attr, usize::MAX),
+            b"'",
+        ]);
         return;
     }
     if !valid_client_text(value) {
-        ctx.error(&format!(
-            "ERR {} cannot contain spaces, newlines or special characters.",
-            c_str(attr, usize::MAX)
-        ));
+        ctx.out.error_parts(&[
+            b"ERR ",
+            c_bytes(attr, usize::MAX),
+            b" cannot contain spaces, newlines or special characters.",
+        ]);
         return;
     }
     if is_name {
@@ -284,10 +287,11 @@ fn client_list(ctx: &mut Ctx, args: Args) {
             b"master" | b"replica" | b"slave" | b"pubsub" => {
                 ctx.request(Request::ClientList(Some(Vec::new())))
             }
-            _ => ctx.error(&format!(
-                "ERR Unknown client type '{}'",
-                c_str(args.get(3), usize::MAX)
-            )),
+            _ => ctx.out.error_parts(&[
+                b"ERR Unknown client type '",
+                c_bytes(args.get(3), usize::MAX),
+                b"'",
+            ]),
         }
     } else if opt.eq_ignore_ascii_case(b"id") && args.len() >= 4 {
         let mut ids = Vec::with_capacity(args.len() - 3);

@@ -2,7 +2,7 @@
 //! NX | XX | GT | LT, TTL, PTTL, EXPIRETIME, PEXPIRETIME, PERSIST.
 
 use super::flags::{FAST, READONLY, WRITE};
-use super::{Command, Ctx, c_str};
+use super::{Command, Ctx, c_bytes};
 use crate::resp::Args;
 use crate::store::Ttl;
 
@@ -57,10 +57,8 @@ fn expire_generic(ctx: &mut Ctx, args: Args, base: u64, seconds: bool, cmd: &str
             b"gt" => cond.gt = true,
             b"lt" => cond.lt = true,
             _ => {
-                ctx.error(&format!(
-                    "ERR Unsupported option {}",
-                    c_str(opt, usize::MAX)
-                ));
+                ctx.out
+                    .error_parts(&[b"ERR Unsupported option ", c_bytes(opt, usize::MAX)]);
                 return;
             }
         }

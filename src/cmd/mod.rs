@@ -427,43 +427,47 @@ pub fn arity_error(out: &mut Reply, name: &str) {
     ));
 }
 
-/// Formats an argument the way Redis's `%.*s` prints it inside an error: cut at the first
-/// NUL byte and at `max` bytes, bytes that are not UTF-8 kept as they are (lossily here).
-pub fn c_str(arg: &[u8], max: usize) -> String {
+/// An argument as Redis's `%.*s` prints it inside an error: cut at the first NUL byte and
+/// at `max` bytes, otherwise the raw bytes.
+pub fn c_bytes(arg: &[u8], max: usize) -> &[u8] {
     let end = arg
         .iter()
         .position(|&b| b == 0)
         .unwrap_or(arg.len())
         .min(max);
-    String::from_utf8_lossy(&arg[..end]).into_owned()
+    &arg[..end]
 }
 
 /// Redis's unknown-command error: `unknown command 'X', with args beginning with: 'a' 'b' `.
 pub fn unknown_command(out: &mut Reply, args: Args) {
-    let mut rest = String::new();
+    let mut parts: Vec<&[u8]> = vec![
+        b"ERR unknown command '",
+        c_bytes(args.get(0), 128),
+        b"', with args beginning with: ",
+    ];
+    // Redis appends `'arg' ` while the list is shorter than 128 bytes, each cut to fit.
+    let mut listed = 0;
     for a in args.iter().skip(1) {
-        if rest.len() >= 128 {
+        if listed >= 128 {
             break;
         }
-        let room = 128 - rest.len();
-        rest.push('\'');
-        rest.push_str(&c_str(a, room));
-        rest.push_str("' ");
+        let shown = c_bytes(a, 128 - listed);
+        parts.extend_from_slice(&[b"'", shown, b"' "]);
+        listed += shown.len() + 3;
     }
-    out.error(&format!(
-        "ERR unknown command '{}', with args beginning with: {}",
-        c_str(args.get(0), 128),
-        rest
-    ));
+    out.error_parts(&parts);
 }
 
 /// Redis's unknown-subcommand error: `unknown subcommand 'x'. Try CONFIG HELP.`
 pub fn unknown_subcommand(out: &mut Reply, container: &str, sub: &[u8]) {
-    out.error(&format!(
-        "ERR unknown subcommand '{}'. Try {} HELP.",
-        c_str(sub, 128),
-        container.to_ascii_uppercase()
-    ));
+    let upper = container.to_ascii_uppercase();
+    out.error_parts(&[
+        b"ERR unknown subcommand '",
+        c_bytes(sub, 128),
+        b"'. Try ",
+        upper.as_bytes(),
+        b" HELP.",
+    ]);
 }
 
 /// Runs one request: looks the command up, checks arity and authentication, calls the

@@ -3,7 +3,9 @@
 use std::fmt::Write as _;
 
 use super::flags::{self, ADMIN, FAST, LOADING, NO_MULTI, NOSCRIPT, STALE};
-use super::{Command, Ctx, Request, arity_error, arity_ok, c_str, err, table, unknown_subcommand};
+use super::{
+    Command, Ctx, Request, arity_error, arity_ok, c_bytes, err, table, unknown_subcommand,
+};
 use crate::config::parse_memory;
 use crate::metrics::stats::get;
 use crate::resp::{Args, Reply, parse_i64};
@@ -336,10 +338,11 @@ fn config_set(ctx: &mut Ctx, args: Args) {
         let value = args.get(i + 1);
         let text = String::from_utf8_lossy(value);
         let bad_value = |ctx: &mut Ctx| {
-            ctx.error(&format!(
-                "ERR CONFIG SET failed (possibly related to argument '{}') - argument couldn't be parsed into an integer",
-                c_str(args.get(i), usize::MAX)
-            ));
+            ctx.out.error_parts(&[
+                b"ERR CONFIG SET failed (possibly related to argument '",
+                c_bytes(args.get(i), usize::MAX),
+                b"') - argument couldn't be parsed into an integer",
+            ]);
         };
         match name.as_slice() {
             b"timeout" => match parse_i64(value).filter(|v| *v >= 0) {
@@ -358,10 +361,11 @@ fn config_set(ctx: &mut Ctx, args: Args) {
             b"save" if value.is_empty() => {}
             b"appendonly" if value.eq_ignore_ascii_case(b"no") => {}
             _ => {
-                ctx.error(&format!(
-                    "ERR Unknown option or number of arguments for CONFIG SET - '{}'",
-                    c_str(args.get(i), usize::MAX)
-                ));
+                ctx.out.error_parts(&[
+                    b"ERR Unknown option or number of arguments for CONFIG SET - '",
+                    c_bytes(args.get(i), usize::MAX),
+                    b"'",
+                ]);
                 return;
             }
         }

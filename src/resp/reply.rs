@@ -111,11 +111,19 @@ impl Reply {
     /// An error reply. `msg` starts with the error code (`ERR ...`, `WRONGTYPE ...`);
     /// CR and LF inside it become spaces, as Redis does, so the reply stays one line.
     pub fn error(&mut self, msg: &str) {
+        self.error_parts(&[msg.as_bytes()]);
+    }
+
+    /// An error reply made of several pieces, some of them client bytes echoed as they are
+    /// (Redis echoes arguments raw, invalid UTF-8 included); CR and LF become spaces.
+    pub fn error_parts(&mut self, parts: &[&[u8]]) {
         self.buf.push(b'-');
-        self.buf.extend(
-            msg.bytes()
-                .map(|b| if b == b'\r' || b == b'\n' { b' ' } else { b }),
-        );
+        for part in parts {
+            self.buf.extend(
+                part.iter()
+                    .map(|&b| if b == b'\r' || b == b'\n' { b' ' } else { b }),
+            );
+        }
         self.buf.extend_from_slice(b"\r\n");
     }
 

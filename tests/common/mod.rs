@@ -155,11 +155,12 @@ pub fn reply_len(buf: &[u8]) -> Option<usize> {
     fn one(buf: &[u8], at: usize) -> Option<usize> {
         let t = *buf.get(at)?;
         let end = line(buf, at)?;
-        let head = std::str::from_utf8(&buf[at + 1..end]).ok()?;
+        // Only lengths are parsed: a simple string or error line may hold any bytes.
+        let head = || std::str::from_utf8(&buf[at + 1..end]).unwrap_or("");
         match t {
             b'+' | b'-' | b':' | b',' | b'#' | b'_' | b'(' => Some(end + 2),
             b'$' | b'=' | b'!' => {
-                let n: i64 = head.parse().ok()?;
+                let n: i64 = head().parse().ok()?;
                 if n < 0 {
                     return Some(end + 2);
                 }
@@ -167,7 +168,7 @@ pub fn reply_len(buf: &[u8]) -> Option<usize> {
                 (buf.len() >= stop).then_some(stop)
             }
             b'*' | b'~' | b'%' | b'>' => {
-                let n: i64 = head.parse().ok()?;
+                let n: i64 = head().parse().ok()?;
                 let count = if t == b'%' { n * 2 } else { n };
                 let mut pos = end + 2;
                 for _ in 0..count.max(0) {
