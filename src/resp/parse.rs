@@ -573,6 +573,88 @@ mod tests {
         assert_eq!(p.next(&buf), Ok(Some(Source::Inline)));
     }
 
+    /// Everything a parser yields for `input` fed in pieces of the given sizes (cycled):
+    /// the requests, then the error if one stops it.
+    fn parse_in_pieces(input: &[u8], sizes: &[usize]) -> (Vec<Vec<Vec<u8>>>, Option<ParseError>) {
+        let mut p = Parser::new(1 << 20);
+        let (mut buf, mut out) = (Vec::new(), Vec::new());
+        let mut at = 0;
+        for &n in sizes.iter().cycle() {
+            if at >= input.len() {
+                break;
+            }
+            let end = (at + n.max(1)).min(input.len());
+            buf.extend_from_slice(&input[at..end]);
+            at = end;
+            loop {
+                match p.next(&buf) {
+                    Ok(Some(src)) => {
+                        out.push(p.args(&buf, src).iter().map(<[u8]>::to_vec).collect())
+                    }
+                    Ok(None) => break,
+                    Err(e) => return (out, Some(e)),
+                }
+            }
+            // Like the connection: drop consumed bytes now and then.
+            let done = p.consumed();
+            if done > 0 && at % 3 == 0 {
+                buf.drain(..done);
+                p.rebase(done);
+            }
+        }
+        (out, None)
+    }
+
+    #[test]
+    fn random_inputs_parse_the_same_in_any_pieces() {
+        let pieces: &[&[u8]] = &[
+            b"*",
+            b"$",
+            b"\r\n",
+            b"\n",
+            b"\r",
+            b"-1",
+            b"0",
+            b"1",
+            b"2",
+            b"3",
+            b"12",
+            b"abc",
+            b"\"",
+            b"'",
+            b"\\x",
+            b"\\",
+            b" ",
+            b"GET",
+            b"\0",
+            b"\xff",
+            b"*2\r\n$3\r\nGET\r\n$1\r\na\r\n",
+            b"PING\r\n",
+        ];
+        let mut seed = 0x9e37_79b9_7f4a_7c15u64;
+        let mut rand = |n: usize| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            (seed % n as u64) as usize
+        };
+        for _ in 0..3000 {
+            let len = 1 + rand(30);
+            let input: Vec<u8> = (0..len)
+                .flat_map(|_| pieces[rand(pieces.len())].to_vec())
+                .collect();
+            let whole = parse_in_pieces(&input, &[input.len()]);
+            for sizes in [&[1usize][..], &[2, 5, 1], &[7, 3]] {
+                assert_eq!(
+                    parse_in_pieces(&input, sizes),
+                    whole,
+                    "input {:?} in pieces {sizes:?}",
+                    String::from_utf8_lossy(&input)
+                );
+            }
+        }
+    }
+
     #[test]
     fn peek_keys_finds_second_arguments() {
         let buf = b"*2\r\n$3\r\nGET\r\n$1\r\na\r\n*1\r\n$4\r\nPING\r\n*3\r\n$3\r\nSET\r\n$2\r\nbb\r\n$1\r\nv\r\n*2\r\n$3\r\nGET\r\n$5\r\ncut";
