@@ -297,7 +297,7 @@ fn known_mix_gives_exact_counts_and_agrees_with_info() {
         .filter(|l| l.contains(r#"cmd="SET""#))
         .filter_map(|l| l.rsplit(' ').next()?.parse().ok())
         .collect();
-    assert_eq!(buckets.len(), 18, "17 bounds and +Inf");
+    assert_eq!(buckets.len(), 20, "19 bounds and +Inf");
     assert!(
         buckets.windows(2).all(|w| w[0] <= w[1]),
         "not cumulative: {buckets:?}"

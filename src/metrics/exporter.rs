@@ -359,13 +359,14 @@ mod tests {
     fn histogram_is_cumulative() {
         let s = stats();
         let set = &s.commands[1];
-        set.record(3_000, false); // <= 5 us
+        set.record(3_000, false); // <= 5 us (not <= 2.5 us)
         set.record(40_000, true); // <= 50 us
         set.record(2_000_000_000, false); // > 1 s
         let text = text(&s);
         for line in [
             "keyval_cmd_total{cmd=\"SET\"} 3\n",
             "keyval_cmd_errors_total{cmd=\"SET\"} 1\n",
+            "keyval_cmd_latency_seconds_bucket{cmd=\"SET\",le=\"0.0000025\"} 0\n",
             "keyval_cmd_latency_seconds_bucket{cmd=\"SET\",le=\"0.000005\"} 1\n",
             "keyval_cmd_latency_seconds_bucket{cmd=\"SET\",le=\"0.000025\"} 1\n",
             "keyval_cmd_latency_seconds_bucket{cmd=\"SET\",le=\"0.00005\"} 2\n",

@@ -14,13 +14,34 @@ use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::time::Instant;
 
 /// Upper bounds (seconds) of the command latency histogram: sized for microsecond commands.
-pub const LATENCY_BUCKETS: [f64; 17] = [
-    0.000_005, 0.000_01, 0.000_025, 0.000_05, 0.000_1, 0.000_25, 0.000_5, 0.001, 0.002_5, 0.005,
-    0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0,
+/// Most commands take well under 5 us inside the server, so 1 and 2.5 us bounds give their
+/// p50/p95 a meaning (with 5 us first, nearly everything lands in one bucket).
+pub const LATENCY_BUCKETS: [f64; 19] = [
+    0.000_001,
+    0.000_002_5,
+    0.000_005,
+    0.000_01,
+    0.000_025,
+    0.000_05,
+    0.000_1,
+    0.000_25,
+    0.000_5,
+    0.001,
+    0.002_5,
+    0.005,
+    0.01,
+    0.025,
+    0.05,
+    0.1,
+    0.25,
+    0.5,
+    1.0,
 ];
 
 /// The same bounds in nanoseconds, for the hot path.
-const LATENCY_BUCKETS_NS: [u64; 17] = [
+const LATENCY_BUCKETS_NS: [u64; 19] = [
+    1_000,
+    2_500,
     5_000,
     10_000,
     25_000,
@@ -227,14 +248,16 @@ mod tests {
     #[test]
     fn histogram_buckets() {
         let s = CommandStats::default();
-        s.record(1_000, false);
-        s.record(5_000, false);
-        s.record(7_000, true);
+        s.record(1_000, false); // <= 1 us
+        s.record(5_000, false); // <= 5 us
+        s.record(7_000, true); // <= 10 us
         s.record(2_000_000_000, false);
         assert_eq!(get(&s.calls), 4);
         assert_eq!(get(&s.errors), 1);
-        assert_eq!(get(&s.buckets[0]), 2);
-        assert_eq!(get(&s.buckets[1]), 1);
+        assert_eq!(get(&s.buckets[0]), 1);
+        assert_eq!(get(&s.buckets[1]), 0);
+        assert_eq!(get(&s.buckets[2]), 1);
+        assert_eq!(get(&s.buckets[3]), 1);
         assert_eq!(get(&s.buckets[LATENCY_BUCKETS.len()]), 1);
         assert_eq!(get(&s.latency_ns), 2_000_013_000);
     }
@@ -242,15 +265,15 @@ mod tests {
     #[test]
     fn cumulative_snapshot() {
         let s = CommandStats::default();
-        s.record(1_000, false); // <= 5 us
+        s.record(1_000, false); // <= 1 us
         s.record(30_000, false); // <= 50 us
         s.record(30_000, false);
         s.record(2_000_000_000, false); // > 1 s: only in +Inf
         let (cumulative, total) = s.cumulative_buckets();
         assert_eq!(total, 4);
         assert_eq!(cumulative[0], 1);
-        assert_eq!(cumulative[2], 1); // <= 25 us
-        assert_eq!(cumulative[3], 3); // <= 50 us
+        assert_eq!(cumulative[4], 1); // <= 25 us
+        assert_eq!(cumulative[5], 3); // <= 50 us
         assert_eq!(cumulative[LATENCY_BUCKETS.len() - 1], 3); // <= 1 s
         assert!(cumulative.windows(2).all(|w| w[0] <= w[1]));
     }
