@@ -364,3 +364,29 @@ fn loadtest_counts_timeouts_not_throughput() {
     assert_eq!(json_number(&json, "timeouts"), 20.0, "{json}");
     assert_eq!(json_number(&json, "ops_per_sec"), 0.0, "{json}");
 }
+
+/// `./tests.sh`, the README's basic RESP tests, run as a user runs them (bash only), against
+/// the server binary built for these tests.
+#[test]
+fn tests_sh_passes() {
+    let out = std::process::Command::new("bash")
+        .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/tests.sh"))
+        .env("KEYVAL_BIN", env!("CARGO_BIN_EXE_rust-keyval"))
+        .env_remove("HOST")
+        .output()
+        .expect("run tests.sh");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "tests.sh failed:\n{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let summary = stdout.lines().last().unwrap_or_default();
+    assert!(summary.ends_with(" passed, 0 failed"), "{summary}");
+    let passed: u32 = summary
+        .split(' ')
+        .next()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0);
+    assert!(passed >= 20, "only {passed} checks ran:\n{stdout}");
+}
