@@ -4,9 +4,7 @@
 //! on connect); the reply encoder then uses the RESP3 types where Redis does.
 
 use super::flags::{FAST, LOADING, NO_AUTH, STALE};
-use super::{
-    Command, Ctx, KillFilter, Request, arity_error, arity_ok, c_bytes, err, unknown_subcommand,
-};
+use super::{Command, Ctx, KillFilter, Request, arity_error, c_bytes, err, reply_help, subcommand};
 use crate::resp::{Args, parse_i64};
 
 /// The connection family's command table.
@@ -183,15 +181,9 @@ const CLIENT_SUBCOMMANDS: &[(&str, i32)] = &[
 ];
 
 fn client(ctx: &mut Ctx, args: Args) {
-    let sub = args.get(1).to_ascii_lowercase();
-    let Some(&(name, arity)) = CLIENT_SUBCOMMANDS.iter().find(|(n, _)| n.as_bytes() == sub) else {
-        unknown_subcommand(ctx.out, "client", args.get(1));
+    let Some(name) = subcommand(ctx.out, "client", CLIENT_SUBCOMMANDS, args) else {
         return;
     };
-    if !arity_ok(arity, args.len()) {
-        arity_error(ctx.out, &format!("client|{name}"));
-        return;
-    }
     match name {
         "id" => ctx.out.int(ctx.client.id as i64),
         "setname" => {
@@ -238,10 +230,7 @@ fn client(ctx: &mut Ctx, args: Args) {
                 "HELP",
                 "    Print this help.",
             ];
-            ctx.out.array(lines.len());
-            for l in lines {
-                ctx.out.simple(l);
-            }
+            reply_help(ctx.out, &lines);
         }
     }
 }

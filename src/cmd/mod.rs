@@ -458,6 +458,38 @@ pub fn unknown_command(out: &mut Reply, args: Args) {
     out.error_parts(&parts);
 }
 
+/// Resolves the subcommand of a container command (CONFIG, CLIENT, COMMAND) against its
+/// `(name, arity)` table. Replies Redis's unknown-subcommand error, or the arity error
+/// naming `container|sub`, and returns None when the request does not fit.
+pub fn subcommand(
+    out: &mut Reply,
+    container: &str,
+    subcommands: &[(&'static str, i32)],
+    args: Args,
+) -> Option<&'static str> {
+    let sub = args.get(1);
+    let Some(&(name, arity)) = subcommands
+        .iter()
+        .find(|(n, _)| n.as_bytes().eq_ignore_ascii_case(sub))
+    else {
+        unknown_subcommand(out, container, sub);
+        return None;
+    };
+    if !arity_ok(arity, args.len()) {
+        arity_error(out, &format!("{container}|{name}"));
+        return None;
+    }
+    Some(name)
+}
+
+/// A HELP reply: one simple string per line.
+pub fn reply_help(out: &mut Reply, lines: &[&str]) {
+    out.array(lines.len());
+    for l in lines {
+        out.simple(l);
+    }
+}
+
 /// Redis's unknown-subcommand error: `unknown subcommand 'x'. Try CONFIG HELP.`
 pub fn unknown_subcommand(out: &mut Reply, container: &str, sub: &[u8]) {
     let upper = container.to_ascii_uppercase();

@@ -3,9 +3,7 @@
 use std::fmt::Write as _;
 
 use super::flags::{self, ADMIN, FAST, LOADING, NO_MULTI, NOSCRIPT, STALE};
-use super::{
-    Command, Ctx, Request, arity_error, arity_ok, c_bytes, err, table, unknown_subcommand,
-};
+use super::{Command, Ctx, Request, arity_error, c_bytes, err, reply_help, subcommand, table};
 use crate::config::parse_memory;
 use crate::metrics::stats::get;
 use crate::resp::{Args, Reply, parse_i64};
@@ -264,15 +262,9 @@ const CONFIG_SUBCOMMANDS: &[(&str, i32)] = &[
 ];
 
 fn config(ctx: &mut Ctx, args: Args) {
-    let sub = args.get(1).to_ascii_lowercase();
-    let Some(&(name, arity)) = CONFIG_SUBCOMMANDS.iter().find(|(n, _)| n.as_bytes() == sub) else {
-        unknown_subcommand(ctx.out, "config", args.get(1));
+    let Some(name) = subcommand(ctx.out, "config", CONFIG_SUBCOMMANDS, args) else {
         return;
     };
-    if !arity_ok(arity, args.len()) {
-        arity_error(ctx.out, &format!("config|{name}"));
-        return;
-    }
     match name {
         "get" => {
             let params = config_params(ctx);
@@ -316,10 +308,7 @@ fn config(ctx: &mut Ctx, args: Args) {
                 "HELP",
                 "    Print this help.",
             ];
-            ctx.out.array(lines.len());
-            for l in lines {
-                ctx.out.simple(l);
-            }
+            reply_help(ctx.out, &lines);
         }
     }
 }
@@ -462,18 +451,9 @@ fn command(ctx: &mut Ctx, args: Args) {
         }
         return;
     }
-    let sub = args.get(1).to_ascii_lowercase();
-    let Some(&(name, arity)) = COMMAND_SUBCOMMANDS
-        .iter()
-        .find(|(n, _)| n.as_bytes() == sub)
-    else {
-        unknown_subcommand(ctx.out, "command", args.get(1));
+    let Some(name) = subcommand(ctx.out, "command", COMMAND_SUBCOMMANDS, args) else {
         return;
     };
-    if !arity_ok(arity, args.len()) {
-        arity_error(ctx.out, &format!("command|{name}"));
-        return;
-    }
     let lookup = |a: &[u8]| tbl.lookup(a).map(|id| tbl.get(id));
     match name {
         "count" => ctx.out.int(tbl.len() as i64),
@@ -547,10 +527,7 @@ fn command(ctx: &mut Ctx, args: Args) {
                 "HELP",
                 "    Print this help.",
             ];
-            ctx.out.array(lines.len());
-            for l in lines {
-                ctx.out.simple(l);
-            }
+            reply_help(ctx.out, &lines);
         }
     }
 }
