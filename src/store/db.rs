@@ -649,30 +649,42 @@ mod tests {
         assert_eq!(db.timers(), 0);
     }
 
+    /// Scans `db` with COUNT 10, calling `resize` after the third step; returns every key seen.
+    fn scan_across(
+        db: &mut Db,
+        resize: impl FnOnce(&mut Db),
+    ) -> std::collections::HashSet<Vec<u8>> {
+        let mut seen = std::collections::HashSet::new();
+        let mut resize = Some(resize);
+        let (mut cursor, mut steps) = (0, 0);
+        loop {
+            cursor = db.scan(cursor, 10, |e| {
+                seen.insert(e.key().to_vec());
+            });
+            steps += 1;
+            if steps == 3
+                && let Some(f) = resize.take()
+            {
+                f(db);
+            }
+            if cursor == 0 {
+                return seen;
+            }
+        }
+    }
+
     #[test]
     fn scan_survives_growth() {
         let mut db = Db::new(0);
         for i in 0..100u32 {
             db.set(format!("k{i}").as_bytes(), s("v"), Ttl::Clear, 0);
         }
-        let mut seen = std::collections::HashSet::new();
-        let mut cursor = 0;
-        let mut steps = 0;
-        loop {
-            cursor = db.scan(cursor, 10, |e| {
-                seen.insert(e.key().to_vec());
-            });
-            steps += 1;
-            if steps == 3 {
-                // Grow the table several times in the middle of the scan.
-                for i in 100..5000u32 {
-                    db.set(format!("k{i}").as_bytes(), s("v"), Ttl::Clear, 0);
-                }
+        let seen = scan_across(&mut db, |db| {
+            // Grow the table several times in the middle of the scan.
+            for i in 100..5000u32 {
+                db.set(format!("k{i}").as_bytes(), s("v"), Ttl::Clear, 0);
             }
-            if cursor == 0 {
-                break;
-            }
-        }
+        });
         for i in 0..100u32 {
             assert!(seen.contains(format!("k{i}").as_bytes()), "k{i} missed");
         }
@@ -684,25 +696,13 @@ mod tests {
         for i in 0..5000u32 {
             db.set(format!("k{i}").as_bytes(), s("v"), Ttl::Clear, 0);
         }
-        let mut seen = std::collections::HashSet::new();
-        let mut cursor = 0;
-        let mut steps = 0;
-        loop {
-            cursor = db.scan(cursor, 10, |e| {
-                seen.insert(e.key().to_vec());
-            });
-            steps += 1;
-            if steps == 3 {
-                for i in 100..5000u32 {
-                    db.remove(format!("k{i}").as_bytes(), 0);
-                }
-                let old = db.maybe_shrink().expect("table shrinks");
-                assert!(old.is_empty());
+        let seen = scan_across(&mut db, |db| {
+            for i in 100..5000u32 {
+                db.remove(format!("k{i}").as_bytes(), 0);
             }
-            if cursor == 0 {
-                break;
-            }
-        }
+            let old = db.maybe_shrink().expect("table shrinks");
+            assert!(old.is_empty());
+        });
         for i in 0..100u32 {
             assert!(seen.contains(format!("k{i}").as_bytes()), "k{i} missed");
         }
