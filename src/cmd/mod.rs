@@ -6,6 +6,7 @@
 //! [`Reply`]. Handlers never touch sockets: anything that needs the event loop (listing or
 //! killing other clients, shutting down) is requested through [`Ctx::request`].
 
+pub mod config;
 pub mod connection;
 pub mod expire;
 pub mod hashes;
@@ -127,6 +128,7 @@ impl Table {
             transactions::COMMANDS,
             connection::COMMANDS,
             server::COMMANDS,
+            config::COMMANDS,
         ];
         let commands: Vec<&'static Command> = families.iter().flat_map(|f| f.iter()).collect();
         let mut by_name = HashMap::with_hasher(ahash::RandomState::new());
