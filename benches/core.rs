@@ -63,7 +63,10 @@ impl Harness {
             store: Store::new(16, 1),
             client: Client::new(1, true, 1),
             out: Reply::new(),
-            shared: Shared::new(Config::default_for_tests()),
+            shared: Shared::new(
+                Config::default_for_tests(),
+                rust_keyval::config::Params::new(),
+            ),
         }
     }
 

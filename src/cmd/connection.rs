@@ -48,7 +48,7 @@ fn auth(ctx: &mut Ctx, args: Args) {
         ctx.error(err::SYNTAX);
         return;
     }
-    let password = ctx.shared.config.password().map(str::as_bytes);
+    let password = ctx.shared.params.settings.requirepass.as_deref();
     let (user, given) = if args.len() == 2 {
         if password.is_none() {
             ctx.error(
@@ -115,7 +115,7 @@ fn hello(ctx: &mut Ctx, args: Args) {
         }
     }
     if let Some((user, pass)) = credentials {
-        let password = ctx.shared.config.password().map(str::as_bytes);
+        let password = ctx.shared.params.settings.requirepass.as_deref();
         if user == b"default" && password.is_none_or(|p| constant_time_eq(p, pass)) {
             ctx.client.authenticated = true;
         } else {

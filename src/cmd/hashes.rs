@@ -370,7 +370,8 @@ fn hrandfield(ctx: &mut Ctx, args: Args) {
 /// count may repeat fields, a positive one returns distinct fields, at most all of them.
 fn random_fields(ctx: &mut Ctx, key: &[u8], count: i64, with_values: bool) {
     let mut seed = ctx.store.random() | 1;
-    let limit = ctx.shared.config.client_output_limit as usize;
+    let limit =
+        ctx.shared.params.settings.obuf_limits[crate::config::params::OBUF_NORMAL].hard as usize;
     let (found, out) = ctx.read(key);
     let Some(e) = found else {
         out.array(0);

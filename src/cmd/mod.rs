@@ -22,7 +22,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, OnceLock};
 use std::time::Instant;
 
-use crate::config::Config;
+use crate::config::{Config, Params};
 use crate::metrics::stats::{Stats, bump};
 use crate::resp::{Args, Reply, parse_i64};
 use crate::store::{Db, Entry, Store};
@@ -201,6 +201,8 @@ pub struct Client {
     pub lib_ver: Vec<u8>,
     /// AUTH succeeded (or no password is configured).
     pub authenticated: bool,
+    /// Connected over loopback (protected mode, protected parameters).
+    pub local: bool,
     /// Close the connection once the pending replies are written (QUIT, protocol error).
     pub close_after_reply: bool,
     /// Id of the last command run, for CLIENT LIST.
@@ -225,6 +227,7 @@ impl Client {
             lib_name: Vec::new(),
             lib_ver: Vec::new(),
             authenticated,
+            local: true,
             close_after_reply: false,
             last_command: None,
             created_ms: now,
@@ -269,8 +272,10 @@ pub enum KillFilter {
 
 /// Server-wide state shared by all commands (not per client).
 pub struct Shared {
-    /// The configuration the server started with (CONFIG SET may change some fields).
+    /// The command line the server started with.
     pub config: Config,
+    /// Run-time parameters (CONFIG GET / SET); read typed through `params.settings`.
+    pub params: Params,
     /// Counters and gauges, also read by the metrics thread.
     pub stats: Arc<Stats>,
     /// When the server started.
@@ -289,11 +294,12 @@ pub struct Shared {
 }
 
 impl Shared {
-    /// Shared state for a server with this configuration.
-    pub fn new(config: Config) -> Shared {
+    /// Shared state for a server with this command line and these parameters.
+    pub fn new(config: Config, params: Params) -> Shared {
         let stats = Arc::new(Stats::new(command_names(), config.databases as usize));
         Shared {
             config,
+            params,
             stats,
             started: Instant::now(),
             last_tick: crate::clock::ticks(),

@@ -279,7 +279,8 @@ fn srandmember_count(ctx: &mut Ctx, args: Args) {
         return;
     }
     let mut seed = ctx.store.random() | 1;
-    let limit = ctx.shared.config.client_output_limit as usize;
+    let limit =
+        ctx.shared.params.settings.obuf_limits[crate::config::params::OBUF_NORMAL].hard as usize;
     let (found, out) = ctx.read(args.get(1));
     let Some(e) = found else {
         out.array(0);

@@ -449,7 +449,7 @@ fn incrbyfloat(ctx: &mut Ctx, args: Args) {
 /// Redis's `checkStringLength`: a string may not grow past proto-max-bulk-len.
 fn check_length(ctx: &mut Ctx, size: u64, append: u64) -> bool {
     match size.checked_add(append) {
-        Some(total) if total <= ctx.shared.config.proto_max_bulk_len => true,
+        Some(total) if total <= ctx.shared.params.settings.proto_max_bulk_len => true,
         _ => {
             ctx.error(err::TOO_BIG);
             false
@@ -460,7 +460,7 @@ fn check_length(ctx: &mut Ctx, size: u64, append: u64) -> bool {
 fn append(ctx: &mut Ctx, args: Args) {
     let (key, tail) = (args.get(1), args.get(2));
     let now = ctx.now;
-    let max = ctx.shared.config.proto_max_bulk_len;
+    let max = ctx.shared.params.settings.proto_max_bulk_len;
     let (found, out) = ctx.write(key);
     let len = match found {
         Some(e) => {

@@ -18,8 +18,6 @@ use crate::store::Store;
 
 /// Initial read buffer size, as Redis's PROTO_IOBUF_LEN.
 pub const READ_CHUNK: usize = 16 * 1024;
-/// Most bytes a client may have buffered unparsed (Redis's client-query-buffer-limit).
-pub const QUERY_BUFFER_LIMIT: usize = 1024 * 1024 * 1024;
 
 /// What a read attempt found.
 #[derive(Debug, PartialEq, Eq)]
@@ -81,7 +79,9 @@ impl Conn {
     pub fn read_once(&mut self, shared: &Shared) -> io::Result<ReadResult> {
         if self.filled == self.rbuf.len() {
             let want = (self.rbuf.len() * 2).max(READ_CHUNK);
-            if want > QUERY_BUFFER_LIMIT + READ_CHUNK {
+            // client-query-buffer-limit: most bytes a client may have buffered unparsed.
+            let limit = shared.params.settings.query_buffer_limit as usize;
+            if want > limit.saturating_add(READ_CHUNK) {
                 return Err(io::Error::other("query buffer limit reached"));
             }
             self.rbuf.resize(want, 0);
@@ -121,7 +121,7 @@ impl Conn {
     /// to continue with the rest of the buffer.
     pub fn process(&mut self, store: &mut Store, shared: &mut Shared, now: u64) -> Option<Request> {
         self.parser
-            .set_max_bulk_len(shared.config.proto_max_bulk_len as usize);
+            .set_max_bulk_len(shared.params.settings.proto_max_bulk_len as usize);
         let Conn {
             rbuf,
             filled,

@@ -7,7 +7,7 @@
 //! 2. accept new clients; read once from each readable client and run every complete
 //!    request in its buffer;
 //! 3. run the expiry wheel (bounded work);
-//! 4. every 100 ms, the cron: idle timeouts, buffer release, INFO's ops/sec;
+//! 4. `hz` times a second (10 by default), the cron: idle timeouts, buffer release, INFO's ops/sec;
 //! 5. publish the keyspace gauges for the metrics thread;
 //! 6. write each client's replies with one `write`; only if bytes are left over is
 //!    WRITABLE interest registered (Redis's `handleClientsWithPendingWrites`).
@@ -39,8 +39,6 @@ const EXPIRE_BUDGET: Duration = Duration::from_millis(1);
 const ACCEPT_BATCH: usize = 256;
 /// Pause between two non-blocking polls while busy-polling (see `wait_for_events`).
 const SPIN_PAUSE_NS: u64 = 10_000;
-/// Period of the housekeeping cron (Redis's hz 10).
-const CRON_PERIOD_MS: u64 = 100;
 
 /// Listen backlog, as Redis's tcp-backlog default. mio listens with 128, which drops SYNs
 /// (and costs clients a 1 s retransmit) when hundreds connect at once.
@@ -133,6 +131,7 @@ impl Server {
         poll.registry()
             .register(&mut listener, Token(listener_token), Interest::READABLE)?;
         entry.insert(Socket::Listener(listener));
+        let params = config.params(local_addr).map_err(io::Error::other)?;
         let now = now_ms();
         let store = Store::new(config.databases as usize, now);
         Ok(Server {
@@ -142,7 +141,7 @@ impl Server {
             local_addr,
             signals: None,
             store,
-            shared: Shared::new(config),
+            shared: Shared::new(config, params),
             clients: 0,
             next_client_id: 1,
             to_flush: Vec::new(),
@@ -150,7 +149,7 @@ impl Server {
             ready: Vec::new(),
             accept_again_at: None,
             last_accept_error_log: 0,
-            next_cron: now + CRON_PERIOD_MS,
+            next_cron: now,
             last_idle_check: now,
             ops_sample: (now, 0),
             expiry_pending: false,
@@ -326,7 +325,7 @@ impl Server {
     fn add_client(&mut self, mut stream: TcpStream, addr: SocketAddr) {
         let stats = &self.shared.stats;
         bump(&stats.connections_received, 1);
-        if self.clients >= self.shared.config.maxclients as usize {
+        if self.clients as u64 >= self.shared.params.settings.maxclients {
             // Best effort: the socket is fresh, so this small write almost always fits.
             let _ = stream.write(b"-ERR max number of clients reached\r\n");
             bump(&stats.rejected_connections, 1);
@@ -335,6 +334,12 @@ impl Server {
         }
         if let Err(e) = stream.set_nodelay(true) {
             log::debug!("TCP_NODELAY on {addr}: {e}");
+        }
+        let keepalive = self.shared.params.settings.tcp_keepalive;
+        if keepalive > 0
+            && let Err(e) = crate::net::set_keepalive(&stream, keepalive)
+        {
+            log::debug!("SO_KEEPALIVE on {addr}: {e}");
         }
         let entry = self.sockets.vacant_entry();
         let token = entry.key();
@@ -346,10 +351,15 @@ impl Server {
             log::warn!("cannot register client {addr}: {e}");
             return;
         }
-        let config = &self.shared.config;
-        let client = Client::new(self.next_client_id, config.password().is_none(), now_ms());
+        let settings = &self.shared.params.settings;
+        let mut client = Client::new(
+            self.next_client_id,
+            settings.requirepass.is_none(),
+            now_ms(),
+        );
+        client.local = crate::config::Params::is_local(addr.ip());
         self.next_client_id += 1;
-        let conn = Conn::new(stream, addr, client, config.proto_max_bulk_len as usize);
+        let conn = Conn::new(stream, addr, client, settings.proto_max_bulk_len as usize);
         entry.insert(Socket::Client(Box::new(conn)));
         self.clients += 1;
         set(&stats.connected_clients, self.clients as u64);
@@ -422,7 +432,8 @@ impl Server {
             };
             self.serve_request(token, request);
         }
-        let limit = self.shared.config.client_output_limit as usize;
+        let limit = self.shared.params.settings.obuf_limits[crate::config::params::OBUF_NORMAL].hard
+            as usize;
         if let Some(conn) = self.conn(token) {
             if limit > 0 && conn.out.len() > limit {
                 log::warn!(
@@ -602,7 +613,8 @@ impl Server {
     /// Housekeeping every 100 ms: instantaneous ops/sec, memory peak; once a second: idle
     /// timeouts, release of idle buffers, and giving hash table memory back.
     fn cron(&mut self, now: u64) {
-        self.next_cron = now + CRON_PERIOD_MS;
+        // Redis's hz: how many times a second the cron runs.
+        self.next_cron = now + 1000 / u64::from(self.shared.params.settings.hz.max(1));
         // Follow the system clock (NTP steps, drift of the tick calibration).
         self.wall = WallClock::new();
         let stats = &self.shared.stats;
@@ -625,7 +637,7 @@ impl Server {
         }
         self.last_idle_check = now;
         self.store.cron();
-        let timeout_ms = self.shared.config.timeout.saturating_mul(1000);
+        let timeout_ms = self.shared.params.settings.timeout.saturating_mul(1000);
         let mut idle = Vec::new();
         for (token, s) in self.sockets.iter_mut() {
             if let Socket::Client(c) = s {
@@ -640,7 +652,7 @@ impl Server {
         for token in idle {
             log::debug!(
                 "closing idle client (timeout {}s)",
-                self.shared.config.timeout
+                self.shared.params.settings.timeout
             );
             self.close(token);
         }

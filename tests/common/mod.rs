@@ -196,6 +196,11 @@ impl Client {
         }
     }
 
+    /// The client side's local port (to find the connection in /proc/net/tcp).
+    pub fn local_port(&self) -> u16 {
+        self.stream.local_addr().expect("local addr").port()
+    }
+
     /// Sends raw bytes.
     pub fn send_raw(&mut self, bytes: &[u8]) {
         self.stream.write_all(bytes).expect("write");

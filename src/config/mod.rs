@@ -1,9 +1,14 @@
 //! Command-line and environment configuration (clap). Every setting is a flag with an
 //! environment variable and a default; `rust-keyval --help` lists them.
 
+pub mod params;
+pub mod table;
+
 use std::net::SocketAddr;
 
 use clap::Parser;
+
+pub use params::{Params, Settings};
 
 /// A Redis-compatible in-memory key-value server (RESP2 over TCP, Prometheus metrics).
 #[derive(Debug, Clone, Parser)]
@@ -107,9 +112,33 @@ impl Config {
         Config::parse_from(["rust-keyval"])
     }
 
-    /// The password clients must give, if any.
-    pub fn password(&self) -> Option<&str> {
-        (!self.requirepass.is_empty()).then_some(self.requirepass.as_str())
+    /// The run-time parameters this command line sets (CONFIG GET shows them), for a
+    /// server listening on `bound`.
+    pub fn params(&self, bound: SocketAddr) -> Result<Params, String> {
+        let mut p = Params::new();
+        let set = |p: &mut Params, name: &str, value: String| p.set_startup(name, value.as_bytes());
+        set(&mut p, "bind", bound.ip().to_string())?;
+        set(&mut p, "port", bound.port().to_string())?;
+        set(&mut p, "databases", self.databases.to_string())?;
+        set(&mut p, "maxclients", self.maxclients.to_string())?;
+        set(&mut p, "timeout", self.timeout.to_string())?;
+        set(&mut p, "requirepass", self.requirepass.clone())?;
+        set(
+            &mut p,
+            "proto-max-bulk-len",
+            self.proto_max_bulk_len.to_string(),
+        )?;
+        set(
+            &mut p,
+            "client-output-buffer-limit",
+            format!("normal {0} 0 0", self.client_output_limit),
+        )?;
+        set(
+            &mut p,
+            "loglevel",
+            Params::loglevel_name(self.log_level).to_string(),
+        )?;
+        Ok(p)
     }
 }
 
@@ -138,7 +167,7 @@ mod tests {
         assert_eq!(c.maxclients, 10_000);
         assert_eq!(c.databases, 16);
         assert_eq!(c.proto_max_bulk_len, 512 * 1024 * 1024);
-        assert_eq!(c.password(), None);
+        assert!(c.requirepass.is_empty());
         let off = Config::parse_from(["rust-keyval", "--metrics-bind", "off"]);
         assert_eq!(off.metrics_bind, MetricsBind::Off);
     }
