@@ -215,6 +215,9 @@ pub struct Client {
     pub multi: Option<transactions::Multi>,
     /// Keys this client WATCHes, as (database, key).
     pub watched: Vec<(usize, Box<[u8]>)>,
+    /// When (seconds since the epoch) its output first stayed over the soft limit
+    /// (0 = it is not over it).
+    pub obuf_soft_since: u64,
 }
 
 impl Client {
@@ -234,6 +237,7 @@ impl Client {
             last_active_ms: now,
             multi: None,
             watched: Vec::new(),
+            obuf_soft_since: 0,
         }
     }
 }

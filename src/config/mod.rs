@@ -47,6 +47,11 @@ pub struct Config {
     )]
     pub requirepass: String,
 
+    /// Protected mode (yes or no): while no password is set, refuse clients that do not
+    /// connect from the loopback address, as Redis does.
+    #[arg(long, env = "KEYVAL_PROTECTED_MODE", default_value = "yes", value_parser = parse_yes_no, action = clap::ArgAction::Set)]
+    pub protected_mode: bool,
+
     /// Disconnect a client whose unsent replies exceed this many bytes (0 = no limit).
     #[arg(long, env = "KEYVAL_CLIENT_OUTPUT_LIMIT", default_value = "1gb", value_parser = parse_memory)]
     pub client_output_limit: u64,
@@ -77,6 +82,14 @@ fn parse_metrics_bind(s: &str) -> Result<MetricsBind, String> {
     s.parse()
         .map(MetricsBind::On)
         .map_err(|e| format!("{e} (expected HOST:PORT or \"off\")"))
+}
+
+fn parse_yes_no(s: &str) -> Result<bool, String> {
+    match s.to_ascii_lowercase().as_str() {
+        "yes" => Ok(true),
+        "no" => Ok(false),
+        _ => Err(format!("expected yes or no, got {s:?}")),
+    }
 }
 
 fn parse_level(s: &str) -> Result<log::LevelFilter, String> {
@@ -122,6 +135,8 @@ impl Config {
         set(&mut p, "databases", self.databases.to_string())?;
         set(&mut p, "maxclients", self.maxclients.to_string())?;
         set(&mut p, "timeout", self.timeout.to_string())?;
+        let protected = if self.protected_mode { "yes" } else { "no" };
+        set(&mut p, "protected-mode", protected.to_string())?;
         set(&mut p, "requirepass", self.requirepass.clone())?;
         set(
             &mut p,

@@ -787,14 +787,12 @@ impl Params {
         }
     }
 
-    /// Whether `ip` may connect under protected mode (loopback; Redis also lets Unix
-    /// sockets in).
+    /// Whether a client from `ip` counts as local (Redis's `islocalClient`: exactly
+    /// 127.0.0.1 or ::1; Unix sockets too, which this server does not have).
     pub fn is_local(ip: IpAddr) -> bool {
         match ip {
-            IpAddr::V4(v4) => v4.is_loopback(),
-            IpAddr::V6(v6) => {
-                v6.is_loopback() || v6.to_ipv4_mapped().is_some_and(|v4| v4.is_loopback())
-            }
+            IpAddr::V4(v4) => v4 == std::net::Ipv4Addr::LOCALHOST,
+            IpAddr::V6(v6) => v6 == std::net::Ipv6Addr::LOCALHOST,
         }
     }
 }

@@ -12,12 +12,77 @@ use std::net::SocketAddr;
 use mio::net::TcpStream;
 
 use crate::cmd::{self, Client, Ctx, Request, Shared};
+use crate::config::Settings;
+use crate::config::params::OBUF_NORMAL;
 use crate::metrics::stats::bump;
 use crate::resp::{Parser, Reply};
 use crate::store::Store;
 
 /// Initial read buffer size, as Redis's PROTO_IOBUF_LEN.
 pub const READ_CHUNK: usize = 16 * 1024;
+
+/// Bytes of replies Redis keeps in a client's fixed buffer, outside the list its output
+/// limits count: limits apply to what is pending beyond this.
+const REPLY_FIXED_BUFFER: usize = 16 * 1024;
+/// Most reply bytes (beyond the fixed buffer) a client that must AUTH may have pending:
+/// one that sends many commands without reading the answers is closed (CVE-2025-21605).
+const UNAUTHENTICATED_OUTPUT_LIMIT: u64 = 1024;
+
+/// Redis's `checkClientOutputBufferLimits`: true when `pending` reply bytes put the client
+/// over its class's hard limit, or over the soft limit for longer than allowed (which
+/// this call starts or stops timing).
+pub fn output_limit_reached(
+    pending: usize,
+    client: &mut Client,
+    settings: &Settings,
+    now_ms: u64,
+) -> bool {
+    let used = pending.saturating_sub(REPLY_FIXED_BUFFER) as u64;
+    if used == 0 {
+        client.obuf_soft_since = 0;
+        return false;
+    }
+    if !client.authenticated && used > UNAUTHENTICATED_OUTPUT_LIMIT {
+        return true;
+    }
+    // Pub/sub clients will have their own class; every client is a normal one so far.
+    let limit = settings.obuf_limits[OBUF_NORMAL];
+    let hard = limit.hard != 0 && used >= limit.hard;
+    let mut soft = limit.soft != 0 && used >= limit.soft;
+    let now = now_ms / 1000;
+    if soft {
+        if client.obuf_soft_since == 0 {
+            client.obuf_soft_since = now;
+            soft = false;
+        } else if now - client.obuf_soft_since.min(now) <= limit.soft_seconds {
+            soft = false;
+        }
+    } else {
+        client.obuf_soft_since = 0;
+    }
+    hard || soft
+}
+
+/// True for the first word of an HTTP request line or header that Redis treats as an
+/// attack: a browser tricked into posting to the RESP port sends `POST` and `Host:`, and
+/// the lines after them would otherwise run as commands (cross-protocol scripting).
+fn is_http_request_line(name: &[u8]) -> bool {
+    name.eq_ignore_ascii_case(b"post") || name.eq_ignore_ascii_case(b"host:")
+}
+
+/// Logs Redis's warning about such a request, at most once a minute.
+fn warn_cross_protocol_attack(now_ms: u64) {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static LAST_LOGGED_S: AtomicU64 = AtomicU64::new(0);
+    let now = now_ms / 1000;
+    let last = LAST_LOGGED_S.load(Ordering::Relaxed);
+    if last == 0 || now.abs_diff(last) > 60 {
+        LAST_LOGGED_S.store(now, Ordering::Relaxed);
+        log::warn!(
+            "Possible SECURITY ATTACK detected. It looks like somebody is sending POST or Host: commands to Redis. This is likely due to an attacker attempting to use Cross Protocol Scripting to compromise your Redis instance. Connection aborted."
+        );
+    }
+}
 
 /// What a read attempt found.
 #[derive(Debug, PartialEq, Eq)]
@@ -132,11 +197,19 @@ impl Conn {
         } = self;
         let input = &rbuf[..*filled];
         let mut request = None;
+        parser.set_unauthenticated(!client.authenticated);
+        let mut over_limit = false;
+        let mut attack = false;
         while !client.close_after_reply {
             match parser.next(input) {
                 Ok(Some(source)) => {
                     client.last_active_ms = now;
                     let args = parser.args(input, source);
+                    if is_http_request_line(args.get(0)) {
+                        warn_cross_protocol_attack(now);
+                        attack = true;
+                        break;
+                    }
                     let mut ctx = Ctx {
                         store,
                         client,
@@ -155,10 +228,18 @@ impl Conn {
                         client.close_after_reply = true;
                         break;
                     }
+                    // Enforced after every command, so a pipeline of big replies stops
+                    // as soon as the client is over its limit, not after the whole batch.
+                    if output_limit_reached(out.len(), client, &shared.params.settings, now) {
+                        over_limit = true;
+                        break;
+                    }
                     if let Some(r) = shared.request.take() {
                         request = Some(r);
                         break;
                     }
+                    // AUTH may have just succeeded (or CONFIG SET requirepass changed).
+                    parser.set_unauthenticated(!client.authenticated);
                 }
                 Ok(None) => break,
                 Err(e) => {
@@ -170,10 +251,33 @@ impl Conn {
                 }
             }
         }
+        if over_limit {
+            self.close_for_output_limit(now);
+            return None;
+        }
+        if attack {
+            // Closed without a reply, and nothing else it sent is run.
+            self.kill = true;
+            self.filled = 0;
+            self.parser.reset();
+            return None;
+        }
         if request.is_none() {
             self.compact();
         }
         request
+    }
+
+    /// Schedules the connection to close without writing more, as Redis does with a
+    /// client past its output buffer limits; nothing more of its input is run.
+    pub fn close_for_output_limit(&mut self, now: u64) {
+        log::warn!(
+            "Client {} scheduled to be closed ASAP for overcoming of output buffer limits.",
+            self.info_line(now)
+        );
+        self.kill = true;
+        self.filled = 0;
+        self.parser.reset();
     }
 
     /// Drops consumed bytes from the front of the read buffer.

@@ -23,7 +23,7 @@ use signal_hook::consts::{SIGINT, SIGTERM};
 use signal_hook_mio::v1_0::Signals;
 use slab::Slab;
 
-use super::conn::{Conn, ReadResult};
+use super::conn::{Conn, ReadResult, output_limit_reached};
 use crate::clock;
 use crate::cmd::{Client, KillFilter, Request, Shared};
 use crate::config::Config;
@@ -39,6 +39,24 @@ const EXPIRE_BUDGET: Duration = Duration::from_millis(1);
 const ACCEPT_BATCH: usize = 256;
 /// Pause between two non-blocking polls while busy-polling (see `wait_for_events`).
 const SPIN_PAUSE_NS: u64 = 10_000;
+
+/// What a client from another host gets while protected mode is on and no password is
+/// set (Redis's text, word for word, so that users find Redis's documentation for it).
+const PROTECTED_MODE_DENIED: &str = concat!(
+    "-DENIED Redis is running in protected mode because protected mode is enabled and no ",
+    "password is set for the default user. In this mode connections are only accepted from ",
+    "the loopback interface. If you want to connect from external computers to Redis you may ",
+    "adopt one of the following solutions: 1) Just disable protected mode sending the command ",
+    "'CONFIG SET protected-mode no' from the loopback interface by connecting to Redis from ",
+    "the same host the server is running, however MAKE SURE Redis is not publicly accessible ",
+    "from internet if you do so. Use CONFIG REWRITE to make this change permanent. 2) ",
+    "Alternatively you can just disable the protected mode by editing the Redis configuration ",
+    "file, and setting the protected mode option to 'no', and then restarting the server. 3) ",
+    "If you started the server manually just for testing, restart it with the ",
+    "'--protected-mode no' option. 4) Setup a an authentication password for the default ",
+    "user. NOTE: You only need to do one of the above things in order for the server to start ",
+    "accepting connections from the outside.\r\n"
+);
 
 /// Listen backlog, as Redis's tcp-backlog default. mio listens with 128, which drops SYNs
 /// (and costs clients a 1 s retransmit) when hundreds connect at once.
@@ -324,7 +342,6 @@ impl Server {
 
     fn add_client(&mut self, mut stream: TcpStream, addr: SocketAddr) {
         let stats = &self.shared.stats;
-        bump(&stats.connections_received, 1);
         if self.clients as u64 >= self.shared.params.settings.maxclients {
             // Best effort: the socket is fresh, so this small write almost always fits.
             let _ = stream.write(b"-ERR max number of clients reached\r\n");
@@ -332,6 +349,16 @@ impl Server {
             log::debug!("refused {addr}: max number of clients reached");
             return;
         }
+        let settings = &self.shared.params.settings;
+        let local = crate::config::Params::is_local(addr.ip());
+        if settings.protected_mode && settings.requirepass.is_none() && !local {
+            let _ = stream.write(PROTECTED_MODE_DENIED.as_bytes());
+            bump(&stats.rejected_connections, 1);
+            log::debug!("refused {addr}: protected mode");
+            return;
+        }
+        // As Redis's total_connections_received: refused connections are not counted.
+        bump(&stats.connections_received, 1);
         if let Err(e) = stream.set_nodelay(true) {
             log::debug!("TCP_NODELAY on {addr}: {e}");
         }
@@ -357,7 +384,7 @@ impl Server {
             settings.requirepass.is_none(),
             now_ms(),
         );
-        client.local = crate::config::Params::is_local(addr.ip());
+        client.local = local;
         self.next_client_id += 1;
         let conn = Conn::new(stream, addr, client, settings.proto_max_bulk_len as usize);
         entry.insert(Socket::Client(Box::new(conn)));
@@ -432,20 +459,16 @@ impl Server {
             };
             self.serve_request(token, request);
         }
-        let limit = self.shared.params.settings.obuf_limits[crate::config::params::OBUF_NORMAL].hard
-            as usize;
-        if let Some(conn) = self.conn(token) {
-            if limit > 0 && conn.out.len() > limit {
-                log::warn!(
-                    "closing client {}: output buffer {} bytes exceeds client-output-limit",
-                    conn.addr,
-                    conn.out.len()
-                );
-                conn.kill = true;
-            }
-            if !conn.out.is_empty() || conn.client.close_after_reply || conn.kill {
-                self.queue_flush(token);
-            }
+        let settings = &self.shared.params.settings;
+        let Some(Socket::Client(conn)) = self.sockets.get_mut(token) else {
+            return;
+        };
+        // Replies written by the loop itself (CLIENT LIST) count too.
+        if !conn.kill && output_limit_reached(conn.out.len(), &mut conn.client, settings, now) {
+            conn.close_for_output_limit(now);
+        }
+        if !conn.out.is_empty() || conn.client.close_after_reply || conn.kill {
+            self.queue_flush(token);
         }
     }
 

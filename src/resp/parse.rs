@@ -34,7 +34,17 @@ pub enum ParseError {
     TooBigMultibulkCount,
     /// A `$` header line longer than [`INLINE_MAX`].
     TooBigBulkCount,
+    /// A client that must still AUTH sent a `*` count over [`UNAUTHENTICATED_MAX_ARGS`].
+    UnauthenticatedMultibulkLength,
+    /// A client that must still AUTH sent a `$` length over [`UNAUTHENTICATED_MAX_BULK`].
+    UnauthenticatedBulkLength,
 }
+
+/// Most arguments a request may have before AUTH (Redis 7, CVE-2021-32675): a client that
+/// has not authenticated cannot make the server buffer large requests.
+pub const UNAUTHENTICATED_MAX_ARGS: i64 = 10;
+/// Longest argument a request may have before AUTH.
+pub const UNAUTHENTICATED_MAX_BULK: i64 = 16384;
 
 impl ParseError {
     /// The exact error reply Redis sends, without the leading `-` and trailing CRLF.
@@ -55,6 +65,12 @@ impl ParseError {
                 "ERR Protocol error: too big mbulk count string".into()
             }
             ParseError::TooBigBulkCount => "ERR Protocol error: too big bulk count string".into(),
+            ParseError::UnauthenticatedMultibulkLength => {
+                "ERR Protocol error: unauthenticated multibulk length".into()
+            }
+            ParseError::UnauthenticatedBulkLength => {
+                "ERR Protocol error: unauthenticated bulk length".into()
+            }
         }
     }
 }
@@ -92,6 +108,8 @@ pub struct Parser {
     /// Unescaped inline arguments.
     inline: Vec<u8>,
     max_bulk_len: usize,
+    /// The client has not authenticated yet: only small requests are accepted.
+    unauthenticated: bool,
 }
 
 impl Parser {
@@ -104,6 +122,7 @@ impl Parser {
             spans: Vec::new(),
             inline: Vec::new(),
             max_bulk_len,
+            unauthenticated: false,
         }
     }
 
@@ -116,6 +135,12 @@ impl Parser {
     #[inline]
     pub fn set_max_bulk_len(&mut self, max: usize) {
         self.max_bulk_len = max;
+    }
+
+    /// Applies (or lifts) the limits on requests from a client that has not authenticated.
+    #[inline]
+    pub fn set_unauthenticated(&mut self, on: bool) {
+        self.unauthenticated = on;
     }
 
     /// Bytes of the caller's buffer fully consumed by complete requests.
@@ -190,6 +215,9 @@ impl Parser {
                     let count = parse_i64(&buf[self.pos + 1..line_end])
                         .filter(|&n| (-1..=MULTIBULK_MAX).contains(&n))
                         .ok_or(ParseError::InvalidMultibulkLength)?;
+                    if self.unauthenticated && count > UNAUTHENTICATED_MAX_ARGS {
+                        return Err(ParseError::UnauthenticatedMultibulkLength);
+                    }
                     self.pos = line_end + 2;
                     if count <= 0 {
                         // `*0` and `*-1` are empty requests: Redis skips them silently.
@@ -220,6 +248,9 @@ impl Parser {
                     let len = parse_i64(&buf[self.pos + 1..line_end])
                         .filter(|&n| n >= 0 && n as u64 <= self.max_bulk_len as u64)
                         .ok_or(ParseError::InvalidBulkLength)?;
+                    if self.unauthenticated && len > UNAUTHENTICATED_MAX_BULK {
+                        return Err(ParseError::UnauthenticatedBulkLength);
+                    }
                     self.pos = line_end + 2;
                     self.state = State::Bulk {
                         remaining,

@@ -196,6 +196,14 @@ impl Client {
         }
     }
 
+    /// A client over an already connected stream.
+    pub fn from_stream(stream: TcpStream) -> Client {
+        Client {
+            stream,
+            buf: Vec::new(),
+        }
+    }
+
     /// The client side's local port (to find the connection in /proc/net/tcp).
     pub fn local_port(&self) -> u16 {
         self.stream.local_addr().expect("local addr").port()
@@ -560,4 +568,51 @@ pub fn hits_misses(c: &mut Client) -> (i64, i64) {
         info_field(c, "stats", "keyspace_hits") as i64,
         info_field(c, "stats", "keyspace_misses") as i64,
     )
+}
+
+/// A connection to `port` on 127.0.0.1 made from the source address `from` (another
+/// loopback address such as 127.0.0.2, which Redis does not count as local).
+pub fn connect_from(from: std::net::Ipv4Addr, port: u16) -> TcpStream {
+    use std::os::fd::FromRawFd;
+    let sockaddr = |ip: std::net::Ipv4Addr, port: u16| libc::sockaddr_in {
+        sin_family: libc::AF_INET as libc::sa_family_t,
+        sin_port: port.to_be(),
+        sin_addr: libc::in_addr {
+            s_addr: u32::from(ip).to_be(),
+        },
+        sin_zero: [0; 8],
+    };
+    let len = std::mem::size_of::<libc::sockaddr_in>() as libc::socklen_t;
+    let local = sockaddr(from, 0);
+    let remote = sockaddr(std::net::Ipv4Addr::LOCALHOST, port);
+    // SAFETY: plain socket calls on a descriptor created here; the addresses are valid
+    // sockaddr_in values on the stack and `len` is their size. The descriptor is handed to
+    // the TcpStream, which closes it, only once connected (or closed here on failure).
+    unsafe {
+        let fd = libc::socket(libc::AF_INET, libc::SOCK_STREAM, 0);
+        assert!(fd >= 0, "socket: {}", std::io::Error::last_os_error());
+        let ok = libc::bind(fd, (&local as *const libc::sockaddr_in).cast(), len) == 0
+            && libc::connect(fd, (&remote as *const libc::sockaddr_in).cast(), len) == 0;
+        if !ok {
+            let e = std::io::Error::last_os_error();
+            libc::close(fd);
+            panic!("connect from {from} to port {port}: {e}");
+        }
+        let stream = TcpStream::from_raw_fd(fd);
+        stream
+            .set_read_timeout(Some(Duration::from_secs(20)))
+            .expect("timeout");
+        stream
+    }
+}
+
+/// Peak resident memory (VmHWM) of process `pid`, in bytes.
+pub fn peak_rss(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("proc status");
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+        .expect("VmHWM")
+        * 1024
 }
