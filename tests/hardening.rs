@@ -277,3 +277,50 @@ fn protected_mode_refuses_clients_that_are_not_local_until_a_password_is_set() {
         b"*2\r\n$14\r\nprotected-mode\r\n$2\r\nno\r\n"
     );
 }
+
+#[test]
+fn shutdown_that_must_save_fails_until_there_is_persistence() {
+    // Error paths, byte for byte as Redis.
+    common::on_both(&[], |port| {
+        let mut c = Client::connect(port);
+        for (cmd, want) in [
+            ("SHUTDOWN maybe", "-ERR syntax error\r\n"),
+            ("SHUTDOWN SAVE NOSAVE", "-ERR syntax error\r\n"),
+            ("SHUTDOWN ABORT NOW", "-ERR syntax error\r\n"),
+            ("SHUTDOWN ABORT", "-ERR No shutdown in progress.\r\n"),
+        ] {
+            assert_eq!(c.cmd_str(cmd), want, "{cmd}");
+        }
+    });
+    let mut ours = Server::start(&[]);
+    let mut c = ours.client();
+    // Asked to save, or save points set: an error, and the server keeps running.
+    assert_eq!(
+        c.cmd_str("SHUTDOWN SAVE"),
+        "-ERR Errors trying to SHUTDOWN. Check logs.\r\n"
+    );
+    assert_eq!(c.cmd("CONFIG SET save 100 1"), b"-ERR syntax error\r\n");
+    assert_eq!(c.call(&[b"CONFIG", b"SET", b"save", b"100 1"]), b"+OK\r\n");
+    assert_eq!(
+        c.cmd_str("SHUTDOWN"),
+        "-ERR Errors trying to SHUTDOWN. Check logs.\r\n"
+    );
+    assert_eq!(c.cmd("PING"), b"+PONG\r\n");
+    // NOSAVE (or FORCE) exits, and successfully.
+    c.send_raw(b"SHUTDOWN NOSAVE\r\n");
+    assert_eq!(c.read_to_eof(), b"");
+    let status = wait_for(Duration::from_secs(10), || {
+        ours.child.try_wait().ok().flatten()
+    })
+    .expect("the server did not exit");
+    assert!(status.success(), "{status:?}");
+    let mut forced = Server::start(&[]);
+    let mut c = forced.client();
+    c.send_raw(b"SHUTDOWN SAVE FORCE\r\n");
+    assert_eq!(c.read_to_eof(), b"");
+    let status = wait_for(Duration::from_secs(10), || {
+        forced.child.try_wait().ok().flatten()
+    })
+    .expect("the server did not exit");
+    assert!(status.success(), "{status:?}");
+}

@@ -36,19 +36,45 @@ fn role(ctx: &mut Ctx, _args: Args) {
 }
 
 fn shutdown(ctx: &mut Ctx, args: Args) {
+    let (mut save, mut nosave, mut force, mut abort, mut other) =
+        (false, false, false, false, false);
     for opt in args.iter().skip(1) {
-        let o = opt.to_ascii_lowercase();
-        match o.as_slice() {
-            b"nosave" | b"save" | b"now" | b"force" => {}
-            b"abort" => {
-                ctx.error("ERR No shutdown in progress.");
-                return;
-            }
+        match opt.to_ascii_lowercase().as_slice() {
+            b"nosave" => nosave = true,
+            b"save" => save = true,
+            b"now" => other = true,
+            b"force" => force = true,
+            b"abort" => abort = true,
             _ => {
                 ctx.error(err::SYNTAX);
                 return;
             }
         }
+    }
+    if (abort && (save || nosave || force || other)) || (save && nosave) {
+        ctx.error(err::SYNTAX);
+        return;
+    }
+    if abort {
+        // There are no replicas to wait for, so a shutdown never stays in progress.
+        ctx.error("ERR No shutdown in progress.");
+        return;
+    }
+    // Redis saves a final snapshot when asked to, or when save points are configured and
+    // NOSAVE is not given. There is no persistence yet: rather than exit as if the data
+    // were saved, fail as Redis does when that save fails (FORCE exits all the same).
+    if save || (ctx.shared.params.settings.save_configured && !nosave) {
+        if !force {
+            log::warn!("Error trying to save the DB, can't exit: persistence is not implemented");
+            log::warn!(
+                "Errors trying to shut down the server. Check the logs for more information."
+            );
+            ctx.error("ERR Errors trying to SHUTDOWN. Check logs.");
+            return;
+        }
+        log::warn!(
+            "Error trying to save the DB. Exit anyway. (persistence is not implemented: nothing was saved)"
+        );
     }
     // No reply: like Redis, the server closes every connection as it exits.
     ctx.request(Request::Shutdown);

@@ -226,6 +226,8 @@ pub struct Settings {
     pub latency_percentiles: Vec<f64>,
     /// Keyspace event classes.
     pub notify_keyspace_events: u32,
+    /// Save points are set (`save` is not empty): SHUTDOWN would save a snapshot.
+    pub save_configured: bool,
 }
 
 /// Every parameter's value.
@@ -308,6 +310,7 @@ impl Params {
                 latency_tracking: true,
                 latency_percentiles: Vec::new(),
                 notify_keyspace_events: 0,
+                save_configured: false,
             },
         };
         params.refresh();
@@ -706,6 +709,7 @@ impl Params {
             latency_tracking: self.bool_value("latency-tracking"),
             latency_percentiles: percentiles,
             notify_keyspace_events: events,
+            save_configured: !matches!(self.value_of("save"), Value::Save(points) if points.is_empty()),
         };
     }
 

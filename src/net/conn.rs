@@ -20,6 +20,12 @@ use crate::store::Store;
 
 /// Initial read buffer size, as Redis's PROTO_IOBUF_LEN.
 pub const READ_CHUNK: usize = 16 * 1024;
+/// A bulk argument with at least this much still to come is read into a buffer grown to
+/// exactly its size, not doubled past it (Redis's PROTO_MBULK_BIG_ARG).
+const BIG_ARG: usize = 32 * 1024;
+/// Buffers larger than this are trimmed when recent use shows they are mostly empty
+/// (Redis's PROTO_RESIZE_THRESHOLD).
+const RESIZE_THRESHOLD: usize = 32 * 1024;
 
 /// Bytes of replies Redis keeps in a client's fixed buffer, outside the list its output
 /// limits count: limits apply to what is pending beyond this.
@@ -112,6 +118,8 @@ pub struct Conn {
     /// released when idle, so idle connections cost little.
     rbuf: Vec<u8>,
     filled: usize,
+    /// Most bytes the read buffer held since the cron last looked (Redis's querybuf_peak).
+    qbuf_peak: usize,
     parser: Parser,
     /// WRITABLE interest is registered (only while replies are left over).
     pub writable_armed: bool,
@@ -133,6 +141,7 @@ impl Conn {
             out: Reply::new(),
             rbuf: Vec::new(),
             filled: 0,
+            qbuf_peak: 0,
             parser: Parser::new(max_bulk_len),
             writable_armed: false,
             flush_queued: false,
@@ -140,10 +149,17 @@ impl Conn {
         }
     }
 
-    /// Reads once from the socket into the buffer, growing it by doubling when full.
+    /// Reads once from the socket into the buffer, growing it by doubling when full, or to
+    /// exactly the size of a big bulk argument being read (a 512 MiB value then needs a
+    /// 512 MiB buffer, not a doubled 1 GiB one).
     pub fn read_once(&mut self, shared: &Shared) -> io::Result<ReadResult> {
         if self.filled == self.rbuf.len() {
-            let want = (self.rbuf.len() * 2).max(READ_CHUNK);
+            let want = match self.parser.bytes_wanted() {
+                Some(wanted) if wanted > self.rbuf.len() && wanted - self.filled >= BIG_ARG => {
+                    wanted
+                }
+                _ => (self.rbuf.len() * 2).max(READ_CHUNK),
+            };
             // client-query-buffer-limit: most bytes a client may have buffered unparsed.
             let limit = shared.params.settings.query_buffer_limit as usize;
             if want > limit.saturating_add(READ_CHUNK) {
@@ -157,6 +173,7 @@ impl Conn {
                 Ok(n) => {
                     let full = self.filled + n == self.rbuf.len();
                     self.filled += n;
+                    self.qbuf_peak = self.qbuf_peak.max(self.filled);
                     bump(&shared.stats.net_input_bytes, n as u64);
                     return Ok(ReadResult::Data { full });
                 }
@@ -326,13 +343,40 @@ impl Conn {
         self.rbuf.len()
     }
 
-    /// Frees buffers of a connection that is idle (called by the cron).
-    pub fn release_idle_buffers(&mut self) {
-        if self.filled == 0 && self.parser.is_idle() && !self.rbuf.is_empty() {
-            self.rbuf = Vec::new();
-            self.parser.reset();
+    /// Gives back buffer memory the connection does not use (called by the cron once a
+    /// second, as Redis's clientsCronResizeQueryBuffer): all of it once the client has been
+    /// idle for more than `idle_secs` 2 seconds; while it is busy, the part of a big read
+    /// buffer that its recent peak did not need. Returns the bytes released.
+    pub fn resize_buffers(&mut self, idle_secs: u64) -> usize {
+        let before = self.rbuf.len() + self.out.capacity();
+        let size = self.rbuf.len();
+        if size - self.filled > 4096 {
+            if idle_secs > 2 {
+                if self.filled == 0 && self.parser.is_idle() {
+                    self.rbuf = Vec::new();
+                    self.parser.reset();
+                }
+            } else if size > RESIZE_THRESHOLD && size / 2 > self.qbuf_peak {
+                // Not below what it holds, its recent peak, or a bulk being read.
+                let keep = self
+                    .filled
+                    .max(self.qbuf_peak)
+                    .max(self.parser.bytes_wanted().unwrap_or(0))
+                    .max(READ_CHUNK);
+                self.rbuf.truncate(keep);
+                self.rbuf.shrink_to_fit();
+            }
         }
-        self.out.shrink_if_idle(READ_CHUNK);
+        self.qbuf_peak = self.filled.max(self.parser.bytes_wanted().unwrap_or(0));
+        if idle_secs > 2 || self.out.capacity() > RESIZE_THRESHOLD {
+            self.out.shrink_if_idle(READ_CHUNK);
+        }
+        before.saturating_sub(self.rbuf.len() + self.out.capacity())
+    }
+
+    /// Memory its buffers hold (freed with it when it closes).
+    pub fn buffer_bytes(&self) -> usize {
+        self.rbuf.len() + self.out.capacity()
     }
 
     /// The CLIENT LIST line of this connection (Redis 7.2's format).

@@ -40,6 +40,9 @@ const ACCEPT_BATCH: usize = 256;
 /// Pause between two non-blocking polls while busy-polling (see `wait_for_events`).
 const SPIN_PAUSE_NS: u64 = 10_000;
 
+/// Freed client buffers that make the cron give heap memory back to the system.
+const TRIM_AFTER_FREED: usize = 32 << 20;
+
 /// What a client from another host gets while protected mode is on and no password is
 /// set (Redis's text, word for word, so that users find Redis's documentation for it).
 const PROTECTED_MODE_DENIED: &str = concat!(
@@ -131,6 +134,8 @@ pub struct Server {
     last_idle_check: u64,
     ops_sample: (u64, u64),
     expiry_pending: bool,
+    /// Client buffer bytes freed since the heap was last trimmed.
+    freed_buffer_bytes: usize,
     shutting_down: bool,
     wall: WallClock,
 }
@@ -171,6 +176,7 @@ impl Server {
             last_idle_check: now,
             ops_sample: (now, 0),
             expiry_pending: false,
+            freed_buffer_bytes: 0,
             shutting_down: false,
             wall: WallClock::new(),
         })
@@ -307,6 +313,13 @@ impl Server {
         };
         for sig in signals.pending() {
             log::info!("received signal {sig}, shutting down");
+            if self.shared.params.settings.save_configured {
+                // Redis would save a snapshot first; exiting is still better than refusing
+                // to stop on every signal.
+                log::warn!(
+                    "save points are set, but persistence is not implemented: nothing was saved"
+                );
+            }
             self.shutting_down = true;
         }
     }
@@ -625,6 +638,7 @@ impl Server {
             return;
         }
         if let Socket::Client(mut conn) = self.sockets.remove(token) {
+            self.freed_buffer_bytes += conn.buffer_bytes() + std::mem::size_of::<Conn>();
             crate::cmd::transactions::unwatch_all(&mut self.store, &mut conn.client);
             let _ = self.poll.registry().deregister(&mut conn.stream);
             log::debug!("closed {}", conn.addr);
@@ -667,8 +681,8 @@ impl Server {
                 let quiet_ms = now.saturating_sub(c.client.last_active_ms);
                 if timeout_ms > 0 && quiet_ms > timeout_ms {
                     idle.push(token);
-                } else if quiet_ms >= 2000 {
-                    c.release_idle_buffers();
+                } else {
+                    self.freed_buffer_bytes += c.resize_buffers(quiet_ms / 1000);
                 }
             }
         }
@@ -679,6 +693,21 @@ impl Server {
             );
             self.close(token);
         }
+        self.trim_heap();
+    }
+
+    /// Hands freed heap memory back to the system once client buffers worth at least
+    /// [`TRIM_AFTER_FREED`] were released since the last time. glibc keeps what is freed in
+    /// the middle of its heap (10,000 closed clients left 165 MB resident); jemalloc, which
+    /// Redis uses, gives it back by itself.
+    fn trim_heap(&mut self) {
+        if self.freed_buffer_bytes < TRIM_AFTER_FREED {
+            return;
+        }
+        self.freed_buffer_bytes = 0;
+        let started = Instant::now();
+        crate::alloc::trim();
+        log::debug!("heap trimmed in {:?}", started.elapsed());
     }
 
     /// Publishes keyspace-wide gauges for the metrics thread (a few loads and stores).
