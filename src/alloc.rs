@@ -121,7 +121,7 @@ mod tests {
         // Many small blocks (below mmap's threshold, so they live in the heap), freed
         // while one block after them keeps the heap from shrinking by itself.
         let blocks: Vec<Vec<u8>> = (0..8192).map(|_| vec![1u8; 16 * 1024]).collect();
-        let pin = vec![2u8; 64];
+        let pin = Box::new([2u8; 64]);
         let before = rss_bytes();
         drop(blocks);
         trim();
