@@ -1,9 +1,11 @@
 //! The rust-keyval server binary: parse the configuration, start the event loop.
 
 use std::process::ExitCode;
+use std::time::Duration;
 
 use clap::Parser;
 use rust_keyval::config::{Config, MetricsBind};
+use rust_keyval::metrics::http::Limits;
 use rust_keyval::net::Server;
 
 #[global_allocator]
@@ -13,6 +15,10 @@ fn main() -> ExitCode {
     let config = Config::parse();
     rust_keyval::logging::init(config.log_level);
     let metrics = config.metrics_bind;
+    let metrics_limits = Limits {
+        idle_timeout: Duration::from_millis(config.metrics_idle_timeout_ms),
+        ..Limits::default()
+    };
     let mut server = match Server::bind(config) {
         Ok(s) => s,
         Err(e) => {
@@ -26,7 +32,7 @@ fn main() -> ExitCode {
     }
     match metrics {
         MetricsBind::On(addr) => {
-            match rust_keyval::metrics::exporter::start(addr, server.stats()) {
+            match rust_keyval::metrics::exporter::start(addr, server.stats(), metrics_limits) {
                 Ok(bound) => log::info!("metrics at http://{bound}/metrics"),
                 Err(e) => {
                     log::error!("cannot serve metrics on {addr}: {e}");

@@ -120,8 +120,18 @@ struct HttpResponse {
 /// One HTTP/1.0 request to `127.0.0.1:port` (HTTP/1.0, so the body is never chunked and
 /// ends with the connection).
 fn http(port: u16, method: &str, path: &str) -> io::Result<HttpResponse> {
+    http_with_timeout(port, method, path, PATIENCE)
+}
+
+/// [`http`], failing when a read waits longer than `timeout`.
+fn http_with_timeout(
+    port: u16,
+    method: &str,
+    path: &str,
+    timeout: Duration,
+) -> io::Result<HttpResponse> {
     let mut stream = TcpStream::connect(("127.0.0.1", port))?;
-    stream.set_read_timeout(Some(PATIENCE))?;
+    stream.set_read_timeout(Some(timeout))?;
     write!(
         stream,
         "{method} {path} HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n"
@@ -150,6 +160,70 @@ fn http(port: u16, method: &str, path: &str) -> io::Result<HttpResponse> {
 
 fn http_get(port: u16, path: &str) -> io::Result<HttpResponse> {
     http(port, "GET", path)
+}
+
+/// An HTTP/1.1 client that keeps its connection open between requests, as Prometheus does.
+struct KeepAlive {
+    reader: BufReader<TcpStream>,
+}
+
+impl KeepAlive {
+    fn connect(port: u16) -> KeepAlive {
+        let stream = TcpStream::connect(("127.0.0.1", port)).expect("connect");
+        stream
+            .set_read_timeout(Some(PATIENCE))
+            .expect("read timeout");
+        KeepAlive {
+            reader: BufReader::new(stream),
+        }
+    }
+
+    /// GETs `path` on this connection: the status and the body (Content-Length or chunked).
+    fn get(&mut self, path: &str) -> (u16, String) {
+        write!(
+            self.reader.get_mut(),
+            "GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
+        )
+        .expect("send the request");
+        let mut line = String::new();
+        self.reader.read_line(&mut line).expect("status line");
+        let status = line
+            .split(' ')
+            .nth(1)
+            .and_then(|s| s.parse().ok())
+            .unwrap_or_else(|| panic!("bad status line {line:?}"));
+        let (mut length, mut chunked) = (None, false);
+        loop {
+            line.clear();
+            self.reader.read_line(&mut line).expect("header line");
+            let Some((name, value)) = line.trim_end().split_once(':') else {
+                break; // the empty line that ends the head
+            };
+            if name.eq_ignore_ascii_case("Content-Length") {
+                length = value.trim().parse().ok();
+            } else if name.eq_ignore_ascii_case("Transfer-Encoding") {
+                chunked = value.trim().eq_ignore_ascii_case("chunked");
+            }
+        }
+        let mut body = Vec::new();
+        if chunked {
+            loop {
+                line.clear();
+                self.reader.read_line(&mut line).expect("chunk size");
+                let size = usize::from_str_radix(line.trim(), 16).expect("hex chunk size");
+                let mut chunk = vec![0; size + 2]; // the chunk and its CRLF
+                self.reader.read_exact(&mut chunk).expect("chunk");
+                if size == 0 {
+                    break;
+                }
+                body.extend_from_slice(&chunk[..size]);
+            }
+        } else {
+            body.resize(length.expect("Content-Length or chunked"), 0);
+            self.reader.read_exact(&mut body).expect("body");
+        }
+        (status, String::from_utf8(body).expect("UTF-8 body"))
+    }
 }
 
 /// The text of one scrape, with lookups by series.
@@ -595,6 +669,170 @@ fn a_busy_metrics_address_stops_the_server() {
         let _ = e.read_to_string(&mut err);
     }
     assert!(err.contains("cannot serve metrics"), "{err}");
+}
+
+// ---------------------------------------------------------------------------------------
+// A bounded endpoint: idle connections, timeouts (issue 9)
+// ---------------------------------------------------------------------------------------
+
+/// How many idle connections the flood tests open.
+const IDLE: usize = 1000;
+
+/// Most threads the server may have while [`IDLE`] metrics connections sit open (the
+/// endpoint used to start one thread per connection).
+const MAX_THREADS: usize = 64;
+
+/// The number of threads of process `pid` now (the `Threads:` line of /proc/PID/status).
+fn thread_count(pid: u32) -> usize {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("/proc status");
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("Threads:"))
+        .and_then(|v| v.trim().parse().ok())
+        .expect("a Threads: line")
+}
+
+/// The number of file descriptors process `pid` has open now.
+fn open_fds(pid: u32) -> usize {
+    std::fs::read_dir(format!("/proc/{pid}/fd"))
+        .expect("/proc fd")
+        .count()
+}
+
+/// Raises this process's soft limit on open files to at least `n` (the servers it starts
+/// inherit it): a soft limit of 1,024 is common and would stop the flood at our own end.
+fn allow_open_files(n: libc::rlim_t) {
+    let mut lim = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit/setrlimit with a valid pointer to a local struct.
+    unsafe {
+        assert_eq!(libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim), 0);
+        if lim.rlim_cur < n {
+            assert!(
+                lim.rlim_max >= n,
+                "the hard limit on open files ({}) is below the {n} this test needs",
+                lim.rlim_max
+            );
+            lim.rlim_cur = n;
+            assert_eq!(libc::setrlimit(libc::RLIMIT_NOFILE, &lim), 0);
+        }
+    }
+}
+
+/// `n` connections to the metrics port that send nothing. The server may close some of
+/// them at once (it bounds its connections); they stay open at our end.
+fn open_idle(port: u16, n: usize) -> Vec<TcpStream> {
+    (0..n)
+        .map(|i| {
+            TcpStream::connect(("127.0.0.1", port))
+                .unwrap_or_else(|e| panic!("idle connection {i}: {e}"))
+        })
+        .collect()
+}
+
+/// Scrapes `/metrics` on new connections until one answers 200 with the connections
+/// gauge, or fails the test after [`PATIENCE`]. Returns the body.
+fn scrape_on_a_new_connection(port: u16) -> String {
+    let mut last = None;
+    let body = wait_for(PATIENCE, || {
+        match http_with_timeout(port, "GET", "/metrics", Duration::from_secs(5)) {
+            Ok(r) if r.status == 200 && r.body.contains("keyval_active_connections") => {
+                Some(r.body)
+            }
+            other => {
+                last = Some(other.map(|r| (r.status, r.body)));
+                None
+            }
+        }
+    });
+    body.unwrap_or_else(|| panic!("no scrape succeeded within {PATIENCE:?}; last: {last:?}"))
+}
+
+#[test]
+fn a_thousand_idle_connections_leave_few_threads_and_a_scrape_works() {
+    allow_open_files(4096);
+    let k = Keyval::start(&[]);
+    let pid = k.server.child.id();
+    let idle = open_idle(k.metrics_port, IDLE);
+    // The server accepts in order, so once this scrape is answered it has seen all of them.
+    scrape_on_a_new_connection(k.metrics_port);
+    let threads = thread_count(pid);
+    assert!(
+        threads <= MAX_THREADS,
+        "{threads} threads with {IDLE} idle metrics connections (at most {MAX_THREADS})"
+    );
+    // The connection bound: most of the idle connections were closed, not kept.
+    let fds = open_fds(pid);
+    assert!(
+        fds < 200,
+        "{fds} open descriptors with {IDLE} idle metrics connections"
+    );
+    drop(idle);
+}
+
+#[test]
+fn the_endpoint_still_serves_after_a_thousand_connections_close() {
+    allow_open_files(4096);
+    let k = Keyval::start(&[]);
+    let pid = k.server.child.id();
+    let idle = open_idle(k.metrics_port, IDLE);
+    scrape_on_a_new_connection(k.metrics_port);
+    drop(idle);
+    for _ in 0..3 {
+        scrape_on_a_new_connection(k.metrics_port);
+    }
+    let mut conn = KeepAlive::connect(k.metrics_port);
+    for _ in 0..3 {
+        let (status, body) = conn.get("/metrics");
+        assert_eq!(status, 200);
+        assert!(body.contains("keyval_active_connections"), "{body}");
+    }
+    assert_eq!(k.scrape().value("keyval_active_connections"), 0.0);
+    let threads = thread_count(pid);
+    assert!(threads <= MAX_THREADS, "{threads} threads");
+}
+
+#[test]
+fn idle_metrics_connections_time_out_but_keep_alive_scrapes_go_on() {
+    // 1 s instead of the default, so the test need not wait long.
+    let timeout = Duration::from_millis(1000);
+    let k = Keyval::start(&["--metrics-idle-timeout-ms", "1000"]);
+
+    // A connection that never sends anything is closed once the timeout passes, not before.
+    let started = Instant::now();
+    let mut silent = TcpStream::connect(("127.0.0.1", k.metrics_port)).expect("connect");
+    silent.set_read_timeout(Some(PATIENCE)).expect("timeout");
+    wait_closed(&mut silent);
+    let waited = started.elapsed();
+    assert!(
+        waited >= timeout,
+        "closed after {waited:?}, before the timeout"
+    );
+
+    // So is one that sends half a request head and stops (a slow client cannot hold it).
+    let started = Instant::now();
+    let mut partial = TcpStream::connect(("127.0.0.1", k.metrics_port)).expect("connect");
+    partial.set_read_timeout(Some(PATIENCE)).expect("timeout");
+    partial
+        .write_all(b"GET /metrics HTTP/1.1\r\nHost: 127.0.0.1\r\n")
+        .expect("write");
+    wait_closed(&mut partial);
+    assert!(started.elapsed() >= timeout);
+
+    // A keep-alive scraper asking more often than the timeout keeps its connection: each
+    // request restarts the clock (Prometheus scrapes every 5-15 s; the default is 30 s).
+    let mut conn = KeepAlive::connect(k.metrics_port);
+    for round in 0..4 {
+        if round > 0 {
+            // Deliberate spacing: 4 scrapes 400 ms apart span more than the timeout.
+            thread::sleep(Duration::from_millis(400));
+        }
+        let (status, body) = conn.get("/metrics");
+        assert_eq!(status, 200, "round {round}");
+        assert!(body.contains("keyval_active_connections"), "round {round}");
+    }
 }
 
 // ---------------------------------------------------------------------------------------

@@ -22,6 +22,12 @@ pub struct Config {
     #[arg(long, env = "METRICS_BIND", default_value = "127.0.0.1:9100", value_parser = parse_metrics_bind)]
     pub metrics_bind: MetricsBind,
 
+    /// Close a metrics connection that completes no request for this many milliseconds.
+    /// Hidden: the default (30 s, see `metrics::http::DEFAULT_IDLE_TIMEOUT`) suits
+    /// Prometheus; tests lower it so that they need not wait.
+    #[arg(long, hide = true, default_value_t = 30_000, value_parser = clap::value_parser!(u64).range(1..))]
+    pub metrics_idle_timeout_ms: u64,
+
     /// Most clients connected at once; more are refused with Redis's error.
     #[arg(long, env = "KEYVAL_MAXCLIENTS", default_value_t = 10_000, value_parser = clap::value_parser!(u32).range(1..))]
     pub maxclients: u32,

@@ -1,4 +1,4 @@
-//! The Prometheus endpoint: a small tiny_http thread serving `GET /metrics`.
+//! The Prometheus endpoint: `GET /metrics`, served by one thread ([`super::http`]).
 //!
 //! Nothing here touches the reactor. At scrape time [`StatsCollector`] reads the
 //! single-writer atomics of [`Stats`] (relaxed loads) and builds the metric families; the
@@ -17,26 +17,27 @@ use prometheus::process_collector::ProcessCollector;
 use prometheus::proto::MetricType::{self, COUNTER, GAUGE, HISTOGRAM};
 use prometheus::proto::{self, LabelPair, MetricFamily};
 use prometheus::{Encoder, Registry, TEXT_FORMAT, TextEncoder};
-use tiny_http::{Header, Method, Request, Response, Server};
+use tiny_http::{Method, Response, ResponseBox};
 
+use super::http::{self, Limits, Request, header};
 use super::stats::{CommandStats, LATENCY_BUCKETS, Stats, get};
 
 /// The path Prometheus scrapes.
 const METRICS_PATH: &str = "/metrics";
 
-/// Binds `addr` and serves the metrics of `stats` from a background thread.
+/// Binds `addr` and serves the metrics of `stats` from a background thread, within
+/// `limits` (connections open at once, idle timeout).
 ///
 /// The bind happens before this returns, so a busy or invalid address is reported to
 /// the caller (the server refuses to start) instead of being lost in the thread.
 /// Returns the bound address (useful with port 0).
-pub fn start(addr: SocketAddr, stats: Arc<Stats>) -> io::Result<SocketAddr> {
+pub fn start(addr: SocketAddr, stats: Arc<Stats>, limits: Limits) -> io::Result<SocketAddr> {
     let registry = registry(stats).map_err(io::Error::other)?;
     let listener = TcpListener::bind(addr)?;
     let bound = listener.local_addr()?;
-    let server = Server::from_listener(listener, None).map_err(io::Error::other)?;
     thread::Builder::new()
         .name("metrics".into())
-        .spawn(move || serve(&server, &registry))?;
+        .spawn(move || http::run(listener, limits, &|request| respond(request, &registry)))?;
     Ok(bound)
 }
 
@@ -80,45 +81,32 @@ pub fn render(registry: &Registry) -> prometheus::Result<Vec<u8>> {
     Ok(body)
 }
 
-/// Answers requests until the process exits.
-fn serve(server: &Server, registry: &Registry) {
-    for request in server.incoming_requests() {
-        respond(request, registry);
-    }
-}
-
 /// `GET` or `HEAD /metrics` gets the exposition; other methods on it 405; any other path 404.
-fn respond(request: Request, registry: &Registry) {
+fn respond(request: &Request, registry: &Registry) -> ResponseBox {
     // Prometheus may add query parameters (e.g. for federation-style setups): ignore them.
-    let path = request.url().split('?').next().unwrap_or_default();
-    let result = if path != METRICS_PATH {
-        request.respond(
-            Response::from_string("not found; metrics are at /metrics\n").with_status_code(404),
-        )
-    } else if !matches!(request.method(), Method::Get | Method::Head) {
-        let allow = header("Allow", "GET, HEAD");
-        request.respond(Response::empty(405).with_header(allow))
+    let path = request.url.split('?').next().unwrap_or_default();
+    if path != METRICS_PATH {
+        Response::from_string("not found; metrics are at /metrics\n")
+            .with_status_code(404)
+            .boxed()
+    } else if !matches!(request.method, Method::Get | Method::Head) {
+        Response::empty(405)
+            .with_header(header("Allow", "GET, HEAD"))
+            .boxed()
     } else {
         match render(registry) {
             Ok(body) => {
                 let content_type = header("Content-Type", &format!("{TEXT_FORMAT}; charset=utf-8"));
-                request.respond(Response::from_data(body).with_header(content_type))
+                Response::from_data(body).with_header(content_type).boxed()
             }
             Err(e) => {
                 log::error!("cannot encode metrics: {e}");
-                request.respond(Response::from_string(format!("{e}\n")).with_status_code(500))
+                Response::from_string(format!("{e}\n"))
+                    .with_status_code(500)
+                    .boxed()
             }
         }
-    };
-    if let Err(e) = result {
-        // The scraper went away; nothing to do but note it.
-        log::debug!("metrics response not sent: {e}");
     }
-}
-
-/// A header from constant ASCII text (cannot fail for the values used here).
-fn header(name: &str, value: &str) -> Header {
-    Header::from_bytes(name, value).unwrap_or_else(|()| panic!("invalid header {name}: {value}"))
 }
 
 /// Where a family's series come from.
