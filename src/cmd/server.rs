@@ -146,10 +146,8 @@ pub fn info_text(ctx: &Ctx, sections: &[Vec<u8>]) -> String {
     }
     if want("stats") {
         section(&mut s, "Stats");
-        let n = stats.commands.len() - 1;
-        let processed: u64 = stats.commands[..n].iter().map(|c| get(&c.calls)).sum();
-        let errors: u64 = stats.commands.iter().map(|c| get(&c.errors)).sum::<u64>()
-            + get(&stats.protocol_errors);
+        let processed = stats.commands_processed();
+        let errors = stats.error_replies();
         let _ = write!(
             s,
             "total_connections_received:{}\r\ntotal_commands_processed:{processed}\r\ninstantaneous_ops_per_sec:{}\r\ntotal_net_input_bytes:{}\r\ntotal_net_output_bytes:{}\r\nrejected_connections:{}\r\nexpired_keys:{}\r\nevicted_keys:0\r\nkeyspace_hits:{}\r\nkeyspace_misses:{}\r\npubsub_channels:0\r\npubsub_patterns:0\r\ntotal_error_replies:{errors}\r\nprotocol_errors:{}\r\n",
@@ -273,8 +271,9 @@ fn reply_command_docs(out: &mut Reply, c: &Command) {
     out.bulk(c.group.as_bytes());
 }
 
-/// Subcommands of COMMAND with their arities (`command|<sub>`).
-const COMMAND_SUBCOMMANDS: &[(&str, i32)] = &[
+/// Subcommands of COMMAND with their arities (`command|<sub>`; dispatch checks them and counts
+/// each subcommand apart, see `cmd::Table`).
+pub const COMMAND_SUBCOMMANDS: &[(&str, i32)] = &[
     ("count", 2),
     ("info", -2),
     ("docs", -2),
