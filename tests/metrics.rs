@@ -344,7 +344,7 @@ fn known_mix_gives_exact_counts_and_agrees_with_info() {
         ),
         ("keyval_rejected_connections_total", "rejected_connections"),
         ("keyval_expired_keys_total", "expired_keys"),
-        ("keyval_protocol_errors_total", "protocol_errors"),
+        ("keyval_protocol_errors_total", "keyval_protocol_errors"),
         ("keyval_active_connections", "connected_clients"),
         ("keyval_net_input_bytes_total", "total_net_input_bytes"),
     ] {
