@@ -99,17 +99,74 @@ fn page_size() -> u64 {
 
 /// User and system CPU seconds used by this process (getrusage).
 pub fn cpu_seconds() -> (f64, f64) {
+    let (user, sys) = cpu_times(Rusage::Process);
+    let secs = |(s, us): (i64, i64)| s as f64 + us as f64 / 1e6;
+    (secs(user), secs(sys))
+}
+
+/// Whose CPU time [`cpu_times`] reports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Rusage {
+    /// The whole process.
+    Process,
+    /// Terminated child processes (we have none).
+    Children,
+    /// The calling thread.
+    Thread,
+}
+
+/// User and system CPU time as getrusage reports them, each as (seconds, microseconds);
+/// zeros where unavailable.
+pub fn cpu_times(who: Rusage) -> ((i64, i64), (i64, i64)) {
+    let who = match who {
+        Rusage::Process => libc::RUSAGE_SELF,
+        Rusage::Children => libc::RUSAGE_CHILDREN,
+        Rusage::Thread => libc::RUSAGE_THREAD,
+    };
     let mut usage = std::mem::MaybeUninit::<libc::rusage>::zeroed();
     // SAFETY: `usage` points to writable memory of the right type; getrusage fills it and
     // returns 0, or returns -1 without a meaningful value, which we check before reading.
-    let rc = unsafe { libc::getrusage(libc::RUSAGE_SELF, usage.as_mut_ptr()) };
+    let rc = unsafe { libc::getrusage(who, usage.as_mut_ptr()) };
     if rc != 0 {
-        return (0.0, 0.0);
+        return ((0, 0), (0, 0));
     }
     // SAFETY: getrusage returned 0, so the struct is initialised (it was zeroed anyway).
     let u = unsafe { usage.assume_init() };
-    let secs = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
-    (secs(u.ru_utime), secs(u.ru_stime))
+    // time_t and suseconds_t are i64 on 64-bit Linux, narrower elsewhere.
+    #[allow(clippy::unnecessary_cast)]
+    let pair = |t: libc::timeval| (t.tv_sec as i64, t.tv_usec as i64);
+    (pair(u.ru_utime), pair(u.ru_stime))
+}
+
+/// Physical memory of the machine in bytes (0 where unavailable), as Redis reads it.
+pub fn total_system_memory() -> u64 {
+    // SAFETY: sysconf has no preconditions; it returns -1 on error, handled below.
+    let pages = unsafe { libc::sysconf(libc::_SC_PHYS_PAGES) };
+    if pages > 0 {
+        pages as u64 * page_size()
+    } else {
+        0
+    }
+}
+
+/// What the system allocator reports: bytes it has handed out (chunk overheads included),
+/// and bytes it holds from the operating system (heap arenas and mmapped chunks). The C
+/// library's malloc cannot tell how much of the latter is resident. Where it cannot be
+/// asked, both are [`allocated`].
+pub fn allocator_stats() -> (u64, u64) {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    {
+        // SAFETY: mallinfo2 takes no arguments and only reads the allocator's state
+        // (under its own locks); glibc has it since 2.33.
+        let m = unsafe { libc::mallinfo2() };
+        let allocated = (m.uordblks + m.hblkhd) as u64;
+        let held = (m.arena + m.hblkhd) as u64;
+        if held > 0 {
+            return (allocated, held);
+        }
+    }
+    let used = allocated() as u64;
+    (used, used)
 }
 
 #[cfg(test)]
@@ -140,5 +197,10 @@ mod tests {
         assert!(burn > 0);
         let (user, sys) = cpu_seconds();
         assert!(user + sys > 0.0);
+        let ((_, user_us), _) = cpu_times(Rusage::Thread);
+        assert!((0..1_000_000).contains(&user_us));
+        assert!(total_system_memory() > 1 << 20);
+        let (handed_out, held) = allocator_stats();
+        assert!(held >= handed_out && handed_out > 0);
     }
 }

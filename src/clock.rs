@@ -79,6 +79,16 @@ pub fn init() {
     scale();
 }
 
+/// The clock as INFO's `monotonic_clock` describes it, in Redis's words: `X86_TSC @ N
+/// ticks/us` for the time-stamp counter, `POSIX clock_gettime` for `Instant` (which reads
+/// CLOCK_MONOTONIC on Linux).
+pub fn description() -> String {
+    match scale().mult {
+        0 => "POSIX clock_gettime".to_string(),
+        m => format!("X86_TSC @ {} ticks/us", (1000u128 << 32) / u128::from(m)),
+    }
+}
+
 /// The current time in ticks (monotonic, meaning only relative to other ticks).
 #[inline(always)]
 pub fn ticks() -> u64 {
@@ -115,5 +125,10 @@ mod tests {
             "ticks say {measured} ns, Instant says {real} ns"
         );
         assert_eq!(nanos_between(10, 5), 0);
+        let d = description();
+        assert!(
+            d == "POSIX clock_gettime" || d.starts_with("X86_TSC @ "),
+            "{d}"
+        );
     }
 }

@@ -355,3 +355,40 @@ fn tcp_keepalive_arms_probes_on_new_clients() {
         "keepalive off"
     );
 }
+
+#[test]
+fn latency_tracking_parameters_shape_info_latencystats() {
+    common::on_both(&[], |port| {
+        let mut c = Client::connect(port);
+        assert_eq!(c.cmd("PING"), b"+PONG\r\n");
+        let ping_line = |c: &mut Client| {
+            c.cmd_str("INFO latencystats")
+                .lines()
+                .find(|l| l.starts_with("latency_percentiles_usec_ping:"))
+                .map(|l| {
+                    // Keep the percentile names, not the measured values.
+                    l.split([':', ','])
+                        .skip(1)
+                        .map(|kv| kv.split('=').next().unwrap_or_default().to_string())
+                        .collect::<Vec<_>>()
+                })
+        };
+        assert_eq!(
+            ping_line(&mut c),
+            Some(vec!["p50".into(), "p99".into(), "p99.9".into()])
+        );
+        let set = [
+            b"CONFIG".as_slice(),
+            b"SET",
+            b"latency-tracking-info-percentiles",
+            b"0 50 100.0",
+        ];
+        assert_eq!(c.call(&set), b"+OK\r\n");
+        assert_eq!(
+            ping_line(&mut c),
+            Some(vec!["p0".into(), "p50".into(), "p100".into()])
+        );
+        assert_eq!(c.cmd("CONFIG SET latency-tracking no"), b"+OK\r\n");
+        assert_eq!(ping_line(&mut c), None);
+    });
+}

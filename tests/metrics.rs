@@ -337,7 +337,8 @@ fn known_mix_gives_exact_counts_and_agrees_with_info() {
     let misses: Vec<_> = (0..200).map(|i| req(&format!("GET missing:{i}"))).collect();
     pipeline(&mut c, &hits);
     assert!(pipeline(&mut c, &misses).iter().all(|r| r == b"$-1\r\n"));
-    // A wrong arity counts as a failed GET; garbage names all count as "unknown".
+    // A wrong arity counts as a GET refused (an error, no run); garbage names all count as
+    // "unknown".
     assert!(
         c.cmd_str("GET")
             .starts_with("-ERR wrong number of arguments")
@@ -381,9 +382,11 @@ fn known_mix_gives_exact_counts_and_agrees_with_info() {
 
     assert_eq!(s.value(r#"keyval_cmd_total{cmd="GET"}"#), 701.0);
     assert_eq!(s.value(r#"keyval_cmd_errors_total{cmd="GET"}"#), 1.0);
+    assert_eq!(s.value(r#"keyval_cmd_rejected_total{cmd="GET"}"#), 1.0);
+    // The histogram has the runs only.
     assert_eq!(
         s.value(r#"keyval_cmd_latency_seconds_count{cmd="GET"}"#),
-        701.0
+        700.0
     );
     assert_eq!(s.value(r#"keyval_cmd_total{cmd="unknown"}"#), 50.0);
     assert_eq!(s.value(r#"keyval_cmd_errors_total{cmd="unknown"}"#), 50.0);
@@ -415,7 +418,7 @@ fn known_mix_gives_exact_counts_and_agrees_with_info() {
         ),
         ("keyval_rejected_connections_total", "rejected_connections"),
         ("keyval_expired_keys_total", "expired_keys"),
-        ("keyval_protocol_errors_total", "protocol_errors"),
+        ("keyval_protocol_errors_total", "keyval_protocol_errors"),
         ("keyval_active_connections", "connected_clients"),
         ("keyval_net_input_bytes_total", "total_net_input_bytes"),
     ] {
@@ -436,7 +439,12 @@ fn known_mix_gives_exact_counts_and_agrees_with_info() {
         .filter(|l| !l.contains("unknown"))
         .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
         .sum();
-    assert_eq!(known_calls, field(&info, "total_commands_processed") + 1.0);
+    // Requests of known commands: the runs INFO counted, INFO itself, and the refused GET.
+    assert_eq!(known_calls, field(&info, "total_commands_processed") + 2.0);
+    assert_eq!(
+        s.value(r#"keyval_error_replies_total{code="ERR"}"#),
+        field(&info, "total_error_replies")
+    );
     let uptime = s.value("keyval_uptime_seconds");
     assert!(
         (uptime - field(&info, "uptime_in_seconds")).abs() <= 1.0,

@@ -11,8 +11,8 @@ pub const COMMANDS: &[Command] = &[
     Command { name: "config", arity: -2, flags: 0, keys: (0, 0, 0), group: "server", summary: "A container for server configuration commands.", handler: config },
 ];
 
-/// Subcommands of CONFIG with their arities (`config|<sub>`).
-const CONFIG_SUBCOMMANDS: &[(&str, i32)] = &[
+/// Subcommands of CONFIG with their arities (`config|<sub>`), for dispatch and statistics.
+pub const CONFIG_SUBCOMMANDS: &[(&str, i32)] = &[
     ("get", -3),
     ("set", -4),
     ("resetstat", 2),

@@ -168,8 +168,9 @@ fn valid_client_text(v: &[u8]) -> bool {
     v.iter().all(|&b| (b'!'..=b'~').contains(&b))
 }
 
-/// Subcommand arities, as `client|<sub>` in Redis's table.
-const CLIENT_SUBCOMMANDS: &[(&str, i32)] = &[
+/// Subcommand arities, as `client|<sub>` in Redis's table (dispatch checks them and counts each
+/// subcommand apart, see `cmd::Table`).
+pub const CLIENT_SUBCOMMANDS: &[(&str, i32)] = &[
     ("id", 2),
     ("setname", 3),
     ("getname", 2),

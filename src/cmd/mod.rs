@@ -110,9 +110,28 @@ impl std::fmt::Debug for Ctx<'_> {
 }
 
 /// The command table: every family's commands, looked up case-insensitively.
+///
+/// Besides the commands, the table numbers the subcommands of the container commands
+/// (CONFIG, CLIENT, COMMAND) for statistics, as Redis counts `config|get` apart from
+/// `config|set`: statistics slot `id` is command `id`, and the slots after the last command
+/// are the containers' subcommands, in table order.
 pub struct Table {
     commands: Vec<&'static Command>,
     by_name: HashMap<&'static [u8], usize, ahash::RandomState>,
+    /// Per command id: 0, or 1 + the index of its entry in `containers`.
+    container_of: Vec<u8>,
+    containers: Vec<Container>,
+    /// Lower-case name of every statistics slot (`get`, `config|get`).
+    slot_names: Vec<String>,
+}
+
+/// A command whose first argument names a subcommand.
+struct Container {
+    name: &'static str,
+    /// `(name, arity)` of each subcommand, as the command's handler resolves them.
+    subcommands: &'static [(&'static str, i32)],
+    /// Statistics slot of the first subcommand.
+    first_slot: usize,
 }
 
 impl Table {
@@ -136,7 +155,30 @@ impl Table {
             let dup = by_name.insert(c.name.as_bytes(), id);
             assert!(dup.is_none(), "command {} defined twice", c.name);
         }
-        Table { commands, by_name }
+        let mut slot_names: Vec<String> = commands.iter().map(|c| c.name.to_string()).collect();
+        let mut container_of = vec![0u8; commands.len()];
+        let mut containers = Vec::new();
+        for (name, subcommands) in [
+            ("config", config::CONFIG_SUBCOMMANDS),
+            ("client", connection::CLIENT_SUBCOMMANDS),
+            ("command", server::COMMAND_SUBCOMMANDS),
+        ] {
+            let id = by_name[name.as_bytes()];
+            containers.push(Container {
+                name,
+                subcommands,
+                first_slot: slot_names.len(),
+            });
+            container_of[id] = containers.len() as u8;
+            slot_names.extend(subcommands.iter().map(|(sub, _)| format!("{name}|{sub}")));
+        }
+        Table {
+            commands,
+            by_name,
+            container_of,
+            containers,
+            slot_names,
+        }
     }
 
     /// The id of the command named `name` (any case), if it exists.
@@ -169,6 +211,35 @@ impl Table {
     pub fn is_empty(&self) -> bool {
         self.commands.is_empty()
     }
+
+    /// The container entry of command `id`, if its first argument names a subcommand.
+    #[inline]
+    fn container(&self, id: usize) -> Option<&Container> {
+        match self.container_of[id] {
+            0 => None,
+            n => self.containers.get(usize::from(n) - 1),
+        }
+    }
+
+    /// Number of statistics slots: commands and subcommands (the unknown slot comes after).
+    pub fn slots(&self) -> usize {
+        self.slot_names.len()
+    }
+
+    /// Lower-case name of statistics slot `slot` (`get`, `config|get`), as INFO prints it.
+    pub fn slot_name(&self, slot: usize) -> &str {
+        &self.slot_names[slot]
+    }
+
+    /// Statistics slots in Redis's INFO order: each command followed by its subcommands.
+    pub fn slots_in_info_order(&self) -> impl Iterator<Item = usize> + '_ {
+        (0..self.commands.len()).flat_map(move |id| {
+            let subs = self
+                .container(id)
+                .map_or(0..0, |c| c.first_slot..c.first_slot + c.subcommands.len());
+            std::iter::once(id).chain(subs)
+        })
+    }
 }
 
 /// The process-wide command table.
@@ -177,12 +248,12 @@ pub fn table() -> &'static Table {
     TABLE.get_or_init(Table::build)
 }
 
-/// Canonical upper-case names of all commands, in id order (metrics labels).
+/// Canonical upper-case names of all statistics slots, in slot order (metrics labels):
+/// the commands in id order (`GET`), then the subcommands (`CONFIG|GET`).
 pub fn command_names() -> Vec<String> {
-    table()
-        .all()
-        .iter()
-        .map(|c| c.name.to_ascii_uppercase())
+    let tbl = table();
+    (0..tbl.slots())
+        .map(|slot| tbl.slot_name(slot).to_ascii_uppercase())
         .collect()
 }
 
@@ -295,6 +366,8 @@ pub struct Shared {
     pub ops_per_sec: u64,
     /// Highest `used_memory` seen (INFO used_memory_peak), updated by the cron.
     pub peak_memory: u64,
+    /// `used_memory` when the server started (INFO used_memory_startup).
+    pub startup_memory: u64,
 }
 
 impl Shared {
@@ -311,6 +384,7 @@ impl Shared {
             run_id: random_hex_id(),
             ops_per_sec: 0,
             peak_memory: 0,
+            startup_memory: crate::alloc::allocated() as u64,
         }
     }
 }
@@ -514,13 +588,20 @@ pub fn unknown_subcommand(out: &mut Reply, container: &str, sub: &[u8]) {
     ]);
 }
 
-/// Runs one request: looks the command up, checks arity and authentication, calls the
-/// handler, and records the call's statistics.
+/// Runs one request: looks the command up (the subcommand too, for CONFIG, CLIENT and
+/// COMMAND), checks arity and authentication, calls the handler, and records the call's
+/// statistics.
+///
+/// As in Redis, a request refused before running (unknown command or subcommand, wrong
+/// arity, not authenticated, not allowed inside MULTI) counts as a rejected call of its
+/// command, one that ran and replied with an error as a failed call, and every error
+/// reply counts under its code (INFO commandstats and errorstats).
 pub fn execute(ctx: &mut Ctx, args: Args) {
     let tbl = table();
+    let mark = ctx.out.mark();
     let Some(id) = tbl.lookup(args.get(0)) else {
         unknown_command(ctx.out, args);
-        reject(ctx, None);
+        reject(ctx, ctx.shared.stats.commands.len() - 1, mark);
         return;
     };
     let cmd = tbl.get(id);
@@ -532,19 +613,26 @@ pub fn execute(ctx: &mut Ctx, args: Args) {
         } else {
             arity_error(ctx.out, cmd.name);
         }
-        reject(ctx, Some(id));
+        reject(ctx, id, mark);
         return;
     }
+    let slot = match tbl.container(id) {
+        None => id,
+        Some(container) => match resolve_subcommand(ctx, container, id, args, mark) {
+            Some(slot) => slot,
+            None => return,
+        },
+    };
     if !ctx.client.authenticated && cmd.flags & flags::NO_AUTH == 0 {
         ctx.out.error(err::NOAUTH);
-        reject(ctx, Some(id));
+        reject(ctx, slot, mark);
         return;
     }
     if ctx.client.multi.is_some() && !transactions::runs_inside_multi(cmd) {
         if !transactions::can_queue(cmd, args) {
             ctx.out
                 .error("ERR Command not allowed inside a transaction");
-            reject(ctx, Some(id));
+            reject(ctx, slot, mark);
             return;
         }
         transactions::queue(ctx, args);
@@ -552,33 +640,88 @@ pub fn execute(ctx: &mut Ctx, args: Args) {
         ctx.shared.last_tick = crate::clock::ticks();
         return;
     }
-    let mark = ctx.out.mark();
     (cmd.handler)(ctx, args);
     let failed = ctx.out.first_byte_since(mark) == Some(b'-');
-    finish(ctx, Some(id), failed);
+    finish(ctx, slot, failed, mark);
 }
 
-/// A command refused before running (unknown, arity, auth): inside MULTI this also dooms
-/// the transaction, as Redis's `flagTransaction` does.
-fn reject(ctx: &mut Ctx, id: Option<usize>) {
+/// The statistics slot of a container command's request (Redis looks subcommands up with
+/// the command): the subcommand's, or the container's own when it has no argument. An
+/// unknown subcommand or a wrong arity for the subcommand is refused here, before the
+/// handler, with Redis's errors; None then.
+#[inline(never)]
+fn resolve_subcommand(
+    ctx: &mut Ctx,
+    container: &Container,
+    id: usize,
+    args: Args,
+    mark: usize,
+) -> Option<usize> {
+    if args.len() < 2 {
+        return Some(id);
+    }
+    let sub = args.get(1);
+    let Some(i) = container
+        .subcommands
+        .iter()
+        .position(|(n, _)| n.as_bytes().eq_ignore_ascii_case(sub))
+    else {
+        unknown_subcommand(ctx.out, container.name, sub);
+        reject(ctx, ctx.shared.stats.commands.len() - 1, mark);
+        return None;
+    };
+    let (name, arity) = container.subcommands[i];
+    let slot = container.first_slot + i;
+    if !arity_ok(arity, args.len()) {
+        arity_error(ctx.out, &format!("{}|{name}", container.name));
+        reject(ctx, slot, mark);
+        return None;
+    }
+    Some(slot)
+}
+
+/// A request refused before running, its error reply written since `mark`: counts a
+/// rejected call of `slot` and the error; inside MULTI this also dooms the transaction, as
+/// Redis's `flagTransaction` does.
+#[cold]
+fn reject(ctx: &mut Ctx, slot: usize, mark: usize) {
     if let Some(multi) = ctx.client.multi.as_mut() {
         multi.failed = true;
     }
-    finish(ctx, id, true);
+    // Not a run, so no latency; the next command's starts here.
+    ctx.shared.last_tick = crate::clock::ticks();
+    count_error(ctx, mark);
+    ctx.shared.stats.commands[slot].reject();
 }
 
-/// Records a finished call: one clock read, shared with the next command's start.
+/// Records a finished run: one clock read, shared with the next command's start.
 #[inline]
-fn finish(ctx: &mut Ctx, id: Option<usize>, failed: bool) {
+fn finish(ctx: &mut Ctx, slot: usize, failed: bool, mark: usize) {
     let now = crate::clock::ticks();
     let ns = crate::clock::nanos_between(ctx.shared.last_tick, now);
     ctx.shared.last_tick = now;
-    let stats = &ctx.shared.stats;
-    let slot = match id {
-        Some(id) => &stats.commands[id],
-        None => stats.unknown(),
-    };
-    slot.record(ns, failed);
+    if failed {
+        count_error(ctx, mark);
+    }
+    ctx.shared.stats.commands[slot].record(ns, failed);
+}
+
+/// Counts the error reply written at `mark` under its code (INFO errorstats).
+#[cold]
+fn count_error(ctx: &mut Ctx, mark: usize) {
+    let code = error_code(ctx.out.since(mark));
+    ctx.shared.stats.errors.record(code);
+}
+
+/// The code of an error reply (`-WRONGTYPE Operation ...` gives `WRONGTYPE`), as Redis's
+/// `afterErrorReply` finds it: the bytes after the `-` up to a space within the reply's
+/// first 32 bytes, or `ERR` when there is no such space.
+pub fn error_code(reply: &[u8]) -> &[u8] {
+    let head = &reply[..reply.len().min(32)];
+    match head.iter().position(|&b| b == b' ') {
+        Some(space) if head.first() == Some(&b'-') => &head[1..space],
+        _ => b"ERR",
+    }
 }
 
 #[cfg(test)]
@@ -597,6 +740,43 @@ mod tests {
         }
         assert_eq!(t.lookup(b"nosuchcommand"), None);
         assert_eq!(t.lookup(&[b'a'; 100]), None);
+    }
+
+    #[test]
+    fn subcommand_slots_follow_the_commands() {
+        let t = table();
+        let config = t.lookup(b"config").unwrap();
+        let slots: Vec<&str> = t
+            .slots_in_info_order()
+            .skip_while(|&s| s != config)
+            .take(3)
+            .map(|s| t.slot_name(s))
+            .collect();
+        assert_eq!(slots, ["config", "config|get", "config|set"]);
+        assert_eq!(t.slots_in_info_order().count(), t.slots());
+        assert!(t.slot_name(t.len()).contains('|'));
+        let names = command_names();
+        assert_eq!(names.len(), t.slots());
+        assert!(names.iter().any(|n| n == "CLIENT|LIST"));
+    }
+
+    #[test]
+    fn error_codes_as_redis_finds_them() {
+        assert_eq!(
+            error_code(b"-WRONGTYPE Operation against\r\n"),
+            b"WRONGTYPE"
+        );
+        assert_eq!(error_code(b"-ERR unknown command\r\n"), b"ERR");
+        assert_eq!(
+            error_code(b"-NOAUTH Authentication required.\r\n"),
+            b"NOAUTH"
+        );
+        // No space within the first 32 bytes: ERR.
+        let long = format!("-{} x\r\n", "X".repeat(31));
+        assert_eq!(error_code(long.as_bytes()), b"ERR");
+        let fits = format!("-{} x\r\n", "X".repeat(30));
+        assert_eq!(error_code(fits.as_bytes()), "X".repeat(30).as_bytes());
+        assert_eq!(error_code(b"-ERR\r\n"), b"ERR");
     }
 
     #[test]

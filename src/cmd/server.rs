@@ -4,6 +4,7 @@ use std::fmt::Write as _;
 
 use super::flags::{self, ADMIN, FAST, LOADING, NO_MULTI, NOSCRIPT, STALE};
 use super::{Command, Ctx, Request, err, reply_help, subcommand, table};
+use crate::alloc::Rusage;
 use crate::metrics::stats::get;
 use crate::resp::{Args, Reply};
 use crate::util::glob_match;
@@ -80,135 +81,239 @@ fn shutdown(ctx: &mut Ctx, args: Args) {
     ctx.request(Request::Shutdown);
 }
 
-/// Human-readable byte count as Redis prints it (`1.50M`).
+/// Human-readable byte count as Redis prints it (`1.50M`, Redis's `bytesToHuman`).
 fn human_bytes(n: u64) -> String {
-    let n = n as f64;
     let units = [
-        (1u64 << 40, "T"),
+        (1u64 << 60, "E"),
+        (1 << 50, "P"),
+        (1 << 40, "T"),
         (1 << 30, "G"),
         (1 << 20, "M"),
         (1 << 10, "K"),
     ];
     for (size, unit) in units {
-        if n >= size as f64 {
-            return format!("{:.2}{unit}", n / size as f64);
+        if n >= size {
+            return format!("{:.2}{unit}", n as f64 / size as f64);
         }
     }
     format!("{n}B")
 }
 
-/// The INFO text for the requested sections (Redis's `genRedisInfoString`).
-pub fn info_text(ctx: &Ctx, sections: &[Vec<u8>]) -> String {
-    let all = sections.is_empty()
-        || sections
-            .iter()
-            .any(|s| matches!(s.as_slice(), b"all" | b"everything" | b"default"));
-    let want = |name: &str| all || sections.iter().any(|s| s == name.as_bytes());
-    let shared = &*ctx.shared;
-    let stats = &shared.stats;
-    let cfg = &shared.config;
-    let mut s = String::with_capacity(2048);
-    let section = |s: &mut String, title: &str| {
-        if !s.is_empty() {
-            s.push_str("\r\n");
+/// `a / b` for INFO's ratios, 0 when `b` is 0 (where Redis would print inf or nan).
+fn ratio(a: u64, b: u64) -> f64 {
+    if b == 0 { 0.0 } else { a as f64 / b as f64 }
+}
+
+/// `a - b` as a signed figure (Redis's `%zd` byte differences).
+fn diff(a: u64, b: u64) -> i128 {
+    i128::from(a) - i128::from(b)
+}
+
+/// The sections INFO prints without arguments (and for `default`), as Redis 7.0.
+const DEFAULT_SECTIONS: [&str; 11] = [
+    "server",
+    "clients",
+    "memory",
+    "persistence",
+    "stats",
+    "replication",
+    "cpu",
+    "module_list",
+    "errorstats",
+    "cluster",
+    "keyspace",
+];
+
+/// A percentile as Redis labels it in latencystats: `%f` without its trailing zeros
+/// (`50`, `99.9`).
+fn percentile_label(p: f64) -> String {
+    let text = format!("{p:.6}");
+    text.trim_end_matches('0').trim_end_matches('.').to_string()
+}
+
+/// Which sections an INFO request asks for (Redis's `genInfoSectionDict`): the default
+/// ones without arguments or for `default`; every one for `all` and `everything` (the same
+/// here: `everything` adds only modules' own sections); otherwise those named, in any
+/// case. An unknown name selects nothing.
+struct Sections {
+    all: bool,
+    names: Vec<Vec<u8>>,
+}
+
+impl Sections {
+    /// `args`: the arguments after INFO, lower-cased.
+    fn parse(args: &[Vec<u8>]) -> Sections {
+        let defaults = || DEFAULT_SECTIONS.iter().map(|n| n.as_bytes().to_vec());
+        let mut s = Sections {
+            all: false,
+            names: Vec::new(),
+        };
+        if args.is_empty() {
+            s.names.extend(defaults());
         }
-        let _ = write!(s, "# {title}\r\n");
-    };
-    let uptime = shared.started.elapsed().as_secs();
-    if want("server") {
-        section(&mut s, "Server");
-        let _ = write!(
-            s,
-            "redis_version:{REDIS_VERSION}\r\nkeyval_version:{}\r\nredis_git_sha1:00000000\r\nredis_git_dirty:0\r\nredis_build_id:0\r\nredis_mode:standalone\r\nos:{} {}\r\narch_bits:64\r\nmultiplexing_api:epoll\r\ngcc_version:0.0.0\r\nprocess_id:{}\r\nrun_id:{}\r\ntcp_port:{}\r\nserver_time_usec:{}\r\nuptime_in_seconds:{uptime}\r\nuptime_in_days:{}\r\nhz:10\r\nconfigured_hz:10\r\nexecutable:{}\r\nconfig_file:\r\n",
-            env!("CARGO_PKG_VERSION"),
-            std::env::consts::OS,
-            std::env::consts::ARCH,
-            std::process::id(),
-            shared.run_id,
-            cfg.bind.port(),
-            crate::util::now_us(),
-            uptime / 86_400,
-            std::env::current_exe()
-                .map(|p| p.display().to_string())
-                .unwrap_or_default(),
-        );
+        for a in args {
+            match a.as_slice() {
+                b"default" => s.names.extend(defaults()),
+                b"all" | b"everything" => s.all = true,
+                _ => s.names.push(a.clone()),
+            }
+        }
+        s
     }
-    if want("clients") {
-        section(&mut s, "Clients");
-        let _ = write!(
-            s,
-            "connected_clients:{}\r\ncluster_connections:0\r\nmaxclients:{}\r\nclient_recent_max_input_buffer:0\r\nclient_recent_max_output_buffer:0\r\nblocked_clients:0\r\ntracking_clients:0\r\nclients_in_timeout_table:0\r\n",
-            get(&stats.connected_clients),
-            cfg.maxclients
-        );
+
+    fn wants(&self, name: &str) -> bool {
+        self.all || self.names.iter().any(|n| n == name.as_bytes())
     }
-    if want("memory") {
-        section(&mut s, "Memory");
-        let used = crate::alloc::allocated() as u64;
-        let rss = crate::alloc::rss_bytes();
-        let dataset: usize = ctx.store.dbs().iter().map(|d| d.approx_memory()).sum();
-        let buckets: usize = ctx.store.dbs().iter().map(|d| d.buckets()).sum();
-        let _ = write!(
-            s,
-            "used_memory:{used}\r\nused_memory_human:{}\r\nused_memory_rss:{rss}\r\nused_memory_rss_human:{}\r\nused_memory_peak:{}\r\nused_memory_dataset:{dataset}\r\nmaxmemory:0\r\nmaxmemory_human:0B\r\nmaxmemory_policy:noeviction\r\nmem_fragmentation_ratio:{:.2}\r\nmem_allocator:libc\r\nkeyval_table_buckets:{buckets}\r\nkeyval_allocations:{}\r\n",
-            human_bytes(used),
-            human_bytes(rss),
-            shared.peak_memory.max(used),
-            if used > 0 {
-                rss as f64 / used as f64
+}
+
+/// Appends INFO lines.
+struct Text(String);
+
+impl Text {
+    /// A section header, after a blank line unless it is the first.
+    fn section(&mut self, title: &str) {
+        if !self.0.is_empty() {
+            self.0.push_str("\r\n");
+        }
+        let _ = write!(self.0, "# {title}\r\n");
+    }
+
+    /// `name:value`
+    fn field(&mut self, name: &str, value: impl std::fmt::Display) {
+        let _ = write!(self.0, "{name}:{value}\r\n");
+    }
+
+    /// Several fields Redis reports with a constant value here, because the feature
+    /// behind them does not exist (the value is Redis's when the feature is idle).
+    fn fixed(&mut self, fields: &[(&str, &str)]) {
+        for (name, value) in fields {
+            self.field(name, value);
+        }
+    }
+}
+
+/// A name as INFO can carry it: Redis's `getSafeInfoString` turns `#`, `:`, CR and LF
+/// into `_`.
+fn info_safe(name: &[u8]) -> String {
+    String::from_utf8_lossy(name)
+        .chars()
+        .map(|c| {
+            if matches!(c, '#' | ':' | '\r' | '\n') {
+                '_'
             } else {
-                0.0
-            },
-            crate::alloc::allocations(),
-        );
+                c
+            }
+        })
+        .collect()
+}
+
+/// `sysname release machine` from uname(2), as Redis's `os` field (read once).
+fn os_name() -> &'static str {
+    static OS: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    OS.get_or_init(|| {
+        let mut u = std::mem::MaybeUninit::<libc::utsname>::zeroed();
+        // SAFETY: `u` points to writable memory of the right type; uname fills it and
+        // returns 0, or -1 without touching it (it was zeroed, so it is readable anyway).
+        let rc = unsafe { libc::uname(u.as_mut_ptr()) };
+        if rc != 0 {
+            return format!("{} {}", std::env::consts::OS, std::env::consts::ARCH);
+        }
+        // SAFETY: zeroed, then filled by uname: an initialised struct.
+        let u = unsafe { u.assume_init() };
+        let field = |f: &[libc::c_char]| {
+            let bytes: Vec<u8> = f
+                .iter()
+                .take_while(|&&c| c != 0)
+                .map(|&c| c as u8)
+                .collect();
+            String::from_utf8_lossy(&bytes).into_owned()
+        };
+        format!(
+            "{} {} {}",
+            field(&u.sysname),
+            field(&u.release),
+            field(&u.machine)
+        )
+    })
+}
+
+/// CPU time as Redis prints it (`%ld.%06ld`).
+fn cpu((secs, micros): (i64, i64)) -> String {
+    format!("{secs}.{micros:06}")
+}
+
+/// The INFO text for the requested sections (Redis's `genRedisInfoString`): every section
+/// and field of Redis 7.0, in its order, then a few of our own (`keyval_*`) at the end of
+/// their section.
+///
+/// Figures we measure are real: clients, memory (from the counting allocator, the C
+/// library's malloc and /proc), keyspace hits and misses, expiries, network bytes,
+/// commands, errors and their latencies, CPU. Fields of features we do not have
+/// (persistence, replication, scripting, pub/sub, cluster, eviction, defragmentation,
+/// tracking, I/O threads) have the value Redis shows while the feature is idle or off.
+/// A few figures Redis measures and we do not yet are 0: client_recent_max_input_buffer,
+/// client_recent_max_output_buffer, mem_clients_normal, rdb_changes_since_last_save,
+/// instantaneous_input_kbps, instantaneous_output_kbps, total_reads_processed,
+/// total_writes_processed, avg_ttl.
+pub fn info_text(ctx: &Ctx, args: &[Vec<u8>]) -> String {
+    let want = Sections::parse(args);
+    let mut t = Text(String::with_capacity(8192));
+    if want.wants("server") {
+        server_section(ctx, &mut t);
     }
-    if want("persistence") {
-        section(&mut s, "Persistence");
-        let _ = write!(
-            s,
-            "loading:0\r\nasync_loading:0\r\ncurrent_cow_peak:0\r\nrdb_changes_since_last_save:0\r\nrdb_bgsave_in_progress:0\r\nrdb_last_save_time:{}\r\nrdb_last_bgsave_status:ok\r\naof_enabled:0\r\naof_rewrite_in_progress:0\r\naof_rewrite_scheduled:0\r\naof_last_write_status:ok\r\n",
-            stats.start_time
-        );
+    if want.wants("clients") {
+        clients_section(ctx, &mut t);
     }
-    if want("stats") {
-        section(&mut s, "Stats");
-        let n = stats.commands.len() - 1;
-        let processed: u64 = stats.commands[..n].iter().map(|c| get(&c.calls)).sum();
-        let errors: u64 = stats.commands.iter().map(|c| get(&c.errors)).sum::<u64>()
-            + get(&stats.protocol_errors);
-        let _ = write!(
-            s,
-            "total_connections_received:{}\r\ntotal_commands_processed:{processed}\r\ninstantaneous_ops_per_sec:{}\r\ntotal_net_input_bytes:{}\r\ntotal_net_output_bytes:{}\r\nrejected_connections:{}\r\nexpired_keys:{}\r\nevicted_keys:0\r\nkeyspace_hits:{}\r\nkeyspace_misses:{}\r\npubsub_channels:0\r\npubsub_patterns:0\r\ntotal_error_replies:{errors}\r\nprotocol_errors:{}\r\n",
-            get(&stats.connections_received),
-            shared.ops_per_sec,
-            get(&stats.net_input_bytes),
-            get(&stats.net_output_bytes),
-            get(&stats.rejected_connections),
-            ctx.store.expired_total(),
-            get(&stats.keyspace_hits),
-            get(&stats.keyspace_misses),
-            get(&stats.protocol_errors),
-        );
+    if want.wants("memory") {
+        memory_section(ctx, &mut t);
     }
-    if want("replication") {
-        section(&mut s, "Replication");
-        let _ = write!(
-            s,
-            "role:master\r\nconnected_slaves:0\r\nmaster_failover_state:no-failover\r\nmaster_replid:{}\r\nmaster_replid2:0000000000000000000000000000000000000000\r\nmaster_repl_offset:0\r\nsecond_repl_offset:-1\r\nrepl_backlog_active:0\r\n",
-            shared.run_id
-        );
+    if want.wants("persistence") {
+        persistence_section(ctx, &mut t);
     }
-    if want("cpu") {
-        section(&mut s, "CPU");
-        let (user, sys) = crate::alloc::cpu_seconds();
-        let _ = write!(s, "used_cpu_sys:{sys:.6}\r\nused_cpu_user:{user:.6}\r\n");
+    if want.wants("stats") {
+        stats_section(ctx, &mut t);
     }
-    if want("keyspace") {
-        section(&mut s, "Keyspace");
+    if want.wants("replication") {
+        replication_section(ctx, &mut t);
+    }
+    if want.wants("cpu") {
+        t.section("CPU");
+        let (user, sys) = crate::alloc::cpu_times(Rusage::Process);
+        let (child_user, child_sys) = crate::alloc::cpu_times(Rusage::Children);
+        // INFO runs on the event-loop thread, the main thread in Redis's sense.
+        let (main_user, main_sys) = crate::alloc::cpu_times(Rusage::Thread);
+        t.field("used_cpu_sys", cpu(sys));
+        t.field("used_cpu_user", cpu(user));
+        t.field("used_cpu_sys_children", cpu(child_sys));
+        t.field("used_cpu_user_children", cpu(child_user));
+        t.field("used_cpu_sys_main_thread", cpu(main_sys));
+        t.field("used_cpu_user_main_thread", cpu(main_user));
+    }
+    if want.wants("module_list") || want.wants("modules") {
+        t.section("Modules");
+    }
+    if want.wants("commandstats") {
+        commandstats_section(ctx, &mut t);
+    }
+    if want.wants("errorstats") {
+        t.section("Errorstats");
+        for (code, count) in ctx.shared.stats.error_counts() {
+            let _ = write!(t.0, "errorstat_{}:count={count}\r\n", info_safe(&code));
+        }
+    }
+    if want.wants("latencystats") {
+        latencystats_section(ctx, &mut t);
+    }
+    if want.wants("cluster") {
+        t.section("Cluster");
+        t.field("cluster_enabled", 0);
+    }
+    if want.wants("keyspace") {
+        t.section("Keyspace");
         for (i, db) in ctx.store.dbs().iter().enumerate() {
             if !db.is_empty() {
                 let _ = write!(
-                    s,
+                    t.0,
                     "db{i}:keys={},expires={},avg_ttl=0\r\n",
                     db.len(),
                     db.expires()
@@ -216,7 +321,357 @@ pub fn info_text(ctx: &Ctx, sections: &[Vec<u8>]) -> String {
             }
         }
     }
-    s
+    t.0
+}
+
+fn server_section(ctx: &Ctx, t: &mut Text) {
+    let shared = &*ctx.shared;
+    let uptime = shared.started.elapsed().as_secs();
+    t.section("Server");
+    t.field("redis_version", REDIS_VERSION);
+    t.fixed(&[
+        ("redis_git_sha1", "00000000"),
+        ("redis_git_dirty", "0"),
+        ("redis_build_id", "0"),
+        ("redis_mode", "standalone"),
+    ]);
+    t.field("os", os_name());
+    t.field("arch_bits", usize::BITS);
+    t.field("monotonic_clock", crate::clock::description());
+    t.fixed(&[
+        ("multiplexing_api", "epoll"),
+        ("atomicvar_api", "c11-builtin"),
+        ("gcc_version", "0.0.0"),
+    ]);
+    t.field("process_id", std::process::id());
+    t.field("process_supervised", "no");
+    t.field("run_id", &shared.run_id);
+    t.field("tcp_port", shared.params.settings.port);
+    let now_us = crate::util::now_us();
+    t.field("server_time_usec", now_us);
+    t.field("uptime_in_seconds", uptime);
+    t.field("uptime_in_days", uptime / 86_400);
+    t.fixed(&[("hz", "10"), ("configured_hz", "10")]);
+    // Redis's LRU clock: seconds, in 24 bits.
+    t.field("lru_clock", (now_us / 1_000_000) & ((1 << 24) - 1));
+    t.field(
+        "executable",
+        std::env::current_exe()
+            .map(|p| p.display().to_string())
+            .unwrap_or_default(),
+    );
+    t.fixed(&[("config_file", ""), ("io_threads_active", "0")]);
+    t.field("keyval_version", env!("CARGO_PKG_VERSION"));
+}
+
+fn clients_section(ctx: &Ctx, t: &mut Text) {
+    t.section("Clients");
+    t.field(
+        "connected_clients",
+        get(&ctx.shared.stats.connected_clients),
+    );
+    t.field("cluster_connections", 0);
+    t.field("maxclients", ctx.shared.params.settings.maxclients);
+    t.fixed(&[
+        ("client_recent_max_input_buffer", "0"),
+        ("client_recent_max_output_buffer", "0"),
+        ("blocked_clients", "0"),
+        ("tracking_clients", "0"),
+        ("clients_in_timeout_table", "0"),
+    ]);
+}
+
+fn memory_section(ctx: &Ctx, t: &mut Text) {
+    let shared = &*ctx.shared;
+    let used = crate::alloc::allocated() as u64;
+    let rss = crate::alloc::rss_bytes();
+    let peak = shared.peak_memory.max(used);
+    let startup = shared.startup_memory;
+    let system = crate::alloc::total_system_memory();
+    // Redis's overhead is what the server holds besides the data: its startup memory and
+    // the keyspace's hash tables (and buffers, which we do not add up yet); the dataset is
+    // the rest.
+    let tables: u64 = ctx
+        .store
+        .dbs()
+        .iter()
+        .map(|d| d.approx_memory() as u64)
+        .sum();
+    let overhead = (startup + tables).min(used);
+    let dataset = used - overhead;
+    let (alloc_allocated, alloc_active) = crate::alloc::allocator_stats();
+    // The C library's malloc cannot tell what part of its memory is resident.
+    let alloc_resident = alloc_active;
+    let buckets: usize = ctx.store.dbs().iter().map(|d| d.buckets()).sum();
+
+    t.section("Memory");
+    t.field("used_memory", used);
+    t.field("used_memory_human", human_bytes(used));
+    t.field("used_memory_rss", rss);
+    t.field("used_memory_rss_human", human_bytes(rss));
+    t.field("used_memory_peak", peak);
+    t.field("used_memory_peak_human", human_bytes(peak));
+    t.field(
+        "used_memory_peak_perc",
+        format!("{:.2}%", ratio(used * 100, peak)),
+    );
+    t.field("used_memory_overhead", overhead);
+    t.field("used_memory_startup", startup);
+    t.field("used_memory_dataset", dataset);
+    t.field(
+        "used_memory_dataset_perc",
+        format!(
+            "{:.2}%",
+            ratio(dataset * 100, used.saturating_sub(startup).max(1))
+        ),
+    );
+    t.field("allocator_allocated", alloc_allocated);
+    t.field("allocator_active", alloc_active);
+    t.field("allocator_resident", alloc_resident);
+    t.field("total_system_memory", system);
+    t.field("total_system_memory_human", human_bytes(system));
+    // No scripting or functions: no memory for them.
+    t.fixed(&[
+        ("used_memory_lua", "0"),
+        ("used_memory_vm_eval", "0"),
+        ("used_memory_lua_human", "0B"),
+        ("used_memory_scripts_eval", "0"),
+        ("number_of_cached_scripts", "0"),
+        ("number_of_functions", "0"),
+        ("number_of_libraries", "0"),
+        ("used_memory_vm_functions", "0"),
+        ("used_memory_vm_total", "0"),
+        ("used_memory_vm_total_human", "0B"),
+        ("used_memory_functions", "0"),
+        ("used_memory_scripts", "0"),
+        ("used_memory_scripts_human", "0B"),
+        ("maxmemory", "0"),
+        ("maxmemory_human", "0B"),
+        ("maxmemory_policy", "noeviction"),
+    ]);
+    t.field(
+        "allocator_frag_ratio",
+        format!("{:.2}", ratio(alloc_active, alloc_allocated)),
+    );
+    t.field(
+        "allocator_frag_bytes",
+        alloc_active.saturating_sub(alloc_allocated),
+    );
+    t.field(
+        "allocator_rss_ratio",
+        format!("{:.2}", ratio(alloc_resident, alloc_active)),
+    );
+    t.field("allocator_rss_bytes", diff(alloc_resident, alloc_active));
+    t.field(
+        "rss_overhead_ratio",
+        format!("{:.2}", ratio(rss, alloc_resident)),
+    );
+    t.field("rss_overhead_bytes", diff(rss, alloc_resident));
+    t.field(
+        "mem_fragmentation_ratio",
+        format!("{:.2}", ratio(rss, used)),
+    );
+    t.field("mem_fragmentation_bytes", diff(rss, used));
+    t.fixed(&[
+        ("mem_not_counted_for_evict", "0"),
+        ("mem_replication_backlog", "0"),
+        ("mem_total_replication_buffers", "0"),
+        ("mem_clients_slaves", "0"),
+        ("mem_clients_normal", "0"),
+        ("mem_cluster_links", "0"),
+        ("mem_aof_buffer", "0"),
+        ("mem_allocator", "libc"),
+        ("active_defrag_running", "0"),
+        ("lazyfree_pending_objects", "0"),
+        ("lazyfreed_objects", "0"),
+    ]);
+    t.field("keyval_table_buckets", buckets);
+    t.field("keyval_allocations", crate::alloc::allocations());
+}
+
+fn persistence_section(ctx: &Ctx, t: &mut Text) {
+    t.section("Persistence");
+    // No persistence: what Redis shows with `save ""` and `appendonly no` before any save.
+    t.fixed(&[
+        ("loading", "0"),
+        ("async_loading", "0"),
+        ("current_cow_peak", "0"),
+        ("current_cow_size", "0"),
+        ("current_cow_size_age", "0"),
+        ("current_fork_perc", "0.00"),
+        ("current_save_keys_processed", "0"),
+        ("current_save_keys_total", "0"),
+        ("rdb_changes_since_last_save", "0"),
+        ("rdb_bgsave_in_progress", "0"),
+    ]);
+    // Redis counts its start as the last save.
+    t.field("rdb_last_save_time", ctx.shared.stats.start_time);
+    t.fixed(&[
+        ("rdb_last_bgsave_status", "ok"),
+        ("rdb_last_bgsave_time_sec", "-1"),
+        ("rdb_current_bgsave_time_sec", "-1"),
+        ("rdb_saves", "0"),
+        ("rdb_last_cow_size", "0"),
+        ("rdb_last_load_keys_expired", "0"),
+        ("rdb_last_load_keys_loaded", "0"),
+        ("aof_enabled", "0"),
+        ("aof_rewrite_in_progress", "0"),
+        ("aof_rewrite_scheduled", "0"),
+        ("aof_last_rewrite_time_sec", "-1"),
+        ("aof_current_rewrite_time_sec", "-1"),
+        ("aof_last_bgrewrite_status", "ok"),
+        ("aof_rewrites", "0"),
+        ("aof_rewrites_consecutive_failures", "0"),
+        ("aof_last_write_status", "ok"),
+        ("aof_last_cow_size", "0"),
+        ("module_fork_in_progress", "0"),
+        ("module_fork_last_cow_size", "0"),
+    ]);
+}
+
+fn stats_section(ctx: &Ctx, t: &mut Text) {
+    let shared = &*ctx.shared;
+    let stats = &shared.stats;
+    let expired = ctx
+        .store
+        .expired_total()
+        .saturating_sub(get(&stats.expired_keys_reset));
+    t.section("Stats");
+    t.field(
+        "total_connections_received",
+        get(&stats.connections_received),
+    );
+    t.field("total_commands_processed", stats.commands_processed());
+    t.field("instantaneous_ops_per_sec", shared.ops_per_sec);
+    t.field("total_net_input_bytes", get(&stats.net_input_bytes));
+    t.field("total_net_output_bytes", get(&stats.net_output_bytes));
+    t.fixed(&[
+        ("total_net_repl_input_bytes", "0"),
+        ("total_net_repl_output_bytes", "0"),
+        ("instantaneous_input_kbps", "0.00"),
+        ("instantaneous_output_kbps", "0.00"),
+        ("instantaneous_input_repl_kbps", "0.00"),
+        ("instantaneous_output_repl_kbps", "0.00"),
+    ]);
+    t.field("rejected_connections", get(&stats.rejected_connections));
+    t.fixed(&[
+        ("sync_full", "0"),
+        ("sync_partial_ok", "0"),
+        ("sync_partial_err", "0"),
+    ]);
+    t.field("expired_keys", expired);
+    t.fixed(&[
+        ("expired_stale_perc", "0.00"),
+        ("expired_time_cap_reached_count", "0"),
+        ("expire_cycle_cpu_milliseconds", "0"),
+        ("evicted_keys", "0"),
+        ("evicted_clients", "0"),
+        ("total_eviction_exceeded_time", "0"),
+        ("current_eviction_exceeded_time", "0"),
+    ]);
+    t.field("keyspace_hits", get(&stats.keyspace_hits));
+    t.field("keyspace_misses", get(&stats.keyspace_misses));
+    t.fixed(&[
+        ("pubsub_channels", "0"),
+        ("pubsub_patterns", "0"),
+        ("pubsubshard_channels", "0"),
+        ("latest_fork_usec", "0"),
+        ("total_forks", "0"),
+        ("migrate_cached_sockets", "0"),
+        ("slave_expires_tracked_keys", "0"),
+        ("active_defrag_hits", "0"),
+        ("active_defrag_misses", "0"),
+        ("active_defrag_key_hits", "0"),
+        ("active_defrag_key_misses", "0"),
+        ("total_active_defrag_time", "0"),
+        ("current_active_defrag_time", "0"),
+        ("tracking_total_keys", "0"),
+        ("tracking_total_items", "0"),
+        ("tracking_total_prefixes", "0"),
+        ("unexpected_error_replies", "0"),
+    ]);
+    t.field("total_error_replies", stats.error_replies());
+    t.fixed(&[
+        ("dump_payload_sanitizations", "0"),
+        ("total_reads_processed", "0"),
+        ("total_writes_processed", "0"),
+        ("io_threaded_reads_processed", "0"),
+        ("io_threaded_writes_processed", "0"),
+        ("reply_buffer_shrinks", "0"),
+        ("reply_buffer_expands", "0"),
+    ]);
+    t.field("keyval_protocol_errors", get(&stats.protocol_errors));
+}
+
+fn replication_section(ctx: &Ctx, t: &mut Text) {
+    t.section("Replication");
+    // A master without replicas or backlog; the backlog size is Redis's default setting.
+    t.fixed(&[
+        ("role", "master"),
+        ("connected_slaves", "0"),
+        ("master_failover_state", "no-failover"),
+    ]);
+    t.field("master_replid", &ctx.shared.run_id);
+    t.fixed(&[
+        ("master_replid2", "0000000000000000000000000000000000000000"),
+        ("master_repl_offset", "0"),
+        ("second_repl_offset", "-1"),
+        ("repl_backlog_active", "0"),
+        ("repl_backlog_size", "1048576"),
+        ("repl_backlog_first_byte_offset", "0"),
+        ("repl_backlog_histlen", "0"),
+    ]);
+}
+
+fn commandstats_section(ctx: &Ctx, t: &mut Text) {
+    let stats = &ctx.shared.stats;
+    let tbl = table();
+    t.section("Commandstats");
+    for slot in tbl.slots_in_info_order() {
+        let c = &stats.commands[slot];
+        let (calls, failed, rejected) = (get(&c.calls), get(&c.failed), get(&c.rejected));
+        if calls == 0 && failed == 0 && rejected == 0 {
+            continue;
+        }
+        let ns = get(&c.latency_ns);
+        let per_call = if calls == 0 {
+            0.0
+        } else {
+            ns as f64 / 1000.0 / calls as f64
+        };
+        let _ = write!(
+            t.0,
+            "cmdstat_{}:calls={calls},usec={},usec_per_call={per_call:.2},rejected_calls={rejected},failed_calls={failed}\r\n",
+            info_safe(tbl.slot_name(slot).as_bytes()),
+            ns / 1000,
+        );
+    }
+}
+
+fn latencystats_section(ctx: &Ctx, t: &mut Text) {
+    let shared = &*ctx.shared;
+    let tbl = table();
+    t.section("Latencystats");
+    let settings = &shared.params.settings;
+    if !settings.latency_tracking {
+        return;
+    }
+    let percentiles = &settings.latency_percentiles;
+    for slot in tbl.slots_in_info_order() {
+        let Some(values) = shared.stats.commands[slot].latency_percentiles_us(percentiles) else {
+            continue;
+        };
+        let _ = write!(
+            t.0,
+            "latency_percentiles_usec_{}:",
+            info_safe(tbl.slot_name(slot).as_bytes())
+        );
+        for (i, (&p, v)) in percentiles.iter().zip(values).enumerate() {
+            let sep = if i == 0 { "" } else { "," };
+            let _ = write!(t.0, "{sep}p{}={v:.3}", percentile_label(p));
+        }
+        t.0.push_str("\r\n");
+    }
 }
 
 fn info(ctx: &mut Ctx, args: Args) {
@@ -299,8 +754,9 @@ fn reply_command_docs(out: &mut Reply, c: &Command) {
     out.bulk(c.group.as_bytes());
 }
 
-/// Subcommands of COMMAND with their arities (`command|<sub>`).
-const COMMAND_SUBCOMMANDS: &[(&str, i32)] = &[
+/// Subcommands of COMMAND with their arities (`command|<sub>`; dispatch checks them and counts
+/// each subcommand apart, see `cmd::Table`).
+pub const COMMAND_SUBCOMMANDS: &[(&str, i32)] = &[
     ("count", 2),
     ("info", -2),
     ("docs", -2),
@@ -407,5 +863,14 @@ mod tests {
         assert_eq!(human_bytes(512), "512B");
         assert_eq!(human_bytes(1536), "1.50K");
         assert_eq!(human_bytes(3 << 20), "3.00M");
+        assert_eq!(human_bytes(0), "0B");
+    }
+
+    #[test]
+    fn percentile_labels() {
+        assert_eq!(super::percentile_label(50.0), "50");
+        assert_eq!(super::percentile_label(99.9), "99.9");
+        assert_eq!(super::percentile_label(0.0), "0");
+        assert_eq!(super::percentile_label(99.99), "99.99");
     }
 }

@@ -118,9 +118,12 @@ fn exec(ctx: &mut Ctx, _args: Args) {
         return;
     }
     ctx.out.array(multi.queued.len());
+    // Each queued command counts as its own call; as in Redis, EXEC's time includes theirs.
+    let start = ctx.shared.last_tick;
     for (data, spans) in &multi.queued {
         execute(ctx, Args::new(data, spans));
     }
+    ctx.shared.last_tick = start;
 }
 
 fn watch(ctx: &mut Ctx, args: Args) {

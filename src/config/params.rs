@@ -200,6 +200,8 @@ pub mod notify {
 /// The values that drive behaviour, typed (recomputed after every CONFIG SET).
 #[derive(Debug, Clone)]
 pub struct Settings {
+    /// The port clients connect to (INFO tcp_port).
+    pub port: u16,
     /// Close clients idle this many seconds (0 = never).
     pub timeout: u64,
     /// Most clients at once.
@@ -297,6 +299,7 @@ impl Params {
         let mut params = Params {
             values,
             settings: Settings {
+                port: 0,
                 timeout: 0,
                 maxclients: 0,
                 requirepass: None,
@@ -694,6 +697,7 @@ impl Params {
             _ => unreachable!("events"),
         };
         self.settings = Settings {
+            port: self.num_value("port") as u16,
             timeout: self.num_value("timeout") as u64,
             maxclients: self.num_value("maxclients") as u64,
             requirepass: pass,

@@ -118,19 +118,24 @@ enum Source {
     Uptime,
     /// A constant 1 labelled with the version.
     BuildInfo,
-    /// Per command: calls.
+    /// Per command: requests, run or refused.
     Calls,
-    /// Per command: calls that replied with an error.
+    /// Per command: requests answered with an error (failed runs and refusals).
     Errors,
-    /// Per command: the latency histogram.
+    /// Per command: requests refused before running.
+    Rejected,
+    /// Per command: the latency histogram of the runs.
     Latency,
+    /// Per error code: error replies.
+    ErrorCodes,
 }
 
 impl Source {
     /// The family's variable label, if it has one.
     fn label(self) -> Option<&'static str> {
         match self {
-            Source::Calls | Source::Errors | Source::Latency => Some("cmd"),
+            Source::Calls | Source::Errors | Source::Rejected | Source::Latency => Some("cmd"),
+            Source::ErrorCodes => Some("code"),
             Source::BuildInfo => Some("version"),
             Source::Value(_) | Source::Uptime => None,
         }
@@ -164,9 +169,11 @@ const fn family(
 #[rustfmt::skip]
 const FAMILIES: &[Family] = &[
     family("keyval_active_connections", "Clients connected now.", GAUGE, Source::Value(|s| &s.connected_clients)),
-    family("keyval_cmd_total", "Commands processed, by canonical command name (unknown names count as \"unknown\").", COUNTER, Source::Calls),
-    family("keyval_cmd_errors_total", "Commands that replied with an error, by command name.", COUNTER, Source::Errors),
-    family("keyval_cmd_latency_seconds", "Time from a command's parse to its reply encoded, by command name.", HISTOGRAM, Source::Latency),
+    family("keyval_cmd_total", "Requests, run or refused, by canonical command name (subcommands as CONFIG|GET; unknown commands and subcommands count as \"unknown\").", COUNTER, Source::Calls),
+    family("keyval_cmd_errors_total", "Requests answered with an error (failed runs and refusals), by command name.", COUNTER, Source::Errors),
+    family("keyval_cmd_rejected_total", "Requests refused before running (arity, authentication, MULTI, unknown), by command name.", COUNTER, Source::Rejected),
+    family("keyval_cmd_latency_seconds", "Time from a command's parse to its reply encoded, for the runs, by command name.", HISTOGRAM, Source::Latency),
+    family("keyval_error_replies_total", "Error replies by error code (the first word: ERR, WRONGTYPE...), as INFO errorstats.", COUNTER, Source::ErrorCodes),
     family("keyval_keys_count", "Keys in all databases (the sum of DBSIZE).", GAUGE, Source::Value(|s| &s.keys)),
     family("keyval_keys_with_expiry", "Keys with a TTL in all databases.", GAUGE, Source::Value(|s| &s.keys_with_expiry)),
     family("keyval_expired_keys_total", "Keys removed because their TTL passed.", COUNTER, Source::Value(|s| &s.expired_keys)),
@@ -215,7 +222,7 @@ impl StatsCollector {
             .iter()
             .map(String::as_str)
             .zip(self.stats.commands.iter())
-            .filter(|(_, c)| get(&c.calls) > 0)
+            .filter(|(_, c)| get(&c.calls) + get(&c.rejected) > 0)
     }
 
     /// The series of one family, read now.
@@ -236,9 +243,18 @@ impl StatsCollector {
             }
             Source::Uptime => vec![gauge(self.stats.uptime_seconds())],
             Source::BuildInfo => vec![labelled("version", env!("CARGO_PKG_VERSION"), gauge(1.0))],
-            Source::Calls => per_command(|c| counter(get(&c.calls) as f64)),
-            Source::Errors => per_command(|c| counter(get(&c.errors) as f64)),
+            Source::Calls => per_command(|c| counter((get(&c.calls) + get(&c.rejected)) as f64)),
+            Source::Errors => per_command(|c| counter((get(&c.failed) + get(&c.rejected)) as f64)),
+            Source::Rejected => per_command(|c| counter(get(&c.rejected) as f64)),
             Source::Latency => per_command(histogram),
+            Source::ErrorCodes => self
+                .stats
+                .error_counts()
+                .iter()
+                .map(|(code, n)| {
+                    labelled("code", &String::from_utf8_lossy(code), counter(*n as f64))
+                })
+                .collect(),
         }
     }
 }
@@ -367,5 +383,26 @@ mod tests {
         }
         // GET was never called: no series at all.
         assert!(!text.contains("cmd=\"GET\""), "{text}");
+    }
+
+    #[cfg(not(feature = "bench-no-metrics"))]
+    #[test]
+    fn refusals_and_error_codes() {
+        let s = stats();
+        s.commands[0].record(1_000, true);
+        s.commands[0].reject();
+        s.errors.record(b"WRONGTYPE");
+        s.errors.record(b"ERR");
+        let text = text(&s);
+        for line in [
+            "keyval_cmd_total{cmd=\"GET\"} 2\n",
+            "keyval_cmd_errors_total{cmd=\"GET\"} 2\n",
+            "keyval_cmd_rejected_total{cmd=\"GET\"} 1\n",
+            "keyval_cmd_latency_seconds_count{cmd=\"GET\"} 1\n",
+            "keyval_error_replies_total{code=\"ERR\"} 1\n",
+            "keyval_error_replies_total{code=\"WRONGTYPE\"} 1\n",
+        ] {
+            assert!(text.contains(line), "missing {line:?} in\n{text}");
+        }
     }
 }

@@ -10,7 +10,8 @@
 //! [`CommandStats::record`] into no-ops. It exists only to measure what recording costs
 //! (README, Monitoring); a server built with it reports zeros.
 
-use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::atomic::Ordering::{Acquire, Relaxed, Release};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, fence};
 use std::time::Instant;
 
 /// Upper bounds (seconds) of the command latency histogram: sized for microsecond commands.
@@ -85,36 +86,48 @@ pub fn get(c: &AtomicU64) -> u64 {
     c.load(Relaxed)
 }
 
-/// Calls, errors and latency of one command.
+/// Calls, failures, refusals and latency of one command or subcommand (Redis's
+/// `commandstats`).
 #[derive(Debug, Default)]
 pub struct CommandStats {
-    /// Times the command ran (or, for the unknown slot, was rejected as unknown).
+    /// Times the command ran (Redis's `calls`).
     pub calls: AtomicU64,
-    /// Calls that replied with an error.
-    pub errors: AtomicU64,
-    /// Total latency in nanoseconds.
+    /// Runs that replied with an error (Redis's `failed_calls`).
+    pub failed: AtomicU64,
+    /// Requests refused before running: wrong arity, not authenticated, not allowed inside
+    /// MULTI; for the unknown slot, unknown commands and subcommands (Redis's
+    /// `rejected_calls`).
+    pub rejected: AtomicU64,
+    /// Total latency of the runs, in nanoseconds.
     pub latency_ns: AtomicU64,
-    /// Non-cumulative histogram counts, one per bound of [`LATENCY_BUCKETS`], plus +Inf.
+    /// Non-cumulative histogram counts of the runs, one per bound of [`LATENCY_BUCKETS`],
+    /// plus +Inf.
     pub buckets: [AtomicU64; LATENCY_BUCKETS.len() + 1],
 }
 
 impl CommandStats {
-    /// Records one call that took `ns` nanoseconds.
+    /// Records one run that took `ns` nanoseconds; `failed` when it replied with an error.
     #[inline]
-    pub fn record(&self, ns: u64, error: bool) {
+    pub fn record(&self, ns: u64, failed: bool) {
         if cfg!(feature = "bench-no-metrics") {
             return;
         }
         bump(&self.calls, 1);
         bump(&self.latency_ns, ns);
-        if error {
-            bump(&self.errors, 1);
+        if failed {
+            bump(&self.failed, 1);
         }
         let i = LATENCY_BUCKETS_NS
             .iter()
             .position(|&b| ns <= b)
             .unwrap_or(LATENCY_BUCKETS_NS.len());
         bump(&self.buckets[i], 1);
+    }
+
+    /// Records a request refused before running (no run, so no latency).
+    #[inline]
+    pub fn reject(&self) {
+        bump(&self.rejected, 1);
     }
 
     /// A snapshot of the histogram, read bucket by bucket (any thread): the cumulative
@@ -134,12 +147,193 @@ impl CommandStats {
         (cumulative, total)
     }
 
+    /// Latency percentiles in microseconds (INFO latencystats), None before the first run.
+    ///
+    /// An approximation: Redis reads an HDR histogram with two significant digits, we
+    /// have the coarse buckets of [`LATENCY_BUCKETS`]. The value reported for a
+    /// percentile is the upper bound of the bucket that holds it (as HDR reports the
+    /// highest value of its sub-bucket), so it may overstate the latency by up to the
+    /// bucket's width (2.5x at most); runs over 1 s report 1 s, where Redis's histogram
+    /// stops too. The rank is HDR's: `percentile / 100 * count`, rounded, at least 1.
+    pub fn latency_percentiles_us(&self, percentiles: &[f64]) -> Option<Vec<f64>> {
+        let (cumulative, total) = self.cumulative_buckets();
+        if total == 0 {
+            return None;
+        }
+        let value = |p: f64| {
+            let rank = ((p / 100.0 * total as f64 + 0.5) as u64).clamp(1, total);
+            cumulative
+                .iter()
+                .position(|&c| c >= rank)
+                .map_or(1e6, |i| LATENCY_BUCKETS[i] * 1e6)
+        };
+        Some(percentiles.iter().map(|&p| value(p)).collect())
+    }
+
     fn reset(&self) {
-        set(&self.calls, 0);
-        set(&self.errors, 0);
-        set(&self.latency_ns, 0);
+        for c in [&self.calls, &self.failed, &self.rejected, &self.latency_ns] {
+            set(c, 0);
+        }
         for b in &self.buckets {
             set(b, 0);
+        }
+    }
+}
+
+/// At most this many distinct error codes are counted (Redis's `ERROR_STATS_NUMBER`).
+pub const ERROR_CODES_MAX: usize = 128;
+
+/// The one code left once more than [`ERROR_CODES_MAX`] were seen.
+pub const ERRORSTATS_DISABLED: &[u8] = b"ERRORSTATS_DISABLED";
+
+/// Longest code kept: Redis looks for the space ending the code within an error's first
+/// 32 bytes, the leading `-` included, so a code has at most 30 bytes.
+const CODE_MAX: usize = 32;
+
+/// One error code and its count.
+#[derive(Debug, Default)]
+struct ErrorSlot {
+    /// The code's bytes, little-endian in four words.
+    name: [AtomicU64; CODE_MAX / 8],
+    len: AtomicU64,
+    count: AtomicU64,
+}
+
+impl ErrorSlot {
+    fn is(&self, words: &[u64; CODE_MAX / 8], len: usize) -> bool {
+        get(&self.len) == len as u64 && self.name.iter().zip(words).all(|(a, &w)| get(a) == w)
+    }
+
+    fn name(&self) -> Vec<u8> {
+        let mut bytes: Vec<u8> = self
+            .name
+            .iter()
+            .flat_map(|w| get(w).to_le_bytes())
+            .collect();
+        bytes.truncate((get(&self.len) as usize).min(CODE_MAX));
+        bytes
+    }
+}
+
+fn pack(code: &[u8]) -> [u64; CODE_MAX / 8] {
+    let mut words = [0u64; CODE_MAX / 8];
+    for (i, chunk) in code.chunks(8).enumerate().take(words.len()) {
+        let mut w = [0u8; 8];
+        w[..chunk.len()].copy_from_slice(chunk);
+        words[i] = u64::from_le_bytes(w);
+    }
+    words
+}
+
+/// Error replies counted by error code, the first word of the error (`ERR`, `WRONGTYPE`),
+/// as Redis's `errorstats` keeps them.
+///
+/// The reactor is the only writer, and it writes only when it sends an error reply.
+/// Lock-free like the other statistics: a code is written into a free slot before the
+/// slot count is published (release/acquire). Slots are reused only after a clear (CONFIG
+/// RESETSTAT, or the flood below), which bumps a sequence number, so a reader on another
+/// thread retries instead of seeing a half-written code.
+///
+/// Redis 7.0 keeps any number of codes. Redis 7.2 caps them at 128: one more clears them
+/// all, leaves the single code `ERRORSTATS_DISABLED` with count 1, and counts nothing more
+/// by code until CONFIG RESETSTAT (`total_error_replies` goes on). We take 7.2's cap, so
+/// the table is bounded; our own error codes are a few dozen at most, so it is reached only
+/// through codes chosen by clients.
+#[derive(Debug)]
+pub struct ErrorCounts {
+    /// Odd while a clear is under way; changes with every clear.
+    seq: AtomicU64,
+    used: AtomicUsize,
+    disabled: AtomicBool,
+    slots: Box<[ErrorSlot]>,
+}
+
+impl Default for ErrorCounts {
+    fn default() -> ErrorCounts {
+        ErrorCounts {
+            seq: AtomicU64::new(0),
+            used: AtomicUsize::new(0),
+            disabled: AtomicBool::new(false),
+            slots: (0..ERROR_CODES_MAX).map(|_| ErrorSlot::default()).collect(),
+        }
+    }
+}
+
+impl ErrorCounts {
+    /// Counts one error reply with this code. Only the reactor thread may call this.
+    pub fn record(&self, code: &[u8]) {
+        if cfg!(feature = "bench-no-metrics") || self.disabled.load(Relaxed) {
+            return;
+        }
+        let code = &code[..code.len().min(CODE_MAX)];
+        let words = pack(code);
+        let used = self.used.load(Relaxed);
+        if let Some(slot) = self.slots[..used].iter().find(|s| s.is(&words, code.len())) {
+            bump(&slot.count, 1);
+            return;
+        }
+        if used == ERROR_CODES_MAX {
+            let codes: Vec<String> = self
+                .snapshot()
+                .iter()
+                .map(|(c, n)| format!("{}={n}", String::from_utf8_lossy(c)))
+                .collect();
+            log::warn!(
+                "errorstats stopped counting error codes: more than {ERROR_CODES_MAX} different codes; until CONFIG RESETSTAT INFO shows only ERRORSTATS_DISABLED. The codes were: {}",
+                codes.join(" ")
+            );
+            self.clear();
+            self.disabled.store(true, Relaxed);
+            self.push(&pack(ERRORSTATS_DISABLED), ERRORSTATS_DISABLED.len());
+            return;
+        }
+        self.push(&words, code.len());
+    }
+
+    fn push(&self, words: &[u64; CODE_MAX / 8], len: usize) {
+        let i = self.used.load(Relaxed);
+        let slot = &self.slots[i];
+        for (a, &w) in slot.name.iter().zip(words) {
+            set(a, w);
+        }
+        set(&slot.len, len as u64);
+        set(&slot.count, 1);
+        self.used.store(i + 1, Release);
+    }
+
+    /// Forgets every code (CONFIG RESETSTAT). Only the reactor thread may call this.
+    pub fn clear(&self) {
+        let seq = self.seq.load(Relaxed);
+        self.seq.store(seq + 1, Relaxed);
+        // Slots rewritten after this fence are seen by a reader only together with the
+        // odd sequence number, so the reader retries.
+        fence(Release);
+        self.used.store(0, Relaxed);
+        self.disabled.store(false, Relaxed);
+        self.seq.store(seq + 2, Release);
+    }
+
+    /// True once the codes overflowed (until the next clear).
+    pub fn disabled(&self) -> bool {
+        self.disabled.load(Relaxed)
+    }
+
+    /// The codes and their counts, in byte order (Redis keeps them in a radix tree), from
+    /// any thread.
+    pub fn snapshot(&self) -> Vec<(Vec<u8>, u64)> {
+        loop {
+            let seq = self.seq.load(Acquire);
+            let used = self.used.load(Acquire).min(ERROR_CODES_MAX);
+            let mut codes: Vec<(Vec<u8>, u64)> = self.slots[..used]
+                .iter()
+                .map(|s| (s.name(), get(&s.count)))
+                .collect();
+            fence(Acquire);
+            if seq.is_multiple_of(2) && self.seq.load(Relaxed) == seq {
+                codes.sort();
+                return codes;
+            }
+            std::hint::spin_loop();
         }
     }
 }
@@ -147,10 +341,15 @@ impl CommandStats {
 /// Every statistic the server keeps.
 #[derive(Debug)]
 pub struct Stats {
-    /// Per command, indexed by command id; the last slot counts unknown commands.
+    /// Per command, indexed by command id, then per subcommand of the container commands
+    /// (CONFIG, CLIENT, COMMAND: see `cmd::Table`); the last slot counts unknown commands
+    /// and subcommands.
     pub commands: Box<[CommandStats]>,
-    /// Canonical upper-case names matching `commands` (the last is "unknown").
+    /// Canonical upper-case names matching `commands` (`GET`, `CONFIG|GET`; the last is
+    /// "unknown").
     pub command_names: Box<[String]>,
+    /// Error replies by error code (INFO errorstats).
+    pub errors: ErrorCounts,
     /// Clients connected now.
     pub connected_clients: AtomicU64,
     /// Connections accepted since start.
@@ -169,6 +368,9 @@ pub struct Stats {
     pub keyspace_misses: AtomicU64,
     /// Keys removed because their TTL passed (published each loop turn).
     pub expired_keys: AtomicU64,
+    /// `expired_keys` as it was at the last CONFIG RESETSTAT: INFO reports the keys
+    /// expired since (the count itself belongs to the keyspace).
+    pub expired_keys_reset: AtomicU64,
     /// Keys in all databases (published each loop turn).
     pub keys: AtomicU64,
     /// Keys with a TTL in all databases (published each loop turn).
@@ -191,6 +393,7 @@ impl Stats {
         Stats {
             commands: names.iter().map(|_| CommandStats::default()).collect(),
             command_names: names.into_boxed_slice(),
+            errors: ErrorCounts::default(),
             connected_clients: AtomicU64::new(0),
             connections_received: AtomicU64::new(0),
             rejected_connections: AtomicU64::new(0),
@@ -200,6 +403,7 @@ impl Stats {
             keyspace_hits: AtomicU64::new(0),
             keyspace_misses: AtomicU64::new(0),
             expired_keys: AtomicU64::new(0),
+            expired_keys_reset: AtomicU64::new(0),
             keys: AtomicU64::new(0),
             keys_with_expiry: AtomicU64::new(0),
             db_keys: (0..databases)
@@ -221,11 +425,43 @@ impl Stats {
         self.started.elapsed().as_secs_f64()
     }
 
+    /// Commands run, over every command and subcommand (INFO total_commands_processed).
+    pub fn commands_processed(&self) -> u64 {
+        self.commands.iter().map(|c| get(&c.calls)).sum()
+    }
+
+    /// Error replies sent (INFO total_error_replies): failed and refused commands, and
+    /// protocol errors, as Redis counts every error reply it sends.
+    pub fn error_replies(&self) -> u64 {
+        let commands: u64 = self
+            .commands
+            .iter()
+            .map(|c| get(&c.failed) + get(&c.rejected))
+            .sum();
+        commands + get(&self.protocol_errors)
+    }
+
+    /// Error replies by code, in byte order (INFO errorstats). Protocol errors are counted
+    /// apart (by the connection) and are all `ERR` errors, so they are added to `ERR` here.
+    pub fn error_counts(&self) -> Vec<(Vec<u8>, u64)> {
+        let mut codes = self.errors.snapshot();
+        let protocol = get(&self.protocol_errors);
+        if protocol > 0 && !self.errors.disabled() {
+            match codes.binary_search_by(|(c, _)| c.as_slice().cmp(b"ERR")) {
+                Ok(i) => codes[i].1 += protocol,
+                Err(i) => codes.insert(i, (b"ERR".to_vec(), protocol)),
+            }
+        }
+        codes
+    }
+
     /// CONFIG RESETSTAT: zeroes the counters (gauges keep their values).
     pub fn reset(&self) {
         for c in self.commands.iter() {
             c.reset();
         }
+        self.errors.clear();
+        set(&self.expired_keys_reset, get(&self.expired_keys));
         for c in [
             &self.connections_received,
             &self.rejected_connections,
@@ -253,7 +489,7 @@ mod tests {
         s.record(7_000, true); // <= 10 us
         s.record(2_000_000_000, false);
         assert_eq!(get(&s.calls), 4);
-        assert_eq!(get(&s.errors), 1);
+        assert_eq!(get(&s.failed), 1);
         assert_eq!(get(&s.buckets[0]), 1);
         assert_eq!(get(&s.buckets[1]), 0);
         assert_eq!(get(&s.buckets[2]), 1);
@@ -276,5 +512,101 @@ mod tests {
         assert_eq!(cumulative[5], 3); // <= 50 us
         assert_eq!(cumulative[LATENCY_BUCKETS.len() - 1], 3); // <= 1 s
         assert!(cumulative.windows(2).all(|w| w[0] <= w[1]));
+    }
+
+    #[test]
+    fn rejections_are_not_runs() {
+        let s = CommandStats::default();
+        s.reject();
+        assert_eq!(get(&s.rejected), 1);
+        assert_eq!(get(&s.calls), 0);
+        assert_eq!(s.cumulative_buckets().1, 0);
+        assert_eq!(s.latency_percentiles_us(&[50.0]), None);
+    }
+
+    #[test]
+    fn percentiles_are_bucket_upper_bounds() {
+        let s = CommandStats::default();
+        for _ in 0..98 {
+            s.record(800, false); // <= 1 us
+        }
+        s.record(20_000, false); // <= 25 us
+        s.record(3_000_000_000, false); // > 1 s
+        assert_eq!(
+            s.latency_percentiles_us(&[50.0, 99.0, 99.9, 100.0]),
+            Some(vec![1.0, 25.0, 1e6, 1e6])
+        );
+        let one = CommandStats::default();
+        one.record(3_000, false); // <= 5 us
+        assert_eq!(
+            one.latency_percentiles_us(&[0.0, 50.0]),
+            Some(vec![5.0, 5.0])
+        );
+    }
+
+    #[test]
+    fn error_codes_in_byte_order_and_cleared() {
+        let e = ErrorCounts::default();
+        for code in ["WRONGTYPE", "ERR", "NOAUTH", "ERR", "EXECABORT"] {
+            e.record(code.as_bytes());
+        }
+        let codes: Vec<(String, u64)> = e
+            .snapshot()
+            .into_iter()
+            .map(|(c, n)| (String::from_utf8(c).unwrap(), n))
+            .collect();
+        let expect = [
+            ("ERR", 2),
+            ("EXECABORT", 1),
+            ("NOAUTH", 1),
+            ("WRONGTYPE", 1),
+        ];
+        assert_eq!(codes, expect.map(|(c, n)| (c.to_string(), n)));
+        let long = [b'X'; 40];
+        e.record(&long); // kept to 32 bytes
+        assert!(e.snapshot().iter().any(|(c, _)| c.len() == 32));
+        e.clear();
+        assert!(e.snapshot().is_empty());
+        e.record(b"ERR");
+        assert_eq!(e.snapshot(), vec![(b"ERR".to_vec(), 1)]);
+    }
+
+    #[test]
+    fn error_codes_flood_leaves_only_disabled() {
+        let e = ErrorCounts::default();
+        for i in 0..ERROR_CODES_MAX {
+            e.record(format!("C{i}").as_bytes());
+        }
+        e.record(b"C0");
+        assert_eq!(e.snapshot().len(), ERROR_CODES_MAX);
+        assert!(!e.disabled());
+        e.record(b"ONE-MORE");
+        assert_eq!(e.snapshot(), vec![(ERRORSTATS_DISABLED.to_vec(), 1)]);
+        e.record(b"ERR");
+        e.record(ERRORSTATS_DISABLED);
+        assert_eq!(e.snapshot(), vec![(ERRORSTATS_DISABLED.to_vec(), 1)]);
+        e.clear();
+        e.record(b"ERR");
+        assert_eq!(e.snapshot(), vec![(b"ERR".to_vec(), 1)]);
+    }
+
+    #[test]
+    fn protocol_errors_count_as_err_and_reset_clears_all() {
+        let s = Stats::new(vec!["GET".into()], 1);
+        s.commands[0].record(1_000, true);
+        s.errors.record(b"WRONGTYPE");
+        s.unknown().reject();
+        s.errors.record(b"ERR");
+        bump(&s.protocol_errors, 2);
+        assert_eq!(s.error_replies(), 4);
+        assert_eq!(
+            s.error_counts(),
+            vec![(b"ERR".to_vec(), 3), (b"WRONGTYPE".to_vec(), 1)]
+        );
+        assert_eq!(s.commands_processed(), 1);
+        s.reset();
+        assert_eq!(s.error_replies(), 0);
+        assert!(s.error_counts().is_empty());
+        assert_eq!(s.commands_processed(), 0);
     }
 }

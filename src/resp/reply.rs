@@ -74,6 +74,12 @@ impl Reply {
         self.buf.get(mark).copied()
     }
 
+    /// Everything written at or after `mark` (see [`Reply::mark`]): the error reply whose
+    /// code INFO errorstats counts.
+    pub fn since(&self, mark: usize) -> &[u8] {
+        self.buf.get(mark..).unwrap_or_default()
+    }
+
     /// Capacity currently held, for memory accounting (CLIENT LIST omem, INFO).
     pub fn capacity(&self) -> usize {
         self.buf.capacity()
