@@ -136,6 +136,8 @@ pub struct Server {
     expiry_pending: bool,
     /// Client buffer bytes freed since the heap was last trimmed.
     freed_buffer_bytes: usize,
+    /// Where the clients cron goes on next turn (a slab index).
+    clients_cron_cursor: usize,
     shutting_down: bool,
     wall: WallClock,
 }
@@ -177,6 +179,7 @@ impl Server {
             ops_sample: (now, 0),
             expiry_pending: false,
             freed_buffer_bytes: 0,
+            clients_cron_cursor: 0,
             shutting_down: false,
             wall: WallClock::new(),
         })
@@ -669,21 +672,39 @@ impl Server {
         self.shared.peak_memory = self.shared.peak_memory.max(used);
         set(&stats.used_memory, used);
 
+        self.clients_cron(now);
         if now.saturating_sub(self.last_idle_check) < 1000 {
             return;
         }
         self.last_idle_check = now;
         self.store.cron();
-        let timeout_ms = self.shared.params.settings.timeout.saturating_mul(1000);
+        self.trim_heap();
+    }
+
+    /// Redis's clientsCron: each cron turn visits a slice of the clients (at least 5, and
+    /// every client at least once a second), closing those idle past `timeout` and trimming
+    /// their buffers. With few clients each is visited every turn, so a buffer trimmed
+    /// after its peak passes is trimmed within a tenth of a second.
+    fn clients_cron(&mut self, now: u64) {
+        let settings = &self.shared.params.settings;
+        let batch = (self.clients / settings.hz.max(1) as usize).max(5);
+        let timeout_ms = settings.timeout.saturating_mul(1000);
+        let slots = self.sockets.capacity().max(1);
         let mut idle = Vec::new();
-        for (token, s) in self.sockets.iter_mut() {
-            if let Socket::Client(c) = s {
-                let quiet_ms = now.saturating_sub(c.client.last_active_ms);
-                if timeout_ms > 0 && quiet_ms > timeout_ms {
-                    idle.push(token);
-                } else {
-                    self.freed_buffer_bytes += c.resize_buffers(quiet_ms / 1000);
-                }
+        let (mut visited, mut scanned) = (0, 0);
+        while visited < batch && scanned < slots {
+            let token = self.clients_cron_cursor % slots;
+            self.clients_cron_cursor = token + 1;
+            scanned += 1;
+            let Some(Socket::Client(c)) = self.sockets.get_mut(token) else {
+                continue;
+            };
+            visited += 1;
+            let quiet_ms = now.saturating_sub(c.client.last_active_ms);
+            if timeout_ms > 0 && quiet_ms > timeout_ms {
+                idle.push(token);
+            } else {
+                self.freed_buffer_bytes += c.resize_buffers(quiet_ms / 1000);
             }
         }
         for token in idle {
@@ -693,7 +714,6 @@ impl Server {
             );
             self.close(token);
         }
-        self.trim_heap();
     }
 
     /// Hands freed heap memory back to the system once client buffers worth at least
