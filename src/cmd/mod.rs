@@ -18,6 +18,7 @@ pub mod strings;
 pub mod transactions;
 pub mod zsets;
 
+use std::cell::Cell;
 use std::collections::HashMap;
 use std::sync::{Arc, OnceLock};
 use std::time::Instant;
@@ -203,8 +204,8 @@ pub struct Client {
     pub authenticated: bool,
     /// Close the connection once the pending replies are written (QUIT, protocol error).
     pub close_after_reply: bool,
-    /// Id of the last command run, for CLIENT LIST.
-    pub last_command: Option<usize>,
+    /// The last command run, for CLIENT LIST.
+    pub last_command: LastCommand,
     /// When the client connected (ms since the epoch).
     pub created_ms: u64,
     /// Last time it sent a request (ms since the epoch), for idle timeouts and CLIENT LIST.
@@ -226,13 +227,46 @@ impl Client {
             lib_ver: Vec::new(),
             authenticated,
             close_after_reply: false,
-            last_command: None,
+            last_command: LastCommand::None,
             created_ms: now,
             last_active_ms: now,
             multi: None,
             watched: Vec::new(),
         }
     }
+}
+
+/// The command a client ran last, as CLIENT LIST's `cmd=` names it (Redis's
+/// `lastcmd->fullname`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum LastCommand {
+    /// None yet, or the last request named no command: an unknown command, or an unknown
+    /// subcommand of a container (Redis's lookup then finds nothing either).
+    #[default]
+    None,
+    /// A command, by id in the [`table`].
+    Command(usize),
+    /// A subcommand of a container command (`client|list`, `config|get`).
+    Sub(usize, &'static str),
+}
+
+impl LastCommand {
+    /// The name CLIENT LIST shows: `get`, `client|list`, or `NULL`.
+    pub fn full_name(self) -> String {
+        match self {
+            LastCommand::None => "NULL".into(),
+            LastCommand::Command(id) => table().get(id).name.into(),
+            LastCommand::Sub(id, sub) => format!("{}|{sub}", table().get(id).name),
+        }
+    }
+}
+
+thread_local! {
+    /// What [`subcommand`] resolved during the running handler: `Some(Some(name))` for a
+    /// known subcommand (even with the wrong arity), `Some(None)` for an unknown one.
+    /// [`execute`] takes it after the handler to name the command for CLIENT LIST; it
+    /// travels this way because the resolver's callers pass it only the reply buffer.
+    static RESOLVED_SUBCOMMAND: Cell<Option<Option<&'static str>>> = const { Cell::new(None) };
 }
 
 /// Something a handler needs the event loop to do, right after the handler returns
@@ -474,9 +508,11 @@ pub fn subcommand(
         .iter()
         .find(|(n, _)| n.as_bytes().eq_ignore_ascii_case(sub))
     else {
+        RESOLVED_SUBCOMMAND.set(Some(None));
         unknown_subcommand(out, container, sub);
         return None;
     };
+    RESOLVED_SUBCOMMAND.set(Some(Some(name)));
     if !arity_ok(arity, args.len()) {
         arity_error(out, &format!("{container}|{name}"));
         return None;
@@ -509,12 +545,13 @@ pub fn unknown_subcommand(out: &mut Reply, container: &str, sub: &[u8]) {
 pub fn execute(ctx: &mut Ctx, args: Args) {
     let tbl = table();
     let Some(id) = tbl.lookup(args.get(0)) else {
+        ctx.client.last_command = LastCommand::None;
         unknown_command(ctx.out, args);
         reject(ctx, None);
         return;
     };
     let cmd = tbl.get(id);
-    ctx.client.last_command = Some(id);
+    ctx.client.last_command = LastCommand::Command(id);
     if !arity_ok(cmd.arity, args.len()) {
         if cmd.name == "exec" {
             // Redis's execCommandAbort: a malformed EXEC ends the transaction, even outside one.
@@ -543,7 +580,14 @@ pub fn execute(ctx: &mut Ctx, args: Args) {
         return;
     }
     let mark = ctx.out.mark();
+    RESOLVED_SUBCOMMAND.set(None); // nothing stale from a handler that panicked
     (cmd.handler)(ctx, args);
+    if let Some(sub) = RESOLVED_SUBCOMMAND.take() {
+        ctx.client.last_command = match sub {
+            Some(name) => LastCommand::Sub(id, name),
+            None => LastCommand::None,
+        };
+    }
     let failed = ctx.out.first_byte_since(mark) == Some(b'-');
     finish(ctx, Some(id), failed);
 }

@@ -118,9 +118,12 @@ fn exec(ctx: &mut Ctx, _args: Args) {
         return;
     }
     ctx.out.array(multi.queued.len());
+    // CLIENT LIST shows `cmd=exec` afterwards, as in Redis, not the last queued command.
+    let last = ctx.client.last_command;
     for (data, spans) in &multi.queued {
         execute(ctx, Args::new(data, spans));
     }
+    ctx.client.last_command = last;
 }
 
 fn watch(ctx: &mut Ctx, args: Args) {
