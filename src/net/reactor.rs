@@ -68,29 +68,6 @@ enum Socket {
     Client(Box<Conn>),
 }
 
-/// Wall-clock milliseconds derived from the cheap tick clock, re-anchored to the system
-/// clock by the cron, so a batch of commands needs no extra clock read for its `now`.
-#[derive(Debug, Clone, Copy)]
-struct WallClock {
-    base_ms: u64,
-    base_ticks: u64,
-}
-
-impl WallClock {
-    fn new() -> WallClock {
-        WallClock {
-            base_ms: now_ms(),
-            base_ticks: clock::ticks(),
-        }
-    }
-
-    /// Milliseconds since the epoch at `ticks`.
-    #[inline]
-    fn ms(&self, ticks: u64) -> u64 {
-        self.base_ms + clock::nanos_between(self.base_ticks, ticks) / 1_000_000
-    }
-}
-
 /// The server: listener, connections, keyspace and the loop that drives them.
 pub struct Server {
     poll: Poll,
@@ -116,7 +93,6 @@ pub struct Server {
     ops_sample: (u64, u64),
     expiry_pending: bool,
     shutting_down: bool,
-    wall: WallClock,
 }
 
 impl Server {
@@ -155,7 +131,6 @@ impl Server {
             ops_sample: (now, 0),
             expiry_pending: false,
             shutting_down: false,
-            wall: WallClock::new(),
         })
     }
 
@@ -390,10 +365,17 @@ impl Server {
 
     /// Runs the requests of every client read this turn. All their keys are prefetched
     /// first, so the cache misses of the lookups overlap (see `Db::prefetch`).
+    ///
+    /// The commands' clock (`now`, ms since the epoch, for expiry and TTLs) is the system
+    /// clock, read once here, after the batch's reads: every request was sent before it,
+    /// so `now` is never behind the clock its client saw when sending (`PEXPIREAT k <now>`
+    /// finds the key expired; `PXAT <now + 10000>` has a PTTL of at most 10000). One vDSO
+    /// `clock_gettime` per batch; a TSC-derived wall clock lagged by up to a millisecond.
     fn process_ready(&mut self) {
         if self.ready.is_empty() {
             return;
         }
+        let now = now_ms();
         let ready = std::mem::take(&mut self.ready);
         for &token in &ready {
             if let Some(Socket::Client(conn)) = self.sockets.get(token) {
@@ -401,18 +383,17 @@ impl Server {
             }
         }
         for &token in &ready {
-            self.process(token);
+            self.process(token, now);
         }
         // Keep the allocation for the next turn.
         self.ready = ready;
         self.ready.clear();
     }
 
-    /// Runs the buffered requests of a client, serving event-loop requests in between.
-    fn process(&mut self, token: usize) {
-        let ticks = clock::ticks();
-        let now = self.wall.ms(ticks);
-        self.shared.last_tick = ticks;
+    /// Runs the buffered requests of a client with the batch's clock `now`, serving
+    /// event-loop requests in between.
+    fn process(&mut self, token: usize, now: u64) {
+        self.shared.last_tick = clock::ticks();
         loop {
             let Some(Socket::Client(conn)) = self.sockets.get_mut(token) else {
                 return;
@@ -603,8 +584,6 @@ impl Server {
     /// timeouts, release of idle buffers, and giving hash table memory back.
     fn cron(&mut self, now: u64) {
         self.next_cron = now + CRON_PERIOD_MS;
-        // Follow the system clock (NTP steps, drift of the tick calibration).
-        self.wall = WallClock::new();
         let stats = &self.shared.stats;
         let processed: u64 = stats
             .commands
