@@ -290,6 +290,39 @@ fn client_list_names_the_last_command_as_redis_does() {
             .find(|l| l.contains(&format!("id={id} ")))
             .expect("own line");
         assert_eq!(cmd_field(own), "client|list", "port {port}");
+
+        // CLIENT HELP describes KILL's options as Redis 7.0 does (which leaves ID out).
+        let help = match common::parse(&a.cmd("CLIENT HELP")) {
+            common::Resp::Agg(_, Some(lines)) => lines,
+            other => panic!("CLIENT HELP: {other:?}"),
+        };
+        let kill: Vec<String> = help
+            .iter()
+            .map(|l| match l {
+                common::Resp::Line(l) => String::from_utf8_lossy(&l[1..]).into_owned(),
+                other => panic!("not a status line: {other:?}"),
+            })
+            .skip_while(|l| !l.starts_with("KILL <option>"))
+            .take_while(|l| l.starts_with("KILL <option>") || l.starts_with(' '))
+            .collect();
+        assert_eq!(
+            kill,
+            [
+                "KILL <option> <value> [<option> <value> [...]]",
+                "    Kill connections. Options are:",
+                "    * ADDR (<ip:port>|<unixsocket>:0)",
+                "      Kill connections made from the specified address",
+                "    * LADDR (<ip:port>|<unixsocket>:0)",
+                "      Kill connections made to specified local address",
+                "    * TYPE (NORMAL|MASTER|REPLICA|PUBSUB)",
+                "      Kill connections by type.",
+                "    * USER <username>",
+                "      Kill connections authenticated by <username>.",
+                "    * SKIPME (YES|NO)",
+                "      Skip killing current connection (default: yes).",
+            ],
+            "port {port}"
+        );
     });
 }
 
