@@ -24,10 +24,12 @@ static int string2ld(const char *s, size_t slen, long double *dp) {
 
     errno = 0;
     value = strtold(buf, &eptr);
-    if (isspace((unsigned char)buf[0]) || eptr[0] != '\0' ||
+    /* The parse must consume all slen bytes: with an embedded NUL ("1\0 2") strtold stops
+     * at the NUL, where eptr[0] is '\0' too. */
+    if (isspace((unsigned char)buf[0]) || eptr[0] != '\0' || (size_t)(eptr - buf) != slen ||
         ((errno == ERANGE) &&
          (value == HUGE_VALL || value == -HUGE_VALL || fpclassify(value) == FP_ZERO)) ||
-        isnan(value))
+        errno == EINVAL || isnan(value))
         return 0;
     *dp = value;
     return 1;

@@ -91,6 +91,10 @@ mod tests {
             incr(Some("1e4932"), "1e4932"),
             Err(FloatError::NanOrInfinity)
         );
+        // An embedded NUL: strtold stops there, which must not pass for the whole string.
+        assert_eq!(incr(Some("1\0 2"), "1"), Err(FloatError::NotFloat));
+        assert_eq!(incr(Some("1"), "1\0 2"), Err(FloatError::NotFloat));
+        assert_eq!(incr(Some("1\0"), "1"), Err(FloatError::NotFloat));
         let long = "1".repeat(MAX_CHARS);
         assert_eq!(incr(Some("1"), &long), Err(FloatError::NotFloat));
     }

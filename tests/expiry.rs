@@ -5,7 +5,7 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::{Client, Server, encode, info_field, wait_for};
+use common::{Client, Server, encode, info_field, on_both, wait_for};
 
 /// Sends many commands with bounded pipelining, checking every reply.
 fn pipeline(c: &mut Client, cmds: impl Iterator<Item = Vec<u8>>, want: &[u8]) {
@@ -171,4 +171,58 @@ fn mass_expiry_does_not_stall_other_clients() {
     });
     eprintln!("used_memory {used_full} with the keys, {freed:?} after");
     assert!(freed.is_some(), "memory not given back after the expiry");
+}
+
+/// Milliseconds since the epoch on this machine's wall clock, as a client computes "now".
+fn wall_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock after 1970")
+        .as_millis() as u64
+}
+
+/// The clock that expiry uses is never behind the wall clock a client saw before sending:
+/// after `SET k v PXAT <now + 10000>` the PTTL is at most 10000, and `PEXPIREAT k <now>`
+/// expires the key at once (Redis deletes a key whose deadline is not after its clock).
+/// `now` is read right before each request is sent. 2,000 rounds of each, on both servers.
+#[test]
+fn the_expiry_clock_is_never_behind_the_clients() {
+    on_both(&[], |port| {
+        let mut c = Client::connect(port);
+        let (mut pttl_over, mut still_alive) = (0, 0);
+        for _ in 0..2000 {
+            let at = (wall_ms() + 10_000).to_string();
+            let request = [
+                encode(&[b"SET", b"k", b"v", b"PXAT", at.as_bytes()]),
+                encode(&[b"PTTL", b"k"]),
+            ]
+            .concat();
+            c.send_raw(&request);
+            assert_eq!(c.read_reply(), b"+OK\r\n");
+            let pttl = String::from_utf8(c.read_reply()).expect("ascii");
+            let pttl: i64 = pttl[1..pttl.len() - 2].parse().expect("PTTL integer");
+            assert!(pttl > 9_000, "PTTL {pttl}");
+            if pttl > 10_000 {
+                pttl_over += 1;
+            }
+
+            assert_eq!(c.cmd("SET gone v"), b"+OK\r\n");
+            let at = wall_ms().to_string();
+            let request = [
+                encode(&[b"PEXPIREAT", b"gone", at.as_bytes()]),
+                encode(&[b"EXISTS", b"gone"]),
+            ]
+            .concat();
+            c.send_raw(&request);
+            assert_eq!(c.read_reply(), b":1\r\n");
+            if c.read_reply() != b":0\r\n" {
+                still_alive += 1;
+            }
+        }
+        eprintln!(
+            "port {port}: PTTL over 10000 {pttl_over} times, PEXPIREAT <now> left the key \
+             alive {still_alive} times, in 2,000 rounds"
+        );
+        assert_eq!((pttl_over, still_alive), (0, 0), "port {port}");
+    });
 }

@@ -7,7 +7,7 @@ mod common;
 use std::io::{Read, Write};
 use std::time::{Duration, Instant};
 
-use common::{Client, Server, encode};
+use common::{Client, Server, encode, on_both};
 
 #[test]
 fn ten_thousand_pipelined_commands_in_one_write() {
@@ -174,7 +174,7 @@ fn protocol_errors_reply_then_close_and_harm_nobody() {
             b"-ERR Protocol error: invalid multibulk length\r\n",
         ),
         (
-            b"*-5\r\n",
+            b"*-0\r\n",
             b"-ERR Protocol error: invalid multibulk length\r\n",
         ),
         (
@@ -240,6 +240,55 @@ fn protocol_errors_reply_then_close_and_harm_nobody() {
     };
     assert_eq!(got, b"-ERR Protocol error: too big inline request\r\n");
     assert_eq!(bystander.cmd("PING"), b"+PONG\r\n");
+}
+
+/// A multibulk count below 1 is an empty request, which Redis skips before reading on:
+/// any such count, `*-10` as well as `*0` and `*-1`, whole or split across reads. The count
+/// must still be a number (string2ll: no `-0`, no `+1`, no overflow).
+#[test]
+fn multibulk_counts_below_one_are_skipped_like_redis() {
+    let skipped: &[(&[u8], &[u8])] = &[
+        (b"*-10\r\nPING\r\n", b"+PONG\r\n"),
+        (b"*0\r\n*-1\r\n*1\r\n$4\r\nPING\r\n", b"+PONG\r\n"),
+        (
+            b"*-5\r\n*-2147483649\r\n*-9223372036854775808\r\n*2\r\n$4\r\nECHO\r\n$2\r\nok\r\n",
+            b"$2\r\nok\r\n",
+        ),
+    ];
+    let invalid: &[u8] = b"-ERR Protocol error: invalid multibulk length\r\n";
+    let errors: &[&[u8]] = &[
+        b"*-0\r\n",
+        b"*-\r\n",
+        b"*+1\r\n",
+        b"*-1x\r\n",
+        b"*-9223372036854775809\r\n",
+    ];
+    on_both(&[], |port| {
+        for (input, want) in skipped {
+            let shown = String::from_utf8_lossy(input);
+            // In one write, then one byte per write (TCP_NODELAY: one segment each).
+            for bytewise in [false, true] {
+                let mut c = Client::connect(port);
+                if bytewise {
+                    input.iter().for_each(|b| c.send_raw(&[*b]));
+                } else {
+                    c.send_raw(input);
+                }
+                assert_eq!(c.read_reply(), *want, "port {port}: {shown:?}");
+                assert_eq!(c.cmd("PING"), b"+PONG\r\n", "port {port}: {shown:?}");
+            }
+        }
+        for input in errors {
+            let mut c = Client::connect(port);
+            c.send_raw(input);
+            assert_eq!(
+                c.read_to_eof(),
+                invalid,
+                "port {port}: {:?}",
+                String::from_utf8_lossy(input)
+            );
+        }
+    });
 }
 
 #[test]

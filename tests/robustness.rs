@@ -240,6 +240,92 @@ fn client_list_name_and_kill() {
     assert!(a.read_to_eof().is_empty());
 }
 
+/// The `cmd=` field of CLIENT LIST and CLIENT INFO names the client's last command as Redis
+/// 7.0 does: `container|sub` for a subcommand (whatever its case, even with the wrong
+/// arity), the container alone when no subcommand was given, `NULL` after an unknown
+/// command or subcommand, and `exec` after a transaction (not its last command).
+#[test]
+fn client_list_names_the_last_command_as_redis_does() {
+    common::on_both(&[], |port| {
+        let mut a = Client::connect(port);
+        let mut b = Client::connect(port);
+        let id = a.int("CLIENT ID");
+        let cmd_field = |line: &str| -> String {
+            line.split(' ')
+                .find_map(|f| f.strip_prefix("cmd="))
+                .unwrap_or_else(|| panic!("no cmd= in {line:?}"))
+                .trim_end()
+                .to_string()
+        };
+        let cases: &[(&str, &str)] = &[
+            ("PING", "ping"),
+            ("CLIENT FOO", "NULL"),
+            ("GET", "get"),
+            ("NOSUCHCOMMAND x", "NULL"),
+            ("CLIENT", "client"),
+            ("CLIENT KILL", "client|kill"),
+            ("client Id", "client|id"),
+            ("CLIENT GETNAME", "client|getname"),
+            ("CONFIG GET maxclients", "config|get"),
+            ("config Get maxclients", "config|get"),
+            ("CONFIG", "config"),
+            ("CONFIG NOPE", "NULL"),
+            ("COMMAND", "command"),
+            ("COMMAND COUNT", "command|count"),
+            ("COMMAND INFO get", "command|info"),
+            ("COMMAND foo", "NULL"),
+            ("MULTI", "multi"),
+            ("SET a b", "set"),
+            ("EXEC", "exec"),
+        ];
+        for (line, want) in cases {
+            a.cmd(line);
+            let seen = b.cmd_str(&format!("CLIENT LIST ID {id}"));
+            assert_eq!(cmd_field(&seen), *want, "port {port}: after {line}");
+        }
+        assert_eq!(cmd_field(&a.cmd_str("CLIENT INFO")), "client|info");
+        let own = a.cmd_str("CLIENT LIST");
+        let own = own
+            .lines()
+            .find(|l| l.contains(&format!("id={id} ")))
+            .expect("own line");
+        assert_eq!(cmd_field(own), "client|list", "port {port}");
+
+        // CLIENT HELP describes KILL's options as Redis 7.0 does (which leaves ID out).
+        let help = match common::parse(&a.cmd("CLIENT HELP")) {
+            common::Resp::Agg(_, Some(lines)) => lines,
+            other => panic!("CLIENT HELP: {other:?}"),
+        };
+        let kill: Vec<String> = help
+            .iter()
+            .map(|l| match l {
+                common::Resp::Line(l) => String::from_utf8_lossy(&l[1..]).into_owned(),
+                other => panic!("not a status line: {other:?}"),
+            })
+            .skip_while(|l| !l.starts_with("KILL <option>"))
+            .take_while(|l| l.starts_with("KILL <option>") || l.starts_with(' '))
+            .collect();
+        assert_eq!(
+            kill,
+            [
+                "KILL <option> <value> [<option> <value> [...]]",
+                "    Kill connections. Options are:",
+                "    * ADDR (<ip:port>|<unixsocket>:0)",
+                "      Kill connections made from the specified address",
+                "    * LADDR (<ip:port>|<unixsocket>:0)",
+                "      Kill connections made to specified local address",
+                "    * TYPE (NORMAL|MASTER|REPLICA|PUBSUB)",
+                "      Kill connections by type.",
+                "    * USER <username>",
+                "      Kill connections authenticated by <username>.",
+                "    * SKIPME (YES|NO)",
+                "      Skip killing current connection (default: yes).",
+            ],
+            "port {port}"
+        );
+    });
+}
+
 /// Sends `cmd key:<i>` for every i in `range`, pipelined, checking each reply.
 fn each_key(c: &mut Client, cmd: &[u8], range: std::ops::Range<u32>, want: &[u8]) {
     let mut batch = Vec::new();

@@ -219,7 +219,17 @@ fn client(ctx: &mut Ctx, args: Args) {
                 "KILL <ip:port>",
                 "    Kill connection made from <ip:port>.",
                 "KILL <option> <value> [<option> <value> [...]]",
-                "    Kill connections. Options are: ID <client-id>, ADDR <ip:port>, LADDR <ip:port>, SKIPME (YES|NO).",
+                "    Kill connections. Options are:",
+                "    * ADDR (<ip:port>|<unixsocket>:0)",
+                "      Kill connections made from the specified address",
+                "    * LADDR (<ip:port>|<unixsocket>:0)",
+                "      Kill connections made to specified local address",
+                "    * TYPE (NORMAL|MASTER|REPLICA|PUBSUB)",
+                "      Kill connections by type.",
+                "    * USER <username>",
+                "      Kill connections authenticated by <username>.",
+                "    * SKIPME (YES|NO)",
+                "      Skip killing current connection (default: yes).",
                 "LIST [options ...]",
                 "    Return information about client connections. Options: TYPE (NORMAL|MASTER|REPLICA|PUBSUB), ID id [id ...].",
                 "GETNAME",
@@ -300,35 +310,63 @@ fn client_list(ctx: &mut Ctx, args: Args) {
     }
 }
 
+/// CLIENT KILL, as Redis's clientCommand parses it: `CLIENT KILL addr:port` (the old form,
+/// which may kill the caller), or option/value pairs, checked left to right, the first bad
+/// one answering its error. Redis compares option names, TYPE and SKIPME values and
+/// addresses as C strings, so each is cut at a NUL byte (see [`c_bytes`]).
 fn client_kill(ctx: &mut Ctx, args: Args) {
+    let text = |arg: &[u8]| String::from_utf8_lossy(c_bytes(arg, usize::MAX)).into_owned();
     if args.len() == 3 {
-        let addr = String::from_utf8_lossy(args.get(2)).into_owned();
+        let addr = text(args.get(2));
         ctx.request(Request::ClientKill(KillFilter::LegacyAddr(addr)));
         return;
     }
     let (mut id, mut addr, mut laddr, mut skip_me) = (None, None, None, true);
+    // TYPE other than normal (no replicas, masters or pub/sub clients here) matches nobody.
+    let mut matches_nobody = false;
     let mut i = 2;
     while i < args.len() {
-        let opt = args.get(i).to_ascii_lowercase();
+        let opt = c_bytes(args.get(i), usize::MAX).to_ascii_lowercase();
+        // An option without a value is a syntax error, whatever the option.
         let Some(value) = (i + 1 < args.len()).then(|| args.get(i + 1)) else {
             ctx.error(err::SYNTAX);
             return;
         };
         match opt.as_slice() {
+            // getRangeLongFromObjectOrReply(1, LONG_MAX) with a message: one error for
+            // "not a number" and "out of range" alike.
             b"id" => match parse_i64(value) {
                 Some(v) if v > 0 => id = Some(v as u64),
-                Some(_) => {
+                _ => {
                     ctx.error("ERR client-id should be greater than 0");
                     return;
                 }
-                None => {
-                    ctx.error(err::NOT_INTEGER);
+            },
+            b"type" => match c_bytes(value, usize::MAX).to_ascii_lowercase().as_slice() {
+                b"normal" => {}
+                b"master" | b"replica" | b"slave" | b"pubsub" => matches_nobody = true,
+                _ => {
+                    ctx.out.error_parts(&[
+                        b"ERR Unknown client type '",
+                        c_bytes(value, usize::MAX),
+                        b"'",
+                    ]);
                     return;
                 }
             },
-            b"addr" => addr = Some(String::from_utf8_lossy(value).into_owned()),
-            b"laddr" => laddr = Some(String::from_utf8_lossy(value).into_owned()),
+            // Every client is the default user's (there are no ACL users); the name is
+            // case-sensitive, as ACLGetUserByName's lookup.
+            b"user" => {
+                if value != b"default" {
+                    ctx.out
+                        .error_parts(&[b"ERR No such user '", c_bytes(value, usize::MAX), b"'"]);
+                    return;
+                }
+            }
+            b"addr" => addr = Some(text(value)),
+            b"laddr" => laddr = Some(text(value)),
             b"skipme" => {
+                let value = c_bytes(value, usize::MAX);
                 if value.eq_ignore_ascii_case(b"yes") {
                     skip_me = true;
                 } else if value.eq_ignore_ascii_case(b"no") {
@@ -344,6 +382,10 @@ fn client_kill(ctx: &mut Ctx, args: Args) {
             }
         }
         i += 2;
+    }
+    if matches_nobody {
+        ctx.out.int(0);
+        return;
     }
     ctx.request(Request::ClientKill(KillFilter::Filters {
         id,

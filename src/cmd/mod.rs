@@ -276,7 +276,8 @@ pub struct Client {
     pub local: bool,
     /// Close the connection once the pending replies are written (QUIT, protocol error).
     pub close_after_reply: bool,
-    /// Id of the last command run, for CLIENT LIST.
+    /// Statistics slot of the last command run (its subcommand's for CONFIG, CLIENT and
+    /// COMMAND), for CLIENT LIST; None after an unknown command or subcommand.
     pub last_command: Option<usize>,
     /// When the client connected (ms since the epoch).
     pub created_ms: u64,
@@ -311,6 +312,13 @@ impl Client {
             obuf_soft_since: 0,
         }
     }
+}
+
+/// CLIENT LIST's `cmd=` for a client's last command (Redis's `lastcmd->fullname`): the name
+/// of its statistics slot (`get`, `client|list`), or `NULL` when it named no command (an
+/// unknown command or subcommand).
+pub fn last_command_name(slot: Option<usize>) -> &'static str {
+    slot.map_or("NULL", |slot| table().slot_name(slot))
 }
 
 /// Something a handler needs the event loop to do, right after the handler returns
@@ -600,6 +608,7 @@ pub fn execute(ctx: &mut Ctx, args: Args) {
     let tbl = table();
     let mark = ctx.out.mark();
     let Some(id) = tbl.lookup(args.get(0)) else {
+        ctx.client.last_command = None;
         unknown_command(ctx.out, args);
         reject(ctx, ctx.shared.stats.commands.len() - 1, mark);
         return;
@@ -666,12 +675,14 @@ fn resolve_subcommand(
         .iter()
         .position(|(n, _)| n.as_bytes().eq_ignore_ascii_case(sub))
     else {
+        ctx.client.last_command = None;
         unknown_subcommand(ctx.out, container.name, sub);
         reject(ctx, ctx.shared.stats.commands.len() - 1, mark);
         return None;
     };
     let (name, arity) = container.subcommands[i];
     let slot = container.first_slot + i;
+    ctx.client.last_command = Some(slot);
     if !arity_ok(arity, args.len()) {
         arity_error(ctx.out, &format!("{}|{name}", container.name));
         reject(ctx, slot, mark);

@@ -118,12 +118,15 @@ fn exec(ctx: &mut Ctx, _args: Args) {
         return;
     }
     ctx.out.array(multi.queued.len());
-    // Each queued command counts as its own call; as in Redis, EXEC's time includes theirs.
+    // Each queued command counts as its own call; as in Redis, EXEC's time includes theirs,
+    // and CLIENT LIST shows `cmd=exec` afterwards, not the last queued command.
     let start = ctx.shared.last_tick;
+    let last = ctx.client.last_command;
     for (data, spans) in &multi.queued {
         execute(ctx, Args::new(data, spans));
     }
     ctx.shared.last_tick = start;
+    ctx.client.last_command = last;
 }
 
 fn watch(ctx: &mut Ctx, args: Args) {

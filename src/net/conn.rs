@@ -382,9 +382,7 @@ impl Conn {
     /// The CLIENT LIST line of this connection (Redis 7.2's format).
     pub fn info_line(&self, now: u64) -> String {
         let c = &self.client;
-        let last_cmd = c.last_command.map_or("NULL".to_string(), |id| {
-            cmd::table().get(id).name.to_string()
-        });
+        let last_cmd = cmd::last_command_name(c.last_command);
         let printable = |v: &[u8]| String::from_utf8_lossy(v).into_owned();
         format!(
             "id={} addr={} laddr={} fd={} name={} age={} idle={} flags=N db={} sub=0 psub=0 ssub=0 multi=-1 qbuf={} qbuf-free={} argv-mem=0 multi-mem=0 rbs={} rbp=0 obl=0 oll=0 omem={} tot-mem={} events=r{} cmd={} user=default redir=-1 resp={} lib-name={} lib-ver={}",

@@ -87,29 +87,6 @@ enum Socket {
     Client(Box<Conn>),
 }
 
-/// Wall-clock milliseconds derived from the cheap tick clock, re-anchored to the system
-/// clock by the cron, so a batch of commands needs no extra clock read for its `now`.
-#[derive(Debug, Clone, Copy)]
-struct WallClock {
-    base_ms: u64,
-    base_ticks: u64,
-}
-
-impl WallClock {
-    fn new() -> WallClock {
-        WallClock {
-            base_ms: now_ms(),
-            base_ticks: clock::ticks(),
-        }
-    }
-
-    /// Milliseconds since the epoch at `ticks`.
-    #[inline]
-    fn ms(&self, ticks: u64) -> u64 {
-        self.base_ms + clock::nanos_between(self.base_ticks, ticks) / 1_000_000
-    }
-}
-
 /// The server: listener, connections, keyspace and the loop that drives them.
 pub struct Server {
     poll: Poll,
@@ -139,7 +116,6 @@ pub struct Server {
     /// Where the clients cron goes on next turn (a slab index).
     clients_cron_cursor: usize,
     shutting_down: bool,
-    wall: WallClock,
 }
 
 impl Server {
@@ -181,7 +157,6 @@ impl Server {
             freed_buffer_bytes: 0,
             clients_cron_cursor: 0,
             shutting_down: false,
-            wall: WallClock::new(),
         })
     }
 
@@ -443,10 +418,17 @@ impl Server {
 
     /// Runs the requests of every client read this turn. All their keys are prefetched
     /// first, so the cache misses of the lookups overlap (see `Db::prefetch`).
+    ///
+    /// The commands' clock (`now`, ms since the epoch, for expiry and TTLs) is the system
+    /// clock, read once here, after the batch's reads: every request was sent before it,
+    /// so `now` is never behind the clock its client saw when sending (`PEXPIREAT k <now>`
+    /// finds the key expired; `PXAT <now + 10000>` has a PTTL of at most 10000). One vDSO
+    /// `clock_gettime` per batch; a TSC-derived wall clock lagged by up to a millisecond.
     fn process_ready(&mut self) {
         if self.ready.is_empty() {
             return;
         }
+        let now = now_ms();
         let ready = std::mem::take(&mut self.ready);
         for &token in &ready {
             if let Some(Socket::Client(conn)) = self.sockets.get(token) {
@@ -454,18 +436,17 @@ impl Server {
             }
         }
         for &token in &ready {
-            self.process(token);
+            self.process(token, now);
         }
         // Keep the allocation for the next turn.
         self.ready = ready;
         self.ready.clear();
     }
 
-    /// Runs the buffered requests of a client, serving event-loop requests in between.
-    fn process(&mut self, token: usize) {
-        let ticks = clock::ticks();
-        let now = self.wall.ms(ticks);
-        self.shared.last_tick = ticks;
+    /// Runs the buffered requests of a client with the batch's clock `now`, serving
+    /// event-loop requests in between.
+    fn process(&mut self, token: usize, now: u64) {
+        self.shared.last_tick = clock::ticks();
         loop {
             let Some(Socket::Client(conn)) = self.sockets.get_mut(token) else {
                 return;
@@ -655,8 +636,6 @@ impl Server {
     fn cron(&mut self, now: u64) {
         // Redis's hz: how many times a second the cron runs.
         self.next_cron = now + 1000 / u64::from(self.shared.params.settings.hz.max(1));
-        // Follow the system clock (NTP steps, drift of the tick calibration).
-        self.wall = WallClock::new();
         let stats = &self.shared.stats;
         let processed: u64 = stats
             .commands

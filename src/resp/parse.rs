@@ -20,7 +20,7 @@ pub const MULTIBULK_MAX: i64 = i32::MAX as i64;
 /// A protocol violation. The reply is Redis's, and the connection must then be closed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ParseError {
-    /// `*` count is not a number, is below -1, or is above [`MULTIBULK_MAX`].
+    /// `*` count is not a number, or is above [`MULTIBULK_MAX`].
     InvalidMultibulkLength,
     /// `$` length is not a number, is negative or is above proto-max-bulk-len.
     InvalidBulkLength,
@@ -213,14 +213,15 @@ impl Parser {
                         return Ok(None);
                     };
                     let count = parse_i64(&buf[self.pos + 1..line_end])
-                        .filter(|&n| (-1..=MULTIBULK_MAX).contains(&n))
+                        .filter(|&n| n <= MULTIBULK_MAX)
                         .ok_or(ParseError::InvalidMultibulkLength)?;
                     if self.unauthenticated && count > UNAUTHENTICATED_MAX_ARGS {
                         return Err(ParseError::UnauthenticatedMultibulkLength);
                     }
                     self.pos = line_end + 2;
                     if count <= 0 {
-                        // `*0` and `*-1` are empty requests: Redis skips them silently.
+                        // `*0`, `*-1` and any other count below 1 are empty requests:
+                        // Redis skips them silently (processMultibulkBuffer's `ll <= 0`).
                         continue;
                     }
                     self.spans.clear();
@@ -547,6 +548,18 @@ mod tests {
     fn empty_multibulk_is_skipped() {
         let got = parse_all(b"*0\r\n*-1\r\n*1\r\n$4\r\nPING\r\n").unwrap();
         assert_eq!(got, vec![strs(&["PING"])]);
+        // Any count below 1 is skipped, as Redis does, down to i64::MIN.
+        let got = parse_all(b"*-10\r\n*-9223372036854775808\r\nPING\r\n").unwrap();
+        assert_eq!(got, vec![strs(&["PING"])]);
+        // ...but it must still be a number (string2ll: no "-0", no "+1").
+        assert_eq!(
+            parse_all(b"*-0\r\n"),
+            Err(ParseError::InvalidMultibulkLength)
+        );
+        assert_eq!(
+            parse_all(b"*-9223372036854775809\r\n"),
+            Err(ParseError::InvalidMultibulkLength)
+        );
     }
 
     #[test]
@@ -645,6 +658,8 @@ mod tests {
             b"\n",
             b"\r",
             b"-1",
+            b"-10",
+            b"*-3\r\n",
             b"0",
             b"1",
             b"2",
@@ -709,7 +724,6 @@ mod tests {
         use ParseError::*;
         let cases: &[(&[u8], ParseError)] = &[
             (b"*abc\r\n", InvalidMultibulkLength),
-            (b"*-5\r\n", InvalidMultibulkLength),
             (b"*1000000000000\r\n", InvalidMultibulkLength),
             (b"*2147483648\r\n", InvalidMultibulkLength),
             (b"*1\r\n$abc\r\n", InvalidBulkLength),

@@ -222,18 +222,17 @@ impl Hash {
         }
     }
 
-    /// A random pair (HRANDFIELD), picked with `rand`, or None when empty. Close to
-    /// uniform: a random slot of a table, then the next occupied one.
+    /// A random pair (HRANDFIELD), picked uniformly with `rand`, or None when empty.
     pub fn random(&self, rand: u64) -> Option<(&[u8], &[u8])> {
         let i = self.random_slot(rand)?;
         self.slot(i)
     }
 
-    /// A random occupied slot (see [`Hash::slot`]), or None when empty.
+    /// A uniformly random occupied slot (see [`Hash::slot`]), or None when empty.
     pub fn random_slot(&self, rand: u64) -> Option<usize> {
         match &self.repr {
             Repr::Small(v) if v.is_empty() => None,
-            Repr::Small(v) => Some((rand % v.len() as u64) as usize),
+            Repr::Small(v) => Some(table::below(rand, v.len())),
             Repr::Table(t) => table::random_bucket(t, rand),
         }
     }

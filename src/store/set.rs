@@ -263,7 +263,7 @@ impl Set {
     }
 
     /// Gives table memory back once under 10% full (Redis's `htNeedsResize`), so that
-    /// random picks, which walk from a random bucket to an occupied one, stay O(1).
+    /// random picks, which probe random buckets until one is occupied, stay O(1).
     fn shrink_if_sparse(&mut self) {
         if let Repr::Table(t) = &mut self.repr {
             let buckets = t.num_buckets();
@@ -281,14 +281,10 @@ impl Set {
         }
     }
 
-    /// A random member (`rand` supplies the randomness), None when empty. Uniform for an
-    /// intset; for a table, a random bucket and the next occupied one, as Redis's dict
-    /// does within a chain.
+    /// A uniformly random member (`rand` supplies the randomness), None when empty.
     pub fn random(&self, rand: u64) -> Option<Member<'_>> {
         match &self.repr {
-            Repr::Ints(v) => {
-                (!v.is_empty()).then(|| Member::Int(v[(rand % v.len() as u64) as usize]))
-            }
+            Repr::Ints(v) => (!v.is_empty()).then(|| Member::Int(v[table::below(rand, v.len())])),
             Repr::Table(t) => {
                 let i = table::random_bucket(t, rand)?;
                 t.get_bucket(i).map(|b| Member::Bytes(b))
@@ -303,7 +299,7 @@ impl Set {
                 if v.is_empty() {
                     return None;
                 }
-                Popped::Int(v.remove((rand % v.len() as u64) as usize))
+                Popped::Int(v.remove(table::below(rand, v.len())))
             }
             Repr::Table(t) => {
                 let i = table::random_bucket(t, rand)?;
