@@ -121,3 +121,13 @@ fn a_big_value_is_read_into_a_buffer_of_its_size() {
     });
     assert!(settled.is_some(), "RSS {} MB", rss(pid) / MB);
 }
+
+#[test]
+fn client_list_counts_output_as_redis_does() {
+    common::on_both(&[], |port| {
+        let mut c = Client::connect(port);
+        let line = c.cmd_str("CLIENT INFO");
+        // Nothing pending: the fixed buffer and the reply list are empty.
+        assert!(line.contains(" obl=0 oll=0 omem=0 "), "{line}");
+    });
+}

@@ -384,8 +384,10 @@ impl Conn {
         let c = &self.client;
         let last_cmd = cmd::last_command_name(c.last_command);
         let printable = |v: &[u8]| String::from_utf8_lossy(v).into_owned();
+        let pending = self.out.len();
+        let beyond = pending.saturating_sub(REPLY_FIXED_BUFFER);
         format!(
-            "id={} addr={} laddr={} fd={} name={} age={} idle={} flags=N db={} sub=0 psub=0 ssub=0 multi=-1 qbuf={} qbuf-free={} argv-mem=0 multi-mem=0 rbs={} rbp=0 obl=0 oll=0 omem={} tot-mem={} events=r{} cmd={} user=default redir=-1 resp={} lib-name={} lib-ver={}",
+            "id={} addr={} laddr={} fd={} name={} age={} idle={} flags=N db={} sub=0 psub=0 ssub=0 multi=-1 qbuf={} qbuf-free={} argv-mem=0 multi-mem=0 rbs={} rbp=0 obl={} oll={} omem={} tot-mem={} events=r{} cmd={} user=default redir=-1 resp={} lib-name={} lib-ver={}",
             c.id,
             self.addr,
             self.laddr,
@@ -397,7 +399,11 @@ impl Conn {
             self.filled,
             self.rbuf.len() - self.filled,
             self.rbuf.len(),
-            self.out.capacity(),
+            // As Redis counts them: pending replies fill its fixed 16 KiB buffer (obl)
+            // first, then a list of 16 KiB blocks (oll) whose bytes are omem.
+            pending.min(REPLY_FIXED_BUFFER),
+            beyond.div_ceil(REPLY_FIXED_BUFFER),
+            beyond,
             self.rbuf.len() + self.out.capacity(),
             if self.writable_armed { "w" } else { "" },
             last_cmd,
