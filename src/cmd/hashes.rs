@@ -370,8 +370,7 @@ fn hrandfield(ctx: &mut Ctx, args: Args) {
 /// count may repeat fields, a positive one returns distinct fields, at most all of them.
 fn random_fields(ctx: &mut Ctx, key: &[u8], count: i64, with_values: bool) {
     let mut seed = ctx.store.random() | 1;
-    let limit =
-        ctx.shared.params.settings.obuf_limits[crate::config::params::OBUF_NORMAL].hard as usize;
+    let limit = ctx.shared.params.settings.max_pending_reply();
     let (found, out) = ctx.read(key);
     let Some(e) = found else {
         out.array(0);
@@ -409,7 +408,7 @@ fn random_fields(ctx: &mut Ctx, key: &[u8], count: i64, with_values: bool) {
             // A huge negative count would grow the reply without bound: stop once the
             // client is past its output limit, which disconnects it (Redis stops when the
             // client is marked to close).
-            if limit > 0 && out.len() > limit {
+            if out.len() > limit {
                 break;
             }
         }

@@ -279,8 +279,7 @@ fn srandmember_count(ctx: &mut Ctx, args: Args) {
         return;
     }
     let mut seed = ctx.store.random() | 1;
-    let limit =
-        ctx.shared.params.settings.obuf_limits[crate::config::params::OBUF_NORMAL].hard as usize;
+    let limit = ctx.shared.params.settings.max_pending_reply();
     let (found, out) = ctx.read(args.get(1));
     let Some(e) = found else {
         out.array(0);
@@ -303,7 +302,7 @@ fn srandmember_count(ctx: &mut Ctx, args: Args) {
             }
             // A huge negative count would grow the reply without bound: stop once the
             // client is past its output limit, which disconnects it.
-            if limit > 0 && out.len() > limit {
+            if out.len() > limit {
                 break;
             }
         }

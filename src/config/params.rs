@@ -232,6 +232,18 @@ pub struct Settings {
     pub save_configured: bool,
 }
 
+impl Settings {
+    /// Most reply bytes a normal client may have pending before its hard output limit
+    /// closes it (usize::MAX without one): handlers that could build an unbounded reply
+    /// (SRANDMEMBER, HRANDFIELD with a huge negative count) stop there.
+    pub fn max_pending_reply(&self) -> usize {
+        match self.obuf_limits[OBUF_NORMAL].hard {
+            0 => usize::MAX,
+            hard => (hard as usize).saturating_add(crate::resp::reply::FIXED_BUFFER),
+        }
+    }
+}
+
 /// Every parameter's value.
 #[derive(Debug, Clone)]
 pub struct Params {

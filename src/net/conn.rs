@@ -27,9 +27,7 @@ const BIG_ARG: usize = 32 * 1024;
 /// (Redis's PROTO_RESIZE_THRESHOLD).
 const RESIZE_THRESHOLD: usize = 32 * 1024;
 
-/// Bytes of replies Redis keeps in a client's fixed buffer, outside the list its output
-/// limits count: limits apply to what is pending beyond this.
-const REPLY_FIXED_BUFFER: usize = 16 * 1024;
+use crate::resp::reply::FIXED_BUFFER as REPLY_FIXED_BUFFER;
 /// Most reply bytes (beyond the fixed buffer) a client that must AUTH may have pending:
 /// one that sends many commands without reading the answers is closed (CVE-2025-21605).
 const UNAUTHENTICATED_OUTPUT_LIMIT: u64 = 1024;

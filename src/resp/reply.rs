@@ -7,6 +7,10 @@
 
 use super::format_i64;
 
+/// Reply bytes Redis keeps in each client's fixed buffer, before its list of reply blocks:
+/// output limits (and CLIENT LIST's omem) count only what is pending beyond it.
+pub const FIXED_BUFFER: usize = 16 * 1024;
+
 /// A connection's output buffer plus the protocol version its replies use.
 #[derive(Debug, Default)]
 pub struct Reply {
