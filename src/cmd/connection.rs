@@ -3,7 +3,7 @@
 //! HELLO negotiates RESP2 or RESP3 per connection (go-redis, redis-py 5+ and ioredis send it
 //! on connect); the reply encoder then uses the RESP3 types where Redis does.
 
-use super::flags::{FAST, LOADING, NO_AUTH, STALE};
+use super::flags::{FAST, LOADING, NO_AUTH, NOSCRIPT, STALE};
 use super::{Command, Ctx, KillFilter, Request, arity_error, c_bytes, err, reply_help, subcommand};
 use crate::resp::{Args, parse_i64};
 
@@ -17,14 +17,42 @@ pub const COMMANDS: &[Command] = &[
     Command { name: "auth", arity: -2, flags: NO_AUTH | FAST | LOADING | STALE, keys: (0, 0, 0), group: "connection", summary: "Authenticates the connection.", handler: auth },
     Command { name: "hello", arity: -1, flags: NO_AUTH | FAST | LOADING | STALE, keys: (0, 0, 0), group: "connection", summary: "Handshakes with the Redis server.", handler: hello },
     Command { name: "client", arity: -2, flags: LOADING | STALE, keys: (0, 0, 0), group: "connection", summary: "A container for client connection commands.", handler: client },
+    Command { name: "reset", arity: 1, flags: NOSCRIPT | LOADING | STALE | FAST | NO_AUTH, keys: (0, 0, 0), group: "connection", summary: "Resets the connection.", handler: reset },
 ];
 
 fn ping(ctx: &mut Ctx, args: Args) {
+    if args.len() > 2 {
+        return arity_error(ctx.out, "ping");
+    }
+    if ctx.client.pubsub.total() > 0 && !ctx.out.is_resp3() {
+        // In RESP2 subscribed mode a reply must look like a message: ["pong", payload].
+        ctx.out.array(2);
+        ctx.out.bulk(b"pong");
+        ctx.out
+            .bulk(if args.len() == 2 { args.get(1) } else { b"" });
+        return;
+    }
     match args.len() {
         1 => ctx.out.simple("PONG"),
-        2 => ctx.out.bulk(args.get(1)),
-        _ => arity_error(ctx.out, "ping"),
+        _ => ctx.out.bulk(args.get(1)),
     }
+}
+
+/// RESET: the connection as new, as Redis's clearClientConnectionState: no transaction or
+/// WATCH, database 0, RESP2, not authenticated if a password is set, no subscription,
+/// no name.
+fn reset(ctx: &mut Ctx, _args: Args) {
+    if ctx.client.multi.is_some() {
+        ctx.client.multi = None;
+    }
+    super::transactions::unwatch_all(ctx.store, ctx.client);
+    ctx.client.db = 0;
+    ctx.out.set_resp3(false);
+    ctx.client.authenticated = ctx.shared.params.settings.requirepass.is_none();
+    let token = ctx.client.token;
+    ctx.shared.pubsub.forget(&mut ctx.client.pubsub, token);
+    ctx.client.name.clear();
+    ctx.out.simple("RESET");
 }
 
 fn echo(ctx: &mut Ctx, args: Args) {

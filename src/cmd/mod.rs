@@ -12,6 +12,7 @@ pub mod expire;
 pub mod hashes;
 pub mod keys;
 pub mod lists;
+pub mod pubsub;
 pub mod server;
 pub mod sets;
 pub mod strings;
@@ -73,11 +74,13 @@ pub mod flags {
     pub const NO_MULTI: u32 = 1 << 8;
     /// Not allowed from scripts.
     pub const NOSCRIPT: u32 = 1 << 9;
+    /// A pub/sub command.
+    pub const PUBSUB: u32 = 1 << 10;
 
     /// Names as COMMAND INFO prints them, in bit order.
-    pub const NAMES: [&str; 10] = [
+    pub const NAMES: [&str; 11] = [
         "write", "readonly", "denyoom", "admin", "fast", "no_auth", "loading", "stale", "no_multi",
-        "noscript",
+        "noscript", "pubsub",
     ];
 }
 
@@ -148,6 +151,7 @@ impl Table {
             connection::COMMANDS,
             server::COMMANDS,
             config::COMMANDS,
+            pubsub::COMMANDS,
         ];
         let commands: Vec<&'static Command> = families.iter().flat_map(|f| f.iter()).collect();
         let mut by_name = HashMap::with_hasher(ahash::RandomState::new());
@@ -162,6 +166,7 @@ impl Table {
             ("config", config::CONFIG_SUBCOMMANDS),
             ("client", connection::CLIENT_SUBCOMMANDS),
             ("command", server::COMMAND_SUBCOMMANDS),
+            ("pubsub", pubsub::PUBSUB_SUBCOMMANDS),
         ] {
             let id = by_name[name.as_bytes()];
             containers.push(Container {
@@ -262,6 +267,8 @@ pub fn command_names() -> Vec<String> {
 pub struct Client {
     /// Unique, increasing id (CLIENT ID).
     pub id: u64,
+    /// The connection's slab token: how registries (pub/sub, waiters) name this client.
+    pub token: usize,
     /// Selected database.
     pub db: usize,
     /// CLIENT SETNAME.
@@ -290,6 +297,8 @@ pub struct Client {
     /// When (seconds since the epoch) its output first stayed over the soft limit
     /// (0 = it is not over it).
     pub obuf_soft_since: u64,
+    /// Channels, patterns and shard channels it listens to.
+    pub pubsub: crate::pubsub::Subscriptions,
 }
 
 impl Client {
@@ -297,6 +306,7 @@ impl Client {
     pub fn new(id: u64, authenticated: bool, now: u64) -> Client {
         Client {
             id,
+            token: usize::MAX,
             db: 0,
             name: Vec::new(),
             lib_name: Vec::new(),
@@ -310,6 +320,7 @@ impl Client {
             multi: None,
             watched: Vec::new(),
             obuf_soft_since: 0,
+            pubsub: Default::default(),
         }
     }
 }
@@ -333,6 +344,8 @@ pub enum Request {
     ClientKill(KillFilter),
     /// SHUTDOWN: stop the server gracefully.
     Shutdown,
+    /// Nothing but [`Shared::loop_work`]: the loop delivers, then resumes the pipeline.
+    LoopWork,
 }
 
 /// Which clients CLIENT KILL closes.
@@ -376,6 +389,11 @@ pub struct Shared {
     pub peak_memory: u64,
     /// `used_memory` when the server started (INFO used_memory_startup).
     pub startup_memory: u64,
+    /// Subscriptions and the outbox of messages for other clients.
+    pub pubsub: crate::pubsub::PubSub,
+    /// The last command left work for the event loop (messages to deliver, blocked
+    /// clients to serve): `Conn::process` hands control back before the next command.
+    pub loop_work: bool,
 }
 
 impl Shared {
@@ -393,6 +411,8 @@ impl Shared {
             ops_per_sec: 0,
             peak_memory: 0,
             startup_memory: crate::alloc::allocated() as u64,
+            pubsub: Default::default(),
+            loop_work: false,
         }
     }
 }
@@ -636,6 +656,23 @@ pub fn execute(ctx: &mut Ctx, args: Args) {
         ctx.out.error(err::NOAUTH);
         reject(ctx, slot, mark);
         return;
+    }
+    if ctx.client.pubsub.total() > 0
+        && !ctx.out.is_resp3()
+        && !pubsub::allowed_while_subscribed(cmd.name)
+    {
+        // RESP2 has no way to tell a reply from a message: a subscribed client may only
+        // manage its subscriptions (RESP3 clients may run anything).
+        #[cold]
+        fn refuse(ctx: &mut Ctx, slot: usize, mark: usize) {
+            ctx.out.error_parts(&[
+                b"ERR Can't execute '",
+                table().slot_name(slot).as_bytes(),
+                b"': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context",
+            ]);
+            reject(ctx, slot, mark);
+        }
+        return refuse(ctx, slot, mark);
     }
     if ctx.client.multi.is_some() && !transactions::runs_inside_multi(cmd) {
         if !transactions::can_queue(cmd, args) {

@@ -6,6 +6,7 @@ use super::flags::{self, ADMIN, FAST, LOADING, NO_MULTI, NOSCRIPT, STALE};
 use super::{Command, Ctx, Request, err, reply_help, subcommand, table};
 use crate::alloc::Rusage;
 use crate::metrics::stats::get;
+use crate::pubsub::Kind;
 use crate::resp::{Args, Reply};
 use crate::util::glob_match;
 
@@ -571,10 +572,14 @@ fn stats_section(ctx: &Ctx, t: &mut Text) {
     ]);
     t.field("keyspace_hits", get(&stats.keyspace_hits));
     t.field("keyspace_misses", get(&stats.keyspace_misses));
+    let pubsub = &ctx.shared.pubsub;
+    t.field("pubsub_channels", pubsub.numchannels());
+    t.field("pubsub_patterns", pubsub.numpat());
+    t.field(
+        "pubsubshard_channels",
+        pubsub.channels(Kind::Shard, None).len(),
+    );
     t.fixed(&[
-        ("pubsub_channels", "0"),
-        ("pubsub_patterns", "0"),
-        ("pubsubshard_channels", "0"),
         ("latest_fork_usec", "0"),
         ("total_forks", "0"),
         ("migrate_cached_sockets", "0"),

@@ -34,9 +34,24 @@ pub struct Multi {
     pub failed: bool,
 }
 
+impl Multi {
+    /// How many commands are queued (CLIENT LIST multi=).
+    pub fn len(&self) -> usize {
+        self.queued.len()
+    }
+
+    /// True when nothing is queued yet.
+    pub fn is_empty(&self) -> bool {
+        self.queued.is_empty()
+    }
+}
+
 /// Commands that act on the transaction itself and so run at once inside MULTI.
 pub fn runs_inside_multi(cmd: &Command) -> bool {
-    matches!(cmd.name, "exec" | "discard" | "multi" | "watch" | "quit")
+    matches!(
+        cmd.name,
+        "exec" | "discard" | "multi" | "watch" | "quit" | "reset"
+    )
 }
 
 /// Whether a command may be queued. NO_MULTI commands may not, nor those that need the

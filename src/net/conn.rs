@@ -13,7 +13,7 @@ use mio::net::TcpStream;
 
 use crate::cmd::{self, Client, Ctx, Request, Shared};
 use crate::config::Settings;
-use crate::config::params::OBUF_NORMAL;
+use crate::config::params::{OBUF_NORMAL, OBUF_PUBSUB};
 use crate::metrics::stats::bump;
 use crate::resp::{Parser, Reply};
 use crate::store::Store;
@@ -49,8 +49,13 @@ pub fn output_limit_reached(
     if !client.authenticated && used > UNAUTHENTICATED_OUTPUT_LIMIT {
         return true;
     }
-    // Pub/sub clients will have their own class; every client is a normal one so far.
-    let limit = settings.obuf_limits[OBUF_NORMAL];
+    // Redis's client classes: a client listening to any channel is a pub/sub client.
+    let class = if client.pubsub.total() > 0 {
+        OBUF_PUBSUB
+    } else {
+        OBUF_NORMAL
+    };
+    let limit = settings.obuf_limits[class];
     let hard = limit.hard != 0 && used >= limit.hard;
     let mut soft = limit.soft != 0 && used >= limit.soft;
     let now = now_ms / 1000;
@@ -253,6 +258,12 @@ impl Conn {
                         request = Some(r);
                         break;
                     }
+                    // Messages for others, or blocked clients to serve: the loop does that
+                    // before this client's next command runs.
+                    if shared.loop_work {
+                        request = Some(Request::LoopWork);
+                        break;
+                    }
                     // AUTH may have just succeeded (or CONFIG SET requirepass changed).
                     parser.set_unauthenticated(!client.authenticated);
                 }
@@ -377,6 +388,27 @@ impl Conn {
         self.rbuf.len() + self.out.capacity()
     }
 
+    /// CLIENT LIST's `flags=`, in Redis's order (P pub/sub, x MULTI, c closing after the
+    /// reply, A closing at once), or N for none.
+    fn flags(&self) -> String {
+        let c = &self.client;
+        let mut f = String::new();
+        for (on, letter) in [
+            (c.pubsub.total() > 0, 'P'),
+            (c.multi.is_some(), 'x'),
+            (c.close_after_reply, 'c'),
+            (self.kill, 'A'),
+        ] {
+            if on {
+                f.push(letter);
+            }
+        }
+        if f.is_empty() {
+            f.push('N');
+        }
+        f
+    }
+
     /// The CLIENT LIST line of this connection (Redis 7.2's format).
     pub fn info_line(&self, now: u64) -> String {
         let c = &self.client;
@@ -385,7 +417,7 @@ impl Conn {
         let pending = self.out.len();
         let beyond = pending.saturating_sub(REPLY_FIXED_BUFFER);
         format!(
-            "id={} addr={} laddr={} fd={} name={} age={} idle={} flags=N db={} sub=0 psub=0 ssub=0 multi=-1 qbuf={} qbuf-free={} argv-mem=0 multi-mem=0 rbs={} rbp=0 obl={} oll={} omem={} tot-mem={} events=r{} cmd={} user=default redir=-1 resp={} lib-name={} lib-ver={}",
+            "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub={} psub={} ssub={} multi={} qbuf={} qbuf-free={} argv-mem=0 multi-mem=0 rbs={} rbp=0 obl={} oll={} omem={} tot-mem={} events=r{} cmd={} user=default redir=-1 resp={} lib-name={} lib-ver={}",
             c.id,
             self.addr,
             self.laddr,
@@ -393,7 +425,12 @@ impl Conn {
             printable(&c.name),
             now.saturating_sub(c.created_ms) / 1000,
             now.saturating_sub(c.last_active_ms) / 1000,
+            self.flags(),
             c.db,
+            c.pubsub.channels.len(),
+            c.pubsub.patterns.len(),
+            c.pubsub.shard.len(),
+            c.multi.as_ref().map_or(-1, |m| m.len() as i64),
             self.filled,
             self.rbuf.len() - self.filled,
             self.rbuf.len(),

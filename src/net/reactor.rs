@@ -376,6 +376,7 @@ impl Server {
             now_ms(),
         );
         client.local = local;
+        client.token = token;
         self.next_client_id += 1;
         let conn = Conn::new(stream, addr, client, settings.proto_max_bulk_len as usize);
         entry.insert(Socket::Client(Box::new(conn)));
@@ -451,7 +452,11 @@ impl Server {
             let Some(Socket::Client(conn)) = self.sockets.get_mut(token) else {
                 return;
             };
-            let Some(request) = conn.process(&mut self.store, &mut self.shared, now) else {
+            let request = conn.process(&mut self.store, &mut self.shared, now);
+            if self.shared.loop_work {
+                self.loop_work(now);
+            }
+            let Some(request) = request else {
                 break;
             };
             self.serve_request(token, request);
@@ -494,11 +499,38 @@ impl Server {
                 }
             }
             Request::ClientKill(filter) => self.kill_clients(token, filter),
+            Request::LoopWork => {}
             Request::Shutdown => {
                 log::info!("SHUTDOWN requested by a client");
                 self.shutting_down = true;
             }
         }
+    }
+
+    /// What a command left for the loop (ARCHITECTURE.md, "one client's command reaching
+    /// other clients"): copies queued messages into their recipients' reply buffers, each
+    /// in the protocol its recipient speaks, applying the recipients' output limits.
+    fn loop_work(&mut self, now: u64) {
+        self.shared.loop_work = false;
+        let mut outbox = self.shared.pubsub.take_outbox();
+        let settings = &self.shared.params.settings;
+        for (token, message) in outbox.drain(..) {
+            let Some(Socket::Client(conn)) = self.sockets.get_mut(token) else {
+                continue;
+            };
+            if conn.kill {
+                continue;
+            }
+            conn.out.raw(message.bytes(conn.out.is_resp3()));
+            if output_limit_reached(conn.out.len(), &mut conn.client, settings, now) {
+                conn.close_for_output_limit(now);
+            }
+            if !conn.flush_queued {
+                conn.flush_queued = true;
+                self.to_flush.push(token);
+            }
+        }
+        self.shared.pubsub.return_outbox(outbox);
     }
 
     fn kill_clients(&mut self, caller: usize, filter: KillFilter) {
@@ -623,6 +655,8 @@ impl Server {
         }
         if let Socket::Client(mut conn) = self.sockets.remove(token) {
             self.freed_buffer_bytes += conn.buffer_bytes() + std::mem::size_of::<Conn>();
+            // The token is free from here on: no registry may name it any more.
+            self.shared.pubsub.forget(&mut conn.client.pubsub, token);
             crate::cmd::transactions::unwatch_all(&mut self.store, &mut conn.client);
             let _ = self.poll.registry().deregister(&mut conn.stream);
             log::debug!("closed {}", conn.addr);

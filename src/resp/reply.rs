@@ -212,6 +212,13 @@ impl Reply {
         self.header(b'*', n as i64);
     }
 
+    /// Header of a push of `n` elements (pub/sub messages and confirmations): RESP3 `>n`,
+    /// RESP2 an array.
+    pub fn push(&mut self, n: usize) {
+        let t = if self.resp3 { b'>' } else { b'*' };
+        self.header(t, n as i64);
+    }
+
     /// Header of a map of `n` key/value pairs: RESP3 `%n`, RESP2 an array of `2n`.
     pub fn map(&mut self, n: usize) {
         if self.resp3 {

@@ -1,0 +1,367 @@
+//! Pub/sub state: who listens to which channel, pattern and shard channel, and the outbox
+//! of messages waiting to be copied into their recipients' reply buffers (Redis's
+//! pubsub.c). See ARCHITECTURE.md, "one client's command reaching other clients".
+//!
+//! Clients are named by their slab token. The registry is the server's side of each
+//! subscription; the client's side (what it listens to, for replies that count its
+//! subscriptions and for unsubscribing it from everything) is [`Subscriptions`], kept in
+//! the client.
+
+use std::collections::HashMap;
+use std::rc::Rc;
+
+use crate::resp::format_i64;
+use crate::util::glob_match;
+
+/// Which of the two channel namespaces: classic channels, or shard channels
+/// (SSUBSCRIBE, SPUBLISH), which patterns never match.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// SUBSCRIBE / PUBLISH.
+    Classic,
+    /// SSUBSCRIBE / SPUBLISH.
+    Shard,
+}
+
+/// A message encoded once, in both protocols; each recipient gets the one it speaks.
+#[derive(Debug, Clone)]
+pub struct Message {
+    resp2: Rc<[u8]>,
+    resp3: Rc<[u8]>,
+}
+
+impl Message {
+    /// A push of `parts` as bulk strings: `*n` in RESP2, `>n` in RESP3.
+    pub fn push(parts: &[&[u8]]) -> Message {
+        let mut body = Vec::with_capacity(parts.iter().map(|p| p.len() + 16).sum());
+        for p in parts {
+            body.push(b'$');
+            let mut digits = [0u8; 20];
+            body.extend_from_slice(format_i64(p.len() as i64, &mut digits));
+            body.extend_from_slice(b"\r\n");
+            body.extend_from_slice(p);
+            body.extend_from_slice(b"\r\n");
+        }
+        let frame = |t: u8| -> Rc<[u8]> {
+            let mut f = Vec::with_capacity(body.len() + 8);
+            f.push(t);
+            let mut digits = [0u8; 20];
+            f.extend_from_slice(format_i64(parts.len() as i64, &mut digits));
+            f.extend_from_slice(b"\r\n");
+            f.extend_from_slice(&body);
+            f.into()
+        };
+        Message {
+            resp2: frame(b'*'),
+            resp3: frame(b'>'),
+        }
+    }
+
+    /// The encoding for a client speaking RESP3 (`true`) or RESP2.
+    pub fn bytes(&self, resp3: bool) -> &[u8] {
+        if resp3 { &self.resp3 } else { &self.resp2 }
+    }
+}
+
+/// What one client listens to (Redis's `c->pubsub_channels`, `c->pubsub_patterns`,
+/// `c->pubsubshard_channels`).
+#[derive(Debug, Default)]
+pub struct Subscriptions {
+    /// Channels, in subscription order.
+    pub channels: Vec<Box<[u8]>>,
+    /// Patterns, in subscription order.
+    pub patterns: Vec<Box<[u8]>>,
+    /// Shard channels, in subscription order.
+    pub shard: Vec<Box<[u8]>>,
+}
+
+impl Subscriptions {
+    /// Channels and patterns (what SUBSCRIBE and PSUBSCRIBE replies count).
+    pub fn count(&self) -> usize {
+        self.channels.len() + self.patterns.len()
+    }
+
+    /// Every subscription of any kind: a client with one is in pub/sub mode.
+    pub fn total(&self) -> usize {
+        self.count() + self.shard.len()
+    }
+
+    /// The list of one kind of channel.
+    pub fn of(&mut self, kind: Kind) -> &mut Vec<Box<[u8]>> {
+        match kind {
+            Kind::Classic => &mut self.channels,
+            Kind::Shard => &mut self.shard,
+        }
+    }
+}
+
+type Registry = HashMap<Box<[u8]>, Vec<usize>, ahash::RandomState>;
+
+/// The server's side of every subscription, and the messages waiting for delivery.
+#[derive(Debug, Default)]
+pub struct PubSub {
+    channels: Registry,
+    shard: Registry,
+    /// Pattern -> subscribers, with the patterns in the order they were first subscribed.
+    patterns: Vec<(Box<[u8]>, Vec<usize>)>,
+    /// Messages to copy into other clients' reply buffers after the current command.
+    outbox: Vec<(usize, Message)>,
+    /// Messages published since the server started.
+    pub published: u64,
+}
+
+impl PubSub {
+    fn registry(&mut self, kind: Kind) -> &mut Registry {
+        match kind {
+            Kind::Classic => &mut self.channels,
+            Kind::Shard => &mut self.shard,
+        }
+    }
+
+    /// Adds `token` to a channel's subscribers; false if it was already there.
+    pub fn subscribe(&mut self, kind: Kind, channel: &[u8], token: usize) -> bool {
+        let subs = self.registry(kind).entry(channel.into()).or_default();
+        if subs.contains(&token) {
+            return false;
+        }
+        subs.push(token);
+        true
+    }
+
+    /// Removes `token` from a channel's subscribers; false if it was not there.
+    pub fn unsubscribe(&mut self, kind: Kind, channel: &[u8], token: usize) -> bool {
+        let registry = self.registry(kind);
+        let Some(subs) = registry.get_mut(channel) else {
+            return false;
+        };
+        let Some(i) = subs.iter().position(|&t| t == token) else {
+            return false;
+        };
+        subs.remove(i);
+        if subs.is_empty() {
+            // Dropped at once, so that millions of short-lived channels leave nothing.
+            registry.remove(channel);
+        }
+        true
+    }
+
+    /// Adds `token` to a pattern's subscribers; false if it was already there.
+    pub fn psubscribe(&mut self, pattern: &[u8], token: usize) -> bool {
+        match self.patterns.iter_mut().find(|(p, _)| **p == *pattern) {
+            Some((_, subs)) if subs.contains(&token) => false,
+            Some((_, subs)) => {
+                subs.push(token);
+                true
+            }
+            None => {
+                self.patterns.push((pattern.into(), vec![token]));
+                true
+            }
+        }
+    }
+
+    /// Removes `token` from a pattern's subscribers; false if it was not there.
+    pub fn punsubscribe(&mut self, pattern: &[u8], token: usize) -> bool {
+        let Some(at) = self.patterns.iter().position(|(p, _)| **p == *pattern) else {
+            return false;
+        };
+        let subs = &mut self.patterns[at].1;
+        let Some(i) = subs.iter().position(|&t| t == token) else {
+            return false;
+        };
+        subs.remove(i);
+        if subs.is_empty() {
+            self.patterns.remove(at);
+        }
+        true
+    }
+
+    /// Removes a client from everything it listens to, without replying (the client
+    /// disconnected, or RESET).
+    pub fn forget(&mut self, subs: &mut Subscriptions, token: usize) {
+        for c in std::mem::take(&mut subs.channels) {
+            self.unsubscribe(Kind::Classic, &c, token);
+        }
+        for c in std::mem::take(&mut subs.shard) {
+            self.unsubscribe(Kind::Shard, &c, token);
+        }
+        for p in std::mem::take(&mut subs.patterns) {
+            self.punsubscribe(&p, token);
+        }
+    }
+
+    /// Publishes `message` on `channel`: queues it for every subscriber of the channel and
+    /// (classic channels only) of every matching pattern, each message encoded once.
+    /// `publisher` (the caller's token) gets its own copies written through `own`, so they
+    /// precede the command's reply. Returns the number of receivers.
+    pub fn publish(
+        &mut self,
+        kind: Kind,
+        channel: &[u8],
+        message: &[u8],
+        publisher: usize,
+        mut own: impl FnMut(&Message),
+    ) -> usize {
+        self.published += 1;
+        let mut receivers = 0;
+        let registry = match kind {
+            Kind::Classic => &self.channels,
+            Kind::Shard => &self.shard,
+        };
+        if let Some(subs) = registry.get(channel) {
+            let word: &[u8] = match kind {
+                Kind::Classic => b"message",
+                Kind::Shard => b"smessage",
+            };
+            let msg = Message::push(&[word, channel, message]);
+            for &t in subs {
+                if t == publisher {
+                    own(&msg);
+                } else {
+                    self.outbox.push((t, msg.clone()));
+                }
+            }
+            receivers += subs.len();
+        }
+        if kind == Kind::Shard {
+            return receivers;
+        }
+        for (pattern, subs) in &self.patterns {
+            if !glob_match(pattern, channel, false) {
+                continue;
+            }
+            let msg = Message::push(&[b"pmessage", pattern, channel, message]);
+            for &t in subs {
+                if t == publisher {
+                    own(&msg);
+                } else {
+                    self.outbox.push((t, msg.clone()));
+                }
+            }
+            receivers += subs.len();
+        }
+        receivers
+    }
+
+    /// Queues a message for one client.
+    pub fn send(&mut self, token: usize, message: Message) {
+        self.outbox.push((token, message));
+    }
+
+    /// Takes the queued messages, in order.
+    pub fn take_outbox(&mut self) -> Vec<(usize, Message)> {
+        std::mem::take(&mut self.outbox)
+    }
+
+    /// Gives back an emptied outbox, to keep its allocation.
+    pub fn return_outbox(&mut self, mut emptied: Vec<(usize, Message)>) {
+        if self.outbox.is_empty() {
+            emptied.clear();
+            self.outbox = emptied;
+        }
+    }
+
+    /// True when messages wait for delivery.
+    pub fn has_outbox(&self) -> bool {
+        !self.outbox.is_empty()
+    }
+
+    /// Channels of a kind with at least one subscriber, matching `pattern` if given.
+    pub fn channels(&self, kind: Kind, pattern: Option<&[u8]>) -> Vec<&[u8]> {
+        let registry = match kind {
+            Kind::Classic => &self.channels,
+            Kind::Shard => &self.shard,
+        };
+        registry
+            .keys()
+            .map(|c| &**c)
+            .filter(|c| pattern.is_none_or(|p| glob_match(p, c, false)))
+            .collect()
+    }
+
+    /// Subscribers of a channel.
+    pub fn numsub(&self, kind: Kind, channel: &[u8]) -> usize {
+        let registry = match kind {
+            Kind::Classic => &self.channels,
+            Kind::Shard => &self.shard,
+        };
+        registry.get(channel).map_or(0, Vec::len)
+    }
+
+    /// Patterns with at least one subscriber (PUBSUB NUMPAT, INFO pubsub_patterns).
+    pub fn numpat(&self) -> usize {
+        self.patterns.len()
+    }
+
+    /// Channels with at least one subscriber (INFO pubsub_channels).
+    pub fn numchannels(&self) -> usize {
+        self.channels.len()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn messages_are_encoded_in_both_protocols() {
+        let m = Message::push(&[b"message", b"ch", b"hi"]);
+        assert_eq!(
+            m.bytes(false),
+            b"*3\r\n$7\r\nmessage\r\n$2\r\nch\r\n$2\r\nhi\r\n"
+        );
+        assert_eq!(
+            m.bytes(true),
+            b">3\r\n$7\r\nmessage\r\n$2\r\nch\r\n$2\r\nhi\r\n"
+        );
+    }
+
+    #[test]
+    fn publish_reaches_channels_and_matching_patterns() {
+        let mut ps = PubSub::default();
+        assert!(ps.subscribe(Kind::Classic, b"news", 1));
+        assert!(!ps.subscribe(Kind::Classic, b"news", 1));
+        assert!(ps.subscribe(Kind::Classic, b"news", 2));
+        assert!(ps.psubscribe(b"n*", 2));
+        assert!(ps.psubscribe(b"x*", 3));
+        let mut own = 0;
+        assert_eq!(
+            ps.publish(Kind::Classic, b"news", b"hi", 1, |_| own += 1),
+            3
+        );
+        assert_eq!(own, 1);
+        let out = ps.take_outbox();
+        assert_eq!(out.iter().map(|(t, _)| *t).collect::<Vec<_>>(), [2, 2]);
+        assert!(
+            out[1]
+                .1
+                .bytes(false)
+                .starts_with(b"*4\r\n$8\r\npmessage\r\n$2\r\nn*\r\n")
+        );
+        // Shard channels are another namespace, and patterns do not see them.
+        assert_eq!(ps.publish(Kind::Shard, b"news", b"hi", 9, |_| ()), 0);
+        assert!(ps.unsubscribe(Kind::Classic, b"news", 1));
+        assert!(ps.unsubscribe(Kind::Classic, b"news", 2));
+        assert_eq!(ps.numchannels(), 0);
+        assert!(ps.punsubscribe(b"n*", 2));
+        assert_eq!(ps.numpat(), 1);
+    }
+
+    #[test]
+    fn forget_removes_every_subscription() {
+        let mut ps = PubSub::default();
+        let mut subs = Subscriptions::default();
+        for c in [&b"a"[..], b"b"] {
+            ps.subscribe(Kind::Classic, c, 7);
+            subs.channels.push(c.into());
+        }
+        ps.subscribe(Kind::Shard, b"s", 7);
+        subs.shard.push((&b"s"[..]).into());
+        ps.psubscribe(b"*", 7);
+        subs.patterns.push((&b"*"[..]).into());
+        ps.forget(&mut subs, 7);
+        assert_eq!(subs.total(), 0);
+        assert_eq!(ps.numchannels() + ps.numpat(), 0);
+        assert_eq!(ps.numsub(Kind::Shard, b"s"), 0);
+    }
+}
