@@ -41,6 +41,33 @@ async function main() {
     failed = e.message;
   }
   await check("INCR error text", failed, "ERR value is not an integer or out of range");
+
+  // Pub/sub, the ioredis way: a second connection in subscriber mode, "message" events.
+  const sub = new Redis({ port, host: "127.0.0.1" });
+  await check("subscribe count", sub.subscribe("events"), 1);
+  await check("psubscribe count", sub.psubscribe("ev*"), 2);
+  const received = new Promise((resolve) => {
+    const got = [];
+    const done = () => got.length === 2 && resolve(got.sort());
+    sub.on("message", (channel, message) => {
+      got.push(`message ${channel} ${message}`);
+      done();
+    });
+    sub.on("pmessage", (pattern, channel, message) => {
+      got.push(`pmessage ${pattern} ${channel} ${message}`);
+      done();
+    });
+  });
+  await check("PUBLISH receivers", r.publish("events", "hello"), 2);
+  await check("messages delivered", received, [
+    "message events hello",
+    "pmessage ev* events hello",
+  ]);
+  await check("PUBSUB NUMSUB", r.pubsub("NUMSUB", "events"), ["events", 1]);
+  await sub.unsubscribe("events");
+  await sub.punsubscribe("ev*");
+  await check("PUBLISH after unsubscribe", r.publish("events", "nobody"), 0);
+  await sub.quit();
   await r.quit();
   console.log("all ioredis checks passed");
 }

@@ -67,4 +67,38 @@ try:
     check("INCR on a string raises", False, True)
 except redis.ResponseError as e:
     check("INCR error text", str(e), "value is not an integer or out of range")
+
+# Pub/sub, the redis-py way: a PubSub object on its own connection, get_message polling.
+import time
+
+ps = r.pubsub()
+ps.subscribe("events")
+ps.psubscribe("ev*")
+
+
+def next_message(timeout=5.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        m = ps.get_message(timeout=0.1)
+        if m is not None:
+            return m
+    raise AssertionError("no pub/sub message within the deadline")
+
+
+check("subscribe confirmation", next_message()["type"], "subscribe")
+check("psubscribe confirmation", next_message()["type"], "psubscribe")
+check("PUBLISH receivers", r.publish("events", "hello"), 2)
+got = sorted((m["type"], m["channel"], m["data"]) for m in (next_message(), next_message()))
+check(
+    "message and pmessage",
+    got,
+    [("message", b"events", b"hello"), ("pmessage", b"events", b"hello")],
+)
+check("PUBSUB NUMSUB", r.pubsub_numsub("events"), [(b"events", 1)])
+ps.unsubscribe("events")
+ps.punsubscribe("ev*")
+check("unsubscribe confirmation", next_message()["type"], "unsubscribe")
+check("punsubscribe confirmation", next_message()["type"], "punsubscribe")
+check("PUBLISH after unsubscribe", r.publish("events", "nobody"), 0)
+ps.close()
 print("all redis-py checks passed")
