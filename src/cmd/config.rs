@@ -72,10 +72,12 @@ fn config_set(ctx: &mut Ctx, args: Args) {
     let before = ctx.shared.params.settings.loglevel;
     match ctx.shared.params.config_set(&pairs, ctx.client.local) {
         Ok(()) => {
-            let level = ctx.shared.params.settings.loglevel;
-            if level != before {
-                log::set_max_level(Params::log_filter(level));
+            let settings = &ctx.shared.params.settings;
+            if settings.loglevel != before {
+                log::set_max_level(Params::log_filter(settings.loglevel));
             }
+            let classes = super::notify::store_classes(settings.notify_keyspace_events);
+            ctx.store.set_event_classes(classes);
             ctx.out.ok();
         }
         Err(e) => ctx.out.error_parts(&[&e]),

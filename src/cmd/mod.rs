@@ -12,6 +12,7 @@ pub mod expire;
 pub mod hashes;
 pub mod keys;
 pub mod lists;
+pub mod notify;
 pub mod pubsub;
 pub mod server;
 pub mod sets;
@@ -687,6 +688,9 @@ pub fn execute(ctx: &mut Ctx, args: Args) {
         return;
     }
     (cmd.handler)(ctx, args);
+    if ctx.store.has_events() {
+        notify::flush_store_events(ctx);
+    }
     let failed = ctx.out.first_byte_since(mark) == Some(b'-');
     finish(ctx, slot, failed, mark);
 }

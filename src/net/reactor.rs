@@ -261,6 +261,9 @@ impl Server {
             self.accept_clients();
         }
         self.expiry_pending = self.store.expire_due(now, Instant::now() + EXPIRE_BUDGET);
+        if self.store.has_events() {
+            self.publish_expired(now);
+        }
         if now >= self.next_cron {
             self.cron(now);
         }
@@ -531,6 +534,26 @@ impl Server {
             }
         }
         self.shared.pubsub.return_outbox(outbox);
+    }
+
+    /// Publishes the `expired` events of keys the expiry cycle removed (no client ran a
+    /// command: nobody gets a copy first).
+    fn publish_expired(&mut self, now: u64) {
+        let flags = self.shared.params.settings.notify_keyspace_events;
+        for (db, class, event, key) in self.store.take_events() {
+            crate::cmd::notify::publish_event(
+                &mut self.shared.pubsub,
+                flags,
+                db,
+                class,
+                event,
+                &key,
+                None,
+            );
+        }
+        if self.shared.pubsub.has_outbox() {
+            self.loop_work(now);
+        }
     }
 
     fn kill_clients(&mut self, caller: usize, filter: KillFilter) {

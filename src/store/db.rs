@@ -118,6 +118,35 @@ pub struct Db {
     expired: u64,
     /// Clients WATCHing keys of this database (empty almost always: one branch per write).
     watch: Watchers,
+    /// Keyspace events the store itself causes (a key expiring, a key created), kept for
+    /// the event loop to publish when notify-keyspace-events asks for them.
+    events: KeyEvents,
+}
+
+/// Keyspace events raised below the command level: Redis publishes `expired` when a key
+/// is found expired or the expiry cycle removes it, and `new` when a key is created. They
+/// are only recorded for the classes [`KeyEvents::classes`] selects (none by default: one
+/// branch per event site).
+#[derive(Debug, Default)]
+pub struct KeyEvents {
+    /// Event classes to record (`crate::config::params::notify` bits).
+    pub classes: u32,
+    /// Recorded events, oldest first: (class, event name, key).
+    pub log: Vec<(u32, &'static str, Box<[u8]>)>,
+}
+
+impl KeyEvents {
+    #[inline]
+    fn record(&mut self, class: u32, event: &'static str, key: &[u8]) {
+        if self.classes & class != 0 {
+            self.log.push((class, event, key.into()));
+        }
+    }
+
+    #[inline]
+    fn expired(&mut self, key: &[u8]) {
+        self.record(crate::config::params::notify::EXPIRED, "expired", key);
+    }
 }
 
 /// WATCH bookkeeping of one database: who watches which key, and which watchers saw a
@@ -175,7 +204,24 @@ impl Db {
             wheel: TimerWheel::new(now),
             expired: 0,
             watch: Watchers::default(),
+            events: KeyEvents::default(),
         }
+    }
+
+    /// Which keyspace events this database records (see [`KeyEvents`]).
+    pub fn set_event_classes(&mut self, classes: u32) {
+        self.events.classes = classes;
+    }
+
+    /// Takes the recorded keyspace events, oldest first.
+    pub fn take_events(&mut self) -> Vec<(u32, &'static str, Box<[u8]>)> {
+        std::mem::take(&mut self.events.log)
+    }
+
+    /// True when keyspace events wait to be published.
+    #[inline]
+    pub fn has_events(&self) -> bool {
+        !self.events.log.is_empty()
     }
 
     /// Number of keys (including expired ones not yet reclaimed, as Redis's DBSIZE).
@@ -218,6 +264,7 @@ impl Db {
                 self.expires -= 1;
                 self.expired += 1;
                 self.watch.touch(key);
+                self.events.expired(key);
                 None
             }
             Ok(occ) => Some(&mut **occ.into_mut()),
@@ -289,6 +336,7 @@ impl Db {
             expires,
             wheel,
             expired,
+            events,
             ..
         } = self;
         let entry = match table.find_entry(hash, |e| *e.key == *key) {
@@ -297,6 +345,8 @@ impl Db {
                 if e.is_expired(now) {
                     // Redis deletes the expired key before writing the new one.
                     *expired += 1;
+                    events.expired(key);
+                    events.record(crate::config::params::notify::NEW, "new", key);
                     apply_ttl(wheel, expires, e, hash, Ttl::Clear);
                     e.value = update(None).expect("update must create a value for a new key");
                 } else if let Some(v) = update(Some(&mut e.value)) {
@@ -305,6 +355,7 @@ impl Db {
                 e
             }
             Err(absent) => {
+                events.record(crate::config::params::notify::NEW, "new", key);
                 let value = update(None).expect("update must create a value for a new key");
                 let entry = Box::new(Entry {
                     key: SmallBytes::new(key),
@@ -342,6 +393,7 @@ impl Db {
         }
         if e.is_expired(now) {
             self.expired += 1;
+            self.events.expired(key);
             return None;
         }
         Some(*e)
@@ -364,6 +416,7 @@ impl Db {
             wheel,
             expired,
             watch,
+            events,
         } = self;
         match table.find_entry(hash, |e| *e.key == *key) {
             Ok(occ) if occ.get().is_expired(now) => {
@@ -372,6 +425,7 @@ impl Db {
                 *expires -= 1;
                 *expired += 1;
                 watch.touch(key);
+                events.expired(key);
                 false
             }
             Ok(occ) => {
@@ -392,6 +446,7 @@ impl Db {
             wheel,
             expired,
             watch,
+            events,
         } = self;
         wheel.advance(now, budget, |timer, wheel| {
             let Ok(occ) = table.find_entry(timer.hash, |e| hash_bytes(&e.key) == timer.hash) else {
@@ -402,6 +457,7 @@ impl Db {
                 *expires -= 1;
                 *expired += 1;
                 watch.touch(&e.key);
+                events.expired(&e.key);
                 return;
             }
             let e = occ.into_mut();

@@ -22,6 +22,8 @@ pub use zset::ZSet;
 pub struct Store {
     dbs: Vec<Db>,
     rng: u64,
+    /// Keyspace event classes the databases record (0: none, the usual case).
+    event_classes: u32,
 }
 
 impl Store {
@@ -31,6 +33,7 @@ impl Store {
             dbs: (0..n).map(|_| Db::new(now)).collect(),
             // Seeded from the clock; RANDOMKEY and friends need variety, not secrecy.
             rng: now | 1,
+            event_classes: 0,
         }
     }
 
@@ -76,6 +79,31 @@ impl Store {
         Db::swap_data(x, y);
         x.touch_all_watched();
         y.touch_all_watched();
+    }
+
+    /// Which keyspace events (expired, new) the databases record for publishing.
+    pub fn set_event_classes(&mut self, classes: u32) {
+        self.event_classes = classes;
+        for db in &mut self.dbs {
+            db.set_event_classes(classes);
+        }
+    }
+
+    /// True when some database recorded keyspace events to publish.
+    #[inline]
+    pub fn has_events(&self) -> bool {
+        self.event_classes != 0 && self.dbs.iter().any(Db::has_events)
+    }
+
+    /// Takes every recorded keyspace event as (database, class, event, key).
+    pub fn take_events(&mut self) -> Vec<(usize, u32, &'static str, Box<[u8]>)> {
+        let mut all = Vec::new();
+        for (i, db) in self.dbs.iter_mut().enumerate() {
+            if db.has_events() {
+                all.extend(db.take_events().into_iter().map(|(c, e, k)| (i, c, e, k)));
+            }
+        }
+        all
     }
 
     /// All databases, for INFO keyspace and metrics.
