@@ -206,6 +206,7 @@ pub const CLIENT_SUBCOMMANDS: &[(&str, i32)] = &[
     ("list", -2),
     ("info", 2),
     ("kill", -3),
+    ("unblock", -3),
     ("help", 2),
 ];
 
@@ -237,6 +238,7 @@ fn client(ctx: &mut Ctx, args: Args) {
         "list" => client_list(ctx, args),
         "info" => ctx.request(Request::ClientInfo),
         "kill" => client_kill(ctx, args),
+        "unblock" => client_unblock(ctx, args),
         _ => {
             let lines = [
                 "CLIENT <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
@@ -266,12 +268,42 @@ fn client(ctx: &mut Ctx, args: Args) {
                 "    Assign the name <name> to the current connection.",
                 "SETINFO <option> <value>",
                 "    Set client meta attr. Options are: LIB-NAME <name>, LIB-VER <version>.",
+                "UNBLOCK <clientid> [TIMEOUT|ERROR]",
+                "    Unblock the specified blocked client.",
                 "HELP",
                 "    Print this help.",
             ];
             reply_help(ctx.out, &lines);
         }
     }
+}
+
+/// CLIENT UNBLOCK id [TIMEOUT|ERROR]: ends another client's blocking command.
+fn client_unblock(ctx: &mut Ctx, args: Args) {
+    if args.len() > 4 {
+        let upper = args.get(0).to_ascii_uppercase();
+        ctx.out.error_parts(&[
+            b"ERR unknown subcommand or wrong number of arguments for '",
+            c_bytes(args.get(1), 128),
+            b"'. Try ",
+            &upper,
+            b" HELP.",
+        ]);
+        return;
+    }
+    let error = match args.len() {
+        4 if args.get(3).eq_ignore_ascii_case(b"timeout") => false,
+        4 if args.get(3).eq_ignore_ascii_case(b"error") => true,
+        4 => {
+            ctx.error("ERR CLIENT UNBLOCK reason should be TIMEOUT or ERROR");
+            return;
+        }
+        _ => false,
+    };
+    let Some(id) = ctx.int_arg(args.get(2)) else {
+        return;
+    };
+    ctx.request(Request::ClientUnblock { id, error });
 }
 
 fn client_setinfo(ctx: &mut Ctx, args: Args) {

@@ -534,7 +534,7 @@ fn lpos(ctx: &mut Ctx, args: Args) {
 }
 
 /// Parses LMOVE's LEFT / RIGHT: true for LEFT (the head).
-fn parse_side(ctx: &mut Ctx, arg: &[u8]) -> Option<bool> {
+pub(super) fn parse_side(ctx: &mut Ctx, arg: &[u8]) -> Option<bool> {
     if arg.eq_ignore_ascii_case(b"left") {
         Some(true)
     } else if arg.eq_ignore_ascii_case(b"right") {
@@ -547,7 +547,13 @@ fn parse_side(ctx: &mut Ctx, arg: &[u8]) -> Option<bool> {
 
 /// Pops from `src` (head when `from_front`) and pushes onto `dst` (head when `to_front`),
 /// replying with the element (Redis's `lmoveGenericCommand`).
-fn lmove_generic(ctx: &mut Ctx, src: &[u8], dst: &[u8], from_front: bool, to_front: bool) {
+pub(super) fn lmove_generic(
+    ctx: &mut Ctx,
+    src: &[u8],
+    dst: &[u8],
+    from_front: bool,
+    to_front: bool,
+) {
     let now = ctx.now;
     match ctx.write(src) {
         (None, out) => {

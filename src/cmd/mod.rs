@@ -6,6 +6,7 @@
 //! [`Reply`]. Handlers never touch sockets: anything that needs the event loop (listing or
 //! killing other clients, shutting down) is requested through [`Ctx::request`].
 
+pub mod blocking;
 pub mod config;
 pub mod connection;
 pub mod expire;
@@ -153,6 +154,7 @@ impl Table {
             server::COMMANDS,
             config::COMMANDS,
             pubsub::COMMANDS,
+            blocking::COMMANDS,
         ];
         let commands: Vec<&'static Command> = families.iter().flat_map(|f| f.iter()).collect();
         let mut by_name = HashMap::with_hasher(ahash::RandomState::new());
@@ -300,6 +302,8 @@ pub struct Client {
     pub obuf_soft_since: u64,
     /// Channels, patterns and shard channels it listens to.
     pub pubsub: crate::pubsub::Subscriptions,
+    /// Waiting in a blocking command (BLPOP...): its input is not processed meanwhile.
+    pub blocked: Option<Box<blocking::Blocked>>,
 }
 
 impl Client {
@@ -322,6 +326,7 @@ impl Client {
             watched: Vec::new(),
             obuf_soft_since: 0,
             pubsub: Default::default(),
+            blocked: None,
         }
     }
 }
@@ -347,6 +352,14 @@ pub enum Request {
     Shutdown,
     /// Nothing but [`Shared::loop_work`]: the loop delivers, then resumes the pipeline.
     LoopWork,
+    /// CLIENT UNBLOCK: end client `id`'s blocking command with its timeout reply, or an
+    /// UNBLOCKED error; reply 1 or 0.
+    ClientUnblock {
+        /// The blocked client.
+        id: i64,
+        /// Reply -UNBLOCKED instead of the timeout reply.
+        error: bool,
+    },
 }
 
 /// Which clients CLIENT KILL closes.
@@ -395,6 +408,10 @@ pub struct Shared {
     /// The last command left work for the event loop (messages to deliver, blocked
     /// clients to serve): `Conn::process` hands control back before the next command.
     pub loop_work: bool,
+    /// Clients that blocked since the loop last looked (their timeouts to schedule).
+    pub newly_blocked: Vec<usize>,
+    /// EXEC is running its queued commands: blocking commands must not block.
+    pub in_exec: bool,
 }
 
 impl Shared {
@@ -414,6 +431,8 @@ impl Shared {
             startup_memory: crate::alloc::allocated() as u64,
             pubsub: Default::default(),
             loop_work: false,
+            newly_blocked: Vec::new(),
+            in_exec: false,
         }
     }
 }
@@ -691,6 +710,14 @@ pub fn execute(ctx: &mut Ctx, args: Args) {
     if ctx.store.has_events() {
         notify::flush_store_events(ctx);
     }
+    if ctx.client.blocked.is_some() {
+        // Counted when it is unblocked, as Redis does.
+        ctx.shared.last_tick = crate::clock::ticks();
+        return;
+    }
+    if ctx.store.has_ready() {
+        ctx.shared.loop_work = true;
+    }
     let failed = ctx.out.first_byte_since(mark) == Some(b'-');
     finish(ctx, slot, failed, mark);
 }
@@ -744,6 +771,13 @@ fn reject(ctx: &mut Ctx, slot: usize, mark: usize) {
     ctx.shared.last_tick = crate::clock::ticks();
     count_error(ctx, mark);
     ctx.shared.stats.commands[slot].reject();
+}
+
+/// Records the call of a blocked client that was just served (its reply written since
+/// `mark`), as Redis's updateStatsOnUnblock.
+fn finish_served(ctx: &mut Ctx, slot: usize, mark: usize) {
+    let failed = ctx.out.first_byte_since(mark) == Some(b'-');
+    finish(ctx, slot, failed, mark);
 }
 
 /// Records a finished run: one clock read, shared with the next command's start.

@@ -376,10 +376,9 @@ fn clients_section(ctx: &Ctx, t: &mut Text) {
     t.fixed(&[
         ("client_recent_max_input_buffer", "0"),
         ("client_recent_max_output_buffer", "0"),
-        ("blocked_clients", "0"),
-        ("tracking_clients", "0"),
-        ("clients_in_timeout_table", "0"),
     ]);
+    t.field("blocked_clients", ctx.store.blocked_clients());
+    t.fixed(&[("tracking_clients", "0"), ("clients_in_timeout_table", "0")]);
 }
 
 fn memory_section(ctx: &Ctx, t: &mut Text) {

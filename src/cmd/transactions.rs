@@ -137,9 +137,12 @@ fn exec(ctx: &mut Ctx, _args: Args) {
     // and CLIENT LIST shows `cmd=exec` afterwards, not the last queued command.
     let start = ctx.shared.last_tick;
     let last = ctx.client.last_command;
+    // Blocking commands act as their non-blocking forms inside a transaction.
+    ctx.shared.in_exec = true;
     for (data, spans) in &multi.queued {
         execute(ctx, Args::new(data, spans));
     }
+    ctx.shared.in_exec = false;
     ctx.shared.last_tick = start;
     ctx.client.last_command = last;
 }

@@ -220,7 +220,8 @@ impl Conn {
         parser.set_unauthenticated(!client.authenticated);
         let mut over_limit = false;
         let mut attack = false;
-        while !client.close_after_reply {
+        // A blocked client's next commands wait in the buffer until it is served.
+        while !client.close_after_reply && client.blocked.is_none() {
             match parser.next(input) {
                 Ok(Some(source)) => {
                     client.last_active_ms = now;
@@ -388,7 +389,7 @@ impl Conn {
         self.rbuf.len() + self.out.capacity()
     }
 
-    /// CLIENT LIST's `flags=`, in Redis's order (P pub/sub, x MULTI, c closing after the
+    /// CLIENT LIST's `flags=`, in Redis's order (P pub/sub, x MULTI, b blocked, c closing after the
     /// reply, A closing at once), or N for none.
     fn flags(&self) -> String {
         let c = &self.client;
@@ -396,6 +397,7 @@ impl Conn {
         for (on, letter) in [
             (c.pubsub.total() > 0, 'P'),
             (c.multi.is_some(), 'x'),
+            (c.blocked.is_some(), 'b'),
             (c.close_after_reply, 'c'),
             (self.kill, 'A'),
         ] {

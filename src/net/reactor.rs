@@ -25,10 +25,11 @@ use slab::Slab;
 
 use super::conn::{Conn, ReadResult, output_limit_reached};
 use crate::clock;
-use crate::cmd::{Client, KillFilter, Request, Shared};
+use crate::cmd::{Client, Ctx, KillFilter, Request, Shared};
 use crate::config::Config;
 use crate::metrics::stats::{Stats, bump, set};
 use crate::store::Store;
+use crate::store::wheel::TimerWheel;
 use crate::util::now_ms;
 
 /// Token of the signal pipe (outside the slab's index range).
@@ -39,6 +40,12 @@ const EXPIRE_BUDGET: Duration = Duration::from_millis(1);
 const ACCEPT_BATCH: usize = 256;
 /// Pause between two non-blocking polls while busy-polling (see `wait_for_events`).
 const SPIN_PAUSE_NS: u64 = 10_000;
+
+/// A blocked client's timer payload: its token, and its id's low bits so that a timer left
+/// by a closed client never fires for the client that reuses its token.
+fn block_timer(token: usize, id: u64) -> u64 {
+    ((token as u64) << 32) | (id & 0xffff_ffff)
+}
 
 /// Freed client buffers that make the cron give heap memory back to the system.
 const TRIM_AFTER_FREED: usize = 32 << 20;
@@ -115,6 +122,8 @@ pub struct Server {
     freed_buffer_bytes: usize,
     /// Where the clients cron goes on next turn (a slab index).
     clients_cron_cursor: usize,
+    /// Deadlines of blocked clients (payload: token and client id, see `block_timer`).
+    block_timers: TimerWheel,
     shutting_down: bool,
 }
 
@@ -156,6 +165,7 @@ impl Server {
             expiry_pending: false,
             freed_buffer_bytes: 0,
             clients_cron_cursor: 0,
+            block_timers: TimerWheel::new(now),
             shutting_down: false,
         })
     }
@@ -264,6 +274,9 @@ impl Server {
         if self.store.has_events() {
             self.publish_expired(now);
         }
+        if !self.block_timers.is_empty() {
+            self.expire_blocked(now);
+        }
         if now >= self.next_cron {
             self.cron(now);
         }
@@ -274,12 +287,15 @@ impl Server {
     /// Time until something is due: 0 when work is pending, else the next expiry deadline
     /// or cron tick, whichever is sooner.
     fn poll_timeout(&self) -> Duration {
-        if !self.to_read.is_empty() || self.expiry_pending {
+        if !self.to_read.is_empty() || !self.ready.is_empty() || self.expiry_pending {
             return Duration::ZERO;
         }
         let now = now_ms();
         let mut due = self.next_cron;
         if let Some(at) = self.store.next_timer() {
+            due = due.min(at);
+        }
+        if let Some(at) = self.block_timers.next_deadline() {
             due = due.min(at);
         }
         if let Some(at) = self.accept_again_at {
@@ -442,9 +458,13 @@ impl Server {
         for &token in &ready {
             self.process(token, now);
         }
-        // Keep the allocation for the next turn.
-        self.ready = ready;
-        self.ready.clear();
+        // Keep the allocation for the next turn, unless processing queued more clients
+        // (unblocked waiters whose pipelined input must run): those stay queued.
+        if self.ready.is_empty() {
+            let mut ready = ready;
+            ready.clear();
+            self.ready = ready;
+        }
     }
 
     /// Runs the buffered requests of a client with the batch's clock `now`, serving
@@ -503,6 +523,29 @@ impl Server {
             }
             Request::ClientKill(filter) => self.kill_clients(token, filter),
             Request::LoopWork => {}
+            Request::ClientUnblock { id, error } => {
+                let target = self.sockets.iter().find_map(|(t, s)| match s {
+                    Socket::Client(c) if c.client.id as i64 == id => Some(t),
+                    _ => None,
+                });
+                let mut done = false;
+                if let Some(t) = target
+                    && let Some(Socket::Client(c)) = self.sockets.get_mut(t)
+                    && let Some(b) = &c.client.blocked
+                {
+                    if error {
+                        c.out.error("UNBLOCKED client unblocked via CLIENT UNBLOCK");
+                    } else {
+                        b.reply_timeout(&mut c.out);
+                    }
+                    self.shared.stats.commands[b.slot].record(0, true);
+                    self.unblock(t);
+                    done = true;
+                }
+                if let Some(conn) = self.conn(token) {
+                    conn.out.int(i64::from(done));
+                }
+            }
             Request::Shutdown => {
                 log::info!("SHUTDOWN requested by a client");
                 self.shutting_down = true;
@@ -515,6 +558,12 @@ impl Server {
     /// in the protocol its recipient speaks, applying the recipients' output limits.
     fn loop_work(&mut self, now: u64) {
         self.shared.loop_work = false;
+        for token in std::mem::take(&mut self.shared.newly_blocked) {
+            self.arm_block_timer(token);
+        }
+        if self.store.has_ready() {
+            self.serve_blocked(now);
+        }
         let mut outbox = self.shared.pubsub.take_outbox();
         let settings = &self.shared.params.settings;
         for (token, message) in outbox.drain(..) {
@@ -534,6 +583,95 @@ impl Server {
             }
         }
         self.shared.pubsub.return_outbox(outbox);
+    }
+
+    /// Schedules the timeout of a client that just blocked.
+    fn arm_block_timer(&mut self, token: usize) {
+        let Some(Socket::Client(conn)) = self.sockets.get(token) else {
+            return;
+        };
+        if let Some(b) = &conn.client.blocked
+            && b.deadline != 0
+        {
+            self.block_timers
+                .insert(b.deadline, block_timer(token, conn.client.id));
+        }
+    }
+
+    /// Serves clients blocked on keys that writes readied (Redis's
+    /// handleClientsBlockedOnKeys): for each key in the order it was readied, its waiters
+    /// first come first served while the key holds data for them. Serving can ready more
+    /// keys (BLMOVE pushes to its target), so this repeats until none is ready.
+    fn serve_blocked(&mut self, now: u64) {
+        while self.store.has_ready() {
+            for (db, key) in self.store.take_ready() {
+                for token in self.store.db_ref(db).waiters(&key) {
+                    let Some(Socket::Client(conn)) = self.sockets.get_mut(token) else {
+                        continue;
+                    };
+                    let conn = &mut **conn;
+                    self.shared.last_tick = clock::ticks();
+                    let mut ctx = Ctx {
+                        store: &mut self.store,
+                        client: &mut conn.client,
+                        out: &mut conn.out,
+                        shared: &mut self.shared,
+                        now,
+                    };
+                    if !crate::cmd::blocking::serve(&mut ctx, &key) {
+                        // The key does not serve this client; its data (if any) is
+                        // left for the next waiter.
+                        continue;
+                    }
+                    self.unblock(token);
+                }
+            }
+        }
+    }
+
+    /// Ends a client's wait (its reply is already written): it leaves the waiters of its
+    /// keys, and its pipelined input runs again.
+    fn unblock(&mut self, token: usize) {
+        let Some(Socket::Client(conn)) = self.sockets.get_mut(token) else {
+            return;
+        };
+        let Some(b) = conn.client.blocked.take() else {
+            return;
+        };
+        self.store.unblock(b.db, &b.keys, token);
+        if !conn.flush_queued {
+            conn.flush_queued = true;
+            self.to_flush.push(token);
+        }
+        self.ready.push(token);
+    }
+
+    /// Times out blocked clients whose deadline passed: each gets its command's null
+    /// reply (a timer of a client no longer blocked with that deadline does nothing).
+    fn expire_blocked(&mut self, now: u64) {
+        let mut due = Vec::new();
+        self.block_timers
+            .advance(now, usize::MAX, |timer, _| due.push(timer));
+        for timer in due {
+            let token = (timer.hash >> 32) as usize;
+            let Some(Socket::Client(conn)) = self.sockets.get_mut(token) else {
+                continue;
+            };
+            let matches = conn.client.id & 0xffff_ffff == timer.hash & 0xffff_ffff
+                && conn
+                    .client
+                    .blocked
+                    .as_ref()
+                    .is_some_and(|b| b.deadline == timer.deadline);
+            if !matches {
+                continue;
+            }
+            if let Some(b) = &conn.client.blocked {
+                b.reply_timeout(&mut conn.out);
+                self.shared.stats.commands[b.slot].record(0, false);
+            }
+            self.unblock(token);
+        }
     }
 
     /// Publishes the `expired` events of keys the expiry cycle removed (no client ran a
@@ -680,6 +818,9 @@ impl Server {
             self.freed_buffer_bytes += conn.buffer_bytes() + std::mem::size_of::<Conn>();
             // The token is free from here on: no registry may name it any more.
             self.shared.pubsub.forget(&mut conn.client.pubsub, token);
+            if let Some(b) = conn.client.blocked.take() {
+                self.store.unblock(b.db, &b.keys, token);
+            }
             crate::cmd::transactions::unwatch_all(&mut self.store, &mut conn.client);
             let _ = self.poll.registry().deregister(&mut conn.stream);
             log::debug!("closed {}", conn.addr);
@@ -737,7 +878,8 @@ impl Server {
             };
             visited += 1;
             let quiet_ms = now.saturating_sub(c.client.last_active_ms);
-            if timeout_ms > 0 && quiet_ms > timeout_ms {
+            // A blocked client waits for its own timeout, not the idle one (as Redis).
+            if timeout_ms > 0 && quiet_ms > timeout_ms && c.client.blocked.is_none() {
                 idle.push(token);
             } else {
                 self.freed_buffer_bytes += c.resize_buffers(quiet_ms / 1000);

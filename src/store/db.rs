@@ -121,6 +121,31 @@ pub struct Db {
     /// Keyspace events the store itself causes (a key expiring, a key created), kept for
     /// the event loop to publish when notify-keyspace-events asks for them.
     events: KeyEvents,
+    /// Clients blocked on keys of this database (Redis's `db->blocking_keys`) and the keys
+    /// written since that have waiters (`ready_keys`).
+    blocking: Waiters,
+}
+
+/// Who waits for which key (blocking pops), in the order they started waiting, and which
+/// of those keys were written since the event loop last served them.
+#[derive(Debug, Default)]
+pub struct Waiters {
+    by_key:
+        std::collections::HashMap<Box<[u8]>, std::collections::VecDeque<usize>, ahash::RandomState>,
+    ready: Vec<Box<[u8]>>,
+}
+
+impl Waiters {
+    /// Marks `key` ready if someone waits for it (empty almost always: one branch).
+    #[inline]
+    fn signal(&mut self, key: &[u8]) {
+        if self.by_key.is_empty() {
+            return;
+        }
+        if self.by_key.contains_key(key) && !self.ready.iter().any(|k| **k == *key) {
+            self.ready.push(key.into());
+        }
+    }
 }
 
 /// Keyspace events raised below the command level: Redis publishes `expired` when a key
@@ -205,6 +230,7 @@ impl Db {
             expired: 0,
             watch: Watchers::default(),
             events: KeyEvents::default(),
+            blocking: Waiters::default(),
         }
     }
 
@@ -331,6 +357,9 @@ impl Db {
     ) -> &mut Entry {
         let hash = self.hash(key);
         self.watch.touch(key);
+        // A created or replaced key may be what a blocked client waits for (Redis signals
+        // in dbAdd and dbOverwrite); the loop checks its type and contents when serving.
+        self.blocking.signal(key);
         let Db {
             table,
             expires,
@@ -417,6 +446,7 @@ impl Db {
             expired,
             watch,
             events,
+            ..
         } = self;
         match table.find_entry(hash, |e| *e.key == *key) {
             Ok(occ) if occ.get().is_expired(now) => {
@@ -447,6 +477,7 @@ impl Db {
             expired,
             watch,
             events,
+            ..
         } = self;
         wheel.advance(now, budget, |timer, wheel| {
             let Ok(occ) = table.find_entry(timer.hash, |e| hash_bytes(&e.key) == timer.hash) else {
@@ -593,6 +624,72 @@ impl Db {
     pub fn swap_data(a: &mut Db, b: &mut Db) {
         std::mem::swap(a, b);
         std::mem::swap(&mut a.watch, &mut b.watch);
+        // Blocked clients wait on a database number, not on its data.
+        std::mem::swap(&mut a.blocking, &mut b.blocking);
+        a.signal_existing_waited_keys();
+        b.signal_existing_waited_keys();
+    }
+
+    /// Marks ready every waited-for key that exists (Redis's scanDatabaseForReadyKeys,
+    /// after SWAPDB brought in other data).
+    fn signal_existing_waited_keys(&mut self) {
+        let keys: Vec<Box<[u8]>> = self.blocking.by_key.keys().cloned().collect();
+        for key in keys {
+            if self.peek_any(&key) {
+                self.blocking.signal(&key);
+            }
+        }
+    }
+
+    fn peek_any(&self, key: &[u8]) -> bool {
+        self.table
+            .find(self.hash(key), |e| *e.key == *key)
+            .is_some()
+    }
+
+    /// Adds `token` at the end of the waiters of each of `keys`.
+    pub fn add_waiter(&mut self, keys: &[Box<[u8]>], token: usize) {
+        for key in keys {
+            self.blocking
+                .by_key
+                .entry(key.clone())
+                .or_default()
+                .push_back(token);
+        }
+    }
+
+    /// Removes `token` from the waiters of each of `keys` (served, timed out, or gone).
+    pub fn remove_waiter(&mut self, keys: &[Box<[u8]>], token: usize) {
+        for key in keys {
+            if let Some(q) = self.blocking.by_key.get_mut(key) {
+                if let Some(i) = q.iter().position(|&t| t == token) {
+                    q.remove(i);
+                }
+                if q.is_empty() {
+                    self.blocking.by_key.remove(key);
+                }
+            }
+        }
+    }
+
+    /// The clients waiting for `key`, first come first.
+    pub fn waiters(&self, key: &[u8]) -> Vec<usize> {
+        self.blocking
+            .by_key
+            .get(key)
+            .map(|q| q.iter().copied().collect())
+            .unwrap_or_default()
+    }
+
+    /// Takes the keys written since the last call that have waiters, in order.
+    pub fn take_ready(&mut self) -> Vec<Box<[u8]>> {
+        std::mem::take(&mut self.blocking.ready)
+    }
+
+    /// True when some waited-for key was written.
+    #[inline]
+    pub fn has_ready(&self) -> bool {
+        !self.blocking.ready.is_empty()
     }
 
     /// Bytes of the hash table's own allocation (INFO used_memory_dataset counts them).

@@ -24,6 +24,8 @@ pub struct Store {
     rng: u64,
     /// Keyspace event classes the databases record (0: none, the usual case).
     event_classes: u32,
+    /// Clients blocked on keys, in all databases (0: nothing to serve after a write).
+    blocked: usize,
 }
 
 impl Store {
@@ -34,6 +36,7 @@ impl Store {
             // Seeded from the clock; RANDOMKEY and friends need variety, not secrecy.
             rng: now | 1,
             event_classes: 0,
+            blocked: 0,
         }
     }
 
@@ -101,6 +104,40 @@ impl Store {
         for (i, db) in self.dbs.iter_mut().enumerate() {
             if db.has_events() {
                 all.extend(db.take_events().into_iter().map(|(c, e, k)| (i, c, e, k)));
+            }
+        }
+        all
+    }
+
+    /// Registers a client as waiting for `keys` of database `db`.
+    pub fn block(&mut self, db: usize, keys: &[Box<[u8]>], token: usize) {
+        self.dbs[db].add_waiter(keys, token);
+        self.blocked += 1;
+    }
+
+    /// Removes a client from the waiters of `keys` of database `db`.
+    pub fn unblock(&mut self, db: usize, keys: &[Box<[u8]>], token: usize) {
+        self.dbs[db].remove_waiter(keys, token);
+        self.blocked -= 1;
+    }
+
+    /// Clients blocked on keys (INFO blocked_clients).
+    pub fn blocked_clients(&self) -> usize {
+        self.blocked
+    }
+
+    /// True when a write readied a key that clients wait for (one load when nobody waits).
+    #[inline]
+    pub fn has_ready(&self) -> bool {
+        self.blocked != 0 && self.dbs.iter().any(Db::has_ready)
+    }
+
+    /// Takes the readied keys as (database, key), in order.
+    pub fn take_ready(&mut self) -> Vec<(usize, Box<[u8]>)> {
+        let mut all = Vec::new();
+        for (i, db) in self.dbs.iter_mut().enumerate() {
+            if db.has_ready() {
+                all.extend(db.take_ready().into_iter().map(|k| (i, k)));
             }
         }
         all

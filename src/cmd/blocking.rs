@@ -1,0 +1,389 @@
+//! Blocking commands (Redis's blocked.c with the blocking parts of t_list.c and t_zset.c):
+//! BLPOP, BRPOP, BLMOVE, BRPOPLPUSH, BLMPOP, BZPOPMIN, BZPOPMAX, BZMPOP, and their
+//! non-blocking multi-key forms LMPOP and ZMPOP.
+//!
+//! A blocking command that finds data acts as its non-blocking form. One that finds none
+//! records [`Blocked`] in the client and registers it as a waiter of its keys
+//! (`Store::block`); `Conn::process` then runs nothing more of that client's input. When a
+//! write readies one of the keys, the event loop calls [`serve`] on behalf of the waiters,
+//! first come first served (ARCHITECTURE.md, "Holding a client back"). Inside MULTI (and
+//! scripts) a blocking command never blocks: it answers as if it had timed out.
+
+use super::flags::{DENYOOM, NOSCRIPT, WRITE};
+use super::notify::{self, GENERIC, LIST};
+use super::{Command, Ctx, err, finish_served};
+use crate::resp::{Args, parse_i64};
+use crate::store::{Entry, Value};
+
+/// This family's command table.
+#[rustfmt::skip]
+pub const COMMANDS: &[Command] = &[
+    Command { name: "blpop", arity: -3, flags: WRITE | NOSCRIPT, keys: (1, -2, 1), group: "list", summary: "Removes and returns the first element in a list. Blocks until an element is available otherwise. Deletes the list if the last element was popped.", handler: blpop },
+    Command { name: "brpop", arity: -3, flags: WRITE | NOSCRIPT, keys: (1, -2, 1), group: "list", summary: "Removes and returns the last element in a list. Blocks until an element is available otherwise. Deletes the list if the last element was popped.", handler: brpop },
+    Command { name: "blmove", arity: 6, flags: WRITE | DENYOOM | NOSCRIPT, keys: (1, 2, 1), group: "list", summary: "Pops an element from a list, pushes it to another list and returns it. Blocks until an element is available otherwise. Deletes the list if the last element was moved.", handler: blmove },
+    Command { name: "brpoplpush", arity: 4, flags: WRITE | DENYOOM | NOSCRIPT, keys: (1, 2, 1), group: "list", summary: "Pops an element from a list, pushes it to another list and returns it. Block until an element is available otherwise. Deletes the list if the last element was popped.", handler: brpoplpush },
+    Command { name: "blmpop", arity: -5, flags: WRITE, keys: (0, 0, 0), group: "list", summary: "Pops the first element from one of multiple lists. Blocks until an element is available otherwise. Deletes the list if the last element was popped.", handler: blmpop },
+    Command { name: "lmpop", arity: -4, flags: WRITE, keys: (0, 0, 0), group: "list", summary: "Returns multiple elements from a list after removing them. Deletes the list if the last element was popped.", handler: lmpop },
+];
+
+/// What a blocked client waits to do once one of its keys has data.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Waiting {
+    /// BLPOP / BRPOP (`count` None: one element, `[key, element]`), BLMPOP (`count`: up
+    /// to that many, `[key, [elements]]`).
+    ListPop {
+        /// Pop from the head.
+        front: bool,
+        /// BLMPOP's COUNT.
+        count: Option<usize>,
+    },
+    /// BLMOVE / BRPOPLPUSH: pop from the key, push onto `target`, reply the element.
+    ListMove {
+        /// Pop from the head.
+        from_front: bool,
+        /// Push onto the head.
+        to_front: bool,
+        /// The destination list.
+        target: Box<[u8]>,
+    },
+}
+
+/// A client waiting for data (Redis's `c->bpop`).
+#[derive(Debug, Clone)]
+pub struct Blocked {
+    /// The database of its keys.
+    pub db: usize,
+    /// The keys it waits for, without repeats, in argument order.
+    pub keys: Vec<Box<[u8]>>,
+    /// What to do when served.
+    pub waiting: Waiting,
+    /// When it times out (ms since the epoch; 0 = never).
+    pub deadline: u64,
+    /// Statistics slot of the command, counted when the client is unblocked, as Redis does.
+    pub slot: usize,
+}
+
+impl Blocked {
+    /// The reply a client gets when its wait ends without data (timeout, CLIENT UNBLOCK
+    /// TIMEOUT): a null array, for every kind of wait (Redis's replyToBlockedClientTimedOut;
+    /// even BLMOVE, which answers a null bulk when it does not block).
+    pub fn reply_timeout(&self, out: &mut crate::resp::Reply) {
+        out.null_array();
+    }
+}
+
+/// Redis's `getTimeoutFromObjectOrReply` in seconds: a non-negative number of seconds
+/// (fractions allowed); 0 means forever. Returns the deadline (0 for none).
+fn timeout_arg(ctx: &mut Ctx, arg: &[u8]) -> Option<u64> {
+    let Some(secs) = crate::util::parse_f64(arg).filter(|v| v.is_finite()) else {
+        ctx.error("ERR timeout is not a float or out of range");
+        return None;
+    };
+    let ms = (secs * 1000.0).ceil();
+    if ms < 0.0 {
+        ctx.error("ERR timeout is negative");
+        return None;
+    }
+    if ms == 0.0 {
+        return Some(0);
+    }
+    Some(ctx.now.saturating_add(ms as u64))
+}
+
+/// Registers the caller as blocked (nothing more of its input runs until it is served,
+/// times out or is unblocked).
+fn block(ctx: &mut Ctx, keys: &[&[u8]], waiting: Waiting, deadline: u64) {
+    let mut unique: Vec<Box<[u8]>> = Vec::with_capacity(keys.len());
+    for k in keys {
+        if !unique.iter().any(|u| **u == **k) {
+            unique.push((*k).into());
+        }
+    }
+    let db = ctx.client.db;
+    ctx.store.block(db, &unique, ctx.client.token);
+    let slot = ctx.client.last_command.unwrap_or(0);
+    ctx.client.blocked = Some(Box::new(Blocked {
+        db,
+        keys: unique,
+        waiting,
+        deadline,
+        slot,
+    }));
+    ctx.shared.newly_blocked.push(ctx.client.token);
+    ctx.shared.loop_work = true;
+}
+
+/// True inside EXEC (or a script): a blocking command must not block there.
+fn may_block(ctx: &Ctx) -> bool {
+    !ctx.shared.in_exec
+}
+
+/// The list at `key` for a pop: Ok(None) when absent or empty, Err after replying
+/// WRONGTYPE.
+fn list_len(ctx: &mut Ctx, key: &[u8]) -> Result<usize, ()> {
+    match ctx.write(key) {
+        (None, _) => Ok(0),
+        (Some(e), out) => match &e.value {
+            Value::List(l) => Ok(l.len()),
+            _ => {
+                out.error(err::WRONGTYPE);
+                Err(())
+            }
+        },
+    }
+}
+
+/// Pops from the non-empty list at `key` and replies `[key, element]` (count None) or
+/// `[key, [elements]]`, with Redis's notifications (`lpop`/`rpop`, then `del` when the
+/// list is emptied and removed).
+fn pop_and_reply(ctx: &mut Ctx, key: &[u8], front: bool, count: Option<usize>) {
+    let empty = {
+        let (found, out) = ctx.write(key);
+        let Some(Entry {
+            value: Value::List(list),
+            ..
+        }) = found
+        else {
+            return;
+        };
+        out.array(2);
+        out.bulk(key);
+        match count {
+            None => {
+                if let Some(el) = list.pop(front) {
+                    out.bulk(&el);
+                }
+            }
+            Some(c) => {
+                let n = c.min(list.len());
+                out.array(n);
+                for _ in 0..n {
+                    if let Some(el) = list.pop(front) {
+                        out.bulk(&el);
+                    }
+                }
+            }
+        }
+        list.is_empty()
+    };
+    notify::notify(ctx, LIST, if front { "lpop" } else { "rpop" }, key);
+    removed_elements(ctx, key, empty);
+}
+
+/// After popping from the list at `key`: removes the key if the list is empty (with the
+/// `del` event), otherwise tells WATCH it changed.
+fn removed_elements(ctx: &mut Ctx, key: &[u8], empty: bool) {
+    if empty {
+        let now = ctx.now;
+        ctx.db().remove(key, now);
+        notify::notify(ctx, GENERIC, "del", key);
+    } else {
+        ctx.modified(key);
+    }
+}
+
+/// BLPOP / BRPOP / BLMPOP: pops from the first key with data, or blocks.
+fn blocking_pop(ctx: &mut Ctx, keys: &[&[u8]], front: bool, count: Option<usize>, deadline: u64) {
+    for key in keys {
+        match list_len(ctx, key) {
+            Err(()) => return,
+            Ok(0) => {}
+            Ok(_) => return pop_and_reply(ctx, key, front, count),
+        }
+    }
+    if !may_block(ctx) {
+        ctx.out.null_array();
+        return;
+    }
+    block(ctx, keys, Waiting::ListPop { front, count }, deadline);
+}
+
+fn blpop_generic(ctx: &mut Ctx, args: Args, front: bool) {
+    let Some(deadline) = timeout_arg(ctx, args.get(args.len() - 1)) else {
+        return;
+    };
+    let keys: Vec<&[u8]> = (1..args.len() - 1).map(|i| args.get(i)).collect();
+    blocking_pop(ctx, &keys, front, None, deadline);
+}
+
+fn blpop(ctx: &mut Ctx, args: Args) {
+    blpop_generic(ctx, args, true);
+}
+
+fn brpop(ctx: &mut Ctx, args: Args) {
+    blpop_generic(ctx, args, false);
+}
+
+/// BLMOVE / BRPOPLPUSH: LMOVE when the source has data, otherwise block.
+fn blmove_generic(ctx: &mut Ctx, args: Args, from_front: bool, to_front: bool, deadline: u64) {
+    let (src, dst) = (args.get(1), args.get(2));
+    match list_len(ctx, src) {
+        Err(()) => {}
+        Ok(0) if !may_block(ctx) => ctx.out.null(),
+        Ok(0) => block(
+            ctx,
+            &[src],
+            Waiting::ListMove {
+                from_front,
+                to_front,
+                target: dst.into(),
+            },
+            deadline,
+        ),
+        Ok(_) => super::lists::lmove_generic(ctx, src, dst, from_front, to_front),
+    }
+}
+
+fn blmove(ctx: &mut Ctx, args: Args) {
+    let Some(from_front) = super::lists::parse_side(ctx, args.get(3)) else {
+        return;
+    };
+    let Some(to_front) = super::lists::parse_side(ctx, args.get(4)) else {
+        return;
+    };
+    let Some(deadline) = timeout_arg(ctx, args.get(5)) else {
+        return;
+    };
+    blmove_generic(ctx, args, from_front, to_front, deadline);
+}
+
+fn brpoplpush(ctx: &mut Ctx, args: Args) {
+    let Some(deadline) = timeout_arg(ctx, args.get(3)) else {
+        return;
+    };
+    blmove_generic(ctx, args, false, true, deadline);
+}
+
+/// Redis's `getRangeLongFromObjectOrReply(1, LONG_MAX)` with a custom message (which it
+/// gives for a non-number too).
+fn positive_arg(ctx: &mut Ctx, arg: &[u8], msg: &str) -> Option<usize> {
+    match parse_i64(arg) {
+        Some(v) if v >= 1 => Some(v as usize),
+        _ => {
+            ctx.error(msg);
+            None
+        }
+    }
+}
+
+/// LMPOP / BLMPOP arguments from `numkeys_at`: (keys, pop from head, count).
+fn mpop_args<'a>(
+    ctx: &mut Ctx,
+    args: Args<'a>,
+    numkeys_at: usize,
+) -> Option<(Vec<&'a [u8]>, bool, usize)> {
+    let numkeys = positive_arg(
+        ctx,
+        args.get(numkeys_at),
+        "ERR numkeys should be greater than 0",
+    )?;
+    let where_at = numkeys_at.checked_add(numkeys)?.checked_add(1)?;
+    if where_at >= args.len() {
+        ctx.error(err::SYNTAX);
+        return None;
+    }
+    let front = super::lists::parse_side(ctx, args.get(where_at))?;
+    let mut count = None;
+    let mut j = where_at + 1;
+    while j < args.len() {
+        if count.is_none() && args.get(j).eq_ignore_ascii_case(b"count") && j + 1 < args.len() {
+            count = Some(positive_arg(
+                ctx,
+                args.get(j + 1),
+                "ERR count should be greater than 0",
+            )?);
+            j += 2;
+        } else {
+            ctx.error(err::SYNTAX);
+            return None;
+        }
+    }
+    let keys = (numkeys_at + 1..where_at).map(|i| args.get(i)).collect();
+    Some((keys, front, count.unwrap_or(1)))
+}
+
+fn lmpop(ctx: &mut Ctx, args: Args) {
+    let Some((keys, front, count)) = mpop_args(ctx, args, 1) else {
+        return;
+    };
+    for key in &keys {
+        match list_len(ctx, key) {
+            Err(()) => return,
+            Ok(0) => {}
+            Ok(_) => return pop_and_reply(ctx, key, front, Some(count)),
+        }
+    }
+    ctx.out.null_array();
+}
+
+fn blmpop(ctx: &mut Ctx, args: Args) {
+    let Some(deadline) = timeout_arg(ctx, args.get(1)) else {
+        return;
+    };
+    let Some((keys, front, count)) = mpop_args(ctx, args, 2) else {
+        return;
+    };
+    blocking_pop(ctx, &keys, front, Some(count), deadline);
+}
+
+/// Serves a blocked client (the context's) with `key`, which was written since it
+/// blocked: pops for it and writes its reply, if the key now holds data of the type it
+/// waits for. Returns false (nothing written) when the key does not serve it, which
+/// leaves it blocked, as Redis 7.0 does for a key of another type.
+pub fn serve(ctx: &mut Ctx, key: &[u8]) -> bool {
+    let Some(blocked) = ctx.client.blocked.clone() else {
+        return false;
+    };
+    let now = ctx.now;
+    let has_list = matches!(
+        ctx.db().get_mut(key, now),
+        Some(Entry { value: Value::List(l), .. }) if !l.is_empty()
+    );
+    if !has_list {
+        return false;
+    }
+    let mark = ctx.out.mark();
+    match &blocked.waiting {
+        Waiting::ListPop { front, count } => pop_and_reply(ctx, key, *front, *count),
+        Waiting::ListMove {
+            from_front,
+            to_front,
+            target,
+        } => super::lists::lmove_generic(ctx, key, target, *from_front, *to_front),
+    }
+    finish_served(ctx, blocked.slot, mark);
+    true
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn timeout_replies_by_kind() {
+        let mut out = crate::resp::Reply::new();
+        let b = Blocked {
+            db: 0,
+            keys: vec![],
+            waiting: Waiting::ListPop {
+                front: true,
+                count: None,
+            },
+            deadline: 0,
+            slot: 0,
+        };
+        b.reply_timeout(&mut out);
+        assert_eq!(out.bytes(), b"*-1\r\n");
+        let mut out = crate::resp::Reply::new();
+        let m = Blocked {
+            waiting: Waiting::ListMove {
+                from_front: true,
+                to_front: true,
+                target: (&b"t"[..]).into(),
+            },
+            ..b
+        };
+        m.reply_timeout(&mut out);
+        assert_eq!(out.bytes(), b"*-1\r\n");
+    }
+}

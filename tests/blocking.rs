@@ -1,0 +1,274 @@
+//! Blocking list commands against redis-server 7.0: the same scenario runs on both servers
+//! and their raw replies must be equal. Waiters are served first come first served, time
+//! out on time, and leave nothing behind when they go.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::{Client, Server, info_field, start_redis, wait_for};
+
+fn same_on_both(scenario: impl Fn(u16) -> Vec<String>) {
+    let ours = Server::start(&[]);
+    let got = scenario(ours.port);
+    if let Some(redis) = start_redis() {
+        let want = scenario(redis.port);
+        assert_eq!(got, want);
+    }
+}
+
+fn text(raw: Vec<u8>) -> String {
+    String::from_utf8_lossy(&raw).into_owned()
+}
+
+/// Waits until the server counts `n` blocked clients.
+fn until_blocked(admin: &mut Client, n: u64) {
+    let ok = wait_for(Duration::from_secs(5), || {
+        (info_field(admin, "clients", "blocked_clients") == n).then_some(())
+    });
+    assert!(ok.is_some(), "expected {n} blocked clients");
+}
+
+#[test]
+fn waiters_are_served_first_come_first_served() {
+    same_on_both(|port| {
+        let mut admin = Client::connect(port);
+        admin.cmd("FLUSHALL");
+        let mut waiters: Vec<Client> = (0..3).map(|_| Client::connect(port)).collect();
+        for (i, w) in waiters.iter_mut().enumerate() {
+            w.send(&[b"BLPOP", b"q", b"other", b"0"]);
+            until_blocked(&mut admin, i as u64 + 1);
+        }
+        // One write wakes the first two waiters; the third stays blocked.
+        let mut t = vec![text(admin.cmd("RPUSH q a b"))];
+        for w in waiters.iter_mut().take(2) {
+            t.push(text(w.read_reply()));
+        }
+        t.push(text(admin.cmd("LLEN q")));
+        until_blocked(&mut admin, 1);
+        // A key it also waits for serves it; a pipelined LLEN sees the popped list.
+        admin.send_raw(b"RPUSH other x\r\nLLEN other\r\n");
+        t.push(text(admin.read_reply()));
+        t.push(text(admin.read_reply()));
+        t.push(text(waiters[2].read_reply()));
+        t.push(text(admin.cmd("EXISTS q other")));
+        t
+    });
+}
+
+#[test]
+fn blocked_client_runs_its_pipeline_after_being_served() {
+    same_on_both(|port| {
+        let mut admin = Client::connect(port);
+        admin.cmd("FLUSHALL");
+        let mut w = Client::connect(port);
+        w.send_raw(b"BRPOP q 0\r\nPING\r\nECHO after\r\n");
+        until_blocked(&mut admin, 1);
+        let mut t = vec![text(admin.cmd("LPUSH q 1 2 3"))];
+        for _ in 0..3 {
+            t.push(text(w.read_reply()));
+        }
+        t.push(text(admin.cmd("LRANGE q 0 -1")));
+        t
+    });
+}
+
+#[test]
+fn blmove_brpoplpush_and_blmpop() {
+    same_on_both(|port| {
+        let mut admin = Client::connect(port);
+        admin.cmd("FLUSHALL");
+        let mut t = Vec::new();
+        let mut w = Client::connect(port);
+        w.send(&[b"BLMOVE", b"src", b"dst", b"LEFT", b"RIGHT", b"0"]);
+        until_blocked(&mut admin, 1);
+        t.push(text(admin.cmd("RPUSH src a b")));
+        t.push(text(w.read_reply()));
+        t.push(text(admin.cmd("LRANGE dst 0 -1")));
+        t.push(text(w.cmd("BRPOPLPUSH src dst 0")));
+        t.push(text(w.cmd("LRANGE dst 0 -1")));
+        w.send(&[b"BRPOPLPUSH", b"empty", b"dst", b"0"]);
+        until_blocked(&mut admin, 1);
+        t.push(text(admin.cmd("RPUSH empty z")));
+        t.push(text(w.read_reply()));
+        w.send(&[
+            b"BLMPOP", b"0", b"2", b"m1", b"m2", b"RIGHT", b"COUNT", b"2",
+        ]);
+        until_blocked(&mut admin, 1);
+        t.push(text(admin.cmd("RPUSH m2 1 2 3")));
+        t.push(text(w.read_reply()));
+        t.push(text(w.cmd("BLMPOP 0 2 m1 m2 LEFT")));
+        t.push(text(w.cmd("LMPOP 2 m1 m2 LEFT COUNT 5")));
+        t.push(text(w.cmd("LMPOP 2 m1 m2 LEFT")));
+        // BLMOVE onto a key of another type: the waiter gets WRONGTYPE.
+        admin.cmd("SET str x");
+        w.send(&[b"BLMOVE", b"s2", b"str", b"LEFT", b"LEFT", b"0"]);
+        until_blocked(&mut admin, 1);
+        t.push(text(admin.cmd("RPUSH s2 v")));
+        t.push(text(w.read_reply()));
+        t.push(text(admin.cmd("LRANGE s2 0 -1")));
+        t
+    });
+}
+
+#[test]
+fn errors_and_non_blocking_cases() {
+    same_on_both(|port| {
+        let mut c = Client::connect(port);
+        c.cmd("FLUSHALL");
+        c.cmd("SET str x");
+        c.cmd("RPUSH l a");
+        [
+            "BLPOP l -1",
+            "BLPOP l abc",
+            "BLPOP l nan",
+            "BLPOP str 0",
+            "BLPOP none str 0",
+            "BLPOP l 0",
+            "BLPOP",
+            "BLMOVE a b UP LEFT 0",
+            "BLMOVE a b LEFT LEFT -2",
+            "BRPOPLPUSH a b x",
+            "BLMOVE str b LEFT LEFT 0",
+            "LMPOP 0 a LEFT",
+            "LMPOP -1 a LEFT",
+            "LMPOP x a LEFT",
+            "LMPOP 2 a LEFT",
+            "LMPOP 1 a MIDDLE",
+            "LMPOP 1 a LEFT COUNT 0",
+            "LMPOP 1 a LEFT COUNT x",
+            "LMPOP 1 a LEFT COUNT 1 COUNT 2",
+            "LMPOP 1 a LEFT FOO",
+            "LMPOP 1 str LEFT",
+            "LMPOP 1 a LEFT",
+            "BLMPOP 0 0 a LEFT",
+            "BLMPOP x 1 a LEFT",
+            "BLMPOP 0.01 1 a LEFT",
+            "BLPOP a 0.01",
+            "BRPOPLPUSH a b 0.01",
+            "CLIENT UNBLOCK 999999",
+            "CLIENT UNBLOCK x",
+            "CLIENT UNBLOCK 1 MAYBE",
+            "CLIENT UNBLOCK 1 TIMEOUT x",
+        ]
+        .iter()
+        .map(|cmd| format!("{cmd} -> {}", c.cmd_str(cmd)))
+        .collect()
+    });
+}
+
+#[test]
+fn inside_multi_blocking_commands_do_not_block_and_wake_nobody() {
+    same_on_both(|port| {
+        let mut admin = Client::connect(port);
+        admin.cmd("FLUSHALL");
+        let mut t = Vec::new();
+        let mut tx = Client::connect(port);
+        tx.cmd("MULTI");
+        tx.cmd("BLPOP empty 0");
+        tx.cmd("BLMOVE empty x LEFT LEFT 0");
+        tx.cmd("BLMPOP 0 1 empty LEFT");
+        t.push(text(tx.cmd("EXEC")));
+        // A waiter, then a transaction that pushes and pops the key: nobody wakes.
+        let mut w = Client::connect(port);
+        w.send(&[b"BLPOP", b"q", b"0"]);
+        until_blocked(&mut admin, 1);
+        tx.cmd("MULTI");
+        tx.cmd("LPUSH q x");
+        tx.cmd("LPOP q");
+        t.push(text(tx.cmd("EXEC")));
+        t.push(info_field(&mut admin, "clients", "blocked_clients").to_string());
+        t.push(text(admin.cmd("RPUSH q y")));
+        t.push(text(w.read_reply()));
+        t
+    });
+}
+
+#[test]
+fn a_key_of_another_type_leaves_the_waiter_blocked() {
+    same_on_both(|port| {
+        let mut admin = Client::connect(port);
+        admin.cmd("FLUSHALL");
+        let mut w = Client::connect(port);
+        w.send(&[b"BLPOP", b"k", b"0"]);
+        until_blocked(&mut admin, 1);
+        let mut t = vec![text(admin.cmd("SET k v"))];
+        t.push(info_field(&mut admin, "clients", "blocked_clients").to_string());
+        admin.cmd("DEL k");
+        t.push(text(admin.cmd("RPUSH k v")));
+        t.push(text(w.read_reply()));
+        t
+    });
+}
+
+#[test]
+fn timeouts_and_client_unblock() {
+    same_on_both(|port| {
+        let mut admin = Client::connect(port);
+        admin.cmd("FLUSHALL");
+        let mut t = Vec::new();
+        let mut w = Client::connect(port);
+        let started = Instant::now();
+        t.push(text(w.cmd("BLPOP nothing 0.2")));
+        let took = started.elapsed();
+        assert!(
+            took >= Duration::from_millis(200) && took < Duration::from_millis(1500),
+            "{took:?}"
+        );
+        w.cmd("HELLO 3");
+        t.push(text(w.cmd("BLPOP nothing 0.05")));
+        t.push(text(w.cmd("BLMOVE nothing x LEFT LEFT 0.05")));
+        w.cmd("HELLO 2");
+        let id = w.cmd_str("CLIENT ID");
+        let id = id.trim_start_matches(':').trim().to_string();
+        w.send(&[b"BLPOP", b"q", b"0"]);
+        until_blocked(&mut admin, 1);
+        t.push(admin.cmd_str(&format!("CLIENT UNBLOCK {id}")));
+        t.push(text(w.read_reply()));
+        w.send(&[b"BRPOPLPUSH", b"q", b"d", b"0"]);
+        until_blocked(&mut admin, 1);
+        t.push(admin.cmd_str(&format!("CLIENT UNBLOCK {id} ERROR")));
+        t.push(text(w.read_reply()));
+        t.push(admin.cmd_str(&format!("CLIENT UNBLOCK {id}")));
+        let list = admin.cmd_str("CLIENT LIST");
+        t.push(format!("{}", list.contains(" flags=b ")));
+        t
+    });
+}
+
+#[test]
+fn a_blocked_client_that_disconnects_leaves_nothing_behind() {
+    let ours = Server::start(&[]);
+    let mut admin = ours.client();
+    let mut w = ours.client();
+    w.send(&[b"BLPOP", b"q", b"0"]);
+    until_blocked(&mut admin, 1);
+    let list = admin.cmd_str("CLIENT LIST");
+    assert!(list.contains(" flags=b "), "{list}");
+    drop(w);
+    until_blocked(&mut admin, 0);
+    assert_eq!(admin.cmd("RPUSH q x"), b":1\r\n");
+    assert_eq!(admin.cmd("LLEN q"), b":1\r\n");
+    // Many waiters on one key, most of them gone: the rest are still served in order.
+    let mut ws: Vec<Client> = (0..50).map(|_| ours.client()).collect();
+    for (i, w) in ws.iter_mut().enumerate() {
+        w.send(&[b"BLPOP", b"fifo", b"0"]);
+        until_blocked(&mut admin, i as u64 + 1);
+    }
+    let mut kept: Vec<Client> = ws
+        .drain(..)
+        .enumerate()
+        .filter(|(i, _)| i % 5 == 0)
+        .map(|(_, w)| w)
+        .collect();
+    until_blocked(&mut admin, 10);
+    let values: Vec<String> = (0..10).map(|i| format!("v{i}")).collect();
+    let mut push = vec!["RPUSH".to_string(), "fifo".to_string()];
+    push.extend(values.iter().cloned());
+    let args: Vec<&[u8]> = push.iter().map(|s| s.as_bytes()).collect();
+    assert_eq!(admin.call(&args), b":10\r\n");
+    for (i, w) in kept.iter_mut().enumerate() {
+        let want = format!("*2\r\n$4\r\nfifo\r\n$2\r\nv{i}\r\n");
+        assert_eq!(String::from_utf8_lossy(&w.read_reply()), want);
+    }
+}
