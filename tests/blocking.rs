@@ -272,3 +272,58 @@ fn a_blocked_client_that_disconnects_leaves_nothing_behind() {
         assert_eq!(String::from_utf8_lossy(&w.read_reply()), want);
     }
 }
+
+#[test]
+fn blocking_sorted_set_pops() {
+    same_on_both(|port| {
+        let mut admin = Client::connect(port);
+        admin.cmd("FLUSHALL");
+        let mut t = Vec::new();
+        let mut w = Client::connect(port);
+        w.send(&[b"BZPOPMIN", b"z1", b"z2", b"0"]);
+        until_blocked(&mut admin, 1);
+        t.push(text(admin.cmd("ZADD z2 1 a 2 b 3 c")));
+        t.push(text(w.read_reply()));
+        t.push(text(w.cmd("BZPOPMAX z1 z2 0")));
+        w.send(&[b"BZMPOP", b"0", b"2", b"z3", b"z2", b"MIN", b"COUNT", b"5"]);
+        t.push(text(w.read_reply()));
+        t.push(text(admin.cmd("EXISTS z2")));
+        w.send(&[b"BZMPOP", b"0", b"1", b"z3", b"MAX", b"COUNT", b"2"]);
+        until_blocked(&mut admin, 1);
+        t.push(text(admin.cmd("ZADD z3 1.5 x 2.5 y 3.5 z")));
+        t.push(text(w.read_reply()));
+        t.push(text(admin.cmd("ZRANGE z3 0 -1 WITHSCORES")));
+        // RESP3: scores are doubles.
+        w.cmd("HELLO 3");
+        t.push(text(w.cmd("BZPOPMIN z3 0")));
+        t.push(text(w.cmd("ZMPOP 1 z3 MAX")));
+        t.push(text(w.cmd("BZPOPMIN z3 0.01")));
+        t.push(text(w.cmd("BZMPOP 0.01 1 z3 MIN")));
+        w.cmd("HELLO 2");
+        // A list is no sorted set: a BZPOPMIN waiter stays blocked.
+        w.send(&[b"BZPOPMIN", b"k", b"0"]);
+        until_blocked(&mut admin, 1);
+        t.push(text(admin.cmd("RPUSH k v")));
+        t.push(info_field(&mut admin, "clients", "blocked_clients").to_string());
+        admin.cmd("DEL k");
+        t.push(text(admin.cmd("ZADD k 7 m")));
+        t.push(text(w.read_reply()));
+        for cmd in [
+            "ZMPOP 0 a MIN",
+            "ZMPOP 1 a MIDDLE",
+            "ZMPOP 1 a MIN COUNT 0",
+            "ZMPOP 1 a MIN COUNT",
+            "ZMPOP 2 a MIN",
+            "BZMPOP -1 1 a MIN",
+            "BZPOPMIN a -1",
+            "BZPOPMAX k k 0.01",
+            "ZMPOP 1 a MIN",
+        ] {
+            t.push(format!("{cmd} -> {}", admin.cmd_str(cmd)));
+        }
+        admin.cmd("SET str v");
+        t.push(admin.cmd_str("BZPOPMIN str 0"));
+        t.push(admin.cmd_str("ZMPOP 1 str MIN"));
+        t
+    });
+}

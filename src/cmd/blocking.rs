@@ -9,8 +9,8 @@
 //! first come first served (ARCHITECTURE.md, "Holding a client back"). Inside MULTI (and
 //! scripts) a blocking command never blocks: it answers as if it had timed out.
 
-use super::flags::{DENYOOM, NOSCRIPT, WRITE};
-use super::notify::{self, GENERIC, LIST};
+use super::flags::{DENYOOM, FAST, NOSCRIPT, WRITE};
+use super::notify::{self, GENERIC, LIST, ZSET};
 use super::{Command, Ctx, err, finish_served};
 use crate::resp::{Args, parse_i64};
 use crate::store::{Entry, Value};
@@ -24,6 +24,10 @@ pub const COMMANDS: &[Command] = &[
     Command { name: "brpoplpush", arity: 4, flags: WRITE | DENYOOM | NOSCRIPT, keys: (1, 2, 1), group: "list", summary: "Pops an element from a list, pushes it to another list and returns it. Block until an element is available otherwise. Deletes the list if the last element was popped.", handler: brpoplpush },
     Command { name: "blmpop", arity: -5, flags: WRITE, keys: (0, 0, 0), group: "list", summary: "Pops the first element from one of multiple lists. Blocks until an element is available otherwise. Deletes the list if the last element was popped.", handler: blmpop },
     Command { name: "lmpop", arity: -4, flags: WRITE, keys: (0, 0, 0), group: "list", summary: "Returns multiple elements from a list after removing them. Deletes the list if the last element was popped.", handler: lmpop },
+    Command { name: "bzpopmin", arity: -3, flags: WRITE | NOSCRIPT | FAST, keys: (1, -2, 1), group: "sorted-set", summary: "Removes and returns the member with the lowest score from one or more sorted sets. Blocks until a member is available otherwise. Deletes the sorted set if the last element was popped.", handler: bzpopmin },
+    Command { name: "bzpopmax", arity: -3, flags: WRITE | NOSCRIPT | FAST, keys: (1, -2, 1), group: "sorted-set", summary: "Removes and returns the member with the highest score from one or more sorted sets. Blocks until a member available otherwise.  Deletes the sorted set if the last element was popped.", handler: bzpopmax },
+    Command { name: "bzmpop", arity: -5, flags: WRITE, keys: (0, 0, 0), group: "sorted-set", summary: "Removes and returns a member by score from one or more sorted sets. Blocks until a member is available otherwise. Deletes the sorted set if the last element was popped.", handler: bzmpop },
+    Command { name: "zmpop", arity: -4, flags: WRITE, keys: (0, 0, 0), group: "sorted-set", summary: "Returns the highest- or lowest-scoring members from one or more sorted sets after removing them. Deletes the sorted set if the last member was popped.", handler: zmpop },
 ];
 
 /// What a blocked client waits to do once one of its keys has data.
@@ -45,6 +49,14 @@ pub enum Waiting {
         to_front: bool,
         /// The destination list.
         target: Box<[u8]>,
+    },
+    /// BZPOPMIN / BZPOPMAX (`count` None: `[key, member, score]`), BZMPOP (`count`: up to
+    /// that many, `[key, [[member, score], ...]]`).
+    ZsetPop {
+        /// Pop the highest scores.
+        max: bool,
+        /// BZMPOP's COUNT.
+        count: Option<usize>,
     },
 }
 
@@ -266,11 +278,13 @@ fn positive_arg(ctx: &mut Ctx, arg: &[u8], msg: &str) -> Option<usize> {
     }
 }
 
-/// LMPOP / BLMPOP arguments from `numkeys_at`: (keys, pop from head, count).
+/// LMPOP / BLMPOP / ZMPOP / BZMPOP arguments from `numkeys_at`: (keys, the side as
+/// `side` parses it, count).
 fn mpop_args<'a>(
     ctx: &mut Ctx,
     args: Args<'a>,
     numkeys_at: usize,
+    side: fn(&mut Ctx, &[u8]) -> Option<bool>,
 ) -> Option<(Vec<&'a [u8]>, bool, usize)> {
     let numkeys = positive_arg(
         ctx,
@@ -282,7 +296,7 @@ fn mpop_args<'a>(
         ctx.error(err::SYNTAX);
         return None;
     }
-    let front = super::lists::parse_side(ctx, args.get(where_at))?;
+    let front = side(ctx, args.get(where_at))?;
     let mut count = None;
     let mut j = where_at + 1;
     while j < args.len() {
@@ -303,7 +317,7 @@ fn mpop_args<'a>(
 }
 
 fn lmpop(ctx: &mut Ctx, args: Args) {
-    let Some((keys, front, count)) = mpop_args(ctx, args, 1) else {
+    let Some((keys, front, count)) = mpop_args(ctx, args, 1, super::lists::parse_side) else {
         return;
     };
     for key in &keys {
@@ -320,10 +334,133 @@ fn blmpop(ctx: &mut Ctx, args: Args) {
     let Some(deadline) = timeout_arg(ctx, args.get(1)) else {
         return;
     };
-    let Some((keys, front, count)) = mpop_args(ctx, args, 2) else {
+    let Some((keys, front, count)) = mpop_args(ctx, args, 2, super::lists::parse_side) else {
         return;
     };
     blocking_pop(ctx, &keys, front, Some(count), deadline);
+}
+
+/// The sorted set at `key` for a pop: Ok(0) when absent, Err after replying WRONGTYPE.
+fn zset_len(ctx: &mut Ctx, key: &[u8]) -> Result<usize, ()> {
+    match ctx.write(key) {
+        (None, _) => Ok(0),
+        (Some(e), out) => match &e.value {
+            Value::ZSet(z) => Ok(z.len()),
+            _ => {
+                out.error(err::WRONGTYPE);
+                Err(())
+            }
+        },
+    }
+}
+
+/// Pops from the non-empty sorted set at `key` and replies `[key, member, score]` (count
+/// None) or `[key, [[member, score], ...]]` (Redis's genericZpopCommand with emitkey),
+/// with the `zpopmin`/`zpopmax` event, then `del` when the set is emptied and removed.
+fn zpop_and_reply(ctx: &mut Ctx, key: &[u8], max: bool, count: Option<usize>) {
+    let empty = {
+        let (found, out) = ctx.write(key);
+        let Some(Entry {
+            value: Value::ZSet(z),
+            ..
+        }) = found
+        else {
+            return;
+        };
+        let n = count.unwrap_or(1).min(z.len());
+        match count {
+            None => {
+                out.array(2 * n + 1);
+                out.bulk(key);
+            }
+            Some(_) => {
+                out.array(2);
+                out.bulk(key);
+                out.array(n);
+            }
+        }
+        for _ in 0..n {
+            let Some((member, score)) = z.pop(max) else {
+                break;
+            };
+            if count.is_some() {
+                out.array(2);
+            }
+            out.bulk(&member);
+            super::zsets::reply_score(out, score);
+        }
+        z.is_empty()
+    };
+    notify::notify(ctx, ZSET, if max { "zpopmax" } else { "zpopmin" }, key);
+    removed_elements(ctx, key, empty);
+}
+
+/// BZPOPMIN / BZPOPMAX / BZMPOP: pops from the first key with members, or blocks.
+fn blocking_zpop(ctx: &mut Ctx, keys: &[&[u8]], max: bool, count: Option<usize>, deadline: u64) {
+    for key in keys {
+        match zset_len(ctx, key) {
+            Err(()) => return,
+            Ok(0) => {}
+            Ok(_) => return zpop_and_reply(ctx, key, max, count),
+        }
+    }
+    if !may_block(ctx) {
+        ctx.out.null_array();
+        return;
+    }
+    block(ctx, keys, Waiting::ZsetPop { max, count }, deadline);
+}
+
+fn bzpop_generic(ctx: &mut Ctx, args: Args, max: bool) {
+    let Some(deadline) = timeout_arg(ctx, args.get(args.len() - 1)) else {
+        return;
+    };
+    let keys: Vec<&[u8]> = (1..args.len() - 1).map(|i| args.get(i)).collect();
+    blocking_zpop(ctx, &keys, max, None, deadline);
+}
+
+fn bzpopmin(ctx: &mut Ctx, args: Args) {
+    bzpop_generic(ctx, args, false);
+}
+
+fn bzpopmax(ctx: &mut Ctx, args: Args) {
+    bzpop_generic(ctx, args, true);
+}
+
+/// Parses ZMPOP's MIN / MAX: true for MAX.
+fn parse_min_max(ctx: &mut Ctx, arg: &[u8]) -> Option<bool> {
+    if arg.eq_ignore_ascii_case(b"min") {
+        Some(false)
+    } else if arg.eq_ignore_ascii_case(b"max") {
+        Some(true)
+    } else {
+        ctx.error(err::SYNTAX);
+        None
+    }
+}
+
+fn zmpop(ctx: &mut Ctx, args: Args) {
+    let Some((keys, max, count)) = mpop_args(ctx, args, 1, parse_min_max) else {
+        return;
+    };
+    for key in &keys {
+        match zset_len(ctx, key) {
+            Err(()) => return,
+            Ok(0) => {}
+            Ok(_) => return zpop_and_reply(ctx, key, max, Some(count)),
+        }
+    }
+    ctx.out.null_array();
+}
+
+fn bzmpop(ctx: &mut Ctx, args: Args) {
+    let Some(deadline) = timeout_arg(ctx, args.get(1)) else {
+        return;
+    };
+    let Some((keys, max, count)) = mpop_args(ctx, args, 2, parse_min_max) else {
+        return;
+    };
+    blocking_zpop(ctx, &keys, max, Some(count), deadline);
 }
 
 /// Serves a blocked client (the context's) with `key`, which was written since it
@@ -335,11 +472,19 @@ pub fn serve(ctx: &mut Ctx, key: &[u8]) -> bool {
         return false;
     };
     let now = ctx.now;
-    let has_list = matches!(
-        ctx.db().get_mut(key, now),
-        Some(Entry { value: Value::List(l), .. }) if !l.is_empty()
-    );
-    if !has_list {
+    let wants_zset = matches!(blocked.waiting, Waiting::ZsetPop { .. });
+    let has_data = match ctx.db().get_mut(key, now) {
+        Some(Entry {
+            value: Value::List(l),
+            ..
+        }) => !wants_zset && !l.is_empty(),
+        Some(Entry {
+            value: Value::ZSet(z),
+            ..
+        }) => wants_zset && !z.is_empty(),
+        _ => false,
+    };
+    if !has_data {
         return false;
     }
     let mark = ctx.out.mark();
@@ -350,6 +495,7 @@ pub fn serve(ctx: &mut Ctx, key: &[u8]) -> bool {
             to_front,
             target,
         } => super::lists::lmove_generic(ctx, key, target, *from_front, *to_front),
+        Waiting::ZsetPop { max, count } => zpop_and_reply(ctx, key, *max, *count),
     }
     finish_served(ctx, blocked.slot, mark);
     true

@@ -395,7 +395,7 @@ fn fmt_score(v: f64, buf: &mut [u8; 32]) -> &[u8] {
 /// Replies with a score: a RESP3 double, or a RESP2 bulk string (Reply::double's
 /// encoding, formatted without allocating).
 #[inline]
-fn reply_score(out: &mut Reply, v: f64) {
+pub(super) fn reply_score(out: &mut Reply, v: f64) {
     let mut buf = [0u8; 32];
     let text = fmt_score(v, &mut buf);
     if out.is_resp3() {
