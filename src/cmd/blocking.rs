@@ -10,7 +10,7 @@
 //! scripts) a blocking command never blocks: it answers as if it had timed out.
 
 use super::flags::{DENYOOM, FAST, NOSCRIPT, WRITE};
-use super::notify::{self, GENERIC, LIST, ZSET};
+use super::notify::{self, LIST, ZSET};
 use super::{Command, Ctx, err, finish_served};
 use crate::resp::{Args, parse_i64};
 use crate::store::{Entry, Value};
@@ -179,19 +179,7 @@ fn pop_and_reply(ctx: &mut Ctx, key: &[u8], front: bool, count: Option<usize>) {
         list.is_empty()
     };
     notify::notify(ctx, LIST, if front { "lpop" } else { "rpop" }, key);
-    removed_elements(ctx, key, empty);
-}
-
-/// After popping from the list at `key`: removes the key if the list is empty (with the
-/// `del` event), otherwise tells WATCH it changed.
-fn removed_elements(ctx: &mut Ctx, key: &[u8], empty: bool) {
-    if empty {
-        let now = ctx.now;
-        ctx.db().remove(key, now);
-        notify::notify(ctx, GENERIC, "del", key);
-    } else {
-        ctx.modified(key);
-    }
+    super::lists::after_removal(ctx, key, empty);
 }
 
 /// BLPOP / BRPOP / BLMPOP: pops from the first key with data, or blocks.
@@ -392,7 +380,7 @@ fn zpop_and_reply(ctx: &mut Ctx, key: &[u8], max: bool, count: Option<usize>) {
         z.is_empty()
     };
     notify::notify(ctx, ZSET, if max { "zpopmax" } else { "zpopmin" }, key);
-    removed_elements(ctx, key, empty);
+    super::lists::after_removal(ctx, key, empty);
 }
 
 /// BZPOPMIN / BZPOPMAX / BZMPOP: pops from the first key with members, or blocks.

@@ -6,6 +6,7 @@
 
 use super::flags::{DENYOOM, FAST, READONLY, WRITE};
 use super::keys::parse_scan_args;
+use super::notify::{self, GENERIC, HASH, notify};
 use super::{Command, Ctx, arity_error, err};
 use crate::longdouble::{FloatError, incr_by_float};
 use crate::resp::{Args, Reply, format_i64, parse_i64};
@@ -55,7 +56,6 @@ fn set_pairs(ctx: &mut Ctx, args: Args, name: &str) -> Option<usize> {
         return None;
     }
     let key = args.get(1);
-    let now = ctx.now;
     let pairs = (2..args.len())
         .step_by(2)
         .map(|i| (args.get(i), args.get(i + 1)));
@@ -69,49 +69,58 @@ fn set_pairs(ctx: &mut Ctx, args: Args, name: &str) -> Option<usize> {
         (None, _) => {
             let mut h = Hash::new();
             let added = pairs.filter(|&(f, v)| h.insert(f, v)).count();
-            ctx.db()
-                .insert_new(key, Value::Hash(Box::new(h)), Ttl::Clear, now);
+            insert_hash(ctx, key, h);
             Some(added)
         }
     }
 }
 
+/// Stores a new hash at `key`, known to be absent, publishing `new` at once: Redis creates
+/// the key before replying.
+fn insert_hash(ctx: &mut Ctx, key: &[u8], h: Hash) {
+    let now = ctx.now;
+    ctx.db()
+        .insert_new(key, Value::Hash(Box::new(h)), Ttl::Clear, now);
+    notify::flush_store_events(ctx);
+}
+
 fn hset(ctx: &mut Ctx, args: Args) {
     if let Some(added) = set_pairs(ctx, args, "hset") {
         ctx.out.int(added as i64);
+        notify(ctx, HASH, "hset", args.get(1));
     }
 }
 
 fn hmset(ctx: &mut Ctx, args: Args) {
     if set_pairs(ctx, args, "hmset").is_some() {
         ctx.out.ok();
+        notify(ctx, HASH, "hset", args.get(1));
     }
 }
 
 fn hsetnx(ctx: &mut Ctx, args: Args) {
     let (key, field, value) = (args.get(1), args.get(2), args.get(3));
-    let now = ctx.now;
     match ctx.write(key) {
         (Some(e), out) => {
             let Some(h) = as_hash(&mut e.value, out) else {
                 return;
             };
             if h.get(field).is_some() {
+                // Nothing set: no event.
                 out.int(0);
-            } else {
-                h.insert(field, value);
-                out.int(1);
-                ctx.modified(key);
+                return;
             }
+            h.insert(field, value);
+            ctx.modified(key);
         }
-        (None, out) => {
-            out.int(1);
+        (None, _) => {
             let mut h = Hash::new();
             h.insert(field, value);
-            ctx.db()
-                .insert_new(key, Value::Hash(Box::new(h)), Ttl::Clear, now);
+            insert_hash(ctx, key, h);
         }
     }
+    ctx.out.int(1);
+    notify(ctx, HASH, "hset", key);
 }
 
 fn hget(ctx: &mut Ctx, args: Args) {
@@ -164,13 +173,20 @@ fn hdel(ctx: &mut Ctx, args: Args) {
     };
     let removed = args.iter().skip(2).filter(|f| h.remove(f)).count();
     let empty = h.is_empty();
-    out.int(removed as i64);
-    if empty {
-        let now = ctx.now;
-        ctx.db().remove(key, now);
-    } else if removed > 0 {
-        ctx.modified(key);
+    // The events precede the reply; nothing removed, nothing published.
+    if removed > 0 {
+        if empty {
+            let now = ctx.now;
+            ctx.db().remove(key, now);
+        } else {
+            ctx.modified(key);
+        }
+        notify(ctx, HASH, "hdel", key);
+        if empty {
+            notify(ctx, GENERIC, "del", key);
+        }
     }
+    ctx.out.int(removed as i64);
 }
 
 /// Replies with `f(hash)` as an integer, or `missing` when the key does not exist.
@@ -250,11 +266,9 @@ fn hvals(ctx: &mut Ctx, args: Args) {
 
 /// Stores a fresh hash holding one field (the counters on a missing key).
 fn create_with(ctx: &mut Ctx, key: &[u8], field: &[u8], value: &[u8]) {
-    let now = ctx.now;
     let mut h = Hash::new();
     h.insert(field, value);
-    ctx.db()
-        .insert_new(key, Value::Hash(Box::new(h)), Ttl::Clear, now);
+    insert_hash(ctx, key, h);
 }
 
 fn hincrby(ctx: &mut Ctx, args: Args) {
@@ -286,11 +300,12 @@ fn hincrby(ctx: &mut Ctx, args: Args) {
             out.int(new);
             ctx.modified(key);
         }
-        (None, out) => {
-            out.int(incr);
+        (None, _) => {
             create_with(ctx, key, field, format_i64(incr, &mut tmp));
+            ctx.out.int(incr);
         }
     }
+    notify(ctx, HASH, "hincrby", key);
 }
 
 fn hincrbyfloat(ctx: &mut Ctx, args: Args) {
@@ -305,8 +320,9 @@ fn hincrbyfloat(ctx: &mut Ctx, args: Args) {
     let (found, out) = ctx.write(key);
     let Some(e) = found else {
         if let Ok(text) = incr_by_float(None, incr) {
-            out.bulk(&text);
             create_with(ctx, key, field, &text);
+            ctx.out.bulk(&text);
+            notify(ctx, HASH, "hincrbyfloat", key);
         }
         return;
     };
@@ -319,6 +335,7 @@ fn hincrbyfloat(ctx: &mut Ctx, args: Args) {
             h.insert(field, &text);
             out.bulk(&text);
             ctx.modified(key);
+            notify(ctx, HASH, "hincrbyfloat", key);
         }
         Err(FloatError::NotFloat) => out.error("ERR hash value is not a float"),
         Err(FloatError::NanOrInfinity) => {

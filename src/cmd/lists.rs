@@ -5,6 +5,7 @@
 //! the same error), then applies. A list that becomes empty is deleted.
 
 use super::flags::{DENYOOM, FAST, READONLY, WRITE};
+use super::notify::{self, GENERIC, LIST, notify};
 use super::{Command, Ctx, arity_error, err};
 use crate::resp::{Args, Reply, parse_i64};
 use crate::store::list::{INLINE, SmallBytes};
@@ -48,15 +49,27 @@ fn as_list<'v>(value: &'v mut Value, out: &mut Reply) -> Option<&'v mut List> {
     }
 }
 
-/// After removing elements from the list at `key`: deletes the key when the list is
-/// empty, otherwise tells WATCH it changed.
-fn after_removal(ctx: &mut Ctx, key: &[u8], empty: bool) {
+/// After removing elements from the list at `key` (and notifying the command's own
+/// event): deletes the key when the list is empty, with Redis's `del` event, otherwise
+/// tells WATCH it changed.
+pub(super) fn after_removal(ctx: &mut Ctx, key: &[u8], empty: bool) {
     if empty {
         let now = ctx.now;
         ctx.db().remove(key, now);
+        notify(ctx, GENERIC, "del", key);
     } else {
         ctx.modified(key);
     }
+}
+
+/// The event of a push at the head (`front`) or the tail.
+fn push_event(front: bool) -> &'static str {
+    if front { "lpush" } else { "rpush" }
+}
+
+/// The event of a pop from the head (`front`) or the tail.
+fn pop_event(front: bool) -> &'static str {
+    if front { "lpop" } else { "rpop" }
 }
 
 /// LPUSH, RPUSH, LPUSHX, RPUSHX: pushes every element in argument order at the head
@@ -97,10 +110,14 @@ fn push_generic(ctx: &mut Ctx, args: Args, front: bool, only_existing: bool) {
             let n = list.len();
             ctx.db()
                 .insert_new(key, Value::List(Box::new(list)), Ttl::Clear, now);
+            // `new` goes out where Redis creates the key: before the reply.
+            notify::flush_store_events(ctx);
             n
         }
     };
     ctx.out.int(len as i64);
+    // One event per command, not per element.
+    notify(ctx, LIST, push_event(front), key);
 }
 
 fn lpush(ctx: &mut Ctx, args: Args) {
@@ -173,6 +190,7 @@ fn pop_generic(ctx: &mut Ctx, args: Args, front: bool, name: &str) {
             list.is_empty()
         }
     };
+    notify(ctx, LIST, pop_event(front), key);
     after_removal(ctx, key, empty);
 }
 
@@ -318,6 +336,7 @@ fn lset(ctx: &mut Ctx, args: Args) {
         Some(i) if list.set(i, args.get(3)) => {
             out.ok();
             ctx.modified(key);
+            notify(ctx, LIST, "lset", key);
         }
         _ => out.error(INDEX_OUT_OF_RANGE),
     }
@@ -345,10 +364,12 @@ fn lrem(ctx: &mut Ctx, args: Args) {
     };
     let removed = list.remove_matching(args.get(3), limit, count < 0);
     let empty = list.is_empty();
-    out.int(removed as i64);
+    // Nothing removed, nothing published; otherwise the events precede the reply.
     if removed > 0 {
+        notify(ctx, LIST, "lrem", key);
         after_removal(ctx, key, empty);
     }
+    ctx.out.int(removed as i64);
 }
 
 fn ltrim(ctx: &mut Ctx, args: Args) {
@@ -373,9 +394,10 @@ fn ltrim(ctx: &mut Ctx, args: Args) {
         Some((start, end)) => list.trim(start, len - end - 1),
     }
     let empty = list.is_empty();
-    out.ok();
-    // Redis signals the key even when nothing was trimmed.
+    // Redis signals and notifies the key even when nothing was trimmed, before replying.
+    notify(ctx, LIST, "ltrim", key);
     after_removal(ctx, key, empty);
+    ctx.out.ok();
 }
 
 fn linsert(ctx: &mut Ctx, args: Args) {
@@ -399,8 +421,10 @@ fn linsert(ctx: &mut Ctx, args: Args) {
     match list.position(args.get(3)) {
         Some(i) => {
             list.insert(if after { i + 1 } else { i }, args.get(4));
-            out.int(list.len() as i64);
+            let len = list.len();
             ctx.modified(key);
+            notify(ctx, LIST, "linsert", key);
+            ctx.out.int(len as i64);
         }
         None => out.int(-1),
     }
@@ -547,6 +571,9 @@ pub(super) fn parse_side(ctx: &mut Ctx, arg: &[u8]) -> Option<bool> {
 
 /// Pops from `src` (head when `from_front`) and pushes onto `dst` (head when `to_front`),
 /// replying with the element (Redis's `lmoveGenericCommand`).
+///
+/// Events as Redis orders them: `new` (dst created) and the push on `dst`, the reply, then
+/// the pop on `src` and its `del` when it became empty.
 pub(super) fn lmove_generic(
     ctx: &mut Ctx,
     src: &[u8],
@@ -565,12 +592,18 @@ pub(super) fn lmove_generic(
                 return;
             };
             if src == dst {
-                // Rotation within one list: never empty, nothing is allocated.
-                if let Some(el) = list.pop(from_front) {
-                    out.bulk(&el);
-                    list.push(el, to_front);
-                }
+                // Rotation within one list: never empty.
+                let Some(el) = list.pop(from_front) else {
+                    out.null();
+                    return;
+                };
+                // The reply follows the push event, so it needs its own copy.
+                let reply = el.clone();
+                list.push(el, to_front);
                 ctx.modified(src);
+                notify(ctx, LIST, push_event(to_front), dst);
+                ctx.out.bulk(&reply);
+                notify(ctx, LIST, pop_event(from_front), src);
                 return;
             }
         }
@@ -592,7 +625,8 @@ pub(super) fn lmove_generic(
         },
         _ => return,
     };
-    ctx.out.bulk(&el);
+    // The reply follows the push event, so it needs its own copy.
+    let reply = el.clone();
     match ctx.write(dst).0 {
         Some(Entry {
             value: Value::List(list),
@@ -608,6 +642,9 @@ pub(super) fn lmove_generic(
                 .insert_new(dst, Value::List(Box::new(list)), Ttl::Clear, now);
         }
     }
+    notify(ctx, LIST, push_event(to_front), dst);
+    ctx.out.bulk(&reply);
+    notify(ctx, LIST, pop_event(from_front), src);
     after_removal(ctx, src, empty);
 }
 
