@@ -9,6 +9,7 @@
 
 use super::flags::{DENYOOM, FAST, READONLY, WRITE};
 use super::keys::{parse_cursor, parse_scan_args};
+use super::notify::{self, notify};
 use super::{Command, Ctx, err};
 use crate::resp::{Args, Reply};
 use crate::store::set::{Member, Set};
@@ -73,25 +74,30 @@ fn sadd(ctx: &mut Ctx, args: Args) {
     let key = args.get(1);
     let members = args.tail(2);
     let now = ctx.now;
-    match ctx.write(key) {
+    let added = match ctx.write(key) {
         (Some(e), out) => {
             let Some(s) = as_set(&mut e.value, out) else {
                 return;
             };
             let added = members.iter().filter(|m| s.insert(m)).count();
-            out.int(added as i64);
             if added > 0 {
                 ctx.modified(key);
             }
+            added
         }
-        (None, out) => {
+        (None, _) => {
             let mut s = Set::new();
             let added = members.iter().filter(|m| s.insert(m)).count();
-            out.int(added as i64);
             ctx.db()
                 .insert_new(key, Value::Set(Box::new(s)), Ttl::Clear, now);
+            added
         }
+    };
+    // Redis publishes before replying (`new`, raised by the insert, comes first).
+    if added > 0 {
+        notify(ctx, notify::SET, "sadd", key);
     }
+    ctx.out.int(added as i64);
 }
 
 /// After removing members from the collection at `key`: deletes the key if it is empty,
@@ -102,6 +108,22 @@ pub(super) fn after_removal(ctx: &mut Ctx, key: &[u8], empty: bool, changed: boo
         ctx.db().remove(key, now);
     } else if changed {
         ctx.modified(key);
+    }
+}
+
+/// Publishes `event` (of `class`) for members removed from the collection at `key`, then
+/// `del` when that emptied it and deleted it: Redis's order in SREM, SMOVE, ZREM and the
+/// ZREMRANGE family. Shared with the sorted sets.
+pub(super) fn notify_removal(
+    ctx: &mut Ctx,
+    class: u32,
+    event: &'static str,
+    key: &[u8],
+    deleted: bool,
+) {
+    notify(ctx, class, event, key);
+    if deleted {
+        notify(ctx, notify::GENERIC, "del", key);
     }
 }
 
@@ -125,8 +147,11 @@ fn srem(ctx: &mut Ctx, args: Args) {
         }
     }
     let empty = s.is_empty();
-    out.int(removed);
     after_removal(ctx, key, empty, removed > 0);
+    if removed > 0 {
+        notify_removal(ctx, notify::SET, "srem", key, empty);
+    }
+    ctx.out.int(removed);
 }
 
 fn smembers(ctx: &mut Ctx, args: Args) {
@@ -200,9 +225,14 @@ fn spop(ctx: &mut Ctx, args: Args) {
         out.null(); // an empty set is never stored; answer as for a missing key
         return;
     };
-    reply_member(out, popped.as_member());
     let empty = s.is_empty();
+    // Redis's order: `spop`, the reply, then `del` if the set is gone.
+    notify(ctx, notify::SET, "spop", key);
+    reply_member(ctx.out, popped.as_member());
     after_removal(ctx, key, empty, true);
+    if empty {
+        notify(ctx, notify::GENERIC, "del", key);
+    }
 }
 
 /// SPOP key count (Redis's `spopWithCountCommand`).
@@ -219,18 +249,25 @@ fn spop_count(ctx: &mut Ctx, args: Args) {
         out.set(0);
         return;
     };
-    let Some(s) = as_set(&mut e.value, out) else {
+    if as_set(&mut e.value, out).is_none() {
         return;
-    };
+    }
     if count == 0 {
         out.set(0);
         return;
     }
+    // Redis publishes `spop` before any of the reply.
+    notify(ctx, notify::SET, "spop", key);
+    let (found, out) = ctx.write(key);
+    let Some(Value::Set(s)) = found.map(|e| &mut e.value) else {
+        return; // checked above
+    };
     let count = count as u64;
     if count >= s.len() as u64 {
-        // The whole set: reply with it and delete the key.
+        // The whole set: reply with it, delete the key, then publish `del`.
         reply_set(out, s);
         after_removal(ctx, key, true, true);
+        notify(ctx, notify::GENERIC, "del", key);
         return;
     }
     out.set(count as usize);
@@ -366,18 +403,25 @@ fn smove(ctx: &mut Ctx, args: Args) {
     }
     let empty = s.is_empty();
     after_removal(ctx, src, empty, true);
-    match ctx.write(dst).0.map(|e| &mut e.value) {
+    notify_removal(ctx, notify::SET, "srem", src, empty);
+    let added = match ctx.write(dst).0.map(|e| &mut e.value) {
         Some(Value::Set(d)) => {
-            if d.insert(member) {
+            let added = d.insert(member);
+            if added {
                 ctx.modified(dst);
             }
+            added
         }
         _ => {
             let mut d = Set::new();
             d.insert(member);
             ctx.db()
                 .insert_new(dst, Value::Set(Box::new(d)), Ttl::Clear, now);
+            true
         }
+    };
+    if added {
+        notify(ctx, notify::SET, "sadd", dst);
     }
     ctx.out.int(1);
 }
@@ -428,18 +472,31 @@ fn intersection<'s>(sets: &[&'s Set], limit: usize) -> Vec<Member<'s>> {
         .collect()
 }
 
-/// Stores `result` at `dst` (replacing the key and its TTL), or deletes `dst` when the
-/// result is empty; replies with its size.
-fn store_result(ctx: &mut Ctx, dst: &[u8], result: Set) {
+/// Stores `result` at `dst` (replacing the key and its TTL) and replies with its size, then
+/// publishes `event`; or, when the result is empty, replies 0 and deletes `dst` (publishing
+/// `del` if it existed). Redis's order: the store's own events (`new`) come before the
+/// reply, the command's after it.
+fn store_result(ctx: &mut Ctx, dst: &[u8], result: Set, event: &'static str) {
     let n = result.len();
     let now = ctx.now;
     if n > 0 {
         ctx.db()
             .set(dst, Value::Set(Box::new(result)), Ttl::Clear, now);
+        notify::flush_store_events(ctx);
+        ctx.out.int(n as i64);
+        notify(ctx, notify::SET, event, dst);
     } else {
-        ctx.db().remove(dst, now);
+        ctx.out.int(0);
+        delete_result(ctx, dst);
     }
-    ctx.out.int(n as i64);
+}
+
+/// Deletes the destination of an empty STORE result, publishing `del` if it existed.
+fn delete_result(ctx: &mut Ctx, dst: &[u8]) {
+    let now = ctx.now;
+    if ctx.db().remove(dst, now).is_some() {
+        notify(ctx, notify::GENERIC, "del", dst);
+    }
 }
 
 fn sinter(ctx: &mut Ctx, args: Args) {
@@ -466,13 +523,19 @@ fn sinterstore(ctx: &mut Ctx, args: Args) {
         return;
     }
     let sets = sets_of(ctx.store, ctx.client.db, ctx.now, keys.iter());
+    let dst = args.get(1);
+    let Some(sets) = sets.into_iter().collect::<Option<Vec<&Set>>>() else {
+        // A missing key makes the result empty: Redis deletes the destination (and
+        // publishes `del`) before replying, unlike an empty intersection of existing sets.
+        delete_result(ctx, dst);
+        ctx.out.int(0);
+        return;
+    };
     let mut result = Set::new();
-    if let Some(sets) = sets.into_iter().collect::<Option<Vec<&Set>>>() {
-        for m in intersection(&sets, usize::MAX) {
-            result.insert_member(m);
-        }
+    for m in intersection(&sets, usize::MAX) {
+        result.insert_member(m);
     }
-    store_result(ctx, args.get(1), result);
+    store_result(ctx, dst, result, "sinterstore");
 }
 
 fn sintercard(ctx: &mut Ctx, args: Args) {
@@ -577,7 +640,12 @@ fn union_or_diff(ctx: &mut Ctx, keys: Args, dst: Option<&[u8]>, diff: bool) {
         union(&sets)
     };
     match dst {
-        Some(dst) => store_result(ctx, dst, result),
+        Some(dst) => store_result(
+            ctx,
+            dst,
+            result,
+            if diff { "sdiffstore" } else { "sunionstore" },
+        ),
         None => reply_set(ctx.out, &result),
     }
 }

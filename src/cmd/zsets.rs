@@ -12,7 +12,8 @@
 
 use super::flags::{DENYOOM, FAST, READONLY, WRITE};
 use super::keys::{parse_cursor, parse_scan_args};
-use super::sets::{NOT_POSITIVE, after_removal, empty_scan};
+use super::notify::{self, notify};
+use super::sets::{NOT_POSITIVE, after_removal, empty_scan, notify_removal};
 use super::{Command, Ctx, err};
 use crate::resp::{Args, Reply, format_i64, parse_i64};
 use crate::store::zset::{AddFlags, AddOutcome, LexBound, ScoreRange};
@@ -510,6 +511,19 @@ fn zadd_generic(ctx: &mut Ctx, args: Args, incr: bool) {
             }
         }
     }
+    let changed = added + updated > 0;
+    match fresh {
+        Some(z) if !z.is_empty() => {
+            ctx.db()
+                .insert_new(key, Value::ZSet(Box::new(z)), Ttl::Clear, now);
+            // Redis creates the key (publishing `new`) before it replies.
+            notify::flush_store_events(ctx);
+        }
+        Some(_) => {}
+        None if changed => ctx.modified(key),
+        None => {}
+    }
+    let out = &mut *ctx.out;
     if nan {
         out.error(NAN_RESULT);
     } else if flags.incr {
@@ -521,14 +535,10 @@ fn zadd_generic(ctx: &mut Ctx, args: Args, incr: bool) {
     } else {
         out.int(if ch { added + updated } else { added });
     }
-    match fresh {
-        Some(z) if !z.is_empty() => {
-            ctx.db()
-                .insert_new(key, Value::ZSet(Box::new(z)), Ttl::Clear, now)
-        }
-        Some(_) => {}
-        None if added + updated > 0 => ctx.modified(key),
-        None => {}
+    // Unlike most commands, ZADD publishes after its reply.
+    if changed {
+        let event = if flags.incr { "zincr" } else { "zadd" };
+        notify(ctx, notify::ZSET, event, key);
     }
 }
 
@@ -560,8 +570,11 @@ fn zrem(ctx: &mut Ctx, args: Args) {
         }
     }
     let empty = z.is_empty();
-    out.int(removed);
     after_removal(ctx, key, empty, removed > 0);
+    if removed > 0 {
+        notify_removal(ctx, notify::ZSET, "zrem", key, empty);
+    }
+    ctx.out.int(removed);
 }
 
 fn zcard(ctx: &mut Ctx, args: Args) {
@@ -897,18 +910,39 @@ fn zpop_generic(ctx: &mut Ctx, args: Args, max: bool) {
     // RESP3 nests [member, score] pairs when a count was given; otherwise one flat array.
     let nested = out.is_resp3() && count.is_some();
     out.array(if nested { n } else { 2 * n });
-    for _ in 0..n {
-        let Some((m, s)) = z.pop(max) else {
-            break;
-        };
+    let Some(first) = z.pop(max) else {
+        return; // unreachable: an empty sorted set is never stored
+    };
+    let mut empty = z.is_empty();
+    // Redis publishes once the first member is popped, between the reply's header and
+    // its first element (where a RESP3 client subscribed to its own events sees it).
+    let event = if max { "zpopmax" } else { "zpopmin" };
+    notify(ctx, notify::ZSET, event, key);
+    let reply_pair = |out: &mut Reply, (m, s): (Box<[u8]>, f64)| {
         if nested {
             out.array(2);
         }
         out.bulk(&m);
         reply_score(out, s);
+    };
+    reply_pair(ctx.out, first);
+    if n > 1 {
+        let (found, out) = ctx.write(key);
+        let Some(Value::ZSet(z)) = found.map(|e| &mut e.value) else {
+            return; // unreachable: the key holds the sorted set popped from
+        };
+        for _ in 1..n {
+            let Some(pair) = z.pop(max) else {
+                break;
+            };
+            reply_pair(out, pair);
+        }
+        empty = z.is_empty();
     }
-    let empty = z.is_empty();
-    after_removal(ctx, key, empty, n > 0);
+    after_removal(ctx, key, empty, true);
+    if empty {
+        notify(ctx, notify::GENERIC, "del", key);
+    }
 }
 
 fn zpopmin(ctx: &mut Ctx, args: Args) {
@@ -936,8 +970,16 @@ fn zremrange_generic(ctx: &mut Ctx, args: Args, kind: By) {
     let (start, end) = bounds.ranks(z);
     let removed = z.remove_range(start, end);
     let empty = z.is_empty();
-    out.int(removed as i64);
     after_removal(ctx, key, empty, removed > 0);
+    if removed > 0 {
+        let event = match kind {
+            By::Score => "zremrangebyscore",
+            By::Lex => "zremrangebylex",
+            By::Auto | By::Rank => "zremrangebyrank",
+        };
+        notify_removal(ctx, notify::ZSET, event, key, empty);
+    }
+    ctx.out.int(removed as i64);
 }
 
 fn zremrangebyrank(ctx: &mut Ctx, args: Args) {
