@@ -2,6 +2,8 @@
 //! NX | XX | GT | LT, TTL, PTTL, EXPIRETIME, PEXPIRETIME, PERSIST.
 
 use super::flags::{FAST, READONLY, WRITE};
+use super::keys::lookup_events;
+use super::notify::{self, GENERIC};
 use super::{Command, Ctx, c_bytes};
 use crate::resp::Args;
 use crate::store::Ttl;
@@ -89,6 +91,7 @@ fn expire_generic(ctx: &mut Ctx, args: Args, base: u64, seconds: bool, cmd: &str
     let key = args.get(1);
     let now = ctx.now;
     let Some(entry) = ctx.write(key).0 else {
+        lookup_events(ctx);
         ctx.out.int(0);
         return;
     };
@@ -104,12 +107,17 @@ fn expire_generic(ctx: &mut Ctx, args: Args, base: u64, seconds: bool, cmd: &str
     }
     let db = ctx.db();
     if when <= now as i64 {
-        // Already past: the key is deleted right away (not counted as expired).
+        // Already past: the key is deleted right away (not counted as expired), and
+        // Redis notifies before replying.
         db.remove(key, now);
+        notify::notify(ctx, GENERIC, "del", key);
+        ctx.out.int(1);
     } else {
+        // Here Redis replies first.
         db.set_ttl(key, Ttl::At(when as u64), now);
+        ctx.out.int(1);
+        notify::notify(ctx, GENERIC, "expire", key);
     }
-    ctx.out.int(1);
 }
 
 /// TTL and friends: -2 for a missing key, -1 without TTL, else the remaining time or the
@@ -118,7 +126,8 @@ fn ttl_generic(ctx: &mut Ctx, args: Args, ms: bool, absolute: bool) {
     let now = ctx.now;
     let (found, out) = ctx.read(args.get(1));
     let Some(entry) = found else {
-        out.int(-2);
+        lookup_events(ctx);
+        ctx.out.int(-2);
         return;
     };
     let Some(at) = entry.expire_at() else {
@@ -155,6 +164,9 @@ fn persist(ctx: &mut Ctx, args: Args) {
     let had_ttl = ctx.write(key).0.is_some_and(|e| e.expire_at().is_some());
     if had_ttl {
         ctx.db().set_ttl(key, Ttl::Clear, now);
+        notify::notify(ctx, GENERIC, "persist", key);
+    } else {
+        lookup_events(ctx);
     }
     ctx.out.int(i64::from(had_ttl));
 }

@@ -2,6 +2,7 @@
 //! DBSIZE, RANDOMKEY, KEYS, SCAN, FLUSHDB, FLUSHALL.
 
 use super::flags::{FAST, READONLY, WRITE};
+use super::notify::{self, GENERIC};
 use super::{Command, Ctx, err};
 use crate::resp::Args;
 use crate::store::Ttl;
@@ -28,15 +29,35 @@ pub const COMMANDS: &[Command] = &[
     Command { name: "flushall", arity: -1, flags: WRITE, keys: (0, 0, 0), group: "server", summary: "Removes all keys from all databases.", handler: flushall },
 ];
 
+/// Publishes the events the store raised while looking keys up (a key found expired),
+/// before the reply: Redis publishes `expired` inside the lookup, so a RESP3 client
+/// subscribed to its own events gets the push ahead of the reply. Handlers call it where a
+/// lookup came back empty and no other event (which would publish them first) follows.
+#[inline]
+pub fn lookup_events(ctx: &mut Ctx) {
+    if ctx.store.has_events() {
+        notify::flush_store_events(ctx);
+    }
+}
+
+/// [`notify::notify`] for a key of database `db` (MOVE and COPY write to another one).
+fn notify_in(ctx: &mut Ctx, db: usize, class: u32, event: &'static str, key: &[u8]) {
+    let own = std::mem::replace(&mut ctx.client.db, db);
+    notify::notify(ctx, class, event, key);
+    ctx.client.db = own;
+}
+
 fn del(ctx: &mut Ctx, args: Args) {
     let now = ctx.now;
-    let db = ctx.db();
-    let n = args
-        .iter()
-        .skip(1)
-        .filter(|k| db.remove(k, now).is_some())
-        .count();
-    ctx.out.int(n as i64);
+    let mut n = 0;
+    for key in args.iter().skip(1) {
+        if ctx.db().remove(key, now).is_some() {
+            notify::notify(ctx, GENERIC, "del", key);
+            n += 1;
+        }
+    }
+    lookup_events(ctx);
+    ctx.out.int(n);
 }
 
 fn exists(ctx: &mut Ctx, args: Args) {
@@ -45,12 +66,17 @@ fn exists(ctx: &mut Ctx, args: Args) {
         .skip(1)
         .filter(|k| ctx.read(k).0.is_some())
         .count();
+    lookup_events(ctx);
     ctx.out.int(n as i64);
 }
 
 fn type_cmd(ctx: &mut Ctx, args: Args) {
-    let (found, out) = ctx.read(args.get(1));
-    out.simple(found.map_or("none", |e| e.value.type_name()));
+    let name = ctx
+        .read(args.get(1))
+        .0
+        .map_or("none", |e| e.value.type_name());
+    lookup_events(ctx);
+    ctx.out.simple(name);
 }
 
 fn rename(ctx: &mut Ctx, args: Args) {
@@ -66,6 +92,7 @@ fn rename_generic(ctx: &mut Ctx, args: Args, nx: bool) {
     let (src, dst) = (args.get(1), args.get(2));
     let now = ctx.now;
     if ctx.write(src).0.is_none() {
+        lookup_events(ctx);
         ctx.error(err::NO_SUCH_KEY);
         return;
     }
@@ -82,9 +109,14 @@ fn rename_generic(ctx: &mut Ctx, args: Args, nx: bool) {
         ctx.out.int(0);
         return;
     }
+    // Redis deletes the destination and adds it anew: it is a `new` key even when it
+    // existed (a destination found expired raises `expired` here).
+    db.remove(dst, now);
     if let Some(entry) = db.remove(src, now) {
         db.insert_entry(dst, entry, now);
     }
+    notify::notify(ctx, GENERIC, "rename_from", src);
+    notify::notify(ctx, GENERIC, "rename_to", dst);
     if nx { ctx.out.int(1) } else { ctx.out.ok() }
 }
 
@@ -122,15 +154,22 @@ fn copy(ctx: &mut Ctx, args: Args) {
         let ttl = e.expire_at().map_or(Ttl::Clear, Ttl::At);
         (e.value.clone(), ttl)
     }) else {
+        lookup_events(ctx);
         ctx.out.int(0);
         return;
     };
     let dst_db = ctx.store.db(target);
-    if dst_db.contains(dst, now) && !replace {
-        ctx.out.int(0);
-        return;
+    if dst_db.contains(dst, now) {
+        if !replace {
+            lookup_events(ctx);
+            ctx.out.int(0);
+            return;
+        }
+        // Replaced by deleting and adding anew, as in Redis: a `new` key.
+        dst_db.remove(dst, now);
     }
     dst_db.set(dst, value, ttl, now);
+    notify_in(ctx, target, GENERIC, "copy_to", dst);
     ctx.out.int(1);
 }
 
@@ -147,12 +186,15 @@ fn move_cmd(ctx: &mut Ctx, args: Args) {
     let now = ctx.now;
     let (src, dst) = ctx.store.two_dbs(source, target);
     if !src.contains(key, now) || dst.contains(key, now) {
+        lookup_events(ctx);
         ctx.out.int(0);
         return;
     }
     if let Some(entry) = src.remove(key, now) {
         dst.insert_entry(key, entry, now);
     }
+    notify::notify(ctx, GENERIC, "move_from", key);
+    notify_in(ctx, target, GENERIC, "move_to", key);
     ctx.out.int(1);
 }
 
@@ -191,6 +233,7 @@ fn randomkey(ctx: &mut Ctx, _args: Args) {
     let key = ctx
         .db()
         .random_key(|| crate::store::next_random(&mut seed), now);
+    lookup_events(ctx);
     match key {
         Some(k) => ctx.out.bulk(&k),
         None => ctx.out.null(),
@@ -314,6 +357,7 @@ fn scan(ctx: &mut Ctx, args: Args) {
             type_filter.is_none_or(|t| t.eq_ignore_ascii_case(e.value.type_name().as_bytes()))
         }
     });
+    lookup_events(ctx);
     ctx.out.array(2);
     ctx.out.bulk(next.to_string().as_bytes());
     ctx.out.array(found.len());

@@ -2,6 +2,8 @@
 //! counters, APPEND, STRLEN, GETRANGE, SETRANGE, MGET, MSET.
 
 use super::flags::{DENYOOM, FAST, READONLY, WRITE};
+use super::keys::lookup_events;
+use super::notify::{self, GENERIC, STRING};
 use super::{Command, Ctx, arity_error, err};
 use crate::longdouble::{FloatError, incr_by_float};
 use crate::resp::{Args, Reply};
@@ -55,32 +57,31 @@ fn as_str<'v>(value: &'v mut Value, out: &mut Reply) -> Option<&'v mut Str> {
 }
 
 fn get(ctx: &mut Ctx, args: Args) {
-    match ctx.read(args.get(1)) {
-        (None, out) => out.null(),
-        (Some(e), out) => {
-            if let Some(s) = as_str(&mut e.value, out) {
-                reply_str(out, s);
-            }
+    if let (Some(e), out) = ctx.read(args.get(1)) {
+        if let Some(s) = as_str(&mut e.value, out) {
+            reply_str(out, s);
         }
+        return;
     }
+    lookup_events(ctx);
+    ctx.out.null();
 }
 
 /// GET's half of SET ... GET, GETSET, GETDEL: replies with the old value or null.
 /// Returns Err(()) after replying WRONGTYPE, Ok(found) otherwise.
 fn reply_old_value(ctx: &mut Ctx, key: &[u8]) -> Result<bool, ()> {
-    match ctx.read(key) {
-        (None, out) => {
-            out.null();
-            Ok(false)
-        }
-        (Some(e), out) => match as_str(&mut e.value, out) {
+    if let (Some(e), out) = ctx.read(key) {
+        return match as_str(&mut e.value, out) {
             Some(s) => {
                 reply_str(out, s);
                 Ok(true)
             }
             None => Err(()),
-        },
+        };
     }
+    lookup_events(ctx);
+    ctx.out.null();
+    Ok(false)
 }
 
 /// Which expiry argument SET / GETEX got.
@@ -191,6 +192,7 @@ fn set_generic(ctx: &mut Ctx, key: &[u8], value: &[u8], o: &SetOptions, cmd: &st
     if o.nx || o.xx {
         let found = ctx.write(key).0.is_some();
         if (o.nx && found) || (o.xx && !found) {
+            lookup_events(ctx);
             return Some(false);
         }
     }
@@ -202,6 +204,10 @@ fn set_generic(ctx: &mut Ctx, key: &[u8], value: &[u8], o: &SetOptions, cmd: &st
         }
         _ => Some(Value::Str(Str::from_bytes(value))),
     });
+    notify::notify(ctx, STRING, "set", key);
+    if o.expire.is_some() {
+        notify::notify(ctx, GENERIC, "expire", key);
+    }
     Some(true)
 }
 
@@ -257,7 +263,9 @@ fn getdel(ctx: &mut Ctx, args: Args) {
     let key = args.get(1);
     if let Ok(true) = reply_old_value(ctx, key) {
         let now = ctx.now;
-        ctx.db().remove(key, now);
+        if ctx.db().remove(key, now).is_some() {
+            notify::notify(ctx, GENERIC, "del", key);
+        }
     }
 }
 
@@ -268,8 +276,9 @@ fn getex(ctx: &mut Ctx, args: Args) {
     };
     let key = args.get(1);
     match ctx.read(key) {
-        (None, out) => {
-            out.null();
+        (None, _) => {
+            lookup_events(ctx);
+            ctx.out.null();
             return;
         }
         (Some(e), out) => {
@@ -288,19 +297,31 @@ fn getex(ctx: &mut Ctx, args: Args) {
     };
     let now = ctx.now;
     let (found, out) = ctx.write(key);
+    let mut had_ttl = false;
     if let Some(e) = found
         && let Value::Str(s) = &e.value
     {
         reply_str(out, s);
+        had_ttl = e.expire_at().is_some();
     }
+    // Redis replies first, then changes the TTL and notifies.
     match (o.expire, ttl) {
         // An absolute time already past deletes the key (Redis's checkAlreadyExpired).
         (Some((ExpireKind::ExAt | ExpireKind::PxAt, _)), Ttl::At(at)) if at <= now => {
             ctx.db().remove(key, now);
+            notify::notify(ctx, GENERIC, "del", key);
         }
         (_, Ttl::Keep) => {}
+        (_, Ttl::Clear) => {
+            // PERSIST: an event only when there was a TTL to remove.
+            if had_ttl {
+                ctx.db().set_ttl(key, Ttl::Clear, now);
+                notify::notify(ctx, GENERIC, "persist", key);
+            }
+        }
         (_, ttl) => {
             ctx.db().set_ttl(key, ttl, now);
+            notify::notify(ctx, GENERIC, "expire", key);
         }
     }
 }
@@ -318,19 +339,19 @@ fn mget(ctx: &mut Ctx, args: Args) {
     }
 }
 
-/// Stores every key/value pair of MSET / MSETNX.
+/// Stores every key/value pair of MSET / MSETNX, with a `set` event for each.
 fn set_pairs(ctx: &mut Ctx, args: Args) {
     let now = ctx.now;
-    let db = ctx.db();
     for i in (1..args.len()).step_by(2) {
-        let value = args.get(i + 1);
-        db.upsert_with(args.get(i), Ttl::Clear, now, |old| match old {
+        let (key, value) = (args.get(i), args.get(i + 1));
+        ctx.db().upsert_with(key, Ttl::Clear, now, |old| match old {
             Some(Value::Str(s)) => {
                 s.assign(value);
                 None
             }
             _ => Some(Value::Str(Str::from_bytes(value))),
         });
+        notify::notify(ctx, STRING, "set", key);
     }
 }
 
@@ -354,6 +375,7 @@ fn msetnx(ctx: &mut Ctx, args: Args) {
         .step_by(2)
         .any(|i| db.contains(args.get(i), now))
     {
+        lookup_events(ctx);
         ctx.out.int(0);
         return;
     }
@@ -389,6 +411,7 @@ fn incr_generic(ctx: &mut Ctx, key: &[u8], by: i64) {
             by
         }
     };
+    notify::notify(ctx, STRING, "incrby", key);
     ctx.out.int(new);
 }
 
@@ -431,7 +454,6 @@ fn incrbyfloat(ctx: &mut Ctx, args: Args) {
     };
     match incr_by_float(current.as_deref(), args.get(2)) {
         Ok(text) => {
-            ctx.out.bulk(&text);
             // Keep the TTL, as Redis's dbReplaceValue does.
             ctx.db().upsert_with(key, Ttl::Keep, now, |old| match old {
                 Some(Value::Str(s)) => {
@@ -440,6 +462,8 @@ fn incrbyfloat(ctx: &mut Ctx, args: Args) {
                 }
                 _ => Some(Value::Str(Str::from_bytes(&text))),
             });
+            notify::notify(ctx, STRING, "incrbyfloat", key);
+            ctx.out.bulk(&text);
         }
         Err(FloatError::NotFloat) => ctx.error(err::NOT_FLOAT),
         Err(FloatError::NanOrInfinity) => ctx.error("ERR increment would produce NaN or Infinity"),
@@ -483,18 +507,19 @@ fn append(ctx: &mut Ctx, args: Args) {
             tail.len()
         }
     };
+    notify::notify(ctx, STRING, "append", key);
     ctx.out.int(len as i64);
 }
 
 fn strlen(ctx: &mut Ctx, args: Args) {
-    match ctx.read(args.get(1)) {
-        (None, out) => out.int(0),
-        (Some(e), out) => {
-            if let Some(s) = as_str(&mut e.value, out) {
-                out.int(s.len() as i64);
-            }
+    if let (Some(e), out) = ctx.read(args.get(1)) {
+        if let Some(s) = as_str(&mut e.value, out) {
+            out.int(s.len() as i64);
         }
+        return;
     }
+    lookup_events(ctx);
+    ctx.out.int(0);
 }
 
 fn getrange(ctx: &mut Ctx, args: Args) {
@@ -506,7 +531,8 @@ fn getrange(ctx: &mut Ctx, args: Args) {
     };
     let (found, out) = ctx.read(args.get(1));
     let Some(e) = found else {
-        out.bulk(b"");
+        lookup_events(ctx);
+        ctx.out.bulk(b"");
         return;
     };
     let Some(s) = as_str(&mut e.value, out) else {
@@ -540,7 +566,10 @@ fn setrange(ctx: &mut Ctx, args: Args) {
     let offset = offset as u64;
     let now = ctx.now;
     let old_len = match ctx.write(key) {
-        (None, _) => None,
+        (None, _) => {
+            lookup_events(ctx);
+            None
+        }
         (Some(e), out) => match as_str(&mut e.value, out) {
             Some(s) => Some(s.len()),
             None => return,
@@ -578,5 +607,6 @@ fn setrange(ctx: &mut Ctx, args: Args) {
             n
         }
     };
+    notify::notify(ctx, STRING, "setrange", key);
     ctx.out.int(new_len as i64);
 }
