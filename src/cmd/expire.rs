@@ -2,7 +2,7 @@
 //! NX | XX | GT | LT, TTL, PTTL, EXPIRETIME, PEXPIRETIME, PERSIST.
 
 use super::flags::{FAST, READONLY, WRITE};
-use super::keys::lookup_events;
+use super::notify::lookup_events;
 use super::notify::{self, GENERIC};
 use super::{Command, Ctx, c_bytes};
 use crate::resp::Args;

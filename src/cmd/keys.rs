@@ -29,24 +29,6 @@ pub const COMMANDS: &[Command] = &[
     Command { name: "flushall", arity: -1, flags: WRITE, keys: (0, 0, 0), group: "server", summary: "Removes all keys from all databases.", handler: flushall },
 ];
 
-/// Publishes the events the store raised while looking keys up (a key found expired),
-/// before the reply: Redis publishes `expired` inside the lookup, so a RESP3 client
-/// subscribed to its own events gets the push ahead of the reply. Handlers call it where a
-/// lookup came back empty and no other event (which would publish them first) follows.
-#[inline]
-pub fn lookup_events(ctx: &mut Ctx) {
-    if ctx.store.has_events() {
-        notify::flush_store_events(ctx);
-    }
-}
-
-/// [`notify::notify`] for a key of database `db` (MOVE and COPY write to another one).
-fn notify_in(ctx: &mut Ctx, db: usize, class: u32, event: &'static str, key: &[u8]) {
-    let own = std::mem::replace(&mut ctx.client.db, db);
-    notify::notify(ctx, class, event, key);
-    ctx.client.db = own;
-}
-
 fn del(ctx: &mut Ctx, args: Args) {
     let now = ctx.now;
     let mut n = 0;
@@ -56,7 +38,7 @@ fn del(ctx: &mut Ctx, args: Args) {
             n += 1;
         }
     }
-    lookup_events(ctx);
+    notify::lookup_events(ctx);
     ctx.out.int(n);
 }
 
@@ -66,7 +48,7 @@ fn exists(ctx: &mut Ctx, args: Args) {
         .skip(1)
         .filter(|k| ctx.read(k).0.is_some())
         .count();
-    lookup_events(ctx);
+    notify::lookup_events(ctx);
     ctx.out.int(n as i64);
 }
 
@@ -75,7 +57,7 @@ fn type_cmd(ctx: &mut Ctx, args: Args) {
         .read(args.get(1))
         .0
         .map_or("none", |e| e.value.type_name());
-    lookup_events(ctx);
+    notify::lookup_events(ctx);
     ctx.out.simple(name);
 }
 
@@ -92,7 +74,7 @@ fn rename_generic(ctx: &mut Ctx, args: Args, nx: bool) {
     let (src, dst) = (args.get(1), args.get(2));
     let now = ctx.now;
     if ctx.write(src).0.is_none() {
-        lookup_events(ctx);
+        notify::lookup_events(ctx);
         ctx.error(err::NO_SUCH_KEY);
         return;
     }
@@ -154,14 +136,14 @@ fn copy(ctx: &mut Ctx, args: Args) {
         let ttl = e.expire_at().map_or(Ttl::Clear, Ttl::At);
         (e.value.clone(), ttl)
     }) else {
-        lookup_events(ctx);
+        notify::lookup_events(ctx);
         ctx.out.int(0);
         return;
     };
     let dst_db = ctx.store.db(target);
     if dst_db.contains(dst, now) {
         if !replace {
-            lookup_events(ctx);
+            notify::lookup_events(ctx);
             ctx.out.int(0);
             return;
         }
@@ -169,7 +151,7 @@ fn copy(ctx: &mut Ctx, args: Args) {
         dst_db.remove(dst, now);
     }
     dst_db.set(dst, value, ttl, now);
-    notify_in(ctx, target, GENERIC, "copy_to", dst);
+    notify::notify_db(ctx, target, GENERIC, "copy_to", dst);
     ctx.out.int(1);
 }
 
@@ -186,7 +168,7 @@ fn move_cmd(ctx: &mut Ctx, args: Args) {
     let now = ctx.now;
     let (src, dst) = ctx.store.two_dbs(source, target);
     if !src.contains(key, now) || dst.contains(key, now) {
-        lookup_events(ctx);
+        notify::lookup_events(ctx);
         ctx.out.int(0);
         return;
     }
@@ -194,7 +176,7 @@ fn move_cmd(ctx: &mut Ctx, args: Args) {
         dst.insert_entry(key, entry, now);
     }
     notify::notify(ctx, GENERIC, "move_from", key);
-    notify_in(ctx, target, GENERIC, "move_to", key);
+    notify::notify_db(ctx, target, GENERIC, "move_to", key);
     ctx.out.int(1);
 }
 
@@ -233,7 +215,7 @@ fn randomkey(ctx: &mut Ctx, _args: Args) {
     let key = ctx
         .db()
         .random_key(|| crate::store::next_random(&mut seed), now);
-    lookup_events(ctx);
+    notify::lookup_events(ctx);
     match key {
         Some(k) => ctx.out.bulk(&k),
         None => ctx.out.null(),
@@ -357,7 +339,7 @@ fn scan(ctx: &mut Ctx, args: Args) {
             type_filter.is_none_or(|t| t.eq_ignore_ascii_case(e.value.type_name().as_bytes()))
         }
     });
-    lookup_events(ctx);
+    notify::lookup_events(ctx);
     ctx.out.array(2);
     ctx.out.bulk(next.to_string().as_bytes());
     ctx.out.array(found.len());

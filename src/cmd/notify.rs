@@ -45,6 +45,24 @@ fn publish_slow(ctx: &mut Ctx, class: u32, event: &'static str, key: &[u8]) {
     }
 }
 
+/// Publishes the events the store raised while looking keys up (a key found expired),
+/// before the reply: Redis publishes `expired` inside the lookup, so a RESP3 client
+/// subscribed to its own events gets the push ahead of the reply. Handlers call it where a
+/// lookup came back empty and no other event (which would publish them first) follows.
+#[inline]
+pub fn lookup_events(ctx: &mut Ctx) {
+    if ctx.store.has_events() {
+        flush_store_events(ctx);
+    }
+}
+
+/// [`notify`] for a key of database `db` (MOVE and COPY write to another one).
+pub fn notify_db(ctx: &mut Ctx, db: usize, class: u32, event: &'static str, key: &[u8]) {
+    let own = std::mem::replace(&mut ctx.client.db, db);
+    notify(ctx, class, event, key);
+    ctx.client.db = own;
+}
+
 /// Publishes the events the store recorded (expired, new) during the current command.
 pub fn flush_store_events(ctx: &mut Ctx) {
     if !ctx.store.has_events() {

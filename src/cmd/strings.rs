@@ -2,7 +2,7 @@
 //! counters, APPEND, STRLEN, GETRANGE, SETRANGE, MGET, MSET.
 
 use super::flags::{DENYOOM, FAST, READONLY, WRITE};
-use super::keys::lookup_events;
+use super::notify::lookup_events;
 use super::notify::{self, GENERIC, STRING};
 use super::{Command, Ctx, arity_error, err};
 use crate::longdouble::{FloatError, incr_by_float};
