@@ -321,3 +321,27 @@ fn a_slow_subscriber_is_cut_off_at_the_pubsub_limit() {
     assert!(rss_ok, "the server kept the undelivered messages");
     assert_eq!(admin.cmd("PING"), b"+PONG\r\n");
 }
+
+#[test]
+fn client_reply_off_and_skip_drop_replies_but_not_pushes() {
+    same_on_both(|port| {
+        let mut t = Vec::new();
+        let mut c = Client::connect(port);
+        c.send_raw(b"CLIENT REPLY OFF\r\nSET a 1\r\nGET a\r\nPSUBSCRIBE *\r\n");
+        t.push(text(c.read_reply()));
+        c.send_raw(b"PUNSUBSCRIBE *\r\nCLIENT REPLY ON\r\nGET a\r\n");
+        t.push(text(c.read_reply()));
+        t.push(text(c.read_reply()));
+        t.push(text(c.read_reply()));
+        c.send_raw(b"CLIENT REPLY SKIP\r\nGET a\r\nECHO seen\r\n");
+        t.push(text(c.read_reply()));
+        c.send_raw(
+            b"CLIENT REPLY OFF\r\nCLIENT REPLY SKIP\r\nGET a\r\nCLIENT REPLY ON\r\nECHO back\r\n",
+        );
+        t.push(text(c.read_reply()));
+        t.push(text(c.read_reply()));
+        t.push(text(c.cmd("CLIENT REPLY MAYBE")));
+        t.push(text(c.cmd("CLIENT REPLY")));
+        t
+    });
+}

@@ -207,6 +207,7 @@ pub const CLIENT_SUBCOMMANDS: &[(&str, i32)] = &[
     ("info", 2),
     ("kill", -3),
     ("unblock", -3),
+    ("reply", 3),
     ("help", 2),
 ];
 
@@ -239,6 +240,23 @@ fn client(ctx: &mut Ctx, args: Args) {
         "info" => ctx.request(Request::ClientInfo),
         "kill" => client_kill(ctx, args),
         "unblock" => client_unblock(ctx, args),
+        "reply" => {
+            // ON answers +OK; OFF and SKIP answer nothing (their own reply is the first
+            // one dropped), as in Redis.
+            let mode = args.get(2);
+            if mode.eq_ignore_ascii_case(b"on") {
+                ctx.client.reply_mode = super::ReplyMode::On;
+                ctx.out.ok();
+            } else if mode.eq_ignore_ascii_case(b"off") {
+                ctx.client.reply_mode = super::ReplyMode::Off;
+            } else if mode.eq_ignore_ascii_case(b"skip") {
+                if ctx.client.reply_mode != super::ReplyMode::Off {
+                    ctx.client.reply_mode = super::ReplyMode::SkipNext;
+                }
+            } else {
+                ctx.error(err::SYNTAX);
+            }
+        }
         _ => {
             let lines = [
                 "CLIENT <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
@@ -268,6 +286,8 @@ fn client(ctx: &mut Ctx, args: Args) {
                 "    Assign the name <name> to the current connection.",
                 "SETINFO <option> <value>",
                 "    Set client meta attr. Options are: LIB-NAME <name>, LIB-VER <version>.",
+                "REPLY (ON|OFF|SKIP)",
+                "    Control the replies sent to the current connection.",
                 "UNBLOCK <clientid> [TIMEOUT|ERROR]",
                 "    Unblock the specified blocked client.",
                 "HELP",

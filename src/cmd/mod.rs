@@ -304,6 +304,20 @@ pub struct Client {
     pub pubsub: crate::pubsub::Subscriptions,
     /// Waiting in a blocking command (BLPOP...): its input is not processed meanwhile.
     pub blocked: Option<Box<blocking::Blocked>>,
+    /// CLIENT REPLY: which of its commands' replies it gets.
+    pub reply_mode: ReplyMode,
+}
+
+/// CLIENT REPLY's state (Redis's CLIENT_REPLY_OFF, _SKIP_NEXT and _SKIP flags).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ReplyMode {
+    /// Every reply.
+    #[default]
+    On,
+    /// No reply until CLIENT REPLY ON.
+    Off,
+    /// No reply for the next command (set by CLIENT REPLY SKIP).
+    SkipNext,
 }
 
 impl Client {
@@ -327,6 +341,7 @@ impl Client {
             obuf_soft_since: 0,
             pubsub: Default::default(),
             blocked: None,
+            reply_mode: ReplyMode::On,
         }
     }
 }

@@ -40,6 +40,7 @@ pub fn allowed_while_subscribed(name: &str) -> bool {
 
 /// `[kind, name, count]` as a push (RESP3) or an array (RESP2); a missing name is a null.
 fn confirm(ctx: &mut Ctx, word: &str, name: Option<&[u8]>, count: usize) {
+    let start = ctx.out.mark();
     ctx.out.push(3);
     ctx.out.bulk(word.as_bytes());
     match name {
@@ -47,6 +48,8 @@ fn confirm(ctx: &mut Ctx, word: &str, name: Option<&[u8]>, count: usize) {
         None => ctx.out.null(),
     }
     ctx.out.int(count as i64);
+    // A push: it reaches the client even under CLIENT REPLY OFF, as in Redis.
+    ctx.out.kept_push(start);
 }
 
 fn subscribe_to(ctx: &mut Ctx, kind: Kind, args: Args) {
@@ -150,7 +153,11 @@ fn publish_to(ctx: &mut Ctx, kind: Kind, args: Args) {
         args.get(1),
         args.get(2),
         ctx.client.token,
-        |m: &Message| out.raw(m.bytes(resp3)),
+        |m: &Message| {
+            let start = out.mark();
+            out.raw(m.bytes(resp3));
+            out.kept_push(start);
+        },
     );
     if ctx.shared.pubsub.has_outbox() {
         ctx.shared.loop_work = true;

@@ -11,7 +11,7 @@ use std::net::SocketAddr;
 
 use mio::net::TcpStream;
 
-use crate::cmd::{self, Client, Ctx, Request, Shared};
+use crate::cmd::{self, Client, Ctx, ReplyMode, Request, Shared};
 use crate::config::Settings;
 use crate::config::params::{OBUF_NORMAL, OBUF_PUBSUB};
 use crate::metrics::stats::bump;
@@ -240,9 +240,27 @@ impl Conn {
                     };
                     // A bug in a handler must not take the whole server down: the client
                     // gets an error and is disconnected, everyone else carries on.
+                    // CLIENT REPLY OFF / SKIP: the command runs, its replies are dropped.
+                    let skip_this = ctx.client.reply_mode == ReplyMode::SkipNext;
+                    let muted = ctx.client.reply_mode != ReplyMode::On;
+                    let mark = ctx.out.mark();
+                    if muted {
+                        ctx.out.mute();
+                    }
                     let run = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
                         cmd::execute(&mut ctx, args)
                     }));
+                    if muted {
+                        if ctx.client.reply_mode == ReplyMode::On {
+                            // CLIENT REPLY ON: its +OK goes out.
+                            ctx.out.unmute_keep();
+                        } else {
+                            ctx.out.unmute(mark);
+                        }
+                        if skip_this && ctx.client.reply_mode == ReplyMode::SkipNext {
+                            ctx.client.reply_mode = ReplyMode::On;
+                        }
+                    }
                     if run.is_err() {
                         log::error!("command {:?} panicked; closing {}", args, self.addr);
                         out.error("ERR internal error");

@@ -15,6 +15,9 @@ pub const FIXED_BUFFER: usize = 16 * 1024;
 #[derive(Debug, Default)]
 pub struct Reply {
     buf: Vec<u8>,
+    /// CLIENT REPLY OFF/SKIP: the current command's replies are dropped, but not its pushes
+    /// (pub/sub confirmations and messages), whose byte ranges are kept here.
+    muted: Option<Vec<(usize, usize)>>,
     /// Bytes at the front of `buf` already written to the socket.
     sent: usize,
     resp3: bool,
@@ -49,6 +52,41 @@ impl Reply {
     /// True when nothing waits to be written.
     pub fn is_empty(&self) -> bool {
         self.len() == 0
+    }
+
+    /// Drops what the current command replies from here on (CLIENT REPLY OFF/SKIP), except
+    /// pushes recorded with [`Reply::kept_push`]; [`Reply::unmute`] applies it.
+    pub fn mute(&mut self) {
+        self.muted = Some(Vec::new());
+    }
+
+    /// Ends muting and keeps everything (the command turned replies back on).
+    pub fn unmute_keep(&mut self) {
+        self.muted = None;
+    }
+
+    /// Records that the bytes since `start` are a push, which muting keeps.
+    #[inline]
+    pub fn kept_push(&mut self, start: usize) {
+        if let Some(kept) = &mut self.muted {
+            kept.push((start, self.buf.len()));
+        }
+    }
+
+    /// Ends muting: removes everything written since `mark` except the recorded pushes.
+    pub fn unmute(&mut self, mark: usize) {
+        let Some(kept) = self.muted.take() else {
+            return;
+        };
+        let mut at = mark;
+        for (start, end) in kept {
+            if start < mark {
+                continue;
+            }
+            self.buf.copy_within(start..end, at);
+            at += end - start;
+        }
+        self.buf.truncate(at);
     }
 
     /// Marks the first `n` pending bytes as written. Advancing an offset rather than
