@@ -593,8 +593,10 @@ impl Server {
         if let Some(b) = &conn.client.blocked
             && b.deadline != 0
         {
+            // Timed out once the clock has passed the deadline (Redis: `timeout < now`),
+            // never in its last millisecond.
             self.block_timers
-                .insert(b.deadline, block_timer(token, conn.client.id));
+                .insert(b.deadline + 1, block_timer(token, conn.client.id));
         }
     }
 
@@ -662,7 +664,7 @@ impl Server {
                     .client
                     .blocked
                     .as_ref()
-                    .is_some_and(|b| b.deadline == timer.deadline);
+                    .is_some_and(|b| b.deadline + 1 == timer.deadline);
             if !matches {
                 continue;
             }
