@@ -118,6 +118,13 @@ impl PubSub {
         }
     }
 
+    fn registry_ref(&self, kind: Kind) -> &Registry {
+        match kind {
+            Kind::Classic => &self.channels,
+            Kind::Shard => &self.shard,
+        }
+    }
+
     /// Adds `token` to a channel's subscribers; false if it was already there.
     pub fn subscribe(&mut self, kind: Kind, channel: &[u8], token: usize) -> bool {
         let subs = self.registry(kind).entry(channel.into()).or_default();
@@ -204,6 +211,7 @@ impl PubSub {
     ) -> usize {
         self.published += 1;
         let mut receivers = 0;
+        // Disjoint fields: the registry is read while the outbox grows.
         let registry = match kind {
             Kind::Classic => &self.channels,
             Kind::Shard => &self.shard,
@@ -268,11 +276,7 @@ impl PubSub {
 
     /// Channels of a kind with at least one subscriber, matching `pattern` if given.
     pub fn channels(&self, kind: Kind, pattern: Option<&[u8]>) -> Vec<&[u8]> {
-        let registry = match kind {
-            Kind::Classic => &self.channels,
-            Kind::Shard => &self.shard,
-        };
-        registry
+        self.registry_ref(kind)
             .keys()
             .map(|c| &**c)
             .filter(|c| pattern.is_none_or(|p| glob_match(p, c, false)))
@@ -281,11 +285,7 @@ impl PubSub {
 
     /// Subscribers of a channel.
     pub fn numsub(&self, kind: Kind, channel: &[u8]) -> usize {
-        let registry = match kind {
-            Kind::Classic => &self.channels,
-            Kind::Shard => &self.shard,
-        };
-        registry.get(channel).map_or(0, Vec::len)
+        self.registry_ref(kind).get(channel).map_or(0, Vec::len)
     }
 
     /// Patterns with at least one subscriber (PUBSUB NUMPAT, INFO pubsub_patterns).

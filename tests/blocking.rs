@@ -6,20 +6,7 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::{Client, Server, info_field, start_redis, wait_for};
-
-fn same_on_both(scenario: impl Fn(u16) -> Vec<String>) {
-    let ours = Server::start(&[]);
-    let got = scenario(ours.port);
-    if let Some(redis) = start_redis() {
-        let want = scenario(redis.port);
-        assert_eq!(got, want);
-    }
-}
-
-fn text(raw: Vec<u8>) -> String {
-    String::from_utf8_lossy(&raw).into_owned()
-}
+use common::{Client, Server, info_field, same_on_both, text, wait_for};
 
 /// Waits until the server counts `n` blocked clients.
 fn until_blocked(admin: &mut Client, n: u64) {

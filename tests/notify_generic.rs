@@ -9,39 +9,10 @@ mod common;
 
 use std::time::Duration;
 
-use common::{Client, Resp, Server, parse, start_redis};
+use common::{Client, Resp, parse, same_on_both, text};
 
 /// The pattern every subscriber listens to: both channel kinds, every database.
 const PATTERN: &[u8] = b"__key*@*__:*";
-
-/// Runs `scenario` on our server and on redis-server; both transcripts must be equal.
-fn same_on_both(scenario: impl Fn(u16) -> Vec<String>) {
-    let ours = Server::start(&[]);
-    let got = scenario(ours.port);
-    if let Some(redis) = start_redis() {
-        let want = scenario(redis.port);
-        if got != want {
-            let first = got
-                .iter()
-                .zip(&want)
-                .position(|(a, b)| a != b)
-                .unwrap_or(got.len().min(want.len()));
-            panic!(
-                "transcripts differ at line {first}:\n  ours:  {:?}\n  redis: {:?}\n\
-                 (ours has {} lines, redis {})",
-                got.get(first),
-                want.get(first),
-                got.len(),
-                want.len()
-            );
-        }
-    }
-}
-
-/// Raw reply as text, for readable diffs.
-fn text(raw: &[u8]) -> String {
-    String::from_utf8_lossy(raw).into_owned()
-}
 
 /// The arguments of a script command: split on spaces, `''` standing for an empty one.
 fn words(line: &str) -> Vec<&[u8]> {
@@ -441,7 +412,7 @@ fn resp3_client_subscribed_to_its_own_events() {
             set_flags(&mut c, flags);
             c.cmd("HELLO 3");
             c.send(&[b"PSUBSCRIBE", PATTERN]);
-            t.push(text(&c.read_reply()));
+            t.push(text(c.read_reply()));
             for step in SCRIPT.iter().filter(|s| !s.starts_with('!')) {
                 let mut batch = Vec::new();
                 for cmd in step.split(" | ") {
@@ -504,8 +475,8 @@ fn expired_events_active_and_lazy() {
         let mut batch = common::encode(&words("SET l v PXAT 1"));
         batch.extend(common::encode(&words("GET l")));
         c.send_raw(&batch);
-        t.push(text(&c.read_reply()));
-        t.push(text(&c.read_reply()));
+        t.push(text(c.read_reply()));
+        t.push(text(c.read_reply()));
         for _ in 0..3 {
             t.push(message(&sub.read_reply()));
         }

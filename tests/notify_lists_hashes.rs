@@ -8,22 +8,7 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::{Client, Server, bulk_strings, start_redis, wait_for};
-
-/// Runs `scenario` on our server and on redis-server; both transcripts must be equal.
-fn same_on_both(scenario: impl Fn(u16) -> Vec<String>) {
-    let ours = Server::start(&[]);
-    let got = scenario(ours.port);
-    if let Some(redis) = start_redis() {
-        let want = scenario(redis.port);
-        assert_eq!(got, want);
-    }
-}
-
-/// Raw reply as text, for readable diffs.
-fn text(raw: Vec<u8>) -> String {
-    String::from_utf8_lossy(&raw).into_owned()
-}
+use common::{Client, bulk_strings, same_on_both, text, wait_for};
 
 /// A listener on every keyspace and keyevent channel, and on `sentinel`, which marks the
 /// end of a script's events.

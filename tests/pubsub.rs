@@ -5,22 +5,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{Client, Server, info_field, start_redis, wait_for};
-
-/// Runs `scenario` on our server and on redis-server; both transcripts must be equal.
-fn same_on_both(scenario: impl Fn(u16) -> Vec<String>) {
-    let ours = Server::start(&[]);
-    let got = scenario(ours.port);
-    if let Some(redis) = start_redis() {
-        let want = scenario(redis.port);
-        assert_eq!(got, want);
-    }
-}
-
-/// Raw reply as text, for readable diffs.
-fn text(raw: Vec<u8>) -> String {
-    String::from_utf8_lossy(&raw).into_owned()
-}
+use common::{Client, Server, info_field, same_on_both, text, wait_for};
 
 /// Reads `n` replies and returns them sorted (for replies whose order is a hash order).
 fn sorted_replies(c: &mut Client, n: usize) -> Vec<String> {

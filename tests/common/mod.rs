@@ -370,6 +370,36 @@ pub fn spawn_redis() -> Redis {
     panic!("could not start redis-server on a free port");
 }
 
+/// Runs `scenario` on our server and, when installed, on redis-server; the transcripts
+/// (raw replies and messages, as text) must be equal. A difference names its first line.
+pub fn same_on_both(scenario: impl Fn(u16) -> Vec<String>) {
+    let ours = Server::start(&[]);
+    let got = scenario(ours.port);
+    if let Some(redis) = start_redis() {
+        let want = scenario(redis.port);
+        if got != want {
+            let first = got
+                .iter()
+                .zip(&want)
+                .position(|(a, b)| a != b)
+                .unwrap_or(got.len().min(want.len()));
+            panic!(
+                "transcripts differ at line {first}:\n  ours:  {:?}\n  redis: {:?}\n\
+                 (ours has {} lines, redis {})",
+                got.get(first),
+                want.get(first),
+                got.len(),
+                want.len()
+            );
+        }
+    }
+}
+
+/// A raw reply as text, for readable transcripts and diffs.
+pub fn text(raw: impl AsRef<[u8]>) -> String {
+    String::from_utf8_lossy(raw.as_ref()).into_owned()
+}
+
 /// Runs `check` on our server (started with the `extra` flags) and, when installed, on
 /// redis-server.
 pub fn on_both(extra: &[&str], check: impl Fn(u16)) {
