@@ -16,4 +16,5 @@ pub mod net;
 pub mod pubsub;
 pub mod resp;
 pub mod store;
+pub mod tracking;
 pub mod util;

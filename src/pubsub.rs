@@ -26,8 +26,11 @@ pub enum Kind {
 /// A message encoded once, in both protocols; each recipient gets the one it speaks.
 #[derive(Debug, Clone)]
 pub struct Message {
+    /// Empty when RESP2 clients get nothing (a tracking push).
     resp2: Rc<[u8]>,
     resp3: Rc<[u8]>,
+    /// A RESP2 client gets it only while it is in pub/sub mode (a redirected invalidation).
+    resp2_if_subscribed: bool,
 }
 
 impl Message {
@@ -54,6 +57,48 @@ impl Message {
         Message {
             resp2: frame(b'*'),
             resp3: frame(b'>'),
+            resp2_if_subscribed: false,
+        }
+    }
+
+    /// Bytes that are the same in both protocols (a MONITOR line).
+    pub fn same(bytes: Vec<u8>) -> Message {
+        let frame: Rc<[u8]> = bytes.into();
+        Message {
+            resp2: Rc::clone(&frame),
+            resp3: frame,
+            resp2_if_subscribed: false,
+        }
+    }
+
+    /// A push only RESP3 clients get (RESP2 has no push type).
+    pub fn resp3_only(resp3: Vec<u8>) -> Message {
+        Message {
+            resp2: Rc::from(&[][..]),
+            resp3: resp3.into(),
+            resp2_if_subscribed: false,
+        }
+    }
+
+    /// A redirected invalidation: a push for RESP3, a pub/sub message for a RESP2 client
+    /// in pub/sub mode, nothing for other RESP2 clients.
+    pub fn invalidation(resp2: Vec<u8>, resp3: Vec<u8>) -> Message {
+        Message {
+            resp2: resp2.into(),
+            resp3: resp3.into(),
+            resp2_if_subscribed: true,
+        }
+    }
+
+    /// What a recipient gets, by its protocol and whether it is in pub/sub mode (empty:
+    /// nothing).
+    pub fn for_client(&self, resp3: bool, subscribed: bool) -> &[u8] {
+        if resp3 {
+            &self.resp3
+        } else if self.resp2_if_subscribed && !subscribed {
+            &[]
+        } else {
+            &self.resp2
         }
     }
 

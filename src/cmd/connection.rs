@@ -51,6 +51,8 @@ fn reset(ctx: &mut Ctx, _args: Args) {
     ctx.client.authenticated = ctx.shared.params.settings.requirepass.is_none();
     let token = ctx.client.token;
     ctx.shared.pubsub.forget(&mut ctx.client.pubsub, token);
+    super::monitor::stop(&mut ctx.shared.monitors, ctx.client);
+    super::tracking::disable(ctx.shared, ctx.store, ctx.client.id);
     ctx.client.name.clear();
     ctx.out.simple("RESET");
 }
@@ -208,6 +210,13 @@ pub const CLIENT_SUBCOMMANDS: &[(&str, i32)] = &[
     ("kill", -3),
     ("unblock", -3),
     ("reply", 3),
+    ("pause", -3),
+    ("unpause", 2),
+    ("no-evict", 3),
+    ("tracking", -3),
+    ("caching", -3),
+    ("getredir", 2),
+    ("trackinginfo", 2),
     ("help", 2),
 ];
 
@@ -240,6 +249,25 @@ fn client(ctx: &mut Ctx, args: Args) {
         "info" => ctx.request(Request::ClientInfo),
         "kill" => client_kill(ctx, args),
         "unblock" => client_unblock(ctx, args),
+        "pause" if args.len() > 4 => subcommand_syntax_error(ctx, args),
+        "pause" => super::pause::client_pause(ctx, args),
+        "unpause" => super::pause::client_unpause(ctx),
+        "tracking" => super::tracking::client_tracking(ctx, args),
+        "caching" => super::tracking::client_caching(ctx, args),
+        "getredir" => super::tracking::client_getredir(ctx),
+        "trackinginfo" => super::tracking::client_trackinginfo(ctx),
+        "no-evict" => {
+            let mode = args.get(2);
+            if mode.eq_ignore_ascii_case(b"on") {
+                ctx.client.no_evict = true;
+            } else if mode.eq_ignore_ascii_case(b"off") {
+                ctx.client.no_evict = false;
+            } else {
+                ctx.error(err::SYNTAX);
+                return;
+            }
+            ctx.out.ok();
+        }
         "reply" => {
             // ON answers +OK; OFF and SKIP answer nothing (their own reply is the first
             // one dropped), as in Redis.
@@ -258,8 +286,15 @@ fn client(ctx: &mut Ctx, args: Args) {
             }
         }
         _ => {
+            // Redis 7.0's text, word for word.
             let lines = [
                 "CLIENT <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+                "CACHING (YES|NO)",
+                "    Enable/disable tracking of the keys for next command in OPTIN/OPTOUT modes.",
+                "GETREDIR",
+                "    Return the client ID we are redirecting to when tracking is enabled.",
+                "GETNAME",
+                "    Return the name of the current connection.",
                 "ID",
                 "    Return the ID of the current connection.",
                 "INFO",
@@ -279,36 +314,51 @@ fn client(ctx: &mut Ctx, args: Args) {
                 "    * SKIPME (YES|NO)",
                 "      Skip killing current connection (default: yes).",
                 "LIST [options ...]",
-                "    Return information about client connections. Options: TYPE (NORMAL|MASTER|REPLICA|PUBSUB), ID id [id ...].",
-                "GETNAME",
-                "    Return the name of the current connection.",
-                "SETNAME <name>",
-                "    Assign the name <name> to the current connection.",
-                "SETINFO <option> <value>",
-                "    Set client meta attr. Options are: LIB-NAME <name>, LIB-VER <version>.",
+                "    Return information about client connections. Options:",
+                "    * TYPE (NORMAL|MASTER|REPLICA|PUBSUB)",
+                "      Return clients of specified type.",
+                "UNPAUSE",
+                "    Stop the current client pause, resuming traffic.",
+                "PAUSE <timeout> [WRITE|ALL]",
+                "    Suspend all, or just write, clients for <timeout> milliseconds.",
                 "REPLY (ON|OFF|SKIP)",
                 "    Control the replies sent to the current connection.",
+                "SETNAME <name>",
+                "    Assign the name <name> to the current connection.",
                 "UNBLOCK <clientid> [TIMEOUT|ERROR]",
                 "    Unblock the specified blocked client.",
+                "TRACKING (ON|OFF) [REDIRECT <id>] [BCAST] [PREFIX <prefix> [...]]",
+                "         [OPTIN] [OPTOUT] [NOLOOP]",
+                "    Control server assisted client side caching.",
+                "TRACKINGINFO",
+                "    Report tracking status for the current connection.",
+                "NO-EVICT (ON|OFF)",
+                "    Protect current client connection from eviction.",
                 "HELP",
-                "    Print this help.",
+                "    Prints this help.",
             ];
             reply_help(ctx.out, &lines);
         }
     }
 }
 
+/// Redis's addReplySubcommandSyntaxError: a subcommand given more arguments than any of
+/// its forms takes.
+fn subcommand_syntax_error(ctx: &mut Ctx, args: Args) {
+    let upper = args.get(0).to_ascii_uppercase();
+    ctx.out.error_parts(&[
+        b"ERR unknown subcommand or wrong number of arguments for '",
+        c_bytes(args.get(1), 128),
+        b"'. Try ",
+        &upper,
+        b" HELP.",
+    ]);
+}
+
 /// CLIENT UNBLOCK id [TIMEOUT|ERROR]: ends another client's blocking command.
 fn client_unblock(ctx: &mut Ctx, args: Args) {
     if args.len() > 4 {
-        let upper = args.get(0).to_ascii_uppercase();
-        ctx.out.error_parts(&[
-            b"ERR unknown subcommand or wrong number of arguments for '",
-            c_bytes(args.get(1), 128),
-            b"'. Try ",
-            &upper,
-            b" HELP.",
-        ]);
+        subcommand_syntax_error(ctx, args);
         return;
     }
     let error = match args.len() {

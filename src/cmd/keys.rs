@@ -201,6 +201,8 @@ fn swapdb(ctx: &mut Ctx, args: Args) {
     if ids[0] != ids[1] {
         ctx.store.swap(ids[0], ids[1]);
     }
+    // Cached keys are not per database: tracking clients drop everything (as Redis).
+    super::tracking::invalidate_all(ctx);
     ctx.out.ok();
 }
 
@@ -378,6 +380,7 @@ fn flushdb(ctx: &mut Ctx, args: Args) {
     };
     let old = ctx.db().clear();
     release(old, background);
+    super::tracking::invalidate_all(ctx);
     ctx.out.ok();
 }
 
@@ -389,6 +392,7 @@ fn flushall(ctx: &mut Ctx, args: Args) {
         .map(|i| ctx.store.db(i).clear())
         .collect();
     release(old, background);
+    super::tracking::invalidate_all(ctx);
     ctx.out.ok();
 }
 

@@ -13,11 +13,14 @@ pub mod expire;
 pub mod hashes;
 pub mod keys;
 pub mod lists;
+pub mod monitor;
 pub mod notify;
+pub mod pause;
 pub mod pubsub;
 pub mod server;
 pub mod sets;
 pub mod strings;
+pub mod tracking;
 pub mod transactions;
 pub mod zsets;
 
@@ -78,6 +81,9 @@ pub mod flags {
     pub const NOSCRIPT: u32 = 1 << 9;
     /// A pub/sub command.
     pub const PUBSUB: u32 = 1 << 10;
+    /// Not a write, but replicated (PUBLISH): CLIENT PAUSE WRITE holds it back. Internal:
+    /// Redis 7.0's COMMAND INFO does not show it, so it is after the named bits.
+    pub const MAY_REPLICATE: u32 = 1 << 11;
 
     /// Names as COMMAND INFO prints them, in bit order.
     pub const NAMES: [&str; 11] = [
@@ -155,6 +161,7 @@ impl Table {
             config::COMMANDS,
             pubsub::COMMANDS,
             blocking::COMMANDS,
+            monitor::COMMANDS,
         ];
         let commands: Vec<&'static Command> = families.iter().flat_map(|f| f.iter()).collect();
         let mut by_name = HashMap::with_hasher(ahash::RandomState::new());
@@ -306,6 +313,14 @@ pub struct Client {
     pub blocked: Option<Box<blocking::Blocked>>,
     /// CLIENT REPLY: which of its commands' replies it gets.
     pub reply_mode: ReplyMode,
+    /// The peer's address (MONITOR lines name it); None for internal clients.
+    pub addr: Option<std::net::SocketAddr>,
+    /// In MONITOR mode: sees every command, may not touch the keyspace.
+    pub monitor: bool,
+    /// Held back by CLIENT PAUSE: its current command waits, unparsed, in its buffer.
+    pub paused: bool,
+    /// CLIENT NO-EVICT ON: exempt from client eviction (CLIENT LIST flag `e`).
+    pub no_evict: bool,
 }
 
 /// CLIENT REPLY's state (Redis's CLIENT_REPLY_OFF, _SKIP_NEXT and _SKIP flags).
@@ -342,6 +357,10 @@ impl Client {
             pubsub: Default::default(),
             blocked: None,
             reply_mode: ReplyMode::On,
+            addr: None,
+            monitor: false,
+            paused: false,
+            no_evict: false,
         }
     }
 }
@@ -427,6 +446,18 @@ pub struct Shared {
     pub newly_blocked: Vec<usize>,
     /// EXEC is running its queued commands: blocking commands must not block.
     pub in_exec: bool,
+    /// Clients in MONITOR mode, in the order they started.
+    pub monitors: Vec<usize>,
+    /// CLIENT PAUSE: what is paused and until when.
+    pub pause: pause::Pause,
+    /// Clients whose command waits for the pause to end, in arrival order.
+    pub postponed: Vec<usize>,
+    /// The pause ended or relaxed: the loop must run the postponed clients again.
+    pub release_postponed: bool,
+    /// Client-side caching: tracking clients, the keys they may cache, BCAST prefixes.
+    pub tracking: crate::tracking::Tracking,
+    /// Connected clients' slab tokens by client id (tracking redirections name ids).
+    pub clients_by_id: HashMap<u64, usize>,
 }
 
 impl Shared {
@@ -448,6 +479,12 @@ impl Shared {
             loop_work: false,
             newly_blocked: Vec::new(),
             in_exec: false,
+            monitors: Vec::new(),
+            pause: Default::default(),
+            postponed: Vec::new(),
+            release_postponed: false,
+            tracking: Default::default(),
+            clients_by_id: HashMap::new(),
         }
     }
 }
@@ -674,6 +711,10 @@ pub fn execute(ctx: &mut Ctx, args: Args) {
         if cmd.name == "exec" {
             // Redis's execCommandAbort: a malformed EXEC ends the transaction, even outside one.
             transactions::abort(ctx, "wrong number of arguments for 'exec' command");
+            // Redis's execCommandAbort shows the EXEC to monitors, closing the MULTI.
+            if !ctx.shared.monitors.is_empty() {
+                monitor::feed(ctx, cmd, args);
+            }
         } else {
             arity_error(ctx.out, cmd.name);
         }
@@ -709,6 +750,9 @@ pub fn execute(ctx: &mut Ctx, args: Args) {
         }
         return refuse(ctx, slot, mark);
     }
+    if (ctx.client.monitor || ctx.shared.pause.active()) && held_back(ctx, cmd, slot, mark) {
+        return;
+    }
     if ctx.client.multi.is_some() && !transactions::runs_inside_multi(cmd) {
         if !transactions::can_queue(cmd, args) {
             ctx.out
@@ -725,6 +769,12 @@ pub fn execute(ctx: &mut Ctx, args: Args) {
     if ctx.store.has_events() {
         notify::flush_store_events(ctx);
     }
+    if !ctx.shared.monitors.is_empty() {
+        monitor::feed(ctx, cmd, args);
+    }
+    if ctx.shared.tracking.active() {
+        tracking::after_command(ctx, cmd, args);
+    }
     if ctx.client.blocked.is_some() {
         // Counted when it is unblocked, as Redis does.
         ctx.shared.last_tick = crate::clock::ticks();
@@ -735,6 +785,33 @@ pub fn execute(ctx: &mut Ctx, args: Args) {
     }
     let failed = ctx.out.first_byte_since(mark) == Some(b'-');
     finish(ctx, slot, failed, mark);
+}
+
+/// The checks that concern only monitors and paused servers, in Redis's order: a client in
+/// MONITOR mode may not touch the keyspace, and CLIENT PAUSE postpones the commands it
+/// covers (not those EXEC is running). True when the command must not run now.
+#[cold]
+#[inline(never)]
+fn held_back(ctx: &mut Ctx, cmd: &Command, slot: usize, mark: usize) -> bool {
+    if ctx.client.monitor {
+        let mut f = cmd.flags;
+        if cmd.name == "exec"
+            && let Some(multi) = &ctx.client.multi
+        {
+            f |= multi.queued_flags();
+        }
+        if f & (flags::WRITE | flags::READONLY | flags::MAY_REPLICATE) != 0 {
+            ctx.out
+                .error("ERR Replica can't interact with the keyspace");
+            reject(ctx, slot, mark);
+            return true;
+        }
+    }
+    if ctx.shared.pause.active() && !ctx.shared.in_exec && pause::must_wait(ctx, cmd) {
+        pause::postpone(ctx);
+        return true;
+    }
+    false
 }
 
 /// The statistics slot of a container command's request (Redis looks subcommands up with

@@ -3,7 +3,7 @@
 //! other clients are queued there and copied into their buffers by the event loop right
 //! after the command.
 
-use super::flags::{FAST, LOADING, NOSCRIPT, PUBSUB, STALE};
+use super::flags::{FAST, LOADING, MAY_REPLICATE, NOSCRIPT, PUBSUB, STALE};
 use super::{Command, Ctx, reply_help, subcommand};
 use crate::pubsub::{Kind, Message};
 use crate::resp::Args;
@@ -17,8 +17,8 @@ pub const COMMANDS: &[Command] = &[
     Command { name: "punsubscribe", arity: -1, flags: PUBSUB | NOSCRIPT | LOADING | STALE, keys: (0, 0, 0), group: "pubsub", summary: "Stops listening to messages published to channels that match one or more patterns.", handler: punsubscribe },
     Command { name: "ssubscribe", arity: -2, flags: PUBSUB | NOSCRIPT | LOADING | STALE, keys: (1, -1, 1), group: "pubsub", summary: "Listens for messages published to shard channels.", handler: ssubscribe },
     Command { name: "sunsubscribe", arity: -1, flags: PUBSUB | NOSCRIPT | LOADING | STALE, keys: (1, -1, 1), group: "pubsub", summary: "Stops listening to messages posted to shard channels.", handler: sunsubscribe },
-    Command { name: "publish", arity: 3, flags: PUBSUB | LOADING | STALE | FAST, keys: (0, 0, 0), group: "pubsub", summary: "Posts a message to a channel.", handler: publish },
-    Command { name: "spublish", arity: 3, flags: PUBSUB | LOADING | STALE | FAST, keys: (1, 1, 1), group: "pubsub", summary: "Post a message to a shard channel", handler: spublish },
+    Command { name: "publish", arity: 3, flags: PUBSUB | LOADING | STALE | FAST | MAY_REPLICATE, keys: (0, 0, 0), group: "pubsub", summary: "Posts a message to a channel.", handler: publish },
+    Command { name: "spublish", arity: 3, flags: PUBSUB | LOADING | STALE | FAST | MAY_REPLICATE, keys: (1, 1, 1), group: "pubsub", summary: "Post a message to a shard channel", handler: spublish },
     Command { name: "pubsub", arity: -2, flags: 0, keys: (0, 0, 0), group: "pubsub", summary: "A container for Pub/Sub commands.", handler: pubsub },
 ];
 

@@ -377,8 +377,13 @@ fn clients_section(ctx: &Ctx, t: &mut Text) {
         ("client_recent_max_input_buffer", "0"),
         ("client_recent_max_output_buffer", "0"),
     ]);
-    t.field("blocked_clients", ctx.store.blocked_clients());
-    t.fixed(&[("tracking_clients", "0"), ("clients_in_timeout_table", "0")]);
+    // Clients held by CLIENT PAUSE count as blocked, as in Redis.
+    t.field(
+        "blocked_clients",
+        ctx.store.blocked_clients() + ctx.shared.postponed.len(),
+    );
+    t.field("tracking_clients", ctx.shared.tracking.clients());
+    t.fixed(&[("clients_in_timeout_table", "0")]);
 }
 
 fn memory_section(ctx: &Ctx, t: &mut Text) {
@@ -589,11 +594,12 @@ fn stats_section(ctx: &Ctx, t: &mut Text) {
         ("active_defrag_key_misses", "0"),
         ("total_active_defrag_time", "0"),
         ("current_active_defrag_time", "0"),
-        ("tracking_total_keys", "0"),
-        ("tracking_total_items", "0"),
-        ("tracking_total_prefixes", "0"),
-        ("unexpected_error_replies", "0"),
     ]);
+    let tracking = &ctx.shared.tracking;
+    t.field("tracking_total_keys", tracking.total_keys());
+    t.field("tracking_total_items", tracking.total_items());
+    t.field("tracking_total_prefixes", tracking.total_prefixes());
+    t.fixed(&[("unexpected_error_replies", "0")]);
     t.field("total_error_replies", stats.error_replies());
     t.fixed(&[
         ("dump_payload_sanitizations", "0"),

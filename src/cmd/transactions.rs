@@ -40,6 +40,19 @@ impl Multi {
         self.queued.len()
     }
 
+    /// The union of the queued commands' flags (Redis's `mstate.cmd_flags`): EXEC counts
+    /// as a write for CLIENT PAUSE WRITE when any queued command is one.
+    pub fn queued_flags(&self) -> u32 {
+        let table = super::table();
+        self.queued
+            .iter()
+            .filter_map(|(data, spans)| {
+                let args = Args::new(data, spans);
+                table.lookup(args.get(0)).map(|id| table.get(id).flags)
+            })
+            .fold(0, |all, f| all | f)
+    }
+
     /// True when nothing is queued yet.
     pub fn is_empty(&self) -> bool {
         self.queued.is_empty()

@@ -230,6 +230,8 @@ pub struct Settings {
     pub notify_keyspace_events: u32,
     /// Save points are set (`save` is not empty): SHUTDOWN would save a snapshot.
     pub save_configured: bool,
+    /// Most keys the client-side caching table remembers (0 = no limit).
+    pub tracking_table_max_keys: u64,
 }
 
 impl Settings {
@@ -326,6 +328,7 @@ impl Params {
                 latency_percentiles: Vec::new(),
                 notify_keyspace_events: 0,
                 save_configured: false,
+                tracking_table_max_keys: 1_000_000,
             },
         };
         params.refresh();
@@ -726,6 +729,7 @@ impl Params {
             latency_percentiles: percentiles,
             notify_keyspace_events: events,
             save_configured: !matches!(self.value_of("save"), Value::Save(points) if points.is_empty()),
+            tracking_table_max_keys: self.num_value("tracking-table-max-keys").max(0) as u64,
         };
     }
 

@@ -17,6 +17,7 @@ use crate::config::params::{OBUF_NORMAL, OBUF_PUBSUB};
 use crate::metrics::stats::bump;
 use crate::resp::{Parser, Reply};
 use crate::store::Store;
+use crate::tracking::ClientTracking;
 
 /// Initial read buffer size, as Redis's PROTO_IOBUF_LEN.
 pub const READ_CHUNK: usize = 16 * 1024;
@@ -221,7 +222,7 @@ impl Conn {
         let mut over_limit = false;
         let mut attack = false;
         // A blocked client's next commands wait in the buffer until it is served.
-        while !client.close_after_reply && client.blocked.is_none() {
+        while !client.close_after_reply && client.blocked.is_none() && !client.paused {
             match parser.next(input) {
                 Ok(Some(source)) => {
                     client.last_active_ms = now;
@@ -241,7 +242,8 @@ impl Conn {
                     // A bug in a handler must not take the whole server down: the client
                     // gets an error and is disconnected, everyone else carries on.
                     // CLIENT REPLY OFF / SKIP: the command runs, its replies are dropped.
-                    let skip_this = ctx.client.reply_mode == ReplyMode::SkipNext;
+                    let mode_before = ctx.client.reply_mode;
+                    let skip_this = mode_before == ReplyMode::SkipNext;
                     let muted = ctx.client.reply_mode != ReplyMode::On;
                     let mark = ctx.out.mark();
                     if muted {
@@ -260,6 +262,13 @@ impl Conn {
                         if skip_this && ctx.client.reply_mode == ReplyMode::SkipNext {
                             ctx.client.reply_mode = ReplyMode::On;
                         }
+                    }
+                    if client.paused {
+                        // CLIENT PAUSE holds this command: it stays in the buffer, to run
+                        // from the start when the pause ends (a SKIP still applies to it).
+                        client.reply_mode = mode_before;
+                        parser.unread();
+                        break;
                     }
                     if run.is_err() {
                         log::error!("command {:?} panicked; closing {}", args, self.addr);
@@ -318,7 +327,7 @@ impl Conn {
     pub fn close_for_output_limit(&mut self, now: u64) {
         log::warn!(
             "Client {} scheduled to be closed ASAP for overcoming of output buffer limits.",
-            self.info_line(now)
+            self.info_line(now, None)
         );
         self.kill = true;
         self.filled = 0;
@@ -407,17 +416,22 @@ impl Conn {
         self.rbuf.len() + self.out.capacity()
     }
 
-    /// CLIENT LIST's `flags=`, in Redis's order (P pub/sub, x MULTI, b blocked, c closing after the
+    /// CLIENT LIST's `flags=`, in Redis's order (O monitor, P pub/sub, x MULTI, b blocked, c closing after the
     /// reply, A closing at once), or N for none.
-    fn flags(&self) -> String {
+    fn flags(&self, tracking: Option<&ClientTracking>) -> String {
         let c = &self.client;
         let mut f = String::new();
         for (on, letter) in [
+            (c.monitor, 'O'),
             (c.pubsub.total() > 0, 'P'),
             (c.multi.is_some(), 'x'),
-            (c.blocked.is_some(), 'b'),
+            (c.blocked.is_some() || c.paused, 'b'),
+            (tracking.is_some(), 't'),
+            (tracking.is_some_and(|t| t.broken_redirect), 'R'),
+            (tracking.is_some_and(|t| t.bcast), 'B'),
             (c.close_after_reply, 'c'),
             (self.kill, 'A'),
+            (c.no_evict, 'e'),
         ] {
             if on {
                 f.push(letter);
@@ -430,14 +444,14 @@ impl Conn {
     }
 
     /// The CLIENT LIST line of this connection (Redis 7.2's format).
-    pub fn info_line(&self, now: u64) -> String {
+    pub fn info_line(&self, now: u64, tracking: Option<&ClientTracking>) -> String {
         let c = &self.client;
         let last_cmd = cmd::last_command_name(c.last_command);
         let printable = |v: &[u8]| String::from_utf8_lossy(v).into_owned();
         let pending = self.out.len();
         let beyond = pending.saturating_sub(REPLY_FIXED_BUFFER);
         format!(
-            "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub={} psub={} ssub={} multi={} qbuf={} qbuf-free={} argv-mem=0 multi-mem=0 rbs={} rbp=0 obl={} oll={} omem={} tot-mem={} events=r{} cmd={} user=default redir=-1 resp={} lib-name={} lib-ver={}",
+            "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub={} psub={} ssub={} multi={} qbuf={} qbuf-free={} argv-mem=0 multi-mem=0 rbs={} rbp=0 obl={} oll={} omem={} tot-mem={} events=r{} cmd={} user=default redir={} resp={} lib-name={} lib-ver={}",
             c.id,
             self.addr,
             self.laddr,
@@ -445,7 +459,7 @@ impl Conn {
             printable(&c.name),
             now.saturating_sub(c.created_ms) / 1000,
             now.saturating_sub(c.last_active_ms) / 1000,
-            self.flags(),
+            self.flags(tracking),
             c.db,
             c.pubsub.channels.len(),
             c.pubsub.patterns.len(),
@@ -462,6 +476,7 @@ impl Conn {
             self.rbuf.len() + self.out.capacity(),
             if self.writable_armed { "w" } else { "" },
             last_cmd,
+            tracking.map_or(-1, |t| t.redirect as i64),
             if self.out.is_resp3() { 3 } else { 2 },
             printable(&c.lib_name),
             printable(&c.lib_ver),

@@ -270,9 +270,22 @@ impl Server {
         if self.accept_again_at.is_some_and(|at| now >= at) {
             self.accept_clients();
         }
-        self.expiry_pending = self.store.expire_due(now, Instant::now() + EXPIRE_BUDGET);
+        // While CLIENT PAUSE is on the dataset must not change: the expiry cycle waits.
+        if self.shared.pause.active()
+            && crate::cmd::pause::check_timeout(&mut self.shared, &mut self.store, now)
+        {
+            self.expiry_pending = false;
+        } else {
+            self.expiry_pending = self.store.expire_due(now, Instant::now() + EXPIRE_BUDGET);
+        }
+        if self.shared.release_postponed {
+            self.release_postponed();
+        }
         if self.store.has_events() {
             self.publish_expired(now);
+        }
+        if self.shared.tracking.active() {
+            self.tracking_turn(now);
         }
         if !self.block_timers.is_empty() {
             self.expire_blocked(now);
@@ -297,6 +310,10 @@ impl Server {
         }
         if let Some(at) = self.block_timers.next_deadline() {
             due = due.min(at);
+        }
+        if self.shared.pause.active() {
+            // Over once the clock passes its end.
+            due = due.min(self.shared.pause.end_ms + 1);
         }
         if let Some(at) = self.accept_again_at {
             due = due.min(at);
@@ -396,6 +413,8 @@ impl Server {
         );
         client.local = local;
         client.token = token;
+        client.addr = Some(addr);
+        self.shared.clients_by_id.insert(client.id, token);
         self.next_client_id += 1;
         let conn = Conn::new(stream, addr, client, settings.proto_max_bulk_len as usize);
         entry.insert(Socket::Client(Box::new(conn)));
@@ -507,7 +526,8 @@ impl Server {
                     if let Socket::Client(c) = s
                         && ids.as_ref().is_none_or(|ids| ids.contains(&c.client.id))
                     {
-                        text.push_str(&c.info_line(now));
+                        let tracking = self.shared.tracking.client(c.client.id);
+                        text.push_str(&c.info_line(now, tracking));
                         text.push('\n');
                     }
                 }
@@ -516,8 +536,9 @@ impl Server {
                 }
             }
             Request::ClientInfo => {
-                if let Some(conn) = self.conn(token) {
-                    let line = conn.info_line(now) + "\n";
+                if let Some(Socket::Client(conn)) = self.sockets.get_mut(token) {
+                    let tracking = self.shared.tracking.client(conn.client.id);
+                    let line = conn.info_line(now, tracking) + "\n";
                     conn.out.verbatim(line.as_bytes());
                 }
             }
@@ -558,6 +579,9 @@ impl Server {
     /// in the protocol its recipient speaks, applying the recipients' output limits.
     fn loop_work(&mut self, now: u64) {
         self.shared.loop_work = false;
+        if self.shared.release_postponed {
+            self.release_postponed();
+        }
         for token in std::mem::take(&mut self.shared.newly_blocked) {
             self.arm_block_timer(token);
         }
@@ -573,7 +597,11 @@ impl Server {
             if conn.kill {
                 continue;
             }
-            conn.out.raw(message.bytes(conn.out.is_resp3()));
+            let bytes = message.for_client(conn.out.is_resp3(), conn.client.pubsub.total() > 0);
+            if bytes.is_empty() {
+                continue;
+            }
+            conn.out.raw(bytes);
             if output_limit_reached(conn.out.len(), &mut conn.client, settings, now) {
                 conn.close_for_output_limit(now);
             }
@@ -583,6 +611,18 @@ impl Server {
             }
         }
         self.shared.pubsub.return_outbox(outbox);
+    }
+
+    /// The pause ended or relaxed: postponed clients run again, in the order they were
+    /// held (their commands go through dispatch anew, and may be held again).
+    fn release_postponed(&mut self) {
+        self.shared.release_postponed = false;
+        for token in std::mem::take(&mut self.shared.postponed) {
+            if let Some(conn) = self.conn(token) {
+                conn.client.paused = false;
+                self.ready.push(token);
+            }
+        }
     }
 
     /// Schedules the timeout of a client that just blocked.
@@ -624,6 +664,15 @@ impl Server {
                         // The key does not serve this client; its data (if any) is
                         // left for the next waiter.
                         continue;
+                    }
+                    // BLMOVE's push is the waiter's change (its invalidation follows its reply).
+                    if self.store.has_touched() {
+                        let id = conn.client.id;
+                        crate::cmd::tracking::invalidate_touched(
+                            &mut self.shared,
+                            &mut self.store,
+                            Some(id),
+                        );
                     }
                     self.unblock(token);
                 }
@@ -673,6 +722,21 @@ impl Server {
                 self.shared.stats.commands[b.slot].record(0, false);
             }
             self.unblock(token);
+        }
+    }
+
+    /// Client-side caching at the end of a loop turn: keys that changed outside commands
+    /// (the expiry cycle) are invalidated, and the BCAST messages collected during the turn
+    /// go out (Redis's trackingBroadcastInvalidationMessages in beforeSleep).
+    fn tracking_turn(&mut self, now: u64) {
+        if self.store.has_touched() {
+            crate::cmd::tracking::invalidate_touched(&mut self.shared, &mut self.store, None);
+        }
+        if self.shared.tracking.bcast_pending() {
+            crate::cmd::tracking::broadcast(&mut self.shared);
+        }
+        if self.shared.pubsub.has_outbox() {
+            self.loop_work(now);
         }
     }
 
@@ -823,6 +887,14 @@ impl Server {
             if let Some(b) = conn.client.blocked.take() {
                 self.store.unblock(b.db, &b.keys, token);
             }
+            crate::cmd::monitor::stop(&mut self.shared.monitors, &mut conn.client);
+            self.shared.clients_by_id.remove(&conn.client.id);
+            if self.shared.tracking.active() {
+                crate::cmd::tracking::disable(&mut self.shared, &mut self.store, conn.client.id);
+            }
+            if conn.client.paused {
+                self.shared.postponed.retain(|&t| t != token);
+            }
             crate::cmd::transactions::unwatch_all(&mut self.store, &mut conn.client);
             let _ = self.poll.registry().deregister(&mut conn.stream);
             log::debug!("closed {}", conn.addr);
@@ -852,6 +924,13 @@ impl Server {
         set(&stats.used_memory, used);
 
         self.clients_cron(now);
+        if self.shared.tracking.active() {
+            // A lowered tracking-table-max-keys applies even to an idle server.
+            crate::cmd::tracking::limit(&mut self.shared);
+            if self.shared.loop_work {
+                self.loop_work(now);
+            }
+        }
         if now.saturating_sub(self.last_idle_check) < 1000 {
             return;
         }

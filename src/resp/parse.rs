@@ -182,6 +182,13 @@ impl Parser {
         }
     }
 
+    /// Puts the request [`Parser::next`] just returned back: the next call parses it again
+    /// (a command postponed by CLIENT PAUSE runs later from its original bytes).
+    pub fn unread(&mut self) {
+        self.state = State::Start;
+        self.pos = self.frame_start;
+    }
+
     /// Forgets all state, e.g. after the caller cleared its buffer.
     pub fn reset(&mut self) {
         self.state = State::Start;

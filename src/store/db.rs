@@ -124,6 +124,9 @@ pub struct Db {
     /// Clients blocked on keys of this database (Redis's `db->blocking_keys`) and the keys
     /// written since that have waiters (`ready_keys`).
     blocking: Waiters,
+    /// CLIENT PAUSE is on: keys past their TTL read as missing but are not deleted, so the
+    /// dataset does not change while paused (Redis's expireIfNeeded).
+    keep_expired: bool,
 }
 
 /// Who waits for which key (blocking pops), in the order they started waiting, and which
@@ -180,12 +183,34 @@ impl KeyEvents {
 pub struct Watchers {
     by_key: std::collections::HashMap<Box<[u8]>, Vec<u64>, ahash::RandomState>,
     dirty: std::collections::HashSet<u64, ahash::RandomState>,
+    /// Some client tracks keys (client-side caching): changed keys are recorded.
+    track: bool,
+    /// Keys changed since the tracking code last looked, and whether by expiry.
+    touched: Vec<(Box<[u8]>, bool)>,
 }
 
 impl Watchers {
-    /// Marks the watchers of `key` dirty.
+    /// A command changed `key`: its watchers are marked dirty, and tracking is told.
     #[inline]
     fn touch(&mut self, key: &[u8]) {
+        if self.track {
+            self.touched.push((key.into(), false));
+        }
+        self.touch_watchers(key);
+    }
+
+    /// `key` expired: as [`Watchers::touch`], but tracking sees no client behind it.
+    #[inline]
+    fn touch_expired(&mut self, key: &[u8]) {
+        if self.track {
+            self.touched.push((key.into(), true));
+        }
+        self.touch_watchers(key);
+    }
+
+    /// Marks the watchers of `key` dirty.
+    #[inline]
+    fn touch_watchers(&mut self, key: &[u8]) {
         if self.by_key.is_empty() {
             return;
         }
@@ -231,6 +256,7 @@ impl Db {
             watch: Watchers::default(),
             events: KeyEvents::default(),
             blocking: Waiters::default(),
+            keep_expired: false,
         }
     }
 
@@ -286,16 +312,24 @@ impl Db {
         let hash = self.hash(key);
         match self.table.find_entry(hash, |e| *e.key == *key) {
             Ok(occ) if occ.get().is_expired(now) => {
+                if self.keep_expired {
+                    return None;
+                }
                 occ.remove();
                 self.expires -= 1;
                 self.expired += 1;
-                self.watch.touch(key);
+                self.watch.touch_expired(key);
                 self.events.expired(key);
                 None
             }
             Ok(occ) => Some(&mut **occ.into_mut()),
             Err(_) => None,
         }
+    }
+
+    /// While on, expired keys are not deleted on lookup (CLIENT PAUSE).
+    pub fn set_keep_expired(&mut self, on: bool) {
+        self.keep_expired = on;
     }
 
     /// Starts loading the entry of `key` into the CPU cache, without waiting for it.
@@ -454,7 +488,7 @@ impl Db {
                 debug_assert!(e.expire_raw() != 0);
                 *expires -= 1;
                 *expired += 1;
-                watch.touch(key);
+                watch.touch_expired(key);
                 events.expired(key);
                 false
             }
@@ -487,7 +521,7 @@ impl Db {
                 let (e, _) = occ.remove();
                 *expires -= 1;
                 *expired += 1;
-                watch.touch(&e.key);
+                watch.touch_expired(&e.key);
                 events.expired(&e.key);
                 return;
             }
@@ -551,8 +585,9 @@ impl Db {
             .filter(|k| self.table.find(hash_bytes(k), |e| *e.key == ***k).is_some())
             .cloned()
             .collect();
+        // (Tracking clients are told of a flush as a whole, not key by key.)
         for k in existing {
-            self.watch.touch(&k);
+            self.watch.touch_watchers(&k);
         }
         self.expires = 0;
         self.wheel.clear();
@@ -587,6 +622,25 @@ impl Db {
         self.watch.touch(key);
     }
 
+    /// Records changed keys for client-side caching, or stops.
+    pub fn set_tracking(&mut self, on: bool) {
+        self.watch.track = on;
+        if !on {
+            self.watch.touched = Vec::new();
+        }
+    }
+
+    /// True when changed keys wait for the tracking code.
+    #[inline]
+    pub fn has_touched(&self) -> bool {
+        !self.watch.touched.is_empty()
+    }
+
+    /// Takes the changed keys, each with whether it expired.
+    pub fn take_touched(&mut self) -> Vec<(Box<[u8]>, bool)> {
+        std::mem::take(&mut self.watch.touched)
+    }
+
     /// Client `id` watches `key` from now on.
     pub fn watch(&mut self, key: &[u8], id: u64) {
         let ids = self.watch.by_key.entry(key.into()).or_default();
@@ -613,7 +667,7 @@ impl Db {
 
     /// Marks every watcher of this database dirty (SWAPDB).
     pub fn touch_all_watched(&mut self) {
-        let Watchers { by_key, dirty } = &mut self.watch;
+        let Watchers { by_key, dirty, .. } = &mut self.watch;
         for ids in by_key.values() {
             dirty.extend(ids.iter().copied());
         }

@@ -26,6 +26,8 @@ pub struct Store {
     event_classes: u32,
     /// Clients blocked on keys, in all databases (0: nothing to serve after a write).
     blocked: usize,
+    /// Some client tracks keys: writes record the keys they change.
+    tracking: bool,
 }
 
 impl Store {
@@ -37,6 +39,7 @@ impl Store {
             rng: now | 1,
             event_classes: 0,
             blocked: 0,
+            tracking: false,
         }
     }
 
@@ -107,6 +110,39 @@ impl Store {
             }
         }
         all
+    }
+
+    /// Records changed keys for client-side caching (while any client tracks), or stops.
+    pub fn set_tracking(&mut self, on: bool) {
+        self.tracking = on;
+        for db in &mut self.dbs {
+            db.set_tracking(on);
+        }
+    }
+
+    /// True when changed keys wait for the tracking code (one load when nobody tracks).
+    #[inline]
+    pub fn has_touched(&self) -> bool {
+        self.tracking && self.dbs.iter().any(Db::has_touched)
+    }
+
+    /// Takes the changed keys of every database (tracking is not per database), each with
+    /// whether it expired.
+    pub fn take_touched(&mut self) -> Vec<(Box<[u8]>, bool)> {
+        let mut all = Vec::new();
+        for db in &mut self.dbs {
+            if db.has_touched() {
+                all.extend(db.take_touched());
+            }
+        }
+        all
+    }
+
+    /// Keeps expired keys in place (while CLIENT PAUSE is on) or not.
+    pub fn set_keep_expired(&mut self, on: bool) {
+        for db in &mut self.dbs {
+            db.set_keep_expired(on);
+        }
     }
 
     /// Registers a client as waiting for `keys` of database `db`.
