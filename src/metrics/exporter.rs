@@ -20,7 +20,7 @@ use prometheus::{Encoder, Registry, TEXT_FORMAT, TextEncoder};
 use tiny_http::{Method, Response, ResponseBox};
 
 use super::http::{self, Limits, Request, header};
-use super::stats::{CommandStats, LATENCY_BUCKETS, Stats, get};
+use super::stats::{CommandStats, Histogram, LATENCY_BUCKETS, Stats, get};
 
 /// The path Prometheus scrapes.
 const METRICS_PATH: &str = "/metrics";
@@ -114,6 +114,8 @@ fn respond(request: &Request, registry: &Registry) -> ResponseBox {
 enum Source {
     /// One unlabelled series: the value of an atomic.
     Value(fn(&Stats) -> &AtomicU64),
+    /// One unlabelled histogram.
+    Histogram(fn(&Stats) -> &Histogram),
     /// Seconds since start.
     Uptime,
     /// A constant 1 labelled with the version.
@@ -137,7 +139,7 @@ impl Source {
             Source::Calls | Source::Errors | Source::Rejected | Source::Latency => Some("cmd"),
             Source::ErrorCodes => Some("code"),
             Source::BuildInfo => Some("version"),
-            Source::Value(_) | Source::Uptime => None,
+            Source::Value(_) | Source::Histogram(_) | Source::Uptime => None,
         }
     }
 }
@@ -184,6 +186,7 @@ const FAMILIES: &[Family] = &[
     family("keyval_net_input_bytes_total", "Bytes read from clients.", COUNTER, Source::Value(|s| &s.net_input_bytes)),
     family("keyval_net_output_bytes_total", "Bytes written to clients.", COUNTER, Source::Value(|s| &s.net_output_bytes)),
     family("keyval_protocol_errors_total", "Requests that broke the RESP protocol (the connection is then closed).", COUNTER, Source::Value(|s| &s.protocol_errors)),
+    family("keyval_blocked_wait_seconds", "Time a blocked client waited, from the start of its blocking command to being served data; clients that time out or are unblocked by CLIENT UNBLOCK are not observed.", HISTOGRAM, Source::Histogram(|s| &s.blocked_wait)),
     family("keyval_build_info", "Always 1; the version label is the server's version.", GAUGE, Source::BuildInfo),
     family("keyval_uptime_seconds", "Seconds since the server started.", GAUGE, Source::Uptime),
 ];
@@ -241,6 +244,7 @@ impl StatsCollector {
                     gauge(v)
                 }]
             }
+            Source::Histogram(h) => vec![histogram_metric(h(&self.stats))],
             Source::Uptime => vec![gauge(self.stats.uptime_seconds())],
             Source::BuildInfo => vec![labelled("version", env!("CARGO_PKG_VERSION"), gauge(1.0))],
             Source::Calls => per_command(|c| counter((get(&c.calls) + get(&c.rejected)) as f64)),
@@ -298,10 +302,27 @@ fn gauge(v: f64) -> proto::Metric {
 /// The command's histogram with Prometheus's cumulative buckets (the encoder adds +Inf).
 fn histogram(c: &CommandStats) -> proto::Metric {
     let (cumulative, total) = c.cumulative_buckets();
-    let buckets = LATENCY_BUCKETS
-        .iter()
+    let sum = get(&c.latency_ns) as f64 / 1e9;
+    histogram_of(LATENCY_BUCKETS.iter().copied(), cumulative, total, sum)
+}
+
+/// A [`Histogram`] likewise.
+fn histogram_metric(h: &Histogram) -> proto::Metric {
+    let (cumulative, total) = h.cumulative_buckets();
+    let sum = h.sum_ns() as f64 / 1e9;
+    histogram_of(h.bounds_seconds(), cumulative, total, sum)
+}
+
+/// A histogram metric from its bounds (seconds), cumulative counts, total and sum.
+fn histogram_of(
+    bounds: impl Iterator<Item = f64>,
+    cumulative: impl IntoIterator<Item = u64>,
+    total: u64,
+    sum_seconds: f64,
+) -> proto::Metric {
+    let buckets = bounds
         .zip(cumulative)
-        .map(|(&bound, count)| {
+        .map(|(bound, count)| {
             let mut b = proto::Bucket::default();
             b.set_upper_bound(bound);
             b.set_cumulative_count(count);
@@ -311,7 +332,7 @@ fn histogram(c: &CommandStats) -> proto::Metric {
     let mut h = proto::Histogram::default();
     h.set_bucket(buckets);
     h.set_sample_count(total);
-    h.set_sample_sum(get(&c.latency_ns) as f64 / 1e9);
+    h.set_sample_sum(sum_seconds);
     let mut m = proto::Metric::default();
     m.set_histogram(h);
     m
