@@ -10,6 +10,7 @@
 use std::collections::HashMap;
 use std::rc::Rc;
 
+use crate::metrics::stats::{Stats, set};
 use crate::resp::format_i64;
 use crate::util::glob_match;
 
@@ -106,6 +107,10 @@ pub struct PubSub {
     patterns: Vec<(Box<[u8]>, Vec<usize>)>,
     /// Messages to copy into other clients' reply buffers after the current command.
     outbox: Vec<(usize, Message)>,
+    /// Subscriptions of each client (channels, patterns and shard channels), by token.
+    per_client: Vec<u32>,
+    /// Clients with at least one subscription (nonzero entries of `per_client`).
+    clients: usize,
     /// Messages published since the server started.
     pub published: u64,
 }
@@ -125,6 +130,27 @@ impl PubSub {
         }
     }
 
+    /// One more subscription for `token`.
+    fn count_subscription(&mut self, token: usize) {
+        if token >= self.per_client.len() {
+            self.per_client.resize(token + 1, 0);
+        }
+        self.per_client[token] += 1;
+        if self.per_client[token] == 1 {
+            self.clients += 1;
+        }
+    }
+
+    /// One subscription less for `token`.
+    fn count_unsubscription(&mut self, token: usize) {
+        if let Some(n) = self.per_client.get_mut(token) {
+            *n -= 1;
+            if *n == 0 {
+                self.clients -= 1;
+            }
+        }
+    }
+
     /// Adds `token` to a channel's subscribers; false if it was already there.
     pub fn subscribe(&mut self, kind: Kind, channel: &[u8], token: usize) -> bool {
         let subs = self.registry(kind).entry(channel.into()).or_default();
@@ -132,6 +158,7 @@ impl PubSub {
             return false;
         }
         subs.push(token);
+        self.count_subscription(token);
         true
     }
 
@@ -149,6 +176,7 @@ impl PubSub {
             // Dropped at once, so that millions of short-lived channels leave nothing.
             registry.remove(channel);
         }
+        self.count_unsubscription(token);
         true
     }
 
@@ -158,10 +186,12 @@ impl PubSub {
             Some((_, subs)) if subs.contains(&token) => false,
             Some((_, subs)) => {
                 subs.push(token);
+                self.count_subscription(token);
                 true
             }
             None => {
                 self.patterns.push((pattern.into(), vec![token]));
+                self.count_subscription(token);
                 true
             }
         }
@@ -180,6 +210,7 @@ impl PubSub {
         if subs.is_empty() {
             self.patterns.remove(at);
         }
+        self.count_unsubscription(token);
         true
     }
 
@@ -297,6 +328,24 @@ impl PubSub {
     pub fn numchannels(&self) -> usize {
         self.channels.len()
     }
+
+    /// Shard channels with at least one subscriber (INFO pubsubshard_channels).
+    pub fn numshardchannels(&self) -> usize {
+        self.shard.len()
+    }
+
+    /// Clients subscribed to at least one channel, pattern or shard channel.
+    pub fn numclients(&self) -> usize {
+        self.clients
+    }
+
+    /// Publishes the pub/sub gauges for the metrics thread (a few stores, each loop turn).
+    pub fn publish_stats(&self, stats: &Stats) {
+        set(&stats.pubsub_clients, self.clients as u64);
+        set(&stats.pubsub_channels, self.channels.len() as u64);
+        set(&stats.pubsub_patterns, self.patterns.len() as u64);
+        set(&stats.pubsub_shard_channels, self.shard.len() as u64);
+    }
 }
 
 #[cfg(test)]
@@ -345,6 +394,26 @@ mod tests {
         assert_eq!(ps.numchannels(), 0);
         assert!(ps.punsubscribe(b"n*", 2));
         assert_eq!(ps.numpat(), 1);
+    }
+
+    #[test]
+    fn clients_count_once_whatever_they_listen_to() {
+        let mut ps = PubSub::default();
+        ps.subscribe(Kind::Classic, b"a", 4);
+        ps.subscribe(Kind::Classic, b"b", 4);
+        ps.psubscribe(b"*", 4);
+        ps.subscribe(Kind::Shard, b"s", 9);
+        assert!(!ps.subscribe(Kind::Classic, b"a", 4));
+        assert_eq!(ps.numclients(), 2);
+        assert_eq!(ps.numshardchannels(), 1);
+        ps.unsubscribe(Kind::Classic, b"a", 4);
+        ps.punsubscribe(b"*", 4);
+        assert!(!ps.unsubscribe(Kind::Classic, b"a", 4));
+        assert_eq!(ps.numclients(), 2);
+        ps.unsubscribe(Kind::Classic, b"b", 4);
+        assert_eq!(ps.numclients(), 1);
+        ps.unsubscribe(Kind::Shard, b"s", 9);
+        assert_eq!(ps.numclients(), 0);
     }
 
     #[test]

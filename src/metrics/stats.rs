@@ -466,6 +466,18 @@ pub struct Stats {
     pub keys_with_expiry: AtomicU64,
     /// Keys per database, and keys with a TTL per database (for INFO keyspace).
     pub db_keys: Box<[(AtomicU64, AtomicU64)]>,
+    /// Clients subscribed to at least one channel, pattern or shard channel (published
+    /// each loop turn).
+    pub pubsub_clients: AtomicU64,
+    /// Channels with at least one subscriber (INFO pubsub_channels; each loop turn).
+    pub pubsub_channels: AtomicU64,
+    /// Patterns with at least one subscriber (INFO pubsub_patterns; each loop turn).
+    pub pubsub_patterns: AtomicU64,
+    /// Shard channels with at least one subscriber (INFO pubsubshard_channels; each loop
+    /// turn).
+    pub pubsub_shard_channels: AtomicU64,
+    /// Clients blocked on keys (INFO blocked_clients; each loop turn).
+    pub blocked_clients: AtomicU64,
     /// How long served blocked clients waited (timeouts and CLIENT UNBLOCK not included).
     pub blocked_wait: Histogram,
     /// Bytes allocated by the process, from the counting allocator (0 if not installed).
@@ -500,6 +512,11 @@ impl Stats {
             db_keys: (0..databases)
                 .map(|_| (AtomicU64::new(0), AtomicU64::new(0)))
                 .collect(),
+            pubsub_clients: AtomicU64::new(0),
+            pubsub_channels: AtomicU64::new(0),
+            pubsub_patterns: AtomicU64::new(0),
+            pubsub_shard_channels: AtomicU64::new(0),
+            blocked_clients: AtomicU64::new(0),
             blocked_wait: Histogram::new(&BLOCKED_WAIT_BUCKETS_NS),
             used_memory: AtomicU64::new(0),
             start_time: crate::util::now_ms() / 1000,

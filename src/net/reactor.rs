@@ -924,6 +924,8 @@ impl Server {
         set(&stats.keys, keys as u64);
         set(&stats.keys_with_expiry, expires as u64);
         set(&stats.expired_keys, self.store.expired_total());
+        set(&stats.blocked_clients, self.store.blocked_clients() as u64);
+        self.shared.pubsub.publish_stats(stats);
     }
 
     /// Graceful shutdown: stop accepting, then give every pending reply up to two seconds
