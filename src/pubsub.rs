@@ -11,7 +11,7 @@ use std::collections::HashMap;
 use std::rc::Rc;
 
 use crate::metrics::stats::{Stats, set};
-use crate::resp::format_i64;
+use crate::resp::{Reply, format_i64};
 use crate::util::glob_match;
 
 /// Which of the two channel namespaces: classic channels, or shard channels
@@ -29,6 +29,9 @@ pub enum Kind {
 pub struct Message {
     resp2: Rc<[u8]>,
     resp3: Rc<[u8]>,
+    /// Clock ticks ([`crate::clock`]) when it was published; 0 for a push that is not a
+    /// published message, which the pub/sub metrics neither count nor time.
+    published: u64,
 }
 
 impl Message {
@@ -55,12 +58,26 @@ impl Message {
         Message {
             resp2: frame(b'*'),
             resp3: frame(b'>'),
+            published: 0,
         }
     }
 
     /// The encoding for a client speaking RESP3 (`true`) or RESP2.
     pub fn bytes(&self, resp3: bool) -> &[u8] {
         if resp3 { &self.resp3 } else { &self.resp2 }
+    }
+
+    /// Appends the message to a recipient's reply buffer, in its protocol. A published
+    /// message joins the buffer's batch of deliveries awaiting their write (the delivery
+    /// latency); returns true for those, which count as delivered.
+    #[inline]
+    pub fn append_to(&self, out: &mut Reply) -> bool {
+        out.raw(self.bytes(out.is_resp3()));
+        if self.published == 0 {
+            return false;
+        }
+        out.delivered(self.published);
+        true
     }
 }
 
@@ -96,6 +113,18 @@ impl Subscriptions {
     }
 }
 
+/// After a write to a client: when it completed the client's batch of pub/sub messages
+/// (see [`Reply::delivered`]), records their delivery latency: one observation per message,
+/// each with the age of the batch's oldest message (an upper bound for the others; exact
+/// for a message alone in its batch). One branch for a client with no message pending.
+#[inline]
+pub fn record_written(out: &mut Reply, stats: &Stats) {
+    if let Some((count, oldest)) = out.take_written_deliveries() {
+        let ns = crate::clock::nanos_between(oldest, crate::clock::ticks());
+        stats.pubsub_delivery.record_n(ns, count);
+    }
+}
+
 type Registry = HashMap<Box<[u8]>, Vec<usize>, ahash::RandomState>;
 
 /// The server's side of every subscription, and the messages waiting for delivery.
@@ -111,8 +140,12 @@ pub struct PubSub {
     per_client: Vec<u32>,
     /// Clients with at least one subscription (nonzero entries of `per_client`).
     clients: usize,
-    /// Messages published since the server started.
+    /// Publish operations since the server started (PUBLISH, SPUBLISH, notifications).
     pub published: u64,
+    /// Copies of published messages appended to subscribers' reply buffers since the
+    /// server started: the publisher's own, counted here, and the outbox's, counted by
+    /// the event loop as it appends them (a recipient closing by then gets none).
+    pub delivered: u64,
 }
 
 impl PubSub {
@@ -229,9 +262,11 @@ impl PubSub {
     }
 
     /// Publishes `message` on `channel`: queues it for every subscriber of the channel and
-    /// (classic channels only) of every matching pattern, each message encoded once.
-    /// `publisher` (the caller's token) gets its own copies written through `own`, so they
-    /// precede the command's reply. Returns the number of receivers.
+    /// (classic channels only) of every matching pattern, each message encoded once and
+    /// stamped with the clock (for the delivery latency). `publisher` (the caller's token)
+    /// gets its own copies written through `own` (which should append them with
+    /// [`Message::append_to`]), so they precede the command's reply. Returns the number of
+    /// receivers.
     pub fn publish(
         &mut self,
         kind: Kind,
@@ -242,6 +277,15 @@ impl PubSub {
     ) -> usize {
         self.published += 1;
         let mut receivers = 0;
+        // One clock read per publish that reaches someone.
+        let mut tick = 0;
+        let mut stamp = |mut m: Message| {
+            if tick == 0 {
+                tick = crate::clock::ticks().max(1);
+            }
+            m.published = tick;
+            m
+        };
         // Disjoint fields: the registry is read while the outbox grows.
         let registry = match kind {
             Kind::Classic => &self.channels,
@@ -252,10 +296,11 @@ impl PubSub {
                 Kind::Classic => b"message",
                 Kind::Shard => b"smessage",
             };
-            let msg = Message::push(&[word, channel, message]);
+            let msg = stamp(Message::push(&[word, channel, message]));
             for &t in subs {
                 if t == publisher {
                     own(&msg);
+                    self.delivered += 1;
                 } else {
                     self.outbox.push((t, msg.clone()));
                 }
@@ -269,10 +314,11 @@ impl PubSub {
             if !glob_match(pattern, channel, false) {
                 continue;
             }
-            let msg = Message::push(&[b"pmessage", pattern, channel, message]);
+            let msg = stamp(Message::push(&[b"pmessage", pattern, channel, message]));
             for &t in subs {
                 if t == publisher {
                     own(&msg);
+                    self.delivered += 1;
                 } else {
                     self.outbox.push((t, msg.clone()));
                 }
@@ -339,12 +385,15 @@ impl PubSub {
         self.clients
     }
 
-    /// Publishes the pub/sub gauges for the metrics thread (a few stores, each loop turn).
+    /// Publishes the pub/sub gauges and counters for the metrics thread (a few stores,
+    /// each loop turn).
     pub fn publish_stats(&self, stats: &Stats) {
         set(&stats.pubsub_clients, self.clients as u64);
         set(&stats.pubsub_channels, self.channels.len() as u64);
         set(&stats.pubsub_patterns, self.patterns.len() as u64);
         set(&stats.pubsub_shard_channels, self.shard.len() as u64);
+        set(&stats.pubsub_published, self.published);
+        set(&stats.pubsub_delivered, self.delivered);
     }
 }
 
@@ -414,6 +463,41 @@ mod tests {
         assert_eq!(ps.numclients(), 1);
         ps.unsubscribe(Kind::Shard, b"s", 9);
         assert_eq!(ps.numclients(), 0);
+    }
+
+    // Recording is compiled out with `bench-no-metrics`.
+    #[cfg(not(feature = "bench-no-metrics"))]
+    #[test]
+    fn published_messages_are_stamped_counted_and_batched() {
+        crate::clock::init();
+        let mut ps = PubSub::default();
+        ps.subscribe(Kind::Classic, b"ch", 1);
+        ps.subscribe(Kind::Classic, b"ch", 2);
+        ps.psubscribe(b"c*", 2);
+        let mut own = Reply::new();
+        assert_eq!(
+            ps.publish(Kind::Classic, b"ch", b"hi", 1, |m| {
+                assert!(m.append_to(&mut own));
+            }),
+            3
+        );
+        assert_eq!(ps.publish(Kind::Classic, b"nobody", b"hi", 1, |_| ()), 0);
+        assert_eq!(ps.published, 2);
+        // The publisher's own copy is counted at once; the event loop counts the others.
+        assert_eq!(ps.delivered, 1);
+        let mut out = Reply::new();
+        for (_, m) in ps.take_outbox() {
+            assert!(m.append_to(&mut out));
+        }
+        // A push that is not a published message is neither counted nor timed.
+        assert!(!Message::push(&[b"x"]).append_to(&mut out));
+        let stats = Stats::new(vec![], 1);
+        out.consume(out.len());
+        record_written(&mut out, &stats);
+        let (_, total) = stats.pubsub_delivery.cumulative_buckets();
+        assert_eq!(total, 2, "one observation per message of the batch");
+        record_written(&mut out, &stats);
+        assert_eq!(stats.pubsub_delivery.cumulative_buckets().1, 2);
     }
 
     #[test]

@@ -190,6 +190,9 @@ const FAMILIES: &[Family] = &[
     family("keyval_pubsub_channels", "Channels with at least one subscriber (INFO pubsub_channels).", GAUGE, Source::Value(|s| &s.pubsub_channels)),
     family("keyval_pubsub_patterns", "Patterns with at least one subscriber (INFO pubsub_patterns).", GAUGE, Source::Value(|s| &s.pubsub_patterns)),
     family("keyval_pubsub_shard_channels", "Shard channels with at least one subscriber (INFO pubsubshard_channels).", GAUGE, Source::Value(|s| &s.pubsub_shard_channels)),
+    family("keyval_pubsub_messages_published_total", "Publish operations: PUBLISH and SPUBLISH calls, and keyspace notification messages, whether or not anyone listens.", COUNTER, Source::Value(|s| &s.pubsub_published)),
+    family("keyval_pubsub_messages_delivered_total", "Copies of published messages appended to subscribers' reply buffers (one per receiving subscription, as PUBLISH counts receivers).", COUNTER, Source::Value(|s| &s.pubsub_delivered)),
+    family("keyval_pubsub_delivery_latency_seconds", "Time from a message's publish to the return of the write that put the last pending message of its subscriber's batch on the socket; one observation per message, each with the age of the oldest message of its batch (an upper bound; exact for a message alone in its batch). Copies lost with a closing client are not observed.", HISTOGRAM, Source::Histogram(|s| &s.pubsub_delivery)),
     family("keyval_blocked_clients", "Clients blocked on keys by BLPOP, BLMOVE, BZPOPMIN... (INFO blocked_clients).", GAUGE, Source::Value(|s| &s.blocked_clients)),
     family("keyval_blocked_wait_seconds", "Time a blocked client waited, from the start of its blocking command to being served data; clients that time out or are unblocked by CLIENT UNBLOCK are not observed.", HISTOGRAM, Source::Histogram(|s| &s.blocked_wait)),
     family("keyval_build_info", "Always 1; the version label is the server's version.", GAUGE, Source::BuildInfo),
@@ -409,6 +412,36 @@ mod tests {
         }
         // GET was never called: no series at all.
         assert!(!text.contains("cmd=\"GET\""), "{text}");
+    }
+
+    #[cfg(not(feature = "bench-no-metrics"))]
+    #[test]
+    fn pubsub_and_blocking_families() {
+        let s = stats();
+        crate::metrics::stats::set(&s.pubsub_clients, 3);
+        crate::metrics::stats::set(&s.blocked_clients, 1);
+        crate::metrics::stats::set(&s.pubsub_delivered, 4);
+        s.pubsub_delivery.record_n(20_000, 4); // <= 25 us
+        s.blocked_wait.record_n(3_000_000_000, 1); // <= 5 s
+        let text = text(&s);
+        for line in [
+            "keyval_pubsub_clients 3\n",
+            "keyval_pubsub_channels 0\n",
+            "keyval_blocked_clients 1\n",
+            "keyval_pubsub_messages_published_total 0\n",
+            "keyval_pubsub_messages_delivered_total 4\n",
+            "keyval_pubsub_delivery_latency_seconds_bucket{le=\"0.00001\"} 0\n",
+            "keyval_pubsub_delivery_latency_seconds_bucket{le=\"0.000025\"} 4\n",
+            "keyval_pubsub_delivery_latency_seconds_bucket{le=\"+Inf\"} 4\n",
+            "keyval_pubsub_delivery_latency_seconds_sum 0.00008\n",
+            "keyval_pubsub_delivery_latency_seconds_count 4\n",
+            "keyval_blocked_wait_seconds_bucket{le=\"2.5\"} 0\n",
+            "keyval_blocked_wait_seconds_bucket{le=\"5\"} 1\n",
+            "keyval_blocked_wait_seconds_bucket{le=\"300\"} 1\n",
+            "keyval_blocked_wait_seconds_count 1\n",
+        ] {
+            assert!(text.contains(line), "missing {line:?} in\n{text}");
+        }
     }
 
     #[cfg(not(feature = "bench-no-metrics"))]

@@ -205,7 +205,8 @@ impl CommandStats {
     }
 }
 
-/// A latency histogram outside the per-command statistics (blocked waits): non-cumulative counts per bound plus +Inf, and the sum, single-writer like the
+/// A latency histogram outside the per-command statistics (pub/sub delivery, blocked
+/// waits): non-cumulative counts per bound plus +Inf, and the sum, single-writer like the
 /// rest.
 #[derive(Debug)]
 pub struct Histogram {
@@ -476,6 +477,15 @@ pub struct Stats {
     /// Shard channels with at least one subscriber (INFO pubsubshard_channels; each loop
     /// turn).
     pub pubsub_shard_channels: AtomicU64,
+    /// Publish operations since start: PUBLISH, SPUBLISH, and each keyspace notification
+    /// message (published each loop turn from `PubSub`).
+    pub pubsub_published: AtomicU64,
+    /// Copies of published messages appended to subscribers' reply buffers since start
+    /// (published each loop turn from `PubSub`).
+    pub pubsub_delivered: AtomicU64,
+    /// Delivery latency of those copies, observed once each when the write that ends its
+    /// batch returns (see `resp::Reply::delivered`).
+    pub pubsub_delivery: Histogram,
     /// Clients blocked on keys (INFO blocked_clients; each loop turn).
     pub blocked_clients: AtomicU64,
     /// How long served blocked clients waited (timeouts and CLIENT UNBLOCK not included).
@@ -516,6 +526,9 @@ impl Stats {
             pubsub_channels: AtomicU64::new(0),
             pubsub_patterns: AtomicU64::new(0),
             pubsub_shard_channels: AtomicU64::new(0),
+            pubsub_published: AtomicU64::new(0),
+            pubsub_delivered: AtomicU64::new(0),
+            pubsub_delivery: Histogram::new(&LATENCY_BUCKETS_NS),
             blocked_clients: AtomicU64::new(0),
             blocked_wait: Histogram::new(&BLOCKED_WAIT_BUCKETS_NS),
             used_memory: AtomicU64::new(0),
@@ -564,8 +577,9 @@ impl Stats {
         codes
     }
 
-    /// CONFIG RESETSTAT: zeroes the counters (gauges keep their values). The blocked-wait
-    /// histogram, which INFO does not show, counts from start.
+    /// CONFIG RESETSTAT: zeroes the counters (gauges keep their values). The pub/sub and
+    /// blocking figures, which INFO's stats do not show, count from start like
+    /// `expired_keys`, so their histograms stay consistent with their counters.
     pub fn reset(&self) {
         for c in self.commands.iter() {
             c.reset();

@@ -566,6 +566,7 @@ impl Server {
         }
         let mut outbox = self.shared.pubsub.take_outbox();
         let settings = &self.shared.params.settings;
+        let mut delivered = 0;
         for (token, message) in outbox.drain(..) {
             let Some(Socket::Client(conn)) = self.sockets.get_mut(token) else {
                 continue;
@@ -573,7 +574,7 @@ impl Server {
             if conn.kill {
                 continue;
             }
-            conn.out.raw(message.bytes(conn.out.is_resp3()));
+            delivered += u64::from(message.append_to(&mut conn.out));
             if output_limit_reached(conn.out.len(), &mut conn.client, settings, now) {
                 conn.close_for_output_limit(now);
             }
@@ -582,6 +583,7 @@ impl Server {
                 self.to_flush.push(token);
             }
         }
+        self.shared.pubsub.delivered += delivered;
         self.shared.pubsub.return_outbox(outbox);
     }
 
