@@ -1305,13 +1305,20 @@ fn prometheus_scrapes_the_server_and_every_dashboard_query_returns_data() {
     });
 
     // Steady traffic from here on, so rates, quantiles and the hit ratio have something to
-    // show: hits, misses, and keys that expire 50 ms after being set. Bounded by PATIENCE.
+    // show: hits, misses, keys that expire 50 ms after being set, messages for a
+    // subscriber, and pushes for a client waiting in BLPOP. Bounded by PATIENCE.
     let stop = Arc::new(AtomicBool::new(false));
+    let mut subscriber = k.client();
+    assert!(
+        subscriber
+            .cmd("SUBSCRIBE feed")
+            .starts_with(b"*3\r\n$9\r\nsubscribe")
+    );
+    let deadline = Instant::now() + 3 * PATIENCE;
     let load = {
         let stop = Arc::clone(&stop);
         let mut c = k.client();
         thread::spawn(move || {
-            let deadline = Instant::now() + 3 * PATIENCE;
             let mut i = 0u64;
             while !stop.load(Ordering::Relaxed) && Instant::now() < deadline {
                 let batch = [
@@ -1319,11 +1326,46 @@ fn prometheus_scrapes_the_server_and_every_dashboard_query_returns_data() {
                     req(&format!("GET t{i}")),
                     req("GET never-set"),
                     req("INCR counter"),
+                    req(&format!("PUBLISH feed m{i}")),
+                    req("RPUSH jobs j"),
                 ];
                 pipeline(&mut c, &batch);
                 i += 1;
                 // Pace the load (a few hundred commands a second); this is not a wait.
                 thread::sleep(Duration::from_millis(10));
+            }
+        })
+    };
+    // Reads the messages, so the subscriber's buffer stays empty.
+    let reader = {
+        let stop = Arc::clone(&stop);
+        let mut stream = subscriber.stream;
+        stream
+            .set_read_timeout(Some(Duration::from_millis(100)))
+            .expect("read timeout");
+        thread::spawn(move || {
+            let mut buf = [0u8; 4096];
+            while !stop.load(Ordering::Relaxed) && Instant::now() < deadline {
+                match stream.read(&mut buf) {
+                    Ok(0) => break,
+                    Ok(_) => {}
+                    Err(e)
+                        if matches!(
+                            e.kind(),
+                            io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+                        ) => {}
+                    Err(e) => panic!("subscriber read: {e}"),
+                }
+            }
+        })
+    };
+    // Waits in BLPOP (each served by the next RPUSH, or by jobs already queued).
+    let worker = {
+        let stop = Arc::clone(&stop);
+        let mut c = k.client();
+        thread::spawn(move || {
+            while !stop.load(Ordering::Relaxed) && Instant::now() < deadline {
+                c.cmd("BLPOP jobs 1");
             }
         })
     };
@@ -1343,6 +1385,8 @@ fn prometheus_scrapes_the_server_and_every_dashboard_query_returns_data() {
     }
     stop.store(true, Ordering::Relaxed);
     load.join().expect("load thread");
+    worker.join().expect("BLPOP thread");
+    reader.join().expect("subscriber thread");
     drop(prom);
 }
 
@@ -1441,6 +1485,11 @@ fn dashboard_has_the_panels_and_uses_the_provisioned_datasource() {
         "Hit ratio",
         "Expired keys/s",
         "Network bytes/s",
+        "Pub/sub clients and channels",
+        "Pub/sub messages/s",
+        "Pub/sub delivery latency (p50 / p99)",
+        "Blocked clients",
+        "Blocked wait (p50 / p99)",
     ] {
         assert!(
             titles.contains(&wanted),
