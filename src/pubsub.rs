@@ -10,7 +10,8 @@
 use std::collections::HashMap;
 use std::rc::Rc;
 
-use crate::resp::format_i64;
+use crate::metrics::stats::{Stats, set};
+use crate::resp::{Reply, format_i64};
 use crate::util::glob_match;
 
 /// Which of the two channel namespaces: classic channels, or shard channels
@@ -31,6 +32,9 @@ pub struct Message {
     resp3: Rc<[u8]>,
     /// A RESP2 client gets it only while it is in pub/sub mode (a redirected invalidation).
     resp2_if_subscribed: bool,
+    /// Clock ticks ([`crate::clock`]) when it was published; 0 for a push that is not a
+    /// published message, which the pub/sub metrics neither count nor time.
+    published: u64,
 }
 
 impl Message {
@@ -58,6 +62,7 @@ impl Message {
             resp2: frame(b'*'),
             resp3: frame(b'>'),
             resp2_if_subscribed: false,
+            published: 0,
         }
     }
 
@@ -68,6 +73,7 @@ impl Message {
             resp2: Rc::clone(&frame),
             resp3: frame,
             resp2_if_subscribed: false,
+            published: 0,
         }
     }
 
@@ -77,6 +83,7 @@ impl Message {
             resp2: Rc::from(&[][..]),
             resp3: resp3.into(),
             resp2_if_subscribed: false,
+            published: 0,
         }
     }
 
@@ -87,6 +94,7 @@ impl Message {
             resp2: resp2.into(),
             resp3: resp3.into(),
             resp2_if_subscribed: true,
+            published: 0,
         }
     }
 
@@ -105,6 +113,24 @@ impl Message {
     /// The encoding for a client speaking RESP3 (`true`) or RESP2.
     pub fn bytes(&self, resp3: bool) -> &[u8] {
         if resp3 { &self.resp3 } else { &self.resp2 }
+    }
+
+    /// Appends the message to a recipient's reply buffer, in the form it gets (see
+    /// [`Message::for_client`]; `subscribed`: the recipient is in pub/sub mode). A
+    /// published message joins the buffer's batch of deliveries awaiting their write (the
+    /// delivery latency); returns true for those, which count as delivered.
+    #[inline]
+    pub fn append_to(&self, out: &mut Reply, subscribed: bool) -> bool {
+        let bytes = self.for_client(out.is_resp3(), subscribed);
+        if bytes.is_empty() {
+            return false;
+        }
+        out.raw(bytes);
+        if self.published == 0 {
+            return false;
+        }
+        out.delivered(self.published);
+        true
     }
 }
 
@@ -140,6 +166,18 @@ impl Subscriptions {
     }
 }
 
+/// After a write to a client: when it completed the client's batch of pub/sub messages
+/// (see [`Reply::delivered`]), records their delivery latency: one observation per message,
+/// each with the age of the batch's oldest message (an upper bound for the others; exact
+/// for a message alone in its batch). One branch for a client with no message pending.
+#[inline]
+pub fn record_written(out: &mut Reply, stats: &Stats) {
+    if let Some((count, oldest)) = out.take_written_deliveries() {
+        let ns = crate::clock::nanos_between(oldest, crate::clock::ticks());
+        stats.pubsub_delivery.record_n(ns, count);
+    }
+}
+
 type Registry = HashMap<Box<[u8]>, Vec<usize>, ahash::RandomState>;
 
 /// The server's side of every subscription, and the messages waiting for delivery.
@@ -151,8 +189,16 @@ pub struct PubSub {
     patterns: Vec<(Box<[u8]>, Vec<usize>)>,
     /// Messages to copy into other clients' reply buffers after the current command.
     outbox: Vec<(usize, Message)>,
-    /// Messages published since the server started.
+    /// Subscriptions of each client (channels, patterns and shard channels), by token.
+    per_client: Vec<u32>,
+    /// Clients with at least one subscription (nonzero entries of `per_client`).
+    clients: usize,
+    /// Publish operations since the server started (PUBLISH, SPUBLISH, notifications).
     pub published: u64,
+    /// Copies of published messages appended to subscribers' reply buffers since the
+    /// server started: the publisher's own, counted here, and the outbox's, counted by
+    /// the event loop as it appends them (a recipient closing by then gets none).
+    pub delivered: u64,
 }
 
 impl PubSub {
@@ -170,6 +216,27 @@ impl PubSub {
         }
     }
 
+    /// One more subscription for `token`.
+    fn count_subscription(&mut self, token: usize) {
+        if token >= self.per_client.len() {
+            self.per_client.resize(token + 1, 0);
+        }
+        self.per_client[token] += 1;
+        if self.per_client[token] == 1 {
+            self.clients += 1;
+        }
+    }
+
+    /// One subscription less for `token`.
+    fn count_unsubscription(&mut self, token: usize) {
+        if let Some(n) = self.per_client.get_mut(token) {
+            *n -= 1;
+            if *n == 0 {
+                self.clients -= 1;
+            }
+        }
+    }
+
     /// Adds `token` to a channel's subscribers; false if it was already there.
     pub fn subscribe(&mut self, kind: Kind, channel: &[u8], token: usize) -> bool {
         let subs = self.registry(kind).entry(channel.into()).or_default();
@@ -177,6 +244,7 @@ impl PubSub {
             return false;
         }
         subs.push(token);
+        self.count_subscription(token);
         true
     }
 
@@ -194,6 +262,7 @@ impl PubSub {
             // Dropped at once, so that millions of short-lived channels leave nothing.
             registry.remove(channel);
         }
+        self.count_unsubscription(token);
         true
     }
 
@@ -203,10 +272,12 @@ impl PubSub {
             Some((_, subs)) if subs.contains(&token) => false,
             Some((_, subs)) => {
                 subs.push(token);
+                self.count_subscription(token);
                 true
             }
             None => {
                 self.patterns.push((pattern.into(), vec![token]));
+                self.count_subscription(token);
                 true
             }
         }
@@ -225,6 +296,7 @@ impl PubSub {
         if subs.is_empty() {
             self.patterns.remove(at);
         }
+        self.count_unsubscription(token);
         true
     }
 
@@ -243,9 +315,11 @@ impl PubSub {
     }
 
     /// Publishes `message` on `channel`: queues it for every subscriber of the channel and
-    /// (classic channels only) of every matching pattern, each message encoded once.
-    /// `publisher` (the caller's token) gets its own copies written through `own`, so they
-    /// precede the command's reply. Returns the number of receivers.
+    /// (classic channels only) of every matching pattern, each message encoded once and
+    /// stamped with the clock (for the delivery latency). `publisher` (the caller's token)
+    /// gets its own copies written through `own` (which should append them with
+    /// [`Message::append_to`]), so they precede the command's reply. Returns the number of
+    /// receivers.
     pub fn publish(
         &mut self,
         kind: Kind,
@@ -256,6 +330,15 @@ impl PubSub {
     ) -> usize {
         self.published += 1;
         let mut receivers = 0;
+        // One clock read per publish that reaches someone.
+        let mut tick = 0;
+        let mut stamp = |mut m: Message| {
+            if tick == 0 {
+                tick = crate::clock::ticks().max(1);
+            }
+            m.published = tick;
+            m
+        };
         // Disjoint fields: the registry is read while the outbox grows.
         let registry = match kind {
             Kind::Classic => &self.channels,
@@ -266,10 +349,11 @@ impl PubSub {
                 Kind::Classic => b"message",
                 Kind::Shard => b"smessage",
             };
-            let msg = Message::push(&[word, channel, message]);
+            let msg = stamp(Message::push(&[word, channel, message]));
             for &t in subs {
                 if t == publisher {
                     own(&msg);
+                    self.delivered += 1;
                 } else {
                     self.outbox.push((t, msg.clone()));
                 }
@@ -283,10 +367,11 @@ impl PubSub {
             if !glob_match(pattern, channel, false) {
                 continue;
             }
-            let msg = Message::push(&[b"pmessage", pattern, channel, message]);
+            let msg = stamp(Message::push(&[b"pmessage", pattern, channel, message]));
             for &t in subs {
                 if t == publisher {
                     own(&msg);
+                    self.delivered += 1;
                 } else {
                     self.outbox.push((t, msg.clone()));
                 }
@@ -342,6 +427,27 @@ impl PubSub {
     pub fn numchannels(&self) -> usize {
         self.channels.len()
     }
+
+    /// Shard channels with at least one subscriber (INFO pubsubshard_channels).
+    pub fn numshardchannels(&self) -> usize {
+        self.shard.len()
+    }
+
+    /// Clients subscribed to at least one channel, pattern or shard channel.
+    pub fn numclients(&self) -> usize {
+        self.clients
+    }
+
+    /// Publishes the pub/sub gauges and counters for the metrics thread (a few stores,
+    /// each loop turn).
+    pub fn publish_stats(&self, stats: &Stats) {
+        set(&stats.pubsub_clients, self.clients as u64);
+        set(&stats.pubsub_channels, self.channels.len() as u64);
+        set(&stats.pubsub_patterns, self.patterns.len() as u64);
+        set(&stats.pubsub_shard_channels, self.shard.len() as u64);
+        set(&stats.pubsub_published, self.published);
+        set(&stats.pubsub_delivered, self.delivered);
+    }
 }
 
 #[cfg(test)]
@@ -390,6 +496,61 @@ mod tests {
         assert_eq!(ps.numchannels(), 0);
         assert!(ps.punsubscribe(b"n*", 2));
         assert_eq!(ps.numpat(), 1);
+    }
+
+    #[test]
+    fn clients_count_once_whatever_they_listen_to() {
+        let mut ps = PubSub::default();
+        ps.subscribe(Kind::Classic, b"a", 4);
+        ps.subscribe(Kind::Classic, b"b", 4);
+        ps.psubscribe(b"*", 4);
+        ps.subscribe(Kind::Shard, b"s", 9);
+        assert!(!ps.subscribe(Kind::Classic, b"a", 4));
+        assert_eq!(ps.numclients(), 2);
+        assert_eq!(ps.numshardchannels(), 1);
+        ps.unsubscribe(Kind::Classic, b"a", 4);
+        ps.punsubscribe(b"*", 4);
+        assert!(!ps.unsubscribe(Kind::Classic, b"a", 4));
+        assert_eq!(ps.numclients(), 2);
+        ps.unsubscribe(Kind::Classic, b"b", 4);
+        assert_eq!(ps.numclients(), 1);
+        ps.unsubscribe(Kind::Shard, b"s", 9);
+        assert_eq!(ps.numclients(), 0);
+    }
+
+    // Recording is compiled out with `bench-no-metrics`.
+    #[cfg(not(feature = "bench-no-metrics"))]
+    #[test]
+    fn published_messages_are_stamped_counted_and_batched() {
+        crate::clock::init();
+        let mut ps = PubSub::default();
+        ps.subscribe(Kind::Classic, b"ch", 1);
+        ps.subscribe(Kind::Classic, b"ch", 2);
+        ps.psubscribe(b"c*", 2);
+        let mut own = Reply::new();
+        assert_eq!(
+            ps.publish(Kind::Classic, b"ch", b"hi", 1, |m| {
+                assert!(m.append_to(&mut own, true));
+            }),
+            3
+        );
+        assert_eq!(ps.publish(Kind::Classic, b"nobody", b"hi", 1, |_| ()), 0);
+        assert_eq!(ps.published, 2);
+        // The publisher's own copy is counted at once; the event loop counts the others.
+        assert_eq!(ps.delivered, 1);
+        let mut out = Reply::new();
+        for (_, m) in ps.take_outbox() {
+            assert!(m.append_to(&mut out, true));
+        }
+        // A push that is not a published message is neither counted nor timed.
+        assert!(!Message::push(&[b"x"]).append_to(&mut out, true));
+        let stats = Stats::new(vec![], 1);
+        out.consume(out.len());
+        record_written(&mut out, &stats);
+        let (_, total) = stats.pubsub_delivery.cumulative_buckets();
+        assert_eq!(total, 2, "one observation per message of the batch");
+        record_written(&mut out, &stats);
+        assert_eq!(stats.pubsub_delivery.cumulative_buckets().1, 2);
     }
 
     #[test]

@@ -15,7 +15,7 @@ use std::sync::{Arc, mpsc};
 use std::thread;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use common::{Client, Server, free_port, have_tool, wait_for};
+use common::{Client, Server, free_port, have_tool, info_field, wait_for};
 use serde_json::Value;
 
 /// How long anything is waited for before a test fails.
@@ -553,6 +553,212 @@ fn active_connections_return_after_disconnects_and_protocol_errors() {
     k.scrape_until("0 connections after every client left", |s| {
         s.get("keyval_active_connections") == Some(0.0)
     });
+}
+
+/// The pub/sub gauges of a scrape: (clients, channels, patterns, shard channels).
+fn pubsub_gauges(s: &Scrape) -> (f64, f64, f64, f64) {
+    (
+        s.value("keyval_pubsub_clients"),
+        s.value("keyval_pubsub_channels"),
+        s.value("keyval_pubsub_patterns"),
+        s.value("keyval_pubsub_shard_channels"),
+    )
+}
+
+/// Sends `line` and checks its reply (the reply is the proof the command ran).
+fn expect(c: &mut Client, line: &str, reply: &str) {
+    assert_eq!(c.cmd_str(line), reply, "{line}");
+}
+
+#[test]
+fn pubsub_gauges_counters_and_delivery_latency_are_exact() {
+    let k = Keyval::start(&[]);
+    let s = k.scrape();
+    assert_eq!(pubsub_gauges(&s), (0.0, 0.0, 0.0, 0.0));
+    assert_eq!(s.value("keyval_pubsub_messages_published_total"), 0.0);
+    assert_eq!(s.value("keyval_pubsub_messages_delivered_total"), 0.0);
+    assert_eq!(s.value("keyval_pubsub_delivery_latency_seconds_count"), 0.0);
+
+    // Six subscribed clients: three on "news"; one on "news" and the pattern "n*" (two
+    // copies of each message on news); one on the shard channel "s1"; one RESP3 client on
+    // "own", which it will publish to itself.
+    let mut news: Vec<Client> = (0..3).map(|_| k.client()).collect();
+    for c in &mut news {
+        expect(
+            c,
+            "SUBSCRIBE news",
+            "*3\r\n$9\r\nsubscribe\r\n$4\r\nnews\r\n:1\r\n",
+        );
+    }
+    let mut both = k.client();
+    expect(
+        &mut both,
+        "SUBSCRIBE news",
+        "*3\r\n$9\r\nsubscribe\r\n$4\r\nnews\r\n:1\r\n",
+    );
+    expect(
+        &mut both,
+        "PSUBSCRIBE n*",
+        "*3\r\n$10\r\npsubscribe\r\n$2\r\nn*\r\n:2\r\n",
+    );
+    let mut shard = k.client();
+    expect(
+        &mut shard,
+        "SSUBSCRIBE s1",
+        "*3\r\n$10\r\nssubscribe\r\n$2\r\ns1\r\n:1\r\n",
+    );
+    let mut own = k.client();
+    own.cmd("HELLO 3");
+    expect(
+        &mut own,
+        "SUBSCRIBE own",
+        ">3\r\n$9\r\nsubscribe\r\n$3\r\nown\r\n:1\r\n",
+    );
+    // The gauges are published each loop turn before replies are written: exact now.
+    let s = k.scrape();
+    assert_eq!(pubsub_gauges(&s), (6.0, 2.0, 1.0, 1.0));
+    let mut publ = k.client();
+    let (_, fields) = info(&mut publ, "stats");
+    for (metric, info_field) in [
+        ("keyval_pubsub_channels", "pubsub_channels"),
+        ("keyval_pubsub_patterns", "pubsub_patterns"),
+        ("keyval_pubsub_shard_channels", "pubsubshard_channels"),
+    ] {
+        assert_eq!(s.value(metric), field(&fields, info_field), "{metric}");
+    }
+
+    // 10 publishes on news reach 5 subscriptions each; 3 on s1 reach 1; 1 reaches nobody.
+    let mut publishes: Vec<_> = (0..10)
+        .map(|i| req(&format!("PUBLISH news m{i}")))
+        .collect();
+    publishes.extend((0..3).map(|i| req(&format!("SPUBLISH s1 x{i}"))));
+    publishes.push(req("PUBLISH void x"));
+    let replies = pipeline(&mut publ, &publishes);
+    assert!(replies[..10].iter().all(|r| r == b":5\r\n"), "{replies:?}");
+    assert!(
+        replies[10..13].iter().all(|r| r == b":1\r\n"),
+        "{replies:?}"
+    );
+    assert_eq!(replies[13], b":0\r\n");
+    for c in &mut news {
+        for _ in 0..10 {
+            assert!(c.read_reply().starts_with(b"*3\r\n$7\r\nmessage\r\n"));
+        }
+    }
+    for _ in 0..20 {
+        let m = both.read_reply();
+        assert!(m.starts_with(b"*3\r\n$7\r\nmessage") || m.starts_with(b"*4\r\n$8\r\npmessage"));
+    }
+    for _ in 0..3 {
+        assert!(shard.read_reply().starts_with(b"*3\r\n$8\r\nsmessage\r\n"));
+    }
+    // A RESP3 client's copy of its own publish precedes the reply, in its own buffer.
+    own.send(&[b"PUBLISH", b"own", b"me"]);
+    assert_eq!(
+        own.read_reply(),
+        b">3\r\n$7\r\nmessage\r\n$3\r\nown\r\n$2\r\nme\r\n"
+    );
+    assert_eq!(own.read_reply(), b":1\r\n");
+    expect(&mut publ, "PUBLISH own you", ":1\r\n");
+    assert_eq!(
+        own.read_reply(),
+        b">3\r\n$7\r\nmessage\r\n$3\r\nown\r\n$3\r\nyou\r\n"
+    );
+    // A keyspace notification is a publish too, listened to or not.
+    assert_eq!(
+        publ.call(&[b"CONFIG", b"SET", b"notify-keyspace-events", b"K$"]),
+        b"+OK\r\n"
+    );
+    expect(&mut publ, "SET k v", "+OK\r\n");
+    assert_eq!(
+        publ.call(&[b"CONFIG", b"SET", b"notify-keyspace-events", b""]),
+        b"+OK\r\n"
+    );
+
+    // Every copy has been read, so every write that carried one has returned.
+    let s = k.scrape();
+    assert_eq!(s.value("keyval_pubsub_messages_published_total"), 17.0);
+    assert_eq!(s.value("keyval_pubsub_messages_delivered_total"), 55.0);
+    assert_eq!(
+        s.value("keyval_pubsub_delivery_latency_seconds_count"),
+        55.0
+    );
+    assert_eq!(
+        s.value(r#"keyval_pubsub_delivery_latency_seconds_bucket{le="+Inf"}"#),
+        55.0
+    );
+    let buckets: Vec<f64> = s
+        .series("keyval_pubsub_delivery_latency_seconds_bucket")
+        .iter()
+        .filter_map(|l| l.rsplit(' ').next()?.parse().ok())
+        .collect();
+    assert_eq!(buckets.len(), 20, "19 bounds and +Inf");
+    assert!(buckets.windows(2).all(|w| w[0] <= w[1]), "{buckets:?}");
+    let sum = s.value("keyval_pubsub_delivery_latency_seconds_sum");
+    assert!(
+        sum > 0.0 && sum < 55.0 * PATIENCE.as_secs_f64(),
+        "sum {sum}"
+    );
+    assert_eq!(pubsub_gauges(&s), (6.0, 2.0, 1.0, 1.0));
+
+    // Leaving: UNSUBSCRIBE of the last channel, PUNSUBSCRIBE of a client still on a
+    // channel, RESET, and a disconnect.
+    expect(
+        &mut news[0],
+        "UNSUBSCRIBE",
+        "*3\r\n$11\r\nunsubscribe\r\n$4\r\nnews\r\n:0\r\n",
+    );
+    expect(
+        &mut both,
+        "PUNSUBSCRIBE",
+        "*3\r\n$12\r\npunsubscribe\r\n$2\r\nn*\r\n:1\r\n",
+    );
+    expect(&mut own, "RESET", "+RESET\r\n");
+    assert_eq!(pubsub_gauges(&k.scrape()), (4.0, 1.0, 0.0, 1.0));
+    drop(shard);
+    k.scrape_until("the shard subscriber's disconnect", |s| {
+        pubsub_gauges(s) == (3.0, 1.0, 0.0, 0.0)
+    });
+}
+
+#[test]
+fn blocked_clients_gauge_and_wait_histogram() {
+    let k = Keyval::start(&[]);
+    let mut pusher = k.client();
+    let s = k.scrape();
+    assert_eq!(s.value("keyval_blocked_clients"), 0.0);
+    assert_eq!(s.value("keyval_blocked_wait_seconds_count"), 0.0);
+
+    // Blocked: no reply to wait for, so poll the gauge.
+    let mut waiter = k.client();
+    waiter.send(&[b"BLPOP", b"q", b"0"]);
+    k.scrape_until("one blocked client", |s| {
+        s.get("keyval_blocked_clients") == Some(1.0)
+    });
+    assert_eq!(info_field(&mut pusher, "clients", "blocked_clients"), 1);
+    expect(&mut pusher, "RPUSH q a", ":1\r\n");
+    assert_eq!(waiter.read_reply(), b"*2\r\n$1\r\nq\r\n$1\r\na\r\n");
+    // Served during RPUSH, before that turn's gauges and writes: exact now.
+    let s = k.scrape();
+    assert_eq!(s.value("keyval_blocked_clients"), 0.0);
+    assert_eq!(s.value("keyval_blocked_wait_seconds_count"), 1.0);
+    let waited = s.value("keyval_blocked_wait_seconds_sum");
+    assert!(waited > 0.0 && waited < PATIENCE.as_secs_f64(), "{waited}");
+
+    // Timed out, or unblocked by CLIENT UNBLOCK: not served, so not observed.
+    waiter.send(&[b"BLPOP", b"q", b"0.05"]);
+    assert_eq!(waiter.read_reply(), b"*-1\r\n");
+    let id = waiter.int("CLIENT ID");
+    waiter.send(&[b"BLPOP", b"q", b"0"]);
+    k.scrape_until("blocked again", |s| {
+        s.get("keyval_blocked_clients") == Some(1.0)
+    });
+    expect(&mut pusher, &format!("CLIENT UNBLOCK {id}"), ":1\r\n");
+    assert_eq!(waiter.read_reply(), b"*-1\r\n");
+    let s = k.scrape();
+    assert_eq!(s.value("keyval_blocked_clients"), 0.0);
+    assert_eq!(s.value("keyval_blocked_wait_seconds_count"), 1.0);
+    assert_eq!(info_field(&mut pusher, "clients", "blocked_clients"), 0);
 }
 
 // ---------------------------------------------------------------------------------------
@@ -1099,13 +1305,20 @@ fn prometheus_scrapes_the_server_and_every_dashboard_query_returns_data() {
     });
 
     // Steady traffic from here on, so rates, quantiles and the hit ratio have something to
-    // show: hits, misses, and keys that expire 50 ms after being set. Bounded by PATIENCE.
+    // show: hits, misses, keys that expire 50 ms after being set, messages for a
+    // subscriber, and pushes for a client waiting in BLPOP. Bounded by PATIENCE.
     let stop = Arc::new(AtomicBool::new(false));
+    let mut subscriber = k.client();
+    assert!(
+        subscriber
+            .cmd("SUBSCRIBE feed")
+            .starts_with(b"*3\r\n$9\r\nsubscribe")
+    );
+    let deadline = Instant::now() + 3 * PATIENCE;
     let load = {
         let stop = Arc::clone(&stop);
         let mut c = k.client();
         thread::spawn(move || {
-            let deadline = Instant::now() + 3 * PATIENCE;
             let mut i = 0u64;
             while !stop.load(Ordering::Relaxed) && Instant::now() < deadline {
                 let batch = [
@@ -1113,11 +1326,46 @@ fn prometheus_scrapes_the_server_and_every_dashboard_query_returns_data() {
                     req(&format!("GET t{i}")),
                     req("GET never-set"),
                     req("INCR counter"),
+                    req(&format!("PUBLISH feed m{i}")),
+                    req("RPUSH jobs j"),
                 ];
                 pipeline(&mut c, &batch);
                 i += 1;
                 // Pace the load (a few hundred commands a second); this is not a wait.
                 thread::sleep(Duration::from_millis(10));
+            }
+        })
+    };
+    // Reads the messages, so the subscriber's buffer stays empty.
+    let reader = {
+        let stop = Arc::clone(&stop);
+        let mut stream = subscriber.stream;
+        stream
+            .set_read_timeout(Some(Duration::from_millis(100)))
+            .expect("read timeout");
+        thread::spawn(move || {
+            let mut buf = [0u8; 4096];
+            while !stop.load(Ordering::Relaxed) && Instant::now() < deadline {
+                match stream.read(&mut buf) {
+                    Ok(0) => break,
+                    Ok(_) => {}
+                    Err(e)
+                        if matches!(
+                            e.kind(),
+                            io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+                        ) => {}
+                    Err(e) => panic!("subscriber read: {e}"),
+                }
+            }
+        })
+    };
+    // Waits in BLPOP (each served by the next RPUSH, or by jobs already queued).
+    let worker = {
+        let stop = Arc::clone(&stop);
+        let mut c = k.client();
+        thread::spawn(move || {
+            while !stop.load(Ordering::Relaxed) && Instant::now() < deadline {
+                c.cmd("BLPOP jobs 1");
             }
         })
     };
@@ -1137,6 +1385,8 @@ fn prometheus_scrapes_the_server_and_every_dashboard_query_returns_data() {
     }
     stop.store(true, Ordering::Relaxed);
     load.join().expect("load thread");
+    worker.join().expect("BLPOP thread");
+    reader.join().expect("subscriber thread");
     drop(prom);
 }
 
@@ -1235,6 +1485,11 @@ fn dashboard_has_the_panels_and_uses_the_provisioned_datasource() {
         "Hit ratio",
         "Expired keys/s",
         "Network bytes/s",
+        "Pub/sub clients and channels",
+        "Pub/sub messages/s",
+        "Pub/sub delivery latency (p50 / p99)",
+        "Blocked clients",
+        "Blocked wait (p50 / p99)",
     ] {
         assert!(
             titles.contains(&wanted),

@@ -73,6 +73,9 @@ pub struct Blocked {
     pub deadline: u64,
     /// Statistics slot of the command, counted when the client is unblocked, as Redis does.
     pub slot: usize,
+    /// Clock ticks ([`crate::clock`]) when the blocking command started: a served client
+    /// waited from there (the `keyval_blocked_wait_seconds` histogram).
+    pub since: u64,
 }
 
 impl Blocked {
@@ -120,6 +123,7 @@ fn block(ctx: &mut Ctx, keys: &[&[u8]], waiting: Waiting, deadline: u64) {
         waiting,
         deadline,
         slot,
+        since: ctx.shared.last_tick,
     }));
     ctx.shared.newly_blocked.push(ctx.client.token);
     ctx.shared.loop_work = true;
@@ -486,6 +490,9 @@ pub fn serve(ctx: &mut Ctx, key: &[u8]) -> bool {
         Waiting::ZsetPop { max, count } => zpop_and_reply(ctx, key, *max, *count),
     }
     finish_served(ctx, blocked.slot, mark);
+    // finish_served read the clock: the wait ends at the reply.
+    let waited = crate::clock::nanos_between(blocked.since, ctx.shared.last_tick);
+    ctx.shared.stats.blocked_wait.record_n(waited, 1);
     true
 }
 
@@ -505,6 +512,7 @@ mod tests {
             },
             deadline: 0,
             slot: 0,
+            since: 0,
         };
         b.reply_timeout(&mut out);
         assert_eq!(out.bytes(), b"*-1\r\n");

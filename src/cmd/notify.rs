@@ -105,9 +105,8 @@ pub fn publish_event(
     };
     let mut own = |m: &crate::pubsub::Message| {
         if let Some(out) = out.as_deref_mut() {
-            let resp3 = out.is_resp3();
             let start = out.mark();
-            out.raw(m.bytes(resp3));
+            m.append_to(out, true);
             out.kept_push(start);
         }
     };

@@ -146,7 +146,6 @@ fn punsubscribe(ctx: &mut Ctx, args: Args) {
 
 /// Publishes on a channel and replies with the number of receivers.
 fn publish_to(ctx: &mut Ctx, kind: Kind, args: Args) {
-    let resp3 = ctx.out.is_resp3();
     let out = &mut *ctx.out;
     let receivers = ctx.shared.pubsub.publish(
         kind,
@@ -155,7 +154,7 @@ fn publish_to(ctx: &mut Ctx, kind: Kind, args: Args) {
         ctx.client.token,
         |m: &Message| {
             let start = out.mark();
-            out.raw(m.bytes(resp3));
+            m.append_to(out, true);
             out.kept_push(start);
         },
     );

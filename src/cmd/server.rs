@@ -6,7 +6,6 @@ use super::flags::{self, ADMIN, FAST, LOADING, NO_MULTI, NOSCRIPT, STALE};
 use super::{Command, Ctx, Request, err, reply_help, subcommand, table};
 use crate::alloc::Rusage;
 use crate::metrics::stats::get;
-use crate::pubsub::Kind;
 use crate::resp::{Args, Reply};
 use crate::util::glob_match;
 
@@ -579,10 +578,7 @@ fn stats_section(ctx: &Ctx, t: &mut Text) {
     let pubsub = &ctx.shared.pubsub;
     t.field("pubsub_channels", pubsub.numchannels());
     t.field("pubsub_patterns", pubsub.numpat());
-    t.field(
-        "pubsubshard_channels",
-        pubsub.channels(Kind::Shard, None).len(),
-    );
+    t.field("pubsubshard_channels", pubsub.numshardchannels());
     t.fixed(&[
         ("latest_fork_usec", "0"),
         ("total_forks", "0"),

@@ -20,7 +20,7 @@ use prometheus::{Encoder, Registry, TEXT_FORMAT, TextEncoder};
 use tiny_http::{Method, Response, ResponseBox};
 
 use super::http::{self, Limits, Request, header};
-use super::stats::{CommandStats, LATENCY_BUCKETS, Stats, get};
+use super::stats::{CommandStats, Histogram, LATENCY_BUCKETS, Stats, get};
 
 /// The path Prometheus scrapes.
 const METRICS_PATH: &str = "/metrics";
@@ -114,6 +114,8 @@ fn respond(request: &Request, registry: &Registry) -> ResponseBox {
 enum Source {
     /// One unlabelled series: the value of an atomic.
     Value(fn(&Stats) -> &AtomicU64),
+    /// One unlabelled histogram.
+    Histogram(fn(&Stats) -> &Histogram),
     /// Seconds since start.
     Uptime,
     /// A constant 1 labelled with the version.
@@ -137,7 +139,7 @@ impl Source {
             Source::Calls | Source::Errors | Source::Rejected | Source::Latency => Some("cmd"),
             Source::ErrorCodes => Some("code"),
             Source::BuildInfo => Some("version"),
-            Source::Value(_) | Source::Uptime => None,
+            Source::Value(_) | Source::Histogram(_) | Source::Uptime => None,
         }
     }
 }
@@ -184,6 +186,15 @@ const FAMILIES: &[Family] = &[
     family("keyval_net_input_bytes_total", "Bytes read from clients.", COUNTER, Source::Value(|s| &s.net_input_bytes)),
     family("keyval_net_output_bytes_total", "Bytes written to clients.", COUNTER, Source::Value(|s| &s.net_output_bytes)),
     family("keyval_protocol_errors_total", "Requests that broke the RESP protocol (the connection is then closed).", COUNTER, Source::Value(|s| &s.protocol_errors)),
+    family("keyval_pubsub_clients", "Clients subscribed to at least one channel, pattern or shard channel.", GAUGE, Source::Value(|s| &s.pubsub_clients)),
+    family("keyval_pubsub_channels", "Channels with at least one subscriber (INFO pubsub_channels).", GAUGE, Source::Value(|s| &s.pubsub_channels)),
+    family("keyval_pubsub_patterns", "Patterns with at least one subscriber (INFO pubsub_patterns).", GAUGE, Source::Value(|s| &s.pubsub_patterns)),
+    family("keyval_pubsub_shard_channels", "Shard channels with at least one subscriber (INFO pubsubshard_channels).", GAUGE, Source::Value(|s| &s.pubsub_shard_channels)),
+    family("keyval_pubsub_messages_published_total", "Publish operations: PUBLISH and SPUBLISH calls, and keyspace notification messages, whether or not anyone listens.", COUNTER, Source::Value(|s| &s.pubsub_published)),
+    family("keyval_pubsub_messages_delivered_total", "Copies of published messages appended to subscribers' reply buffers (one per receiving subscription, as PUBLISH counts receivers).", COUNTER, Source::Value(|s| &s.pubsub_delivered)),
+    family("keyval_pubsub_delivery_latency_seconds", "Time from a message's publish to the return of the write that put the last pending message of its subscriber's batch on the socket; one observation per message, each with the age of the oldest message of its batch (an upper bound; exact for a message alone in its batch). Copies lost with a closing client are not observed.", HISTOGRAM, Source::Histogram(|s| &s.pubsub_delivery)),
+    family("keyval_blocked_clients", "Clients blocked on keys by BLPOP, BLMOVE, BZPOPMIN... (INFO blocked_clients).", GAUGE, Source::Value(|s| &s.blocked_clients)),
+    family("keyval_blocked_wait_seconds", "Time a blocked client waited, from the start of its blocking command to being served data; clients that time out or are unblocked by CLIENT UNBLOCK are not observed.", HISTOGRAM, Source::Histogram(|s| &s.blocked_wait)),
     family("keyval_build_info", "Always 1; the version label is the server's version.", GAUGE, Source::BuildInfo),
     family("keyval_uptime_seconds", "Seconds since the server started.", GAUGE, Source::Uptime),
 ];
@@ -241,6 +252,7 @@ impl StatsCollector {
                     gauge(v)
                 }]
             }
+            Source::Histogram(h) => vec![histogram_metric(h(&self.stats))],
             Source::Uptime => vec![gauge(self.stats.uptime_seconds())],
             Source::BuildInfo => vec![labelled("version", env!("CARGO_PKG_VERSION"), gauge(1.0))],
             Source::Calls => per_command(|c| counter((get(&c.calls) + get(&c.rejected)) as f64)),
@@ -298,10 +310,27 @@ fn gauge(v: f64) -> proto::Metric {
 /// The command's histogram with Prometheus's cumulative buckets (the encoder adds +Inf).
 fn histogram(c: &CommandStats) -> proto::Metric {
     let (cumulative, total) = c.cumulative_buckets();
-    let buckets = LATENCY_BUCKETS
-        .iter()
+    let sum = get(&c.latency_ns) as f64 / 1e9;
+    histogram_of(LATENCY_BUCKETS.iter().copied(), cumulative, total, sum)
+}
+
+/// A [`Histogram`] likewise.
+fn histogram_metric(h: &Histogram) -> proto::Metric {
+    let (cumulative, total) = h.cumulative_buckets();
+    let sum = h.sum_ns() as f64 / 1e9;
+    histogram_of(h.bounds_seconds(), cumulative, total, sum)
+}
+
+/// A histogram metric from its bounds (seconds), cumulative counts, total and sum.
+fn histogram_of(
+    bounds: impl Iterator<Item = f64>,
+    cumulative: impl IntoIterator<Item = u64>,
+    total: u64,
+    sum_seconds: f64,
+) -> proto::Metric {
+    let buckets = bounds
         .zip(cumulative)
-        .map(|(&bound, count)| {
+        .map(|(bound, count)| {
             let mut b = proto::Bucket::default();
             b.set_upper_bound(bound);
             b.set_cumulative_count(count);
@@ -311,7 +340,7 @@ fn histogram(c: &CommandStats) -> proto::Metric {
     let mut h = proto::Histogram::default();
     h.set_bucket(buckets);
     h.set_sample_count(total);
-    h.set_sample_sum(get(&c.latency_ns) as f64 / 1e9);
+    h.set_sample_sum(sum_seconds);
     let mut m = proto::Metric::default();
     m.set_histogram(h);
     m
@@ -383,6 +412,36 @@ mod tests {
         }
         // GET was never called: no series at all.
         assert!(!text.contains("cmd=\"GET\""), "{text}");
+    }
+
+    #[cfg(not(feature = "bench-no-metrics"))]
+    #[test]
+    fn pubsub_and_blocking_families() {
+        let s = stats();
+        crate::metrics::stats::set(&s.pubsub_clients, 3);
+        crate::metrics::stats::set(&s.blocked_clients, 1);
+        crate::metrics::stats::set(&s.pubsub_delivered, 4);
+        s.pubsub_delivery.record_n(20_000, 4); // <= 25 us
+        s.blocked_wait.record_n(3_000_000_000, 1); // <= 5 s
+        let text = text(&s);
+        for line in [
+            "keyval_pubsub_clients 3\n",
+            "keyval_pubsub_channels 0\n",
+            "keyval_blocked_clients 1\n",
+            "keyval_pubsub_messages_published_total 0\n",
+            "keyval_pubsub_messages_delivered_total 4\n",
+            "keyval_pubsub_delivery_latency_seconds_bucket{le=\"0.00001\"} 0\n",
+            "keyval_pubsub_delivery_latency_seconds_bucket{le=\"0.000025\"} 4\n",
+            "keyval_pubsub_delivery_latency_seconds_bucket{le=\"+Inf\"} 4\n",
+            "keyval_pubsub_delivery_latency_seconds_sum 0.00008\n",
+            "keyval_pubsub_delivery_latency_seconds_count 4\n",
+            "keyval_blocked_wait_seconds_bucket{le=\"2.5\"} 0\n",
+            "keyval_blocked_wait_seconds_bucket{le=\"5\"} 1\n",
+            "keyval_blocked_wait_seconds_bucket{le=\"300\"} 1\n",
+            "keyval_blocked_wait_seconds_count 1\n",
+        ] {
+            assert!(text.contains(line), "missing {line:?} in\n{text}");
+        }
     }
 
     #[cfg(not(feature = "bench-no-metrics"))]

@@ -62,6 +62,31 @@ const LATENCY_BUCKETS_NS: [u64; 19] = [
     1_000_000_000,
 ];
 
+/// Upper bounds (nanoseconds) of [`Stats::blocked_wait`]: a blocked client may wait from
+/// microseconds (the push came right after) to minutes, so the bounds run from 100 us to
+/// 5 min.
+pub const BLOCKED_WAIT_BUCKETS_NS: [u64; 19] = [
+    100_000,
+    250_000,
+    500_000,
+    1_000_000,
+    2_500_000,
+    5_000_000,
+    10_000_000,
+    25_000_000,
+    50_000_000,
+    100_000_000,
+    250_000_000,
+    500_000_000,
+    1_000_000_000,
+    2_500_000_000,
+    5_000_000_000,
+    10_000_000_000,
+    30_000_000_000,
+    60_000_000_000,
+    300_000_000_000,
+];
+
 /// Adds `n` to a single-writer counter. Only the reactor thread may call this.
 #[inline(always)]
 pub fn bump(counter: &AtomicU64, n: u64) {
@@ -177,6 +202,71 @@ impl CommandStats {
         for b in &self.buckets {
             set(b, 0);
         }
+    }
+}
+
+/// A latency histogram outside the per-command statistics (pub/sub delivery, blocked
+/// waits): non-cumulative counts per bound plus +Inf, and the sum, single-writer like the
+/// rest.
+#[derive(Debug)]
+pub struct Histogram {
+    /// Upper bounds in nanoseconds, ascending.
+    bounds_ns: &'static [u64],
+    /// Total of the observations, in nanoseconds.
+    sum_ns: AtomicU64,
+    /// One count per bound, then +Inf.
+    buckets: Box<[AtomicU64]>,
+}
+
+impl Histogram {
+    /// An empty histogram with these upper bounds (nanoseconds, ascending).
+    pub fn new(bounds_ns: &'static [u64]) -> Histogram {
+        Histogram {
+            bounds_ns,
+            sum_ns: AtomicU64::new(0),
+            buckets: (0..=bounds_ns.len()).map(|_| AtomicU64::new(0)).collect(),
+        }
+    }
+
+    /// Records `n` observations of `ns` nanoseconds each. Only the reactor thread may call
+    /// this.
+    #[inline]
+    pub fn record_n(&self, ns: u64, n: u64) {
+        if cfg!(feature = "bench-no-metrics") {
+            return;
+        }
+        let i = self
+            .bounds_ns
+            .iter()
+            .position(|&b| ns <= b)
+            .unwrap_or(self.bounds_ns.len());
+        bump(&self.buckets[i], n);
+        bump(&self.sum_ns, ns.saturating_mul(n));
+    }
+
+    /// The upper bounds in seconds, as Prometheus writes them.
+    pub fn bounds_seconds(&self) -> impl Iterator<Item = f64> + '_ {
+        self.bounds_ns.iter().map(|&b| b as f64 / 1e9)
+    }
+
+    /// The cumulative count at each bound, and the total (the +Inf bucket), read bucket
+    /// by bucket (any thread): as for [`CommandStats::cumulative_buckets`], the total is
+    /// the sum of the buckets, so the snapshot is consistent in itself.
+    pub fn cumulative_buckets(&self) -> (Vec<u64>, u64) {
+        let mut cumulative = Vec::with_capacity(self.bounds_ns.len());
+        let mut total = 0u64;
+        for (i, bucket) in self.buckets.iter().enumerate() {
+            total = total.wrapping_add(get(bucket));
+            if i < self.bounds_ns.len() {
+                cumulative.push(total);
+            }
+        }
+        (cumulative, total)
+    }
+
+    /// Total of the observations, in nanoseconds.
+    pub fn sum_ns(&self) -> u64 {
+        get(&self.sum_ns)
     }
 }
 
@@ -377,6 +467,29 @@ pub struct Stats {
     pub keys_with_expiry: AtomicU64,
     /// Keys per database, and keys with a TTL per database (for INFO keyspace).
     pub db_keys: Box<[(AtomicU64, AtomicU64)]>,
+    /// Clients subscribed to at least one channel, pattern or shard channel (published
+    /// each loop turn).
+    pub pubsub_clients: AtomicU64,
+    /// Channels with at least one subscriber (INFO pubsub_channels; each loop turn).
+    pub pubsub_channels: AtomicU64,
+    /// Patterns with at least one subscriber (INFO pubsub_patterns; each loop turn).
+    pub pubsub_patterns: AtomicU64,
+    /// Shard channels with at least one subscriber (INFO pubsubshard_channels; each loop
+    /// turn).
+    pub pubsub_shard_channels: AtomicU64,
+    /// Publish operations since start: PUBLISH, SPUBLISH, and each keyspace notification
+    /// message (published each loop turn from `PubSub`).
+    pub pubsub_published: AtomicU64,
+    /// Copies of published messages appended to subscribers' reply buffers since start
+    /// (published each loop turn from `PubSub`).
+    pub pubsub_delivered: AtomicU64,
+    /// Delivery latency of those copies, observed once each when the write that ends its
+    /// batch returns (see `resp::Reply::delivered`).
+    pub pubsub_delivery: Histogram,
+    /// Clients blocked on keys (INFO blocked_clients; each loop turn).
+    pub blocked_clients: AtomicU64,
+    /// How long served blocked clients waited (timeouts and CLIENT UNBLOCK not included).
+    pub blocked_wait: Histogram,
     /// Bytes allocated by the process, from the counting allocator (0 if not installed).
     pub used_memory: AtomicU64,
     /// Unix time (s) the server started.
@@ -409,6 +522,15 @@ impl Stats {
             db_keys: (0..databases)
                 .map(|_| (AtomicU64::new(0), AtomicU64::new(0)))
                 .collect(),
+            pubsub_clients: AtomicU64::new(0),
+            pubsub_channels: AtomicU64::new(0),
+            pubsub_patterns: AtomicU64::new(0),
+            pubsub_shard_channels: AtomicU64::new(0),
+            pubsub_published: AtomicU64::new(0),
+            pubsub_delivered: AtomicU64::new(0),
+            pubsub_delivery: Histogram::new(&LATENCY_BUCKETS_NS),
+            blocked_clients: AtomicU64::new(0),
+            blocked_wait: Histogram::new(&BLOCKED_WAIT_BUCKETS_NS),
             used_memory: AtomicU64::new(0),
             start_time: crate::util::now_ms() / 1000,
             started: Instant::now(),
@@ -455,7 +577,9 @@ impl Stats {
         codes
     }
 
-    /// CONFIG RESETSTAT: zeroes the counters (gauges keep their values).
+    /// CONFIG RESETSTAT: zeroes the counters (gauges keep their values). The pub/sub and
+    /// blocking figures, which INFO's stats do not show, count from start like
+    /// `expired_keys`, so their histograms stay consistent with their counters.
     pub fn reset(&self) {
         for c in self.commands.iter() {
             c.reset();
@@ -542,6 +666,25 @@ mod tests {
             one.latency_percentiles_us(&[0.0, 50.0]),
             Some(vec![5.0, 5.0])
         );
+    }
+
+    #[test]
+    fn histogram_records_n_at_once() {
+        let h = Histogram::new(&BLOCKED_WAIT_BUCKETS_NS);
+        h.record_n(50_000, 3); // <= 100 us
+        h.record_n(2_000_000_000, 1); // <= 2.5 s
+        h.record_n(400_000_000_000, 2); // > 5 min: only in +Inf
+        let (cumulative, total) = h.cumulative_buckets();
+        assert_eq!(total, 6);
+        assert_eq!(cumulative.len(), BLOCKED_WAIT_BUCKETS_NS.len());
+        assert_eq!(cumulative[0], 3);
+        assert_eq!(cumulative[12], 3); // <= 1 s
+        assert_eq!(cumulative[13], 4); // <= 2.5 s
+        assert_eq!(cumulative[18], 4); // <= 5 min
+        assert_eq!(h.sum_ns(), 150_000 + 2_000_000_000 + 800_000_000_000);
+        let bounds: Vec<f64> = h.bounds_seconds().collect();
+        assert_eq!(bounds[0], 0.0001);
+        assert_eq!(bounds[18], 300.0);
     }
 
     #[test]

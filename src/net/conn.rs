@@ -359,6 +359,7 @@ impl Conn {
                 Ok(n) => {
                     self.out.consume(n);
                     bump(&shared.stats.net_output_bytes, n as u64);
+                    crate::pubsub::record_written(&mut self.out, &shared.stats);
                     // A short write means the socket buffer is full: stop, wait for WRITABLE.
                     return Ok(self.out.is_empty());
                 }

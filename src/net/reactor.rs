@@ -590,6 +590,7 @@ impl Server {
         }
         let mut outbox = self.shared.pubsub.take_outbox();
         let settings = &self.shared.params.settings;
+        let mut delivered = 0;
         for (token, message) in outbox.drain(..) {
             let Some(Socket::Client(conn)) = self.sockets.get_mut(token) else {
                 continue;
@@ -597,11 +598,8 @@ impl Server {
             if conn.kill {
                 continue;
             }
-            let bytes = message.for_client(conn.out.is_resp3(), conn.client.pubsub.total() > 0);
-            if bytes.is_empty() {
-                continue;
-            }
-            conn.out.raw(bytes);
+            let subscribed = conn.client.pubsub.total() > 0;
+            delivered += u64::from(message.append_to(&mut conn.out, subscribed));
             if output_limit_reached(conn.out.len(), &mut conn.client, settings, now) {
                 conn.close_for_output_limit(now);
             }
@@ -610,6 +608,7 @@ impl Server {
                 self.to_flush.push(token);
             }
         }
+        self.shared.pubsub.delivered += delivered;
         self.shared.pubsub.return_outbox(outbox);
     }
 
@@ -1003,6 +1002,8 @@ impl Server {
         set(&stats.keys, keys as u64);
         set(&stats.keys_with_expiry, expires as u64);
         set(&stats.expired_keys, self.store.expired_total());
+        set(&stats.blocked_clients, self.store.blocked_clients() as u64);
+        self.shared.pubsub.publish_stats(stats);
     }
 
     /// Graceful shutdown: stop accepting, then give every pending reply up to two seconds

@@ -21,6 +21,20 @@ pub struct Reply {
     /// Bytes at the front of `buf` already written to the socket.
     sent: usize,
     resp3: bool,
+    /// Pub/sub messages appended and not yet completely written (see
+    /// [`Reply::delivered`]); `deliveries.count == 0` when there are none.
+    deliveries: Deliveries,
+}
+
+/// The pub/sub messages of a reply buffer not yet written to the socket, as one batch.
+#[derive(Debug, Default, Clone, Copy)]
+struct Deliveries {
+    /// How many.
+    count: u64,
+    /// Clock ticks ([`crate::clock`]) when the oldest of them was published.
+    oldest: u64,
+    /// Where the newest of them ends in `buf`.
+    end: usize,
 }
 
 impl Reply {
@@ -87,6 +101,7 @@ impl Reply {
             at += end - start;
         }
         self.buf.truncate(at);
+        self.deliveries.end = self.deliveries.end.min(at);
     }
 
     /// Marks the first `n` pending bytes as written. Advancing an offset rather than
@@ -96,10 +111,36 @@ impl Reply {
         if self.sent == self.buf.len() {
             self.buf.clear();
             self.sent = 0;
+            self.deliveries.end = 0;
         } else if self.sent > 64 * 1024 && self.sent * 2 > self.buf.len() {
             self.buf.drain(..self.sent);
+            self.deliveries.end = self.deliveries.end.saturating_sub(self.sent);
             self.sent = 0;
         }
+    }
+
+    /// Records that the bytes just appended end a pub/sub message published at clock tick
+    /// `published`; it joins the batch of messages not yet written.
+    #[inline]
+    pub fn delivered(&mut self, published: u64) {
+        if self.deliveries.count == 0 {
+            self.deliveries.oldest = published;
+        }
+        self.deliveries.count += 1;
+        self.deliveries.end = self.buf.len();
+    }
+
+    /// After [`Reply::consume`]: when the writes so far reached the end of the newest
+    /// pending pub/sub message, the batch is done: returns how many messages it had and
+    /// the tick the oldest was published at, and starts a new batch. One branch when no
+    /// message is pending.
+    #[inline]
+    pub fn take_written_deliveries(&mut self) -> Option<(u64, u64)> {
+        if self.deliveries.count == 0 || self.sent < self.deliveries.end {
+            return None;
+        }
+        let done = std::mem::take(&mut self.deliveries);
+        Some((done.count, done.oldest))
     }
 
     /// Releases memory kept after a large reply, once the buffer is empty.
@@ -130,6 +171,7 @@ impl Reply {
     /// Removes everything written since `mark` (see [`Reply::mark`]).
     pub fn truncate(&mut self, mark: usize) {
         self.buf.truncate(mark);
+        self.deliveries.end = self.deliveries.end.min(mark);
     }
 
     /// Current end of the buffer; pass it to [`Reply::truncate`] or a deferred header.
@@ -368,5 +410,42 @@ mod tests {
             r.end_deferred(at, b'*', 2);
         });
         assert_eq!(got, b":1\r\n*2\r\n$1\r\na\r\n$1\r\nb\r\n");
+    }
+
+    #[test]
+    fn deliveries_are_done_once_written_up_to_the_newest() {
+        let mut r = Reply::new();
+        assert_eq!(r.take_written_deliveries(), None);
+        r.int(1); // 4 bytes of reply before the messages
+        r.raw(b"*1\r\n$1\r\na\r\n"); // ends at 15
+        r.delivered(100);
+        r.raw(b"*1\r\n$1\r\nb\r\n"); // ends at 26
+        r.delivered(200);
+        r.int(2);
+        r.consume(20); // the second message is not all out
+        assert_eq!(r.take_written_deliveries(), None);
+        r.consume(6);
+        assert_eq!(r.take_written_deliveries(), Some((2, 100)));
+        assert_eq!(r.take_written_deliveries(), None);
+        // A new batch starts with the next message, even before the rest is written.
+        r.raw(b"*1\r\n$1\r\nc\r\n");
+        r.delivered(300);
+        r.consume(r.len());
+        assert!(r.is_empty());
+        assert_eq!(r.take_written_deliveries(), Some((1, 300)));
+    }
+
+    #[test]
+    fn deliveries_follow_the_buffer_when_written_bytes_are_dropped() {
+        let mut r = Reply::new();
+        r.raw(&[b'x'; 70 * 1024]);
+        r.raw(b"*1\r\n$1\r\na\r\n");
+        r.delivered(7);
+        r.raw(&[b'y'; 10]);
+        // Writing more than half drops the written front and shifts every offset.
+        r.consume(70 * 1024);
+        assert_eq!(r.take_written_deliveries(), None);
+        r.consume(11);
+        assert_eq!(r.take_written_deliveries(), Some((1, 7)));
     }
 }
