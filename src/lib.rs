@@ -15,6 +15,7 @@ pub mod metrics;
 pub mod net;
 pub mod pubsub;
 pub mod resp;
+pub mod script;
 pub mod store;
 pub mod tracking;
 pub mod util;
