@@ -17,6 +17,7 @@ pub mod monitor;
 pub mod notify;
 pub mod pause;
 pub mod pubsub;
+pub mod scripting;
 pub mod server;
 pub mod sets;
 pub mod strings;
@@ -162,6 +163,7 @@ impl Table {
             pubsub::COMMANDS,
             blocking::COMMANDS,
             monitor::COMMANDS,
+            scripting::COMMANDS,
         ];
         let commands: Vec<&'static Command> = families.iter().flat_map(|f| f.iter()).collect();
         let mut by_name = HashMap::with_hasher(ahash::RandomState::new());
@@ -177,6 +179,7 @@ impl Table {
             ("client", connection::CLIENT_SUBCOMMANDS),
             ("command", server::COMMAND_SUBCOMMANDS),
             ("pubsub", pubsub::PUBSUB_SUBCOMMANDS),
+            ("script", scripting::SCRIPT_SUBCOMMANDS),
         ] {
             let id = by_name[name.as_bytes()];
             containers.push(Container {
@@ -458,6 +461,11 @@ pub struct Shared {
     pub tracking: crate::tracking::Tracking,
     /// Connected clients' slab tokens by client id (tracking redirections name ids).
     pub clients_by_id: HashMap<u64, usize>,
+    /// The Lua engine and its script cache (created by the first script).
+    pub scripts: Option<Box<crate::script::Engine>>,
+    /// The error the command just replied was already counted in errorstats (a script
+    /// returning a command's error, Redis's ERR_REPLY_FLAG_NO_STATS_UPDATE).
+    pub error_counted: bool,
 }
 
 impl Shared {
@@ -485,6 +493,8 @@ impl Shared {
             release_postponed: false,
             tracking: Default::default(),
             clients_by_id: HashMap::new(),
+            scripts: None,
+            error_counted: false,
         }
     }
 }
@@ -750,7 +760,7 @@ pub fn execute(ctx: &mut Ctx, args: Args) {
         }
         return refuse(ctx, slot, mark);
     }
-    if (ctx.client.monitor || ctx.shared.pause.active()) && held_back(ctx, cmd, slot, mark) {
+    if (ctx.client.monitor || ctx.shared.pause.active()) && held_back(ctx, cmd, args, slot, mark) {
         return;
     }
     if ctx.client.multi.is_some() && !transactions::runs_inside_multi(cmd) {
@@ -792,7 +802,7 @@ pub fn execute(ctx: &mut Ctx, args: Args) {
 /// covers (not those EXEC is running). True when the command must not run now.
 #[cold]
 #[inline(never)]
-fn held_back(ctx: &mut Ctx, cmd: &Command, slot: usize, mark: usize) -> bool {
+fn held_back(ctx: &mut Ctx, cmd: &Command, args: Args, slot: usize, mark: usize) -> bool {
     if ctx.client.monitor {
         let mut f = cmd.flags;
         if cmd.name == "exec"
@@ -807,7 +817,7 @@ fn held_back(ctx: &mut Ctx, cmd: &Command, slot: usize, mark: usize) -> bool {
             return true;
         }
     }
-    if ctx.shared.pause.active() && !ctx.shared.in_exec && pause::must_wait(ctx, cmd) {
+    if ctx.shared.pause.active() && !ctx.shared.in_exec && pause::must_wait(ctx, cmd, args) {
         pause::postpone(ctx);
         return true;
     }
@@ -879,7 +889,12 @@ fn finish(ctx: &mut Ctx, slot: usize, failed: bool, mark: usize) {
     let ns = crate::clock::nanos_between(ctx.shared.last_tick, now);
     ctx.shared.last_tick = now;
     if failed {
-        count_error(ctx, mark);
+        // A script's error that a command of the script already replied (and counted).
+        if ctx.shared.error_counted {
+            ctx.shared.error_counted = false;
+        } else {
+            count_error(ctx, mark);
+        }
     }
     ctx.shared.stats.commands[slot].record(ns, failed);
 }

@@ -122,6 +122,13 @@ pub fn feed(ctx: &mut Ctx, cmd: &Command, args: Args) {
     if hidden(cmd.name, if args.len() > 1 { args.get(1) } else { b"" }) {
         return;
     }
+    feed_line(ctx, args);
+}
+
+/// Sends a command's line to every monitor, whatever the command. EVAL and EVALSHA call
+/// it themselves before running, so their line comes before their script's commands.
+#[cold]
+pub fn feed_line(ctx: &mut Ctx, args: Args) {
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap_or_default();
@@ -137,7 +144,8 @@ pub fn feed(ctx: &mut Ctx, cmd: &Command, args: Args) {
         peer
     )
     .into_bytes();
-    let redact = redacted(cmd.name, args);
+    let name = String::from_utf8_lossy(args.get(0)).to_ascii_lowercase();
+    let redact = redacted(&name, args);
     for (i, arg) in args.iter().enumerate() {
         if i > 0 {
             line.push(b' ');

@@ -115,7 +115,7 @@ pub fn check_timeout(shared: &mut Shared, store: &mut Store, now: u64) -> bool {
 /// True when the pause holds `cmd` back (Redis's processCommand): under ALL every command,
 /// under WRITE writes and commands that replicate, and EXEC when it would run one.
 #[cold]
-pub fn must_wait(ctx: &mut Ctx, cmd: &Command) -> bool {
+pub fn must_wait(ctx: &mut Ctx, cmd: &Command, args: crate::resp::Args) -> bool {
     if !check_timeout(ctx.shared, ctx.store, ctx.now) {
         return false;
     }
@@ -124,6 +124,9 @@ pub fn must_wait(ctx: &mut Ctx, cmd: &Command) -> bool {
         PauseKind::All => true,
         PauseKind::Write => {
             let mut f = cmd.flags;
+            if cmd.group == "scripting" && cmd.name.starts_with("eval") {
+                f = super::scripting::effective_flags(ctx.shared, cmd, args);
+            }
             if cmd.name == "exec"
                 && let Some(multi) = &ctx.client.multi
             {

@@ -434,21 +434,31 @@ fn memory_section(ctx: &Ctx, t: &mut Text) {
     t.field("allocator_resident", alloc_resident);
     t.field("total_system_memory", system);
     t.field("total_system_memory_human", human_bytes(system));
-    // No scripting or functions: no memory for them.
+    // The Lua engine exists once a script ran (0 before); no functions yet.
+    let (lua_heap, script_bodies, cached) = ctx
+        .shared
+        .scripts
+        .as_ref()
+        .map_or((0, 0, 0), |e| (e.memory().0, e.memory().1, e.len()));
+    t.field("used_memory_lua", lua_heap);
+    t.field("used_memory_vm_eval", lua_heap);
+    t.field("used_memory_lua_human", human_bytes(lua_heap as u64));
+    t.field("used_memory_scripts_eval", script_bodies);
+    t.field("number_of_cached_scripts", cached);
     t.fixed(&[
-        ("used_memory_lua", "0"),
-        ("used_memory_vm_eval", "0"),
-        ("used_memory_lua_human", "0B"),
-        ("used_memory_scripts_eval", "0"),
-        ("number_of_cached_scripts", "0"),
         ("number_of_functions", "0"),
         ("number_of_libraries", "0"),
         ("used_memory_vm_functions", "0"),
-        ("used_memory_vm_total", "0"),
-        ("used_memory_vm_total_human", "0B"),
-        ("used_memory_functions", "0"),
-        ("used_memory_scripts", "0"),
-        ("used_memory_scripts_human", "0B"),
+    ]);
+    t.field("used_memory_vm_total", lua_heap);
+    t.field("used_memory_vm_total_human", human_bytes(lua_heap as u64));
+    t.fixed(&[("used_memory_functions", "0")]);
+    t.field("used_memory_scripts", script_bodies);
+    t.field(
+        "used_memory_scripts_human",
+        human_bytes(script_bodies as u64),
+    );
+    t.fixed(&[
         ("maxmemory", "0"),
         ("maxmemory_human", "0B"),
         ("maxmemory_policy", "noeviction"),

@@ -511,6 +511,14 @@ impl<'a> Args<'a> {
             spans: &self.spans[from.min(self.spans.len())..],
         }
     }
+
+    /// The first `n` arguments (all of them if there are fewer).
+    pub fn head(&self, n: usize) -> Args<'a> {
+        Args {
+            buf: self.buf,
+            spans: &self.spans[..n.min(self.spans.len())],
+        }
+    }
 }
 
 impl std::fmt::Debug for Args<'_> {

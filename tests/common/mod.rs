@@ -249,6 +249,13 @@ impl Client {
         self.read_reply()
     }
 
+    /// Sends a command given as string arguments (which may hold spaces) and returns its
+    /// raw reply.
+    pub fn cmd_args(&mut self, args: &[&str]) -> Vec<u8> {
+        let args: Vec<&[u8]> = args.iter().map(|a| a.as_bytes()).collect();
+        self.call(&args)
+    }
+
     /// Sends a command and returns the reply as a string (lossy), for readable asserts.
     pub fn cmd_str(&mut self, line: &str) -> String {
         String::from_utf8_lossy(&self.cmd(line)).into_owned()

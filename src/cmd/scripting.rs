@@ -1,0 +1,367 @@
+//! EVAL, EVALSHA, EVAL_RO, EVALSHA_RO and SCRIPT (Redis's eval.c, script.c). The Lua
+//! engine is in [`crate::script`]; this file is the server's side of it: the commands, and
+//! the [`Host`] through which a script's `redis.call` runs commands with Redis's checks.
+
+use super::flags::{LOADING, MAY_REPLICATE, NOSCRIPT, STALE, WRITE};
+use super::{Client, Command, Ctx, Shared, err, execute, reply_help, subcommand, table};
+use crate::resp::{Args, Reply, parse_i64};
+use crate::script::{Engine, Host, flags as script_flags};
+use crate::store::Store;
+
+#[rustfmt::skip]
+pub static COMMANDS: &[Command] = &[
+    Command { name: "eval", arity: -3, flags: NOSCRIPT | STALE | MAY_REPLICATE, keys: (0, 0, 0), group: "scripting", summary: "Executes a server-side Lua script.", handler: eval },
+    Command { name: "evalsha", arity: -3, flags: NOSCRIPT | STALE | MAY_REPLICATE, keys: (0, 0, 0), group: "scripting", summary: "Executes a server-side Lua script by SHA1 digest.", handler: evalsha },
+    Command { name: "eval_ro", arity: -3, flags: NOSCRIPT | STALE | super::flags::READONLY, keys: (0, 0, 0), group: "scripting", summary: "Executes a read-only server-side Lua script.", handler: eval_ro },
+    Command { name: "evalsha_ro", arity: -3, flags: NOSCRIPT | STALE | super::flags::READONLY, keys: (0, 0, 0), group: "scripting", summary: "Executes a read-only server-side Lua script by SHA1 digest.", handler: evalsha_ro },
+    Command { name: "script", arity: -2, flags: NOSCRIPT | LOADING | STALE, keys: (0, 0, 0), group: "scripting", summary: "A container for Lua scripts management commands.", handler: script },
+];
+
+/// SCRIPT's subcommands and arities (`script|load` ...), as Redis's table has them.
+pub const SCRIPT_SUBCOMMANDS: &[(&str, i32)] = &[
+    ("exists", -3),
+    ("flush", -2),
+    ("kill", 2),
+    ("load", 3),
+    ("help", 2),
+];
+
+fn eval(ctx: &mut Ctx, args: Args) {
+    eval_generic(ctx, args, false, false);
+}
+
+fn evalsha(ctx: &mut Ctx, args: Args) {
+    eval_generic(ctx, args, true, false);
+}
+
+fn eval_ro(ctx: &mut Ctx, args: Args) {
+    eval_generic(ctx, args, false, true);
+}
+
+fn evalsha_ro(ctx: &mut Ctx, args: Args) {
+    eval_generic(ctx, args, true, true);
+}
+
+/// EVAL's and EVALSHA's flags as dispatch sees them (Redis's evalGetCommandFlags): a
+/// script with a shebang declares whether it writes, replacing the command's WRITE and
+/// MAY_REPLICATE; one without keeps the command's.
+pub fn effective_flags(shared: &Shared, cmd: &Command, args: Args) -> u32 {
+    let by_sha = cmd.name == "evalsha" || cmd.name == "evalsha_ro";
+    let script = args.get(1);
+    let cached = if by_sha {
+        shared.scripts.as_ref().and_then(|e| e.flags(script))
+    } else {
+        let sha = crate::script::sha1::sha1_hex(script);
+        shared
+            .scripts
+            .as_ref()
+            .and_then(|e| e.flags(sha.as_bytes()))
+    };
+    let script_flags = match cached {
+        Some(f) => f,
+        None if by_sha => return cmd.flags,
+        None => match crate::script::shebang_flags(script) {
+            Ok((f, _)) => f,
+            Err(_) => return cmd.flags,
+        },
+    };
+    if script_flags & script_flags::EVAL_COMPAT != 0 {
+        return cmd.flags;
+    }
+    let mut f = cmd.flags & !(WRITE | MAY_REPLICATE);
+    if script_flags & script_flags::NO_WRITES == 0 {
+        f |= WRITE;
+    }
+    f
+}
+
+/// The engine, created by the first script.
+fn engine(shared: &mut Shared) -> Result<&mut Engine, String> {
+    if shared.scripts.is_none() {
+        shared.scripts = Some(Box::new(Engine::new()?));
+    }
+    Ok(shared.scripts.as_mut().expect("just created"))
+}
+
+/// Redis's evalGenericCommand and scriptPrepareForRun.
+fn eval_generic(ctx: &mut Ctx, args: Args, by_sha: bool, read_only_cmd: bool) {
+    // Shown to monitors before the script's own commands.
+    if !ctx.shared.monitors.is_empty() {
+        super::monitor::feed_line(ctx, args);
+    }
+    let Some(numkeys) = parse_i64(args.get(2)) else {
+        ctx.error(err::NOT_INTEGER);
+        return;
+    };
+    if numkeys > args.len() as i64 - 3 {
+        ctx.error("ERR Number of keys can't be greater than number of args");
+        return;
+    }
+    if numkeys < 0 {
+        ctx.error("ERR Number of keys can't be negative");
+        return;
+    }
+    let engine = match engine(ctx.shared) {
+        Ok(e) => e,
+        Err(e) => {
+            ctx.error(&format!("ERR Lua engine failed to start: {e}"));
+            return;
+        }
+    };
+    let sha = if by_sha {
+        let sha = args.get(1);
+        match crate::script::sha_key(sha).filter(|k| engine.exists(k)) {
+            Some(k) => k,
+            None => {
+                ctx.error("NOSCRIPT No matching script. Please use EVAL.");
+                return;
+            }
+        }
+    } else {
+        match engine.load(args.get(1)) {
+            Ok(k) => k,
+            Err(e) => {
+                ctx.error(&e);
+                return;
+            }
+        }
+    };
+    let flags = engine.flags(&sha).unwrap_or(script_flags::EVAL_COMPAT);
+    let compat = flags & script_flags::EVAL_COMPAT != 0;
+    if !compat && flags & script_flags::NO_WRITES == 0 && read_only_cmd {
+        ctx.error("ERR Can not execute a script with write flag using *_ro command.");
+        return;
+    }
+    let read_only = read_only_cmd || (!compat && flags & script_flags::NO_WRITES != 0);
+    let n = numkeys as usize;
+    let keys = args.tail(3).head(n);
+    let argv = args.tail(3 + n);
+    let mut engine = ctx.shared.scripts.take().expect("engine created above");
+    let mut client = Client::new(ctx.client.id, true, ctx.now);
+    client.db = ctx.client.db;
+    client.token = ctx.client.token;
+    // Blocking commands act as their non-blocking forms, pauses do not apply, and EXEC
+    // runs nothing between the script's commands (Redis's CLIENT_DENY_BLOCKING).
+    let was_in_exec = std::mem::replace(&mut ctx.shared.in_exec, true);
+    // The script's time is EVAL's: its commands' own latencies start where it started.
+    let start = ctx.shared.last_tick;
+    let last = ctx.client.last_command;
+    {
+        let mut host = ScriptHost {
+            store: ctx.store,
+            shared: ctx.shared,
+            client,
+            out: Reply::new(),
+            read_only,
+            now: ctx.now,
+        };
+        let counted = engine.run(&sha, keys, argv, &mut host, ctx.out);
+        host.shared.error_counted = counted;
+    }
+    ctx.shared.in_exec = was_in_exec;
+    ctx.shared.last_tick = start;
+    ctx.client.last_command = last;
+    ctx.shared.scripts = Some(engine);
+}
+
+/// The server as a script sees it: its commands run through dispatch as a client of their
+/// own (the caller's id and database, RESP2 until `redis.setresp(3)`), after the checks
+/// Redis's scriptCall makes.
+struct ScriptHost<'a> {
+    store: &'a mut Store,
+    shared: &'a mut Shared,
+    client: Client,
+    out: Reply,
+    read_only: bool,
+    now: u64,
+}
+
+impl Host for ScriptHost<'_> {
+    fn call(&mut self, argv: &[Vec<u8>]) -> Result<&[u8], String> {
+        let tbl = table();
+        let Some(id) = tbl.lookup(&argv[0]) else {
+            self.shared.stats.errors.record(b"ERR");
+            return Err("Unknown Redis command called from script".into());
+        };
+        let cmd = tbl.get(id);
+        if !super::arity_ok(cmd.arity, argv.len()) {
+            self.rejected(id);
+            return Err("Wrong number of args calling Redis command from script".into());
+        }
+        if not_allowed_from_scripts(cmd.name, argv.get(1).map_or(&[][..], |a| &a[..])) {
+            self.rejected(id);
+            return Err("This Redis command is not allowed from script".into());
+        }
+        if self.read_only && cmd.flags & (WRITE | MAY_REPLICATE) != 0 {
+            self.rejected(id);
+            return Err("Write commands are not allowed from read-only scripts.".into());
+        }
+        let mut data = Vec::with_capacity(argv.iter().map(Vec::len).sum());
+        let mut spans = Vec::with_capacity(argv.len());
+        for a in argv {
+            spans.push((data.len(), a.len()));
+            data.extend_from_slice(a);
+        }
+        self.out.truncate(0);
+        let mut ctx = Ctx {
+            store: self.store,
+            client: &mut self.client,
+            out: &mut self.out,
+            shared: self.shared,
+            now: self.now,
+        };
+        execute(&mut ctx, Args::new(&data, &spans));
+        // Handlers that need the event loop (CLIENT LIST...) are not allowed from scripts.
+        self.shared.request = None;
+        Ok(self.out.bytes())
+    }
+
+    fn set_resp3(&mut self, on: bool) {
+        self.out.set_resp3(on);
+    }
+
+    fn resp3(&self) -> bool {
+        self.out.is_resp3()
+    }
+
+    fn command_exists(&self, argv: &[Vec<u8>]) -> bool {
+        table().lookup(&argv[0]).is_some()
+    }
+
+    fn verbosity(&self) -> i32 {
+        self.shared.params.settings.loglevel as i32
+    }
+}
+
+impl ScriptHost<'_> {
+    /// A command refused before running: counted as a rejected call with an ERR error.
+    fn rejected(&mut self, id: usize) {
+        self.shared.stats.errors.record(b"ERR");
+        self.shared.stats.commands[id].reject();
+    }
+}
+
+/// Commands Redis refuses in scripts (CMD_NOSCRIPT): those that block, wait, change the
+/// connection or administer the server, and every subcommand of CLIENT, CONFIG, SCRIPT,
+/// FUNCTION, ACL, LATENCY and MODULE.
+pub fn not_allowed_from_scripts(name: &str, _sub: &[u8]) -> bool {
+    matches!(
+        name,
+        "client"
+            | "config"
+            | "script"
+            | "function"
+            | "acl"
+            | "latency"
+            | "module"
+            | "auth"
+            | "hello"
+            | "quit"
+            | "reset"
+            | "wait"
+            | "blmove"
+            | "blpop"
+            | "brpop"
+            | "brpoplpush"
+            | "bzpopmax"
+            | "bzpopmin"
+            | "psubscribe"
+            | "punsubscribe"
+            | "ssubscribe"
+            | "subscribe"
+            | "sunsubscribe"
+            | "unsubscribe"
+            | "eval"
+            | "evalsha"
+            | "eval_ro"
+            | "evalsha_ro"
+            | "fcall"
+            | "fcall_ro"
+            | "bgrewriteaof"
+            | "bgsave"
+            | "debug"
+            | "failover"
+            | "monitor"
+            | "psync"
+            | "replconf"
+            | "replicaof"
+            | "role"
+            | "save"
+            | "shutdown"
+            | "slaveof"
+            | "sync"
+            | "discard"
+            | "exec"
+            | "multi"
+            | "unwatch"
+            | "watch"
+    )
+}
+
+fn script(ctx: &mut Ctx, args: Args) {
+    let Some(sub) = subcommand(ctx.out, "script", SCRIPT_SUBCOMMANDS, args) else {
+        return;
+    };
+    match sub {
+        "load" => {
+            let loaded = match engine(ctx.shared) {
+                Ok(e) => e.load(args.get(2)),
+                Err(e) => Err(format!("ERR Lua engine failed to start: {e}")),
+            };
+            match loaded {
+                Ok(sha) => ctx.out.bulk(&sha),
+                Err(e) => ctx.error(&e),
+            }
+        }
+        "exists" => {
+            let shas: Vec<&[u8]> = args.iter().skip(2).collect();
+            ctx.out.array(shas.len());
+            for sha in shas {
+                let known = ctx.shared.scripts.as_ref().is_some_and(|e| e.exists(sha));
+                ctx.out.int(i64::from(known));
+            }
+        }
+        "flush" => {
+            let mode_ok = match args.len() {
+                2 => true,
+                3 => {
+                    args.get(2).eq_ignore_ascii_case(b"sync")
+                        || args.get(2).eq_ignore_ascii_case(b"async")
+                }
+                _ => false,
+            };
+            if !mode_ok {
+                ctx.error("ERR SCRIPT FLUSH only support SYNC|ASYNC option");
+                return;
+            }
+            // A new Lua state: every script and everything they left in Lua goes.
+            ctx.shared.scripts = None;
+            ctx.out.ok();
+        }
+        "kill" => {
+            // Scripts run to completion inside one command: none is running while another
+            // client's command is served.
+            ctx.error("NOTBUSY No scripts in execution right now.");
+        }
+        _ => reply_help(
+            ctx.out,
+            &[
+                "SCRIPT <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+                "EXISTS <sha1> [<sha1> ...]",
+                "    Return information about the existence of the scripts in the script cache.",
+                "FLUSH [ASYNC|SYNC]",
+                "    Flush the Lua scripts cache. Very dangerous on replicas.",
+                "    When called without the optional mode argument, the behavior is determined by the",
+                "    lazyfree-lazy-user-flush configuration directive. Valid modes are:",
+                "    * ASYNC: Asynchronously flush the scripts cache.",
+                "    * SYNC: Synchronously flush the scripts cache.",
+                "KILL",
+                "    Kill the currently executing Lua script.",
+                "LOAD <script>",
+                "    Load a script into the scripts cache without executing it.",
+                "HELP",
+                "    Prints this help.",
+            ],
+        ),
+    }
+}
