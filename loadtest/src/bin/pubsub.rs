@@ -89,11 +89,12 @@ struct PublishArgs {
     /// Subscriber connections, all on one channel.
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..=10_000))]
     subscribers: u64,
-    /// Publisher connections.
-    #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u64).range(1..=10_000))]
+    /// Publisher connections. With the default pipeline, 512 PUBLISHes are in flight: enough
+    /// to keep a server busy, where 64 would mostly measure round trips.
+    #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u64).range(1..=10_000))]
     publishers: u64,
     /// PUBLISH commands per write (pipeline depth) on each publisher connection.
-    #[arg(long, env = "PIPE", default_value_t = 16,
+    #[arg(long, env = "PIPE", default_value_t = 64,
           value_parser = clap::value_parser!(u64).range(1..=100_000))]
     pipe: u64,
     /// Message size in bytes; at least 12 (publisher number and sequence number).
