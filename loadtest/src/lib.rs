@@ -1,4 +1,4 @@
-//! Shared code of the `tester`, `stress` and `loadtest` binaries: a RESP2 client
+//! Shared code of the `tester`, `stress`, `loadtest` and `pubsub` binaries: a RESP2 client
 //! ([`resp`], [`client`]), the settings every tool reads from environment variables or flags
 //! ([`settings`]), and a small deterministic random generator ([`rng`]).
 //!

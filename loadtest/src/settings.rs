@@ -116,8 +116,8 @@ pub fn resolve(host: &str) -> Result<SocketAddr, String> {
         .ok_or_else(|| format!("HOST {host:?} resolves to no address"))
 }
 
-/// Parses seconds given as `10`, `2.5` or `10s`.
-fn parse_seconds(s: &str) -> Result<Duration, String> {
+/// Parses seconds given as `10`, `2.5` or `10s` (a clap value parser for any duration flag).
+pub fn parse_seconds(s: &str) -> Result<Duration, String> {
     let number = s.strip_suffix('s').unwrap_or(s);
     let secs: f64 = number
         .parse()
