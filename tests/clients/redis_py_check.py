@@ -101,4 +101,32 @@ check("unsubscribe confirmation", next_message()["type"], "unsubscribe")
 check("punsubscribe confirmation", next_message()["type"], "punsubscribe")
 check("PUBLISH after unsubscribe", r.publish("events", "nobody"), 0)
 ps.close()
+
+# Lock: acquire, extend, reacquire and release are Lua scripts (EVALSHA, after
+# SCRIPT LOAD or an EVAL fallback on NOSCRIPT), with the client's defaults.
+lock = r.lock("resource", timeout=10)
+check("Lock acquire", lock.acquire(blocking=False), True)
+check("Lock held by us", lock.owned(), True)
+other = r.lock("resource", timeout=10)
+check("Lock taken: second acquire fails", other.acquire(blocking=False), False)
+check("Lock extend", lock.extend(5), True)
+check("Lock TTL after extend", 10000 < r.pttl("resource") <= 15000, True)
+check("Lock reacquire", lock.reacquire(), True)
+check("Lock TTL after reacquire", 0 < r.pttl("resource") <= 10000, True)
+lock.release()
+check("Lock released", r.exists("resource"), 0)
+try:
+    lock.release()
+    check("release of a lock not held raises", False, True)
+except redis.exceptions.LockError:
+    check("release of a lock not held raises", True, True)
+check("Lock acquire after release", other.acquire(blocking=False), True)
+other.release()
+# A script registered once and called by SHA, as libraries do.
+incr_by = r.register_script("return redis.call('INCRBY', KEYS[1], ARGV[1])")
+check("Script object (EVALSHA)", incr_by(keys=["scripted"], args=[5]), 5)
+check("Script object again", incr_by(keys=["scripted"], args=[5]), 10)
+r.script_flush()
+check("Script object after SCRIPT FLUSH (NOSCRIPT -> reload)", incr_by(keys=["scripted"], args=[1]), 11)
+
 print("all redis-py checks passed")
