@@ -51,6 +51,9 @@ pub(crate) enum Fail {
     Error(String),
     /// As `luaL_argerror(L, n, msg)`: `bad argument #n to 'f' (msg)`.
     Arg(c_int, String),
+    /// As an error raised by the Lua core itself inside a C function (`table index is nil`):
+    /// the message alone.
+    Plain(String),
     /// The error value is already on top of the Lua stack (a failed protected call).
     Pending,
 }
@@ -72,9 +75,10 @@ pub(crate) unsafe fn raise(l: *mut lua_State, fail: Fail) -> ! {
     let (kind, narg) = match &fail {
         Fail::Error(_) => (0, 0),
         Fail::Arg(n, _) => (1, *n),
+        Fail::Plain(_) => (2, 0),
         Fail::Pending => (3, 0),
     };
-    if let Fail::Error(m) | Fail::Arg(_, m) = &fail {
+    if let Fail::Error(m) | Fail::Arg(_, m) | Fail::Plain(m) = &fail {
         let bytes: Vec<u8> = m.bytes().filter(|&b| b != 0).take(CAP - 1).collect();
         buf[..bytes.len()].copy_from_slice(&bytes);
     }
@@ -88,6 +92,7 @@ pub(crate) unsafe fn raise(l: *mut lua_State, fail: Fail) -> ! {
             1 => {
                 ffi::luaL_argerror(l, narg, msg);
             }
+            2 => ffi::lua_pushstring_(l, msg),
             _ => {}
         }
         ffi::lua_error(l)
@@ -250,6 +255,15 @@ pub(crate) fn c_to_i64(d: f64) -> i64 {
     }
 }
 
+/// C's `(int)d` on x86-64: out of range (and NaN) gives `INT_MIN`.
+pub(crate) fn c_to_i32(d: f64) -> i32 {
+    if d > -2147483649.0 && d < 2147483648.0 {
+        d as i32
+    } else {
+        i32::MIN
+    }
+}
+
 /// C's `(uint64_t)d` / `(size_t)d` as gcc compiles it for x86-64.
 pub(crate) fn c_to_u64(d: f64) -> u64 {
     const TWO63: f64 = 9223372036854775808.0;
@@ -311,6 +325,8 @@ mod tests {
         assert_eq!(c_to_i64(f64::NAN), i64::MIN);
         assert_eq!(c_to_i64(1e300), i64::MIN);
         assert_eq!(c_to_i64(-3.7), -3);
+        assert_eq!(c_to_i32(2147483648.0), i32::MIN);
+        assert_eq!(c_to_i32(-2147483648.5), -2147483648);
         assert_eq!(c_to_u64(1e20), 0);
         assert_eq!(c_to_u64(9223372036854775808.0), 1 << 63);
     }
@@ -318,7 +334,7 @@ mod tests {
     #[test]
     fn all_globals_exist() {
         let lua = testutil::lua();
-        for g in ["bit", "struct"] {
+        for g in ["bit", "struct", "cmsgpack"] {
             let t: mlua::Table = lua.globals().get(g).unwrap();
             assert!(t.pairs::<mlua::Value, mlua::Value>().count() > 2);
         }
