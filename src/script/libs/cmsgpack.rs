@@ -544,7 +544,7 @@ mod tests {
             ("cmsgpack.pack({}, {1, 2}, {[2] = 1})", "90920102810201"),
             ("cmsgpack.pack({a = 1})", "81a16101"),
             ("cmsgpack.pack({1, nil, 3})", "8201010303"),
-            ("cmsgpack.pack(type, type)", "c0c0"),
+            ("cmsgpack.pack(type, cjson.null)", "c0c0"),
             ("cmsgpack.pack(0/0)", "cbfff8000000000000"),
             ("cmsgpack.pack(string.rep('y', 256)):sub(1, 3)", "da0100"),
         ];

@@ -334,7 +334,7 @@ mod tests {
     #[test]
     fn all_globals_exist() {
         let lua = testutil::lua();
-        for g in ["bit", "struct", "cmsgpack"] {
+        for g in ["cjson", "cmsgpack", "bit", "struct"] {
             let t: mlua::Table = lua.globals().get(g).unwrap();
             assert!(t.pairs::<mlua::Value, mlua::Value>().count() > 2);
         }
