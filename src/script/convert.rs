@@ -357,7 +357,11 @@ pub(crate) unsafe fn error_info(l: *mut lua_State) -> ErrorInfo {
 /// changes how booleans are sent.
 /// Returns true when the value was an error table marked as already counted (a command's
 /// error passed on).
-pub(crate) unsafe fn reply_from_lua(l: *mut lua_State, out: &mut Reply, script_resp3: bool) -> bool {
+pub(crate) unsafe fn reply_from_lua(
+    l: *mut lua_State,
+    out: &mut Reply,
+    script_resp3: bool,
+) -> bool {
     unsafe {
         if ffi::lua_checkstack(l, 4) == 0 {
             out.error("ERR reached lua stack limit");

@@ -189,6 +189,7 @@ impl Engine {
                 mlua::LuaOptions::new(),
             )
         };
+        libs::open_all(&lua).map_err(|e| e.to_string())?;
         let mut state: *mut lua_State = std::ptr::null_mut();
         // SAFETY: only reads the state pointer; the stack is left as it was.
         unsafe {
