@@ -292,3 +292,46 @@ fn expiry_and_table_limit_invalidate() {
         t
     });
 }
+
+#[test]
+fn scripts_track_their_declared_keys_when_they_read() {
+    same_on_both(|port| {
+        let mut admin = Client::connect(port);
+        admin.cmd("FLUSHALL");
+        let mut r = Client::connect(port);
+        r.cmd("HELLO 3");
+        let mut t = vec![text(r.cmd("CLIENT TRACKING on"))];
+        admin.cmd("MSET k1 1 k2 1");
+        // A script that only writes tracks nothing.
+        t.push(text(r.cmd_args(&[
+            "EVAL",
+            "redis.call('set', 'k3', 'bar')",
+            "2",
+            "k1",
+            "k2",
+        ])));
+        admin.cmd("MSET k2 2 k1 2");
+        // One that reads tracks every key it declared (not the key it read).
+        t.push(text(r.cmd_args(&[
+            "EVAL",
+            "redis.call('get', 'k3')",
+            "2",
+            "k1",
+            "k2",
+        ])));
+        admin.cmd("MSET k2 3 k1 3");
+        t.push(text(r.read_reply()));
+        t.push(text(r.read_reply()));
+        // EVAL_RO is not tracked by itself either.
+        t.push(text(r.cmd_args(&[
+            "EVAL_RO",
+            "redis.call('ping')",
+            "2",
+            "k1",
+            "k2",
+        ])));
+        admin.cmd("MSET k2 4 k1 4");
+        t.push(text(r.cmd("PING")));
+        t
+    });
+}

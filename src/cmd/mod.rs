@@ -463,6 +463,9 @@ pub struct Shared {
     pub clients_by_id: HashMap<u64, usize>,
     /// The Lua engine and its script cache (created by the first script).
     pub scripts: Option<Box<crate::script::Engine>>,
+    /// While a script runs: the keys it declared (EVAL's KEYS), which tracking remembers
+    /// when the script reads, as Redis does.
+    pub script_keys: Option<Vec<Box<[u8]>>>,
     /// The error the command just replied was already counted in errorstats (a script
     /// returning a command's error, Redis's ERR_REPLY_FLAG_NO_STATS_UPDATE).
     pub error_counted: bool,
@@ -495,6 +498,7 @@ impl Shared {
             clients_by_id: HashMap::new(),
             scripts: None,
             error_counted: false,
+            script_keys: None,
         }
     }
 }

@@ -143,6 +143,9 @@ fn eval_generic(ctx: &mut Ctx, args: Args, by_sha: bool, read_only_cmd: bool) {
     // Blocking commands act as their non-blocking forms, pauses do not apply, and EXEC
     // runs nothing between the script's commands (Redis's CLIENT_DENY_BLOCKING).
     let was_in_exec = std::mem::replace(&mut ctx.shared.in_exec, true);
+    if ctx.shared.tracking.active() {
+        ctx.shared.script_keys = Some(keys.iter().map(Box::from).collect());
+    }
     // The script's time is EVAL's: its commands' own latencies start where it started.
     let start = ctx.shared.last_tick;
     let last = ctx.client.last_command;
@@ -159,6 +162,7 @@ fn eval_generic(ctx: &mut Ctx, args: Args, by_sha: bool, read_only_cmd: bool) {
         host.shared.error_counted = counted;
     }
     ctx.shared.in_exec = was_in_exec;
+    ctx.shared.script_keys = None;
     ctx.shared.last_tick = start;
     ctx.client.last_command = last;
     ctx.shared.scripts = Some(engine);

@@ -323,15 +323,27 @@ pub fn after_command(ctx: &mut Ctx, cmd: &Command, args: Args) {
     let Some(st) = ctx.shared.tracking.client(id) else {
         return;
     };
+    // A read-only script command is not remembered itself (its commands are).
     if cmd.flags & flags::READONLY != 0
         && cmd.flags & flags::PUBSUB == 0
+        && cmd.group != "scripting"
         && !st.bcast
         && !((st.optin && !st.caching) || (st.optout && st.caching))
     {
-        let keys = command_keys(cmd, args);
-        if !keys.is_empty() {
-            ctx.shared.tracking.remember(id, keys.into_iter());
+        // Inside a script Redis remembers the keys the script declared (the caller's
+        // command's keys), whatever keys the read command names.
+        if let Some(declared) = ctx.shared.script_keys.take() {
+            ctx.shared
+                .tracking
+                .remember(id, declared.iter().map(|k| &k[..]));
+            ctx.shared.script_keys = Some(declared);
             limit(ctx.shared);
+        } else {
+            let keys = command_keys(cmd, args);
+            if !keys.is_empty() {
+                ctx.shared.tracking.remember(id, keys.into_iter());
+                limit(ctx.shared);
+            }
         }
     }
     if ctx.client.multi.is_none()
