@@ -1528,3 +1528,23 @@ fn dashboard_has_the_panels_and_uses_the_provisioned_datasource() {
         "{provider}"
     );
 }
+
+#[test]
+fn script_runs_time_and_cache_are_exported() {
+    let k = Keyval::start(&[]);
+    let mut c = k.client();
+    assert_eq!(k.scrape().value("keyval_scripts_cached"), 0.0);
+    c.cmd_args(&["EVAL", "return 1", "0"]);
+    c.cmd_args(&["EVAL", "return redis.call('nosuch')", "0"]);
+    c.cmd_args(&["SCRIPT", "LOAD", "return 2"]);
+    let s = k.scrape_until("two scripts run and three cached", |s| {
+        s.get("keyval_scripts_run_total") == Some(2.0)
+            && s.get("keyval_scripts_cached") == Some(3.0)
+    });
+    // Each run is one observation of the duration histogram, the failing one included.
+    assert_eq!(s.value("keyval_script_duration_seconds_count"), 2.0);
+    c.cmd("SCRIPT FLUSH");
+    k.scrape_until("an empty cache after SCRIPT FLUSH", |s| {
+        s.get("keyval_scripts_cached") == Some(0.0)
+    });
+}

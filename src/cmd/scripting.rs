@@ -158,8 +158,14 @@ fn eval_generic(ctx: &mut Ctx, args: Args, by_sha: bool, read_only_cmd: bool) {
             read_only,
             now: ctx.now,
         };
+        let started = crate::clock::ticks();
         let counted = engine.run(&sha, keys, argv, &mut host, ctx.out);
         host.shared.error_counted = counted;
+        let stats = &host.shared.stats;
+        let ns = crate::clock::nanos_between(started, crate::clock::ticks());
+        stats.script_time.record_n(ns, 1);
+        crate::metrics::stats::bump(&stats.scripts_run, 1);
+        crate::metrics::stats::set(&stats.scripts_cached, engine.len() as u64);
     }
     ctx.shared.in_exec = was_in_exec;
     ctx.shared.script_keys = None;
@@ -312,6 +318,8 @@ fn script(ctx: &mut Ctx, args: Args) {
                 Ok(e) => e.load(args.get(2)),
                 Err(e) => Err(format!("ERR Lua engine failed to start: {e}")),
             };
+            let cached = ctx.shared.scripts.as_ref().map_or(0, |e| e.len());
+            crate::metrics::stats::set(&ctx.shared.stats.scripts_cached, cached as u64);
             match loaded {
                 Ok(sha) => ctx.out.bulk(&sha),
                 Err(e) => ctx.error(&e),
@@ -340,6 +348,7 @@ fn script(ctx: &mut Ctx, args: Args) {
             }
             // A new Lua state: every script and everything they left in Lua goes.
             ctx.shared.scripts = None;
+            crate::metrics::stats::set(&ctx.shared.stats.scripts_cached, 0);
             ctx.out.ok();
         }
         "kill" => {

@@ -195,6 +195,9 @@ const FAMILIES: &[Family] = &[
     family("keyval_pubsub_delivery_latency_seconds", "Time from a message's publish to the return of the write that put the last pending message of its subscriber's batch on the socket; one observation per message, each with the age of the oldest message of its batch (an upper bound; exact for a message alone in its batch). Copies lost with a closing client are not observed.", HISTOGRAM, Source::Histogram(|s| &s.pubsub_delivery)),
     family("keyval_blocked_clients", "Clients blocked on keys by BLPOP, BLMOVE, BZPOPMIN... (INFO blocked_clients).", GAUGE, Source::Value(|s| &s.blocked_clients)),
     family("keyval_blocked_wait_seconds", "Time a blocked client waited, from the start of its blocking command to being served data; clients that time out or are unblocked by CLIENT UNBLOCK are not observed.", HISTOGRAM, Source::Histogram(|s| &s.blocked_wait)),
+    family("keyval_scripts_run_total", "Lua scripts run (EVAL, EVALSHA and their read-only forms), errors included.", COUNTER, Source::Value(|s| &s.scripts_run)),
+    family("keyval_scripts_cached", "Scripts in the script cache (INFO number_of_cached_scripts).", GAUGE, Source::Value(|s| &s.scripts_cached)),
+    family("keyval_script_duration_seconds", "Time a Lua script ran, the commands it called included.", HISTOGRAM, Source::Histogram(|s| &s.script_time)),
     family("keyval_build_info", "Always 1; the version label is the server's version.", GAUGE, Source::BuildInfo),
     family("keyval_uptime_seconds", "Seconds since the server started.", GAUGE, Source::Uptime),
 ];

@@ -480,6 +480,12 @@ pub struct Stats {
     /// Publish operations since start: PUBLISH, SPUBLISH, and each keyspace notification
     /// message (published each loop turn from `PubSub`).
     pub pubsub_published: AtomicU64,
+    /// Scripts run (EVAL, EVALSHA and their read-only forms), whatever their outcome.
+    pub scripts_run: AtomicU64,
+    /// Scripts in the script cache (INFO number_of_cached_scripts).
+    pub scripts_cached: AtomicU64,
+    /// Time each script ran, its commands included.
+    pub script_time: Histogram,
     /// Copies of published messages appended to subscribers' reply buffers since start
     /// (published each loop turn from `PubSub`).
     pub pubsub_delivered: AtomicU64,
@@ -527,6 +533,9 @@ impl Stats {
             pubsub_patterns: AtomicU64::new(0),
             pubsub_shard_channels: AtomicU64::new(0),
             pubsub_published: AtomicU64::new(0),
+            scripts_run: AtomicU64::new(0),
+            scripts_cached: AtomicU64::new(0),
+            script_time: Histogram::new(&LATENCY_BUCKETS_NS),
             pubsub_delivered: AtomicU64::new(0),
             pubsub_delivery: Histogram::new(&LATENCY_BUCKETS_NS),
             blocked_clients: AtomicU64::new(0),
