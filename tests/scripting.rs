@@ -126,6 +126,8 @@ const SCRIPTS: &[&str] = &[
     "return struct.pack('>I2', 258)",
     "return {struct.unpack('<i4', struct.pack('<i4', -5))}",
     "cjson.foo = 1",
+    "return _G[true]",
+    "return _G[42]",
 ];
 
 fn run_all(c: &mut Client, t: &mut Vec<String>) {

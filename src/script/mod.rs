@@ -317,7 +317,7 @@ impl Engine {
                     ffi::lua_pop(l, 1);
                     continue;
                 }
-                push_readonly_proxy(l, -1, false);
+                push_readonly_proxy(l, -1);
                 ffi::lua_setfield(l, ffi::LUA_GLOBALSINDEX, n.as_ptr());
                 ffi::lua_pop(l, 1);
             }
@@ -335,7 +335,7 @@ impl Engine {
             // The scripts' global table: an empty read-only proxy of the real globals,
             // which in turn refuse new names and unknown reads.
             ffi::lua_pushvalue(l, ffi::LUA_GLOBALSINDEX);
-            push_readonly_proxy(l, -1, false);
+            push_readonly_proxy(l, -1);
             ffi::lua_pushvalue(l, -1);
             ffi::lua_setfield(l, ffi::LUA_GLOBALSINDEX, c"_G".as_ptr());
             ffi::lua_setfield(l, ffi::LUA_REGISTRYINDEX, ENV_KEY.as_ptr().cast());
@@ -578,7 +578,7 @@ unsafe fn protect(l: *mut lua_State, idx: c_int) {
 
 /// Pushes an empty, protected table whose reads fall through to the table at `idx` and
 /// whose writes fail.
-unsafe fn push_readonly_proxy(l: *mut lua_State, idx: c_int, _unused: bool) {
+unsafe fn push_readonly_proxy(l: *mut lua_State, idx: c_int) {
     unsafe {
         let idx = if idx < 0 {
             ffi::lua_gettop(l) + idx + 1
@@ -633,15 +633,19 @@ unsafe extern "C-unwind" fn missing_global(l: *mut lua_State) -> c_int {
             l,
             b"Script attempted to access nonexistent global variable '",
         );
-        ffi::lua_pushvalue(l, 2);
-        convert::push_bytes(l, b"'");
-        // A name that is not a string or number makes concat fail; Redis reports it as
-        // the same kind of error.
-        if ffi::lua_isstring(l, 2) == 0 {
-            ffi::lua_pop(l, 2);
-            convert::push_bytes(l, b"?'");
+        if ffi::lua_isstring(l, 2) != 0 {
+            ffi::lua_pushvalue(l, 2);
+            convert::push_bytes(l, b"'");
+            ffi::lua_concat(l, 4);
+        } else {
+            // A key that is neither a string nor a number: Redis's handler refuses it.
+            ffi::lua_pop(l, 1);
+            convert::push_bytes(
+                l,
+                b"Second argument to luaProtectedTableError must be a string or number",
+            );
+            ffi::lua_concat(l, 2);
         }
-        ffi::lua_concat(l, 4);
         ffi::lua_error(l)
     }
 }
