@@ -157,6 +157,8 @@ fn eval_generic(ctx: &mut Ctx, args: Args, by_sha: bool, read_only_cmd: bool) {
             out: Reply::new(),
             read_only,
             now: ctx.now,
+            started: std::time::Instant::now(),
+            busy: crate::net::busy::Script::default(),
         };
         let started = crate::clock::ticks();
         let counted = engine.run(&sha, keys, argv, &mut host, ctx.out);
@@ -184,6 +186,10 @@ struct ScriptHost<'a> {
     out: Reply,
     read_only: bool,
     now: u64,
+    /// When the script started (busy-reply-threshold).
+    started: std::time::Instant,
+    /// What the busy turns need to know and found (a write done, SCRIPT KILL asked).
+    busy: crate::net::busy::Script,
 }
 
 impl Host for ScriptHost<'_> {
@@ -205,6 +211,10 @@ impl Host for ScriptHost<'_> {
         if self.read_only && cmd.flags & (WRITE | MAY_REPLICATE) != 0 {
             self.rejected(id);
             return Err("Write commands are not allowed from read-only scripts.".into());
+        }
+        if cmd.flags & WRITE != 0 {
+            // From now on SCRIPT KILL cannot stop it (Redis's SCRIPT_WRITE_DIRTY).
+            self.busy.wrote = true;
         }
         let mut data = Vec::with_capacity(argv.iter().map(Vec::len).sum());
         let mut spans = Vec::with_capacity(argv.len());
@@ -240,6 +250,23 @@ impl Host for ScriptHost<'_> {
 
     fn verbosity(&self) -> i32 {
         self.shared.params.settings.loglevel as i32
+    }
+
+    fn interrupt(&mut self) -> bool {
+        let threshold = self.shared.params.settings.busy_reply_threshold_ms;
+        let elapsed = self.started.elapsed();
+        if threshold == 0 || elapsed.as_millis() < u128::from(threshold) {
+            return false;
+        }
+        if !self.busy.announced {
+            self.busy.announced = true;
+            log::warn!(
+                "Slow script detected: still in execution after {} milliseconds. You can try killing the script using the SCRIPT KILL command.",
+                elapsed.as_millis()
+            );
+        }
+        crate::net::busy::turn(self.shared, &mut self.busy);
+        self.busy.kill
     }
 }
 

@@ -232,6 +232,8 @@ pub struct Settings {
     pub save_configured: bool,
     /// Most keys the client-side caching table remembers (0 = no limit).
     pub tracking_table_max_keys: u64,
+    /// A script running longer (ms) makes the server answer others with -BUSY (0 = never).
+    pub busy_reply_threshold_ms: u64,
 }
 
 impl Settings {
@@ -329,6 +331,7 @@ impl Params {
                 notify_keyspace_events: 0,
                 save_configured: false,
                 tracking_table_max_keys: 1_000_000,
+                busy_reply_threshold_ms: 5000,
             },
         };
         params.refresh();
@@ -730,6 +733,7 @@ impl Params {
             notify_keyspace_events: events,
             save_configured: !matches!(self.value_of("save"), Value::Save(points) if points.is_empty()),
             tracking_table_max_keys: self.num_value("tracking-table-max-keys").max(0) as u64,
+            busy_reply_threshold_ms: self.num_value("busy-reply-threshold").max(0) as u64,
         };
     }
 

@@ -322,6 +322,53 @@ impl Conn {
         request
     }
 
+    /// Answers every complete request in the read buffer while a script is busy (Redis's
+    /// processCommand during a slow script): SCRIPT KILL stops the script unless it wrote,
+    /// SHUTDOWN NOSAVE stops it and the server (returns true), anything else gets -BUSY.
+    /// Nothing runs.
+    pub fn answer_busy(&mut self, script: &mut crate::net::busy::Script) -> bool {
+        let Conn {
+            rbuf,
+            filled,
+            parser,
+            out,
+            client,
+            ..
+        } = self;
+        let input = &rbuf[..*filled];
+        let mut shutdown = false;
+        while !client.close_after_reply {
+            match parser.next(input) {
+                Ok(Some(source)) => {
+                    let args = parser.args(input, source);
+                    let is = |i: usize, word: &[u8]| {
+                        args.len() == 2 && args.get(i).eq_ignore_ascii_case(word)
+                    };
+                    if is(0, b"script") && is(1, b"kill") {
+                        if script.wrote {
+                            out.error("UNKILLABLE Sorry the script already executed write commands against the dataset. You can either wait the script termination or kill the server in a hard way using the SHUTDOWN NOSAVE command.");
+                        } else {
+                            script.kill = true;
+                            out.ok();
+                        }
+                    } else if is(0, b"shutdown") && is(1, b"nosave") {
+                        script.kill = true;
+                        shutdown = true;
+                    } else {
+                        out.error("BUSY Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN NOSAVE.");
+                    }
+                }
+                Ok(None) => break,
+                Err(e) => {
+                    out.error(&e.message());
+                    client.close_after_reply = true;
+                }
+            }
+        }
+        self.compact();
+        shutdown
+    }
+
     /// Schedules the connection to close without writing more, as Redis does with a
     /// client past its output buffer limits; nothing more of its input is run.
     pub fn close_for_output_limit(&mut self, now: u64) {

@@ -1,5 +1,6 @@
 //! Networking: the mio event loop ([`reactor`]) and per-connection buffers ([`conn`]).
 
+pub mod busy;
 pub mod conn;
 pub mod reactor;
 

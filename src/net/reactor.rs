@@ -92,6 +92,8 @@ fn raise_backlog(listener: &TcpListener) {
 enum Socket {
     Listener(TcpListener),
     Client(Box<Conn>),
+    /// A client taken out while its commands run (see `Server::process`).
+    Running,
 }
 
 /// The server: listener, connections, keyspace and the loop that drives them.
@@ -125,6 +127,8 @@ pub struct Server {
     /// Deadlines of blocked clients (payload: token and client id, see `block_timer`).
     block_timers: TimerWheel,
     shutting_down: bool,
+    /// A busy script's turn saw the signal pipe become readable.
+    signal_pending: bool,
 }
 
 impl Server {
@@ -167,6 +171,7 @@ impl Server {
             clients_cron_cursor: 0,
             block_timers: TimerWheel::new(now),
             shutting_down: false,
+            signal_pending: false,
         })
     }
 
@@ -367,60 +372,16 @@ impl Server {
         self.accept_again_at = Some(now_ms());
     }
 
-    fn add_client(&mut self, mut stream: TcpStream, addr: SocketAddr) {
-        let stats = &self.shared.stats;
-        if self.clients as u64 >= self.shared.params.settings.maxclients {
-            // Best effort: the socket is fresh, so this small write almost always fits.
-            let _ = stream.write(b"-ERR max number of clients reached\r\n");
-            bump(&stats.rejected_connections, 1);
-            log::debug!("refused {addr}: max number of clients reached");
-            return;
-        }
-        let settings = &self.shared.params.settings;
-        let local = crate::config::Params::is_local(addr.ip());
-        if settings.protected_mode && settings.requirepass.is_none() && !local {
-            let _ = stream.write(PROTECTED_MODE_DENIED.as_bytes());
-            bump(&stats.rejected_connections, 1);
-            log::debug!("refused {addr}: protected mode");
-            return;
-        }
-        // As Redis's total_connections_received: refused connections are not counted.
-        bump(&stats.connections_received, 1);
-        if let Err(e) = stream.set_nodelay(true) {
-            log::debug!("TCP_NODELAY on {addr}: {e}");
-        }
-        let keepalive = self.shared.params.settings.tcp_keepalive;
-        if keepalive > 0
-            && let Err(e) = crate::net::set_keepalive(&stream, keepalive)
-        {
-            log::debug!("SO_KEEPALIVE on {addr}: {e}");
-        }
-        let entry = self.sockets.vacant_entry();
-        let token = entry.key();
-        if let Err(e) = self
-            .poll
-            .registry()
-            .register(&mut stream, Token(token), Interest::READABLE)
-        {
-            log::warn!("cannot register client {addr}: {e}");
-            return;
-        }
-        let settings = &self.shared.params.settings;
-        let mut client = Client::new(
-            self.next_client_id,
-            settings.requirepass.is_none(),
-            now_ms(),
+    fn add_client(&mut self, stream: TcpStream, addr: SocketAddr) {
+        accept_client(
+            &self.poll,
+            &mut self.sockets,
+            &mut self.shared,
+            &mut self.clients,
+            &mut self.next_client_id,
+            stream,
+            addr,
         );
-        client.local = local;
-        client.token = token;
-        client.addr = Some(addr);
-        self.shared.clients_by_id.insert(client.id, token);
-        self.next_client_id += 1;
-        let conn = Conn::new(stream, addr, client, settings.proto_max_bulk_len as usize);
-        entry.insert(Socket::Client(Box::new(conn)));
-        self.clients += 1;
-        set(&stats.connected_clients, self.clients as u64);
-        log::debug!("accepted {addr} as token {token}");
     }
 
     fn conn(&mut self, token: usize) -> Option<&mut Conn> {
@@ -491,10 +452,35 @@ impl Server {
     fn process(&mut self, token: usize, now: u64) {
         self.shared.last_tick = clock::ticks();
         loop {
-            let Some(Socket::Client(conn)) = self.sockets.get_mut(token) else {
-                return;
+            // The client leaves the slab while its commands run, so that the turns of a
+            // busy script (net::busy) may serve every other connection.
+            let mut conn = match self.sockets.get_mut(token) {
+                Some(slot @ Socket::Client(_)) => match std::mem::replace(slot, Socket::Running) {
+                    Socket::Client(c) => c,
+                    _ => unreachable!("the slot held a client"),
+                },
+                _ => return,
             };
-            let request = conn.process(&mut self.store, &mut self.shared, now);
+            let mut busy = BusyParts {
+                poll: &mut self.poll,
+                sockets: &mut self.sockets,
+                listener_token: self.listener_token,
+                clients: &mut self.clients,
+                next_client_id: &mut self.next_client_id,
+                to_flush: &mut self.to_flush,
+                to_read: &mut self.to_read,
+                signal_pending: &mut self.signal_pending,
+            };
+            let request = {
+                let _guard =
+                    crate::net::busy::enter((&mut busy as *mut BusyParts).cast(), busy_turn);
+                conn.process(&mut self.store, &mut self.shared, now)
+            };
+            self.sockets[token] = Socket::Client(conn);
+            if self.signal_pending {
+                self.signal_pending = false;
+                self.on_signal();
+            }
             if self.shared.loop_work {
                 self.loop_work(now);
             }
@@ -1036,5 +1022,179 @@ impl Server {
             self.close(t);
         }
         log::info!("server stopped");
+    }
+}
+
+/// Takes an accepted socket as a new client (the listener's work; also done during a
+/// busy script's turns, so that SCRIPT KILL can come from a new connection).
+fn accept_client(
+    poll: &Poll,
+    sockets: &mut Slab<Socket>,
+    shared: &mut Shared,
+    clients: &mut usize,
+    next_client_id: &mut u64,
+    mut stream: TcpStream,
+    addr: SocketAddr,
+) {
+    let stats = &shared.stats;
+    if *clients as u64 >= shared.params.settings.maxclients {
+        // Best effort: the socket is fresh, so this small write almost always fits.
+        let _ = stream.write(b"-ERR max number of clients reached\r\n");
+        bump(&stats.rejected_connections, 1);
+        log::debug!("refused {addr}: max number of clients reached");
+        return;
+    }
+    let settings = &shared.params.settings;
+    let local = crate::config::Params::is_local(addr.ip());
+    if settings.protected_mode && settings.requirepass.is_none() && !local {
+        let _ = stream.write(PROTECTED_MODE_DENIED.as_bytes());
+        bump(&stats.rejected_connections, 1);
+        log::debug!("refused {addr}: protected mode");
+        return;
+    }
+    // As Redis's total_connections_received: refused connections are not counted.
+    bump(&stats.connections_received, 1);
+    if let Err(e) = stream.set_nodelay(true) {
+        log::debug!("TCP_NODELAY on {addr}: {e}");
+    }
+    let keepalive = shared.params.settings.tcp_keepalive;
+    if keepalive > 0
+        && let Err(e) = crate::net::set_keepalive(&stream, keepalive)
+    {
+        log::debug!("SO_KEEPALIVE on {addr}: {e}");
+    }
+    let entry = sockets.vacant_entry();
+    let token = entry.key();
+    if let Err(e) = poll
+        .registry()
+        .register(&mut stream, Token(token), Interest::READABLE)
+    {
+        log::warn!("cannot register client {addr}: {e}");
+        return;
+    }
+    let settings = &shared.params.settings;
+    let mut client = Client::new(*next_client_id, settings.requirepass.is_none(), now_ms());
+    client.local = local;
+    client.token = token;
+    client.addr = Some(addr);
+    shared.clients_by_id.insert(client.id, token);
+    *next_client_id += 1;
+    let conn = Conn::new(stream, addr, client, settings.proto_max_bulk_len as usize);
+    entry.insert(Socket::Client(Box::new(conn)));
+    *clients += 1;
+    set(&stats.connected_clients, *clients as u64);
+    log::debug!("accepted {addr} as token {token}");
+}
+
+/// What a busy script's turn may use of the server: everything but the keyspace, the
+/// shared state (the script lends its own) and the running client, which is out of the slab.
+struct BusyParts {
+    poll: *mut Poll,
+    sockets: *mut Slab<Socket>,
+    listener_token: usize,
+    clients: *mut usize,
+    next_client_id: *mut u64,
+    to_flush: *mut Vec<usize>,
+    to_read: *mut Vec<usize>,
+    signal_pending: *mut bool,
+}
+
+/// One loop turn while a script is busy: new clients are accepted, every readable client's
+/// complete requests are answered (-BUSY, or SCRIPT KILL / SHUTDOWN NOSAVE) and replies are
+/// written at once. Read clients are queued to be read again by the loop afterwards
+/// (readiness is edge-triggered), and closed ones to be closed by it.
+///
+/// # Safety
+/// `state` is the `BusyParts` that `Server::process` registered, alive for this call.
+unsafe fn busy_turn(state: *mut (), shared: &mut Shared, script: &mut crate::net::busy::Script) {
+    // SAFETY: see above; the parts point at fields of the server that nothing else uses
+    // while the running client's command is in progress.
+    let parts = unsafe { &mut *state.cast::<BusyParts>() };
+    let (poll, sockets) = unsafe { (&mut *parts.poll, &mut *parts.sockets) };
+    let mut events = Events::with_capacity(256);
+    if poll.poll(&mut events, Some(Duration::ZERO)).is_err() {
+        return;
+    }
+    for event in events.iter() {
+        let token = event.token();
+        if token == SIGNAL_TOKEN {
+            unsafe { *parts.signal_pending = true };
+            continue;
+        }
+        if token.0 == parts.listener_token {
+            for _ in 0..ACCEPT_BATCH {
+                let Some(Socket::Listener(listener)) = sockets.get(parts.listener_token) else {
+                    break;
+                };
+                match listener.accept() {
+                    Ok((stream, addr)) => unsafe {
+                        accept_client(
+                            poll,
+                            sockets,
+                            shared,
+                            &mut *parts.clients,
+                            &mut *parts.next_client_id,
+                            stream,
+                            addr,
+                        );
+                    },
+                    Err(_) => break,
+                }
+            }
+            continue;
+        }
+        let Some(Socket::Client(conn)) = sockets.get_mut(token.0) else {
+            continue;
+        };
+        if conn.kill {
+            continue;
+        }
+        if event.is_readable() || event.is_read_closed() || event.is_error() {
+            match conn.read_once(shared) {
+                Ok(ReadResult::Data { .. } | ReadResult::WouldBlock) => {}
+                Ok(ReadResult::Closed) | Err(_) => conn.kill = true,
+            }
+            unsafe { (*parts.to_read).push(token.0) };
+            let waiting = conn.client.blocked.is_some() || conn.client.paused;
+            if !conn.kill && !waiting && conn.answer_busy(script) {
+                shared.request = Some(crate::cmd::Request::Shutdown);
+            }
+        }
+        if !conn.kill && !conn.out.is_empty() {
+            match conn.flush(shared) {
+                Ok(true) => {}
+                Ok(false) => {}
+                Err(_) => conn.kill = true,
+            }
+        }
+        if (conn.kill || !conn.out.is_empty() || conn.client.close_after_reply)
+            && !conn.flush_queued
+        {
+            conn.flush_queued = true;
+            unsafe { (*parts.to_flush).push(token.0) };
+        }
+    }
+    // Requests read before the script started (the loop reads every ready client before
+    // running any) get their answer too: no new readiness event will come for them.
+    for (token, socket) in sockets.iter_mut() {
+        let Socket::Client(conn) = socket else {
+            continue;
+        };
+        let waiting = conn.client.blocked.is_some() || conn.client.paused;
+        if conn.kill || waiting || conn.query_buffer_len() == 0 {
+            continue;
+        }
+        if conn.answer_busy(script) {
+            shared.request = Some(crate::cmd::Request::Shutdown);
+        }
+        if !conn.out.is_empty() && conn.flush(shared).is_err() {
+            conn.kill = true;
+        }
+        if (conn.kill || !conn.out.is_empty() || conn.client.close_after_reply)
+            && !conn.flush_queued
+        {
+            conn.flush_queued = true;
+            unsafe { (*parts.to_flush).push(token) };
+        }
     }
 }

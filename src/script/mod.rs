@@ -69,6 +69,9 @@ pub trait Host {
     fn command_exists(&self, argv: &[Vec<u8>]) -> bool;
     /// Redis's verbosity (0 debug .. 3 warning), for `redis.log`.
     fn verbosity(&self) -> i32;
+    /// Called every 100,000 Lua instructions: past busy-reply-threshold the host answers
+    /// other clients (see ARCHITECTURE.md). True when SCRIPT KILL asked to stop.
+    fn interrupt(&mut self) -> bool;
 }
 
 thread_local! {
@@ -92,6 +95,9 @@ impl Host for NoHost {
     }
     fn verbosity(&self) -> i32 {
         2
+    }
+    fn interrupt(&mut self) -> bool {
+        false
     }
 }
 
@@ -446,7 +452,9 @@ impl Engine {
             // The pointer is cleared below, before `host`'s borrow ends.
             let host: *mut (dyn Host + 'static) = std::mem::transmute(host);
             HOST.with(|h| h.set(host));
+            ffi::lua_sethook(l, Some(busy_hook), ffi::LUA_MASKCOUNT, 100_000);
             let status = ffi::lua_pcall(l, 0, 1, -2);
+            ffi::lua_sethook(l, None, 0, 0);
             let resp3 = host.as_ref().is_some_and(|h| h.resp3());
             if status != 0 {
                 let info = convert::error_info(l);
@@ -617,6 +625,20 @@ unsafe fn raise_table(l: *mut lua_State, msg: &[u8]) -> ! {
     unsafe {
         convert::push_error_table(l, msg);
         ffi::lua_error(l)
+    }
+}
+
+/// The count hook of a running script: lets the host answer other clients past the busy
+/// threshold, and stops the script when SCRIPT KILL asked (re-armed on every line, so a
+/// `pcall` in the script cannot swallow the error and go on).
+unsafe extern "C-unwind" fn busy_hook(l: *mut lua_State, _ar: *mut ffi::lua_Debug) {
+    let kill = host().is_some_and(|h| h.interrupt());
+    if kill {
+        log::warn!("Lua script killed by user with SCRIPT KILL.");
+        unsafe {
+            ffi::lua_sethook(l, Some(busy_hook), ffi::LUA_MASKLINE, 0);
+            raise_table(l, b"Script killed by user with SCRIPT KILL...");
+        }
     }
 }
 
