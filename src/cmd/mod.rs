@@ -808,12 +808,7 @@ pub fn execute(ctx: &mut Ctx, args: Args) {
 #[inline(never)]
 fn held_back(ctx: &mut Ctx, cmd: &Command, args: Args, slot: usize, mark: usize) -> bool {
     if ctx.client.monitor {
-        let mut f = cmd.flags;
-        if cmd.name == "exec"
-            && let Some(multi) = &ctx.client.multi
-        {
-            f |= multi.queued_flags();
-        }
+        let f = with_queued_flags(ctx, cmd);
         if f & (flags::WRITE | flags::READONLY | flags::MAY_REPLICATE) != 0 {
             ctx.out
                 .error("ERR Replica can't interact with the keyspace");
@@ -826,6 +821,15 @@ fn held_back(ctx: &mut Ctx, cmd: &Command, args: Args, slot: usize, mark: usize)
         return true;
     }
     false
+}
+
+/// A command's flags, with those of the queued commands for EXEC (Redis's mstate.cmd_flags):
+/// what the monitor and pause checks judge a request by.
+pub fn with_queued_flags(ctx: &Ctx, cmd: &Command) -> u32 {
+    match &ctx.client.multi {
+        Some(multi) if cmd.name == "exec" => cmd.flags | multi.queued_flags(),
+        _ => cmd.flags,
+    }
 }
 
 /// The statistics slot of a container command's request (Redis looks subcommands up with

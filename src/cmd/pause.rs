@@ -123,15 +123,11 @@ pub fn must_wait(ctx: &mut Ctx, cmd: &Command, args: crate::resp::Args) -> bool 
         PauseKind::Off => false,
         PauseKind::All => true,
         PauseKind::Write => {
-            let mut f = cmd.flags;
-            if cmd.group == "scripting" && cmd.name.starts_with("eval") {
-                f = super::scripting::effective_flags(ctx.shared, cmd, args);
-            }
-            if cmd.name == "exec"
-                && let Some(multi) = &ctx.client.multi
-            {
-                f |= multi.queued_flags();
-            }
+            let f = if cmd.name.starts_with("eval") {
+                super::scripting::effective_flags(ctx.shared, cmd, args)
+            } else {
+                super::with_queued_flags(ctx, cmd)
+            };
             f & (flags::WRITE | flags::MAY_REPLICATE) != 0
         }
     }

@@ -1146,48 +1146,27 @@ unsafe fn busy_turn(state: *mut (), shared: &mut Shared, script: &mut crate::net
         let Some(Socket::Client(conn)) = sockets.get_mut(token.0) else {
             continue;
         };
-        if conn.kill {
-            continue;
-        }
-        if event.is_readable() || event.is_read_closed() || event.is_error() {
+        if !conn.kill && (event.is_readable() || event.is_read_closed() || event.is_error()) {
             match conn.read_once(shared) {
                 Ok(ReadResult::Data { .. } | ReadResult::WouldBlock) => {}
                 Ok(ReadResult::Closed) | Err(_) => conn.kill = true,
             }
+            // Readiness is edge-triggered: the loop reads it again once the script ends.
             unsafe { (*parts.to_read).push(token.0) };
-            let waiting = conn.client.blocked.is_some() || conn.client.paused;
-            if !conn.kill && !waiting && conn.answer_busy(script) {
-                shared.request = Some(crate::cmd::Request::Shutdown);
-            }
-        }
-        if !conn.kill && !conn.out.is_empty() {
-            match conn.flush(shared) {
-                Ok(true) => {}
-                Ok(false) => {}
-                Err(_) => conn.kill = true,
-            }
-        }
-        if (conn.kill || !conn.out.is_empty() || conn.client.close_after_reply)
-            && !conn.flush_queued
-        {
-            conn.flush_queued = true;
-            unsafe { (*parts.to_flush).push(token.0) };
         }
     }
-    // Requests read before the script started (the loop reads every ready client before
-    // running any) get their answer too: no new readiness event will come for them.
+    // Every client's complete requests are answered, including those the loop had read
+    // before the script started (no new readiness event will come for them), and pending
+    // replies are written at once.
     for (token, socket) in sockets.iter_mut() {
         let Socket::Client(conn) = socket else {
             continue;
         };
         let waiting = conn.client.blocked.is_some() || conn.client.paused;
-        if conn.kill || waiting || conn.query_buffer_len() == 0 {
-            continue;
-        }
-        if conn.answer_busy(script) {
+        if !conn.kill && !waiting && conn.query_buffer_len() > 0 && conn.answer_busy(script) {
             shared.request = Some(crate::cmd::Request::Shutdown);
         }
-        if !conn.out.is_empty() && conn.flush(shared).is_err() {
+        if !conn.kill && !conn.out.is_empty() && conn.flush(shared).is_err() {
             conn.kill = true;
         }
         if (conn.kill || !conn.out.is_empty() || conn.client.close_after_reply)

@@ -494,13 +494,6 @@ impl Engine {
     }
 }
 
-impl Drop for Engine {
-    fn drop(&mut self) {
-        // The registry references die with the state; nothing else to release.
-        self.scripts.clear();
-    }
-}
-
 /// `REDIS_VERSION` as scripts see it (the version INFO reports).
 pub const REDIS_VERSION: &str = "7.2.0";
 /// `REDIS_VERSION_NUM`: 0x00MMmmpp.
