@@ -13,6 +13,7 @@ pub mod logging;
 pub mod longdouble;
 pub mod metrics;
 pub mod net;
+pub mod persist;
 pub mod pubsub;
 pub mod resp;
 pub mod script;

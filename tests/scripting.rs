@@ -128,7 +128,31 @@ const SCRIPTS: &[&str] = &[
     "cjson.foo = 1",
     "return _G[true]",
     "return _G[42]",
+    "setmetatable(_G, {})",
+    "local g = getmetatable(_G) g.__index = {}",
+    "rawset(getmetatable(_G), '__index', {})",
+    "return type(getmetatable(_G))",
+    "redis = function() return 1 end",
+    "_G = {}",
+    "redis.call = function() return 1 end",
+    "setmetatable(redis, {})",
+    "return setmetatable({}, {}) ~= nil",
+    "return loadstring(string.dump(function() return 1 end))()",
+    "return {loadstring('\\27Lua')}",
+    "return type(redis)",
 ];
+
+/// A body that starts like a precompiled chunk is read as text, as Redis's Lua does.
+#[test]
+fn binary_chunks_are_refused() {
+    same_on_both(|port| {
+        let mut c = Client::connect(port);
+        vec![
+            text(c.call(&[b"EVAL", b"\x1bLuaQ\x00\x01\x04", b"0"])),
+            text(c.call(&[b"SCRIPT", b"LOAD", b"\x1bLua"])),
+        ]
+    });
+}
 
 fn run_all(c: &mut Client, t: &mut Vec<String>) {
     for s in SCRIPTS {
@@ -359,6 +383,48 @@ fn a_busy_script_can_be_killed_and_others_get_busy() {
         t.push(text(late.cmd("SCRIPT KILL")));
         // SHUTDOWN NOSAVE ends it (the runner's connection closes with the server).
         late.send(&[b"SHUTDOWN", b"NOSAVE"]);
+        t
+    });
+}
+
+/// While a script is busy, MULTI, WATCH, AUTH, HELLO and the like run; a command queued
+/// meanwhile gets -BUSY and dooms the transaction, and EXEC aborts it (Redis's
+/// rejectCommand).
+#[test]
+fn transactions_during_a_busy_script() {
+    same_on_both(|port| {
+        let mut admin = Client::connect(port);
+        admin.cmd("FLUSHALL");
+        admin.cmd("SET xx 1");
+        admin.cmd("CONFIG SET busy-reply-threshold 50");
+        let mut t = Vec::new();
+        for exec_while_busy in [false, true] {
+            let mut runner = Client::connect(port);
+            let mut tx = Client::connect(port);
+            if exec_while_busy {
+                t.push(text(tx.cmd("MULTI")));
+                t.push(text(tx.cmd("INCR xx")));
+            }
+            runner.send(&[b"EVAL", b"while true do end", b"0"]);
+            until_busy(&mut admin);
+            if exec_while_busy {
+                t.push(text(tx.cmd("EXEC")));
+            } else {
+                t.push(text(tx.cmd("MULTI")));
+                t.push(text(tx.cmd("INCR xx")));
+                t.push(text(tx.cmd("WATCH xx")));
+                t.push(text(tx.cmd("HELLO 2 SETNAME busy")).len().to_string());
+                t.push(text(tx.cmd("AUTH nobody pass")));
+            }
+            t.push(text(admin.cmd("SCRIPT KILL")));
+            t.push(text(runner.read_reply()));
+            if !exec_while_busy {
+                t.push(text(tx.cmd("INCR xx")));
+                t.push(text(tx.cmd("EXEC")));
+            }
+            t.push(text(tx.cmd("GET xx")));
+            t.push(text(tx.cmd("CLIENT GETNAME")));
+        }
         t
     });
 }

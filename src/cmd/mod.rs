@@ -10,6 +10,7 @@ pub mod blocking;
 pub mod config;
 pub mod connection;
 pub mod expire;
+pub mod functions;
 pub mod hashes;
 pub mod keys;
 pub mod lists;
@@ -164,6 +165,7 @@ impl Table {
             blocking::COMMANDS,
             monitor::COMMANDS,
             scripting::COMMANDS,
+            functions::COMMANDS,
         ];
         let commands: Vec<&'static Command> = families.iter().flat_map(|f| f.iter()).collect();
         let mut by_name = HashMap::with_hasher(ahash::RandomState::new());
@@ -180,6 +182,7 @@ impl Table {
             ("command", server::COMMAND_SUBCOMMANDS),
             ("pubsub", pubsub::PUBSUB_SUBCOMMANDS),
             ("script", scripting::SCRIPT_SUBCOMMANDS),
+            ("function", functions::FUNCTION_SUBCOMMANDS),
         ] {
             let id = by_name[name.as_bytes()];
             containers.push(Container {
@@ -463,6 +466,8 @@ pub struct Shared {
     pub clients_by_id: HashMap<u64, usize>,
     /// The Lua engine and its script cache (created by the first script).
     pub scripts: Option<Box<crate::script::Engine>>,
+    /// FUNCTION libraries and their engine.
+    pub functions: crate::script::functions::Functions,
     /// While a script runs: the keys it declared (EVAL's KEYS), which tracking remembers
     /// when the script reads, as Redis does.
     pub script_keys: Option<Vec<Box<[u8]>>>,
@@ -497,6 +502,7 @@ impl Shared {
             tracking: Default::default(),
             clients_by_id: HashMap::new(),
             scripts: None,
+            functions: Default::default(),
             error_counted: false,
             script_keys: None,
         }

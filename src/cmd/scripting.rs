@@ -46,6 +46,12 @@ fn evalsha_ro(ctx: &mut Ctx, args: Args) {
 /// script with a shebang declares whether it writes, replacing the command's WRITE and
 /// MAY_REPLICATE; one without keeps the command's.
 pub fn effective_flags(shared: &Shared, cmd: &Command, args: Args) -> u32 {
+    if cmd.name.starts_with("fcall") {
+        return match shared.functions.lookup(args.get(1)) {
+            Some((_, f, _)) => flags_of_script(cmd.flags, f),
+            None => cmd.flags,
+        };
+    }
     let by_sha = cmd.name == "evalsha" || cmd.name == "evalsha_ro";
     let script = args.get(1);
     let cached = if by_sha {
@@ -68,9 +74,21 @@ pub fn effective_flags(shared: &Shared, cmd: &Command, args: Args) -> u32 {
     if script_flags & script_flags::EVAL_COMPAT != 0 {
         return cmd.flags;
     }
-    let mut f = cmd.flags & !(WRITE | MAY_REPLICATE);
+    flags_of_script(cmd.flags, script_flags)
+}
+
+/// A command's flags once its script declared its own (Redis's scriptFlagsToCmdFlags):
+/// it writes unless `no-writes`, and it is not MAY_REPLICATE since that is then known.
+fn flags_of_script(cmd_flags: u32, script_flags: u32) -> u32 {
+    let mut f = cmd_flags & !(WRITE | MAY_REPLICATE | super::flags::DENYOOM | STALE);
+    if script_flags & (script_flags::ALLOW_OOM | script_flags::NO_WRITES) == 0 {
+        f |= super::flags::DENYOOM;
+    }
     if script_flags & script_flags::NO_WRITES == 0 {
         f |= WRITE;
+    }
+    if script_flags & script_flags::ALLOW_STALE != 0 {
+        f |= STALE;
     }
     f
 }
@@ -137,6 +155,24 @@ fn eval_generic(ctx: &mut Ctx, args: Args, by_sha: bool, read_only_cmd: bool) {
     let keys = args.tail(3).head(n);
     let argv = args.tail(3 + n);
     let mut engine = ctx.shared.scripts.take().expect("engine created above");
+    run_script(ctx, keys, read_only, None, |host, out| {
+        engine.run(&sha, keys, argv, host, out)
+    });
+    crate::metrics::stats::set(&ctx.shared.stats.scripts_cached, engine.len() as u64);
+    ctx.shared.scripts = Some(engine);
+}
+
+/// Runs a script or a function (`run`, given the host and the caller's reply buffer) as
+/// a client of its own, with the caller's id and database (Redis's scriptPrepareForRun
+/// and scriptResetRun). `function` names the FCALL being run, for FUNCTION STATS and the
+/// busy replies; None for EVAL.
+pub(super) fn run_script(
+    ctx: &mut Ctx,
+    keys: Args,
+    read_only: bool,
+    function: Option<crate::net::busy::RunningFunction>,
+    run: impl FnOnce(&mut ScriptHost, &mut Reply) -> bool,
+) {
     let mut client = Client::new(ctx.client.id, true, ctx.now);
     client.db = ctx.client.db;
     client.token = ctx.client.token;
@@ -146,7 +182,8 @@ fn eval_generic(ctx: &mut Ctx, args: Args, by_sha: bool, read_only_cmd: bool) {
     if ctx.shared.tracking.active() {
         ctx.shared.script_keys = Some(keys.iter().map(Box::from).collect());
     }
-    // The script's time is EVAL's: its commands' own latencies start where it started.
+    // The script's time is its command's: its commands' own latencies start where it
+    // started.
     let start = ctx.shared.last_tick;
     let last = ctx.client.last_command;
     {
@@ -158,28 +195,29 @@ fn eval_generic(ctx: &mut Ctx, args: Args, by_sha: bool, read_only_cmd: bool) {
             read_only,
             now: ctx.now,
             started: std::time::Instant::now(),
-            busy: crate::net::busy::Script::default(),
+            busy: crate::net::busy::Script {
+                function,
+                ..Default::default()
+            },
         };
         let started = crate::clock::ticks();
-        let counted = engine.run(&sha, keys, argv, &mut host, ctx.out);
+        let counted = run(&mut host, ctx.out);
         host.shared.error_counted = counted;
         let stats = &host.shared.stats;
         let ns = crate::clock::nanos_between(started, crate::clock::ticks());
         stats.script_time.record_n(ns, 1);
         crate::metrics::stats::bump(&stats.scripts_run, 1);
-        crate::metrics::stats::set(&stats.scripts_cached, engine.len() as u64);
     }
     ctx.shared.in_exec = was_in_exec;
     ctx.shared.script_keys = None;
     ctx.shared.last_tick = start;
     ctx.client.last_command = last;
-    ctx.shared.scripts = Some(engine);
 }
 
 /// The server as a script sees it: its commands run through dispatch as a client of their
 /// own (the caller's id and database, RESP2 until `redis.setresp(3)`), after the checks
 /// Redis's scriptCall makes.
-struct ScriptHost<'a> {
+pub(super) struct ScriptHost<'a> {
     store: &'a mut Store,
     shared: &'a mut Shared,
     client: Client,
@@ -265,7 +303,7 @@ impl Host for ScriptHost<'_> {
                 elapsed.as_millis()
             );
         }
-        crate::net::busy::turn(self.shared, &mut self.busy);
+        crate::net::busy::turn(self.shared, self.store, &mut self.busy);
         self.busy.kill
     }
 }

@@ -434,29 +434,33 @@ fn memory_section(ctx: &Ctx, t: &mut Text) {
     t.field("allocator_resident", alloc_resident);
     t.field("total_system_memory", system);
     t.field("total_system_memory_human", human_bytes(system));
-    // The Lua engine exists once a script ran (0 before); no functions yet.
+    // Each Lua engine exists once used (0 before): EVAL's and the functions'.
     let (lua_heap, script_bodies, cached) = ctx
         .shared
         .scripts
         .as_ref()
         .map_or((0, 0, 0), |e| (e.memory().0, e.memory().1, e.len()));
+    let functions = &ctx.shared.functions;
+    let functions_heap = functions.lua_memory();
+    let functions_code = functions.libraries.code_bytes();
     t.field("used_memory_lua", lua_heap);
     t.field("used_memory_vm_eval", lua_heap);
     t.field("used_memory_lua_human", human_bytes(lua_heap as u64));
     t.field("used_memory_scripts_eval", script_bodies);
     t.field("number_of_cached_scripts", cached);
-    t.fixed(&[
-        ("number_of_functions", "0"),
-        ("number_of_libraries", "0"),
-        ("used_memory_vm_functions", "0"),
-    ]);
-    t.field("used_memory_vm_total", lua_heap);
-    t.field("used_memory_vm_total_human", human_bytes(lua_heap as u64));
-    t.fixed(&[("used_memory_functions", "0")]);
-    t.field("used_memory_scripts", script_bodies);
+    t.field("number_of_functions", functions.libraries.function_count());
+    t.field("number_of_libraries", functions.libraries.len());
+    t.field("used_memory_vm_functions", functions_heap);
+    t.field("used_memory_vm_total", lua_heap + functions_heap);
+    t.field(
+        "used_memory_vm_total_human",
+        human_bytes((lua_heap + functions_heap) as u64),
+    );
+    t.field("used_memory_functions", functions_code);
+    t.field("used_memory_scripts", script_bodies + functions_code);
     t.field(
         "used_memory_scripts_human",
-        human_bytes(script_bodies as u64),
+        human_bytes((script_bodies + functions_code) as u64),
     );
     t.fixed(&[
         ("maxmemory", "0"),

@@ -105,6 +105,22 @@ pub fn abort(ctx: &mut Ctx, reason: &str) {
     ));
 }
 
+/// A request refused with `busy` while a script is busy (Redis's rejectCommand): EXEC
+/// aborts its transaction, and inside MULTI the transaction is doomed.
+pub fn refuse_while_busy(ctx: &mut Ctx, args: Args, busy: &str) {
+    let mark = ctx.out.mark();
+    if args.get(0).eq_ignore_ascii_case(b"exec") {
+        abort(ctx, busy);
+    } else {
+        if let Some(multi) = ctx.client.multi.as_mut() {
+            multi.failed = true;
+        }
+        ctx.error(busy);
+    }
+    let code = super::error_code(ctx.out.since(mark));
+    ctx.shared.stats.errors.record(code);
+}
+
 fn multi(ctx: &mut Ctx, _args: Args) {
     if ctx.client.multi.is_some() {
         ctx.error("ERR MULTI calls can not be nested");

@@ -323,10 +323,15 @@ impl Conn {
     }
 
     /// Answers every complete request in the read buffer while a script is busy (Redis's
-    /// processCommand during a slow script): SCRIPT KILL stops the script unless it wrote,
-    /// SHUTDOWN NOSAVE stops it and the server (returns true), anything else gets -BUSY.
-    /// Nothing runs.
-    pub fn answer_busy(&mut self, script: &mut crate::net::busy::Script) -> bool {
+    /// processCommand during a slow script, see [`crate::net::busy::answer`]); true when
+    /// SHUTDOWN NOSAVE asked to stop the server. Nothing touches the keyspace.
+    pub fn answer_busy(
+        &mut self,
+        script: &mut crate::net::busy::Script,
+        shared: &mut crate::cmd::Shared,
+        store: &mut crate::store::Store,
+    ) -> bool {
+        use crate::net::busy::{Answer, answer};
         let Conn {
             rbuf,
             filled,
@@ -341,21 +346,24 @@ impl Conn {
             match parser.next(input) {
                 Ok(Some(source)) => {
                     let args = parser.args(input, source);
-                    let is = |i: usize, word: &[u8]| {
-                        args.len() == 2 && args.get(i).eq_ignore_ascii_case(word)
-                    };
-                    if is(0, b"script") && is(1, b"kill") {
-                        if script.wrote {
-                            out.error("UNKILLABLE Sorry the script already executed write commands against the dataset. You can either wait the script termination or kill the server in a hard way using the SHUTDOWN NOSAVE command.");
-                        } else {
-                            script.kill = true;
-                            out.ok();
-                        }
-                    } else if is(0, b"shutdown") && is(1, b"nosave") {
-                        script.kill = true;
+                    let outcome = answer(script, args, out);
+                    if outcome == Answer::Shutdown {
                         shutdown = true;
-                    } else {
-                        out.error("BUSY Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN NOSAVE.");
+                    }
+                    if let Answer::Run | Answer::Refuse(_) = outcome {
+                        let mut ctx = crate::cmd::Ctx {
+                            store: &mut *store,
+                            client: &mut *client,
+                            out: &mut *out,
+                            shared: &mut *shared,
+                            now: crate::util::now_ms(),
+                        };
+                        match outcome {
+                            Answer::Refuse(busy) => {
+                                crate::cmd::transactions::refuse_while_busy(&mut ctx, args, busy)
+                            }
+                            _ => crate::cmd::execute(&mut ctx, args),
+                        }
                     }
                 }
                 Ok(None) => break,

@@ -1100,13 +1100,18 @@ struct BusyParts {
 }
 
 /// One loop turn while a script is busy: new clients are accepted, every readable client's
-/// complete requests are answered (-BUSY, or SCRIPT KILL / SHUTDOWN NOSAVE) and replies are
+/// complete requests are answered (-BUSY, or the allow-busy commands) and replies are
 /// written at once. Read clients are queued to be read again by the loop afterwards
 /// (readiness is edge-triggered), and closed ones to be closed by it.
 ///
 /// # Safety
 /// `state` is the `BusyParts` that `Server::process` registered, alive for this call.
-unsafe fn busy_turn(state: *mut (), shared: &mut Shared, script: &mut crate::net::busy::Script) {
+unsafe fn busy_turn(
+    state: *mut (),
+    shared: &mut Shared,
+    store: &mut crate::store::Store,
+    script: &mut crate::net::busy::Script,
+) {
     // SAFETY: see above; the parts point at fields of the server that nothing else uses
     // while the running client's command is in progress.
     let parts = unsafe { &mut *state.cast::<BusyParts>() };
@@ -1163,7 +1168,11 @@ unsafe fn busy_turn(state: *mut (), shared: &mut Shared, script: &mut crate::net
             continue;
         };
         let waiting = conn.client.blocked.is_some() || conn.client.paused;
-        if !conn.kill && !waiting && conn.query_buffer_len() > 0 && conn.answer_busy(script) {
+        if !conn.kill
+            && !waiting
+            && conn.query_buffer_len() > 0
+            && conn.answer_busy(script, shared, store)
+        {
             shared.request = Some(crate::cmd::Request::Shutdown);
         }
         if !conn.kill && !conn.out.is_empty() && conn.flush(shared).is_err() {

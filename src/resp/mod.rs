@@ -6,7 +6,7 @@
 pub mod parse;
 pub mod reply;
 
-pub use parse::{Args, ParseError, Parser, peek_keys};
+pub use parse::{Args, ParseError, Parser, peek_keys, split_line};
 pub use reply::Reply;
 
 /// Parses a signed 64-bit integer exactly as Redis's `string2ll` does: an optional `-`,

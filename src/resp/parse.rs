@@ -362,6 +362,15 @@ fn memchr(needle: u8, haystack: &[u8]) -> Option<usize> {
     haystack.iter().position(|&b| b == needle)
 }
 
+/// Splits `line` into arguments as Redis's `sdssplitargs` does (quotes and escapes); None
+/// on unbalanced quotes. For lines other than requests (a library's shebang).
+pub fn split_line(line: &[u8]) -> Option<Vec<Vec<u8>>> {
+    let mut out = Vec::new();
+    let mut spans = Vec::new();
+    split_args(line, &mut out, &mut spans).ok()?;
+    Some(spans.iter().map(|&(s, n)| out[s..s + n].to_vec()).collect())
+}
+
 /// Splits an inline request line into arguments exactly as Redis's `sdssplitargs`:
 /// blanks separate arguments; `"..."` supports `\n \r \t \b \a \\ \" \xHH`; `'...'`
 /// supports `\'`; a closing quote must be followed by a blank or the end of the line.

@@ -18,6 +18,8 @@
 //! pointer, set and cleared around the call; nothing else ever holds it.
 
 pub mod convert;
+pub mod functions;
+pub mod library;
 pub mod libs;
 pub mod sha1;
 
@@ -214,6 +216,15 @@ impl Engine {
         Ok(engine)
     }
 
+    /// The engine of FUNCTION libraries: a state of its own (SCRIPT FLUSH does not touch
+    /// it), with the loading API beside the usual one (see [`library`]).
+    pub fn new_for_functions() -> Result<Engine, String> {
+        let engine = Engine::new()?;
+        // SAFETY: the state is valid and owned by `engine.lua`.
+        unsafe { library::setup(engine.state) };
+        Ok(engine)
+    }
+
     /// Installs the `redis` table, Redis's `pcall` and `math.random`, the error handler,
     /// and the sandbox (see the module comment).
     unsafe fn setup(&self) -> Result<(), String> {
@@ -248,6 +259,11 @@ impl Engine {
             ffi::lua_setfield(l, ffi::LUA_GLOBALSINDEX, c"rawset".as_ptr());
             ffi::lua_pushcfunction(l, proxied_rawget);
             ffi::lua_setfield(l, ffi::LUA_GLOBALSINDEX, c"rawget".as_ptr());
+            ffi::lua_getfield(l, ffi::LUA_GLOBALSINDEX, c"setmetatable".as_ptr());
+            ffi::lua_pushcclosure(l, guarded_setmetatable, 1);
+            ffi::lua_setfield(l, ffi::LUA_GLOBALSINDEX, c"setmetatable".as_ptr());
+            ffi::lua_pushcfunction(l, text_loadstring);
+            ffi::lua_setfield(l, ffi::LUA_GLOBALSINDEX, c"loadstring".as_ptr());
 
             // math.random and math.randomseed as Redis's.
             ffi::lua_getfield(l, ffi::LUA_GLOBALSINDEX, c"math".as_ptr());
@@ -400,13 +416,10 @@ impl Engine {
         // SAFETY: a balanced sequence of stack operations on the engine's state.
         let func = unsafe {
             let code = &body[shebang_len..];
-            if ffi::luaL_loadbuffer(
-                l,
-                code.as_ptr().cast(),
-                code.len(),
-                c"@user_script".as_ptr(),
-            ) != 0
-            {
+            let status = with_text_chunk(code, |c| {
+                ffi::luaL_loadbuffer(l, c.as_ptr().cast(), c.len(), c"@user_script".as_ptr())
+            });
+            if status != 0 {
                 let e = String::from_utf8_lossy(convert::to_bytes(l, -1).unwrap_or_default())
                     .into_owned();
                 ffi::lua_pop(l, 1);
@@ -422,7 +435,8 @@ impl Engine {
     }
 
     /// Runs a cached script with its KEYS and ARGV, replying into `out` (Redis's
-    /// luaCallFunction). The script's commands go through `host`.
+    /// luaCallFunction in EVAL mode: KEYS and ARGV are globals). The script's commands go
+    /// through `host`.
     ///
     /// Returns true when the script's error reply passes on a command's error, which was
     /// counted in errorstats when the command replied.
@@ -438,44 +452,98 @@ impl Engine {
             out.error("NOSCRIPT No matching script. Please use EVAL.");
             return false;
         };
-        let counted;
         let func = script.func;
+        // SAFETY: plain stack operations on the engine's state.
+        unsafe {
+            set_array_global(self.state, c"KEYS", keys);
+            set_array_global(self.state, c"ARGV", argv);
+        }
+        self.invoke(func, sha, None, host, out)
+    }
+
+    /// Runs a library's function (FCALL): its keys and arguments are its two parameters.
+    /// Returns what [`Engine::run`] returns.
+    pub fn call_function(
+        &mut self,
+        func: c_int,
+        name: &[u8],
+        keys: Args,
+        argv: Args,
+        host: &mut dyn Host,
+        out: &mut Reply,
+    ) -> bool {
+        self.invoke(func, name, Some((keys, argv)), host, out)
+    }
+
+    /// Calls function `func` (named `name` in error replies) under the error handler, with
+    /// `params` as its two array arguments if given, and converts its result or error.
+    fn invoke(
+        &mut self,
+        func: c_int,
+        name: &[u8],
+        params: Option<(Args, Args)>,
+        host: &mut dyn Host,
+        out: &mut Reply,
+    ) -> bool {
+        let counted;
         let l = self.state;
         // SAFETY: the host pointer lives for this call only; the stack is balanced.
         unsafe {
             let top = ffi::lua_gettop(l);
-            set_array_global(l, c"KEYS", keys);
-            set_array_global(l, c"ARGV", argv);
             ffi::lua_getfield(l, ffi::LUA_REGISTRYINDEX, HANDLER_KEY.as_ptr().cast());
             ffi::lua_rawgeti(l, ffi::LUA_REGISTRYINDEX, ffi::lua_Integer::from(func));
+            let nargs = match params {
+                Some((keys, argv)) => {
+                    push_array(l, keys);
+                    push_array(l, argv);
+                    2
+                }
+                None => 0,
+            };
             let host: *mut (dyn Host + '_) = host;
             // The pointer is cleared below, before `host`'s borrow ends.
             let host: *mut (dyn Host + 'static) = std::mem::transmute(host);
             HOST.with(|h| h.set(host));
             ffi::lua_sethook(l, Some(busy_hook), ffi::LUA_MASKCOUNT, 100_000);
-            let status = ffi::lua_pcall(l, 0, 1, -2);
+            let status = ffi::lua_pcall(l, nargs, 1, -(nargs + 2));
             ffi::lua_sethook(l, None, 0, 0);
             let resp3 = host.as_ref().is_some_and(|h| h.resp3());
             if status != 0 {
-                let info = convert::error_info(l);
-                let mut msg = b"-".to_vec();
-                msg.extend_from_slice(&info.msg);
-                if ffi::lua_type(l, -1) != ffi::LUA_TTABLE
-                    && ffi::lua_type(l, -1) != ffi::LUA_TSTRING
-                {
-                    msg = b"-ERR Error running script, execution failure".to_vec();
+                if ffi::lua_type(l, -1) != ffi::LUA_TTABLE {
+                    counted = false;
+                    // Only when the error handler itself failed.
+                    let what = if ffi::lua_isstring(l, -1) != 0 {
+                        convert::to_bytes(l, -1).unwrap_or_default()
+                    } else {
+                        b"execution failure"
+                    };
+                    let mut msg = b"-ERR Error running script ".to_vec();
+                    msg.extend_from_slice(name);
+                    msg.extend_from_slice(b", ");
+                    msg.extend_from_slice(&what[..what.len().min(100)]);
+                    msg.push(b' ');
+                    for b in &mut msg {
+                        if *b == b'\r' || *b == b'\n' {
+                            *b = b' ';
+                        }
+                    }
+                    convert::error_raw(out, &msg);
+                } else {
+                    let info = convert::error_info(l);
+                    let mut msg = b"-".to_vec();
+                    msg.extend_from_slice(&info.msg);
+                    if let (Some(line), Some(source)) = (&info.line, &info.source) {
+                        msg.extend_from_slice(b" script: ");
+                        msg.extend_from_slice(name);
+                        msg.extend_from_slice(b", on ");
+                        msg.extend_from_slice(source);
+                        msg.push(b':');
+                        msg.extend_from_slice(line);
+                        msg.push(b'.');
+                    }
+                    convert::error_raw(out, &msg);
+                    counted = info.ignore_stats;
                 }
-                if let (Some(line), Some(source)) = (&info.line, &info.source) {
-                    msg.extend_from_slice(b" script: ");
-                    msg.extend_from_slice(sha);
-                    msg.extend_from_slice(b", on ");
-                    msg.extend_from_slice(source);
-                    msg.push(b':');
-                    msg.extend_from_slice(line);
-                    msg.push(b'.');
-                }
-                convert::error_raw(out, &msg);
-                counted = info.ignore_stats;
                 ffi::lua_pop(l, 1);
             } else {
                 counted = convert::reply_from_lua(l, out, resp3);
@@ -547,14 +615,21 @@ pub fn shebang_flags(body: &[u8]) -> Result<(u32, usize), String> {
     Ok((f, end))
 }
 
-/// Sets global `name` (in the real globals, bypassing the guard) to an array of `args`.
-unsafe fn set_array_global(l: *mut lua_State, name: &std::ffi::CStr, args: Args) {
+/// Pushes an array of `args`.
+unsafe fn push_array(l: *mut lua_State, args: Args) {
     unsafe {
         ffi::lua_createtable(l, args.len() as c_int, 0);
         for (i, a) in args.iter().enumerate() {
             convert::push_bytes(l, a);
             ffi::lua_rawseti(l, -2, (i + 1) as ffi::lua_Integer);
         }
+    }
+}
+
+/// Sets global `name` (in the real globals, bypassing the guard) to an array of `args`.
+unsafe fn set_array_global(l: *mut lua_State, name: &std::ffi::CStr, args: Args) {
+    unsafe {
+        push_array(l, args);
         ffi::lua_pushstring(l, name.as_ptr());
         ffi::lua_insert(l, -2);
         ffi::lua_rawset(l, ffi::LUA_GLOBALSINDEX);
@@ -587,11 +662,37 @@ unsafe fn push_readonly_proxy(l: *mut lua_State, idx: c_int) {
             idx
         };
         ffi::lua_createtable(l, 0, 0);
-        ffi::lua_createtable(l, 0, 2);
+        ffi::lua_createtable(l, 0, 3);
         ffi::lua_pushvalue(l, idx);
         ffi::lua_setfield(l, -2, c"__index".as_ptr());
         ffi::lua_pushcfunction(l, readonly_newindex);
         ffi::lua_setfield(l, -2, c"__newindex".as_ptr());
+        // What `getmetatable(proxy)` returns: a read-only view of the metatable, so a
+        // script can neither rewire the proxy nor learn anything it could not read.
+        push_readonly_view(l, -1);
+        ffi::lua_setfield(l, -2, c"__metatable".as_ptr());
+        ffi::lua_setmetatable(l, -2);
+        protect(l, -1);
+    }
+}
+
+/// Pushes an empty, protected table that reads through to the table at `idx`, refuses
+/// writes, and has no metatable a script can get at.
+unsafe fn push_readonly_view(l: *mut lua_State, idx: c_int) {
+    unsafe {
+        let idx = if idx < 0 {
+            ffi::lua_gettop(l) + idx + 1
+        } else {
+            idx
+        };
+        ffi::lua_createtable(l, 0, 0);
+        ffi::lua_createtable(l, 0, 3);
+        ffi::lua_pushvalue(l, idx);
+        ffi::lua_setfield(l, -2, c"__index".as_ptr());
+        ffi::lua_pushcfunction(l, readonly_newindex);
+        ffi::lua_setfield(l, -2, c"__newindex".as_ptr());
+        ffi::lua_pushboolean(l, 0);
+        ffi::lua_setfield(l, -2, c"__metatable".as_ptr());
         ffi::lua_setmetatable(l, -2);
         protect(l, -1);
     }
@@ -682,6 +783,62 @@ unsafe extern "C-unwind" fn guarded_rawset(l: *mut lua_State) -> c_int {
         ffi::lua_settop(l, 3);
         ffi::lua_rawset(l, 1);
         1
+    }
+}
+
+/// `setmetatable` that refuses the protected tables, as Redis's read-only tables do (the
+/// original is the closure's upvalue).
+unsafe extern "C-unwind" fn guarded_setmetatable(l: *mut lua_State) -> c_int {
+    unsafe {
+        if ffi::lua_type(l, 1) == ffi::LUA_TTABLE {
+            ffi::lua_getfield(l, ffi::LUA_REGISTRYINDEX, PROTECTED_KEY.as_ptr().cast());
+            ffi::lua_pushvalue(l, 1);
+            ffi::lua_rawget(l, -2);
+            let protected = ffi::lua_toboolean(l, -1) != 0;
+            ffi::lua_pop(l, 2);
+            if protected {
+                raise_string(l, b"Attempt to modify a readonly table", false);
+            }
+        }
+        let argc = ffi::lua_gettop(l);
+        ffi::lua_pushvalue(l, ffi::lua_upvalueindex(1));
+        ffi::lua_insert(l, 1);
+        ffi::lua_call(l, argc, 1);
+        1
+    }
+}
+
+/// `loadstring` that reads every chunk as source text, as Redis's Lua does: precompiled
+/// (binary) chunks could crash the interpreter, and fail to parse instead.
+unsafe extern "C-unwind" fn text_loadstring(l: *mut lua_State) -> c_int {
+    unsafe {
+        let mut len = 0usize;
+        let s = ffi::luaL_checklstring(l, 1, &mut len);
+        let name = ffi::luaL_optlstring(l, 2, s, std::ptr::null_mut());
+        let code = std::slice::from_raw_parts(s.cast::<u8>(), len);
+        let status = with_text_chunk(code, |c| {
+            ffi::luaL_loadbuffer(l, c.as_ptr().cast(), c.len(), name)
+        });
+        if status == 0 {
+            1
+        } else {
+            ffi::lua_pushnil(l);
+            ffi::lua_insert(l, -2);
+            2
+        }
+    }
+}
+
+/// Calls `f` with `code`, or with `code` after a space when it starts like a precompiled
+/// chunk: the parser then reads it as text (and refuses it), and line numbers do not move.
+fn with_text_chunk<R>(code: &[u8], f: impl FnOnce(&[u8]) -> R) -> R {
+    if code.first() == Some(&0x1b) {
+        let mut text = Vec::with_capacity(code.len() + 1);
+        text.push(b' ');
+        text.extend_from_slice(code);
+        f(&text)
+    } else {
+        f(code)
     }
 }
 
