@@ -261,6 +261,41 @@ fn stress_verifies_every_reply() {
     assert!(stdout.contains("server agrees"), "{stdout}");
 }
 
+/// The script workloads: stress checks every EVAL reply against its model, and loadtest
+/// loads the scripts and runs them by SHA without an error.
+#[test]
+fn script_workloads_run_clean() {
+    let server = Server::start();
+    let out = run_tool(
+        "stress",
+        &[
+            ("HOST", &server.host()),
+            ("CLIENTS", "4"),
+            ("OPS", "200"),
+            ("MIX", "evalincr=1,evalrl=1,get=1"),
+        ],
+        &[],
+    );
+    let stdout = text(&out.stdout);
+    assert!(out.status.success(), "{stdout}{}", text(&out.stderr));
+    assert!(stdout.contains("mismatches: 0"), "{stdout}");
+    let out = run_tool(
+        "loadtest",
+        &[
+            ("HOST", &server.host()),
+            ("CLIENTS", "4"),
+            ("OPS", "200"),
+            ("PIPE", "16"),
+            ("MIX", "evalincr=1,evalrl=1"),
+        ],
+        &["--json", "--threads", "1"],
+    );
+    let stdout = text(&out.stdout);
+    assert!(out.status.success(), "{stdout}{}", text(&out.stderr));
+    assert_eq!(json_number(stdout.trim(), "total_ops"), 800.0);
+    assert_eq!(json_number(stdout.trim(), "errors"), 0.0);
+}
+
 #[test]
 fn stress_detects_wrong_replies() {
     let host = fake_server(Fake::Liar);

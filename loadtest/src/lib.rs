@@ -8,4 +8,5 @@
 pub mod client;
 pub mod resp;
 pub mod rng;
+pub mod scripts;
 pub mod settings;

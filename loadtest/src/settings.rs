@@ -39,7 +39,8 @@ pub struct Settings {
     #[arg(long, env = "VALUE_SIZE")]
     pub value_size: usize,
     /// Command mix as weights, e.g. get=60,set=30,incr=10. Known commands: get, set, incr, del,
-    /// exists, append, strlen, mget, echo, ping.
+    /// exists, append, strlen, mget, echo, ping, evalincr (EVALSHA of an INCR script), evalrl
+    /// (EVALSHA of a ten-command rate-limiter script).
     #[arg(long, env = "MIX")]
     pub mix: Mix,
     /// Run for this many seconds instead of a fixed number of operations.
@@ -141,10 +142,14 @@ pub enum Op {
     Mget,
     Echo,
     Ping,
+    /// EVALSHA of [`crate::scripts::INCR`] on a counter key.
+    EvalIncr,
+    /// EVALSHA of [`crate::scripts::RATE_LIMIT`], a ten-command rate limiter.
+    EvalRateLimit,
 }
 
 impl Op {
-    const ALL: [Op; 10] = [
+    const ALL: [Op; 12] = [
         Op::Get,
         Op::Set,
         Op::Incr,
@@ -155,6 +160,8 @@ impl Op {
         Op::Mget,
         Op::Echo,
         Op::Ping,
+        Op::EvalIncr,
+        Op::EvalRateLimit,
     ];
 
     /// The lowercase name used in MIX.
@@ -170,6 +177,8 @@ impl Op {
             Op::Mget => "mget",
             Op::Echo => "echo",
             Op::Ping => "ping",
+            Op::EvalIncr => "evalincr",
+            Op::EvalRateLimit => "evalrl",
         }
     }
 }
@@ -190,6 +199,12 @@ impl Mix {
             .iter()
             .find(|&&(_, upto)| r < upto)
             .map_or(Op::Ping, |&(op, _)| op)
+    }
+
+    /// True when the mix runs scripts (they must be loaded first).
+    pub fn has_scripts(&self) -> bool {
+        self.ops()
+            .any(|op| matches!(op, Op::EvalIncr | Op::EvalRateLimit))
     }
 
     /// The commands with a non-zero weight.

@@ -82,6 +82,9 @@ struct Workload {
     keyspace: u64,
     value: Vec<u8>,
     mix: Mix,
+    /// SHA1s of [`loadtest::scripts::INCR`] and [`loadtest::scripts::RATE_LIMIT`] as the
+    /// server named them (empty when the mix runs no script).
+    script_shas: [Vec<u8>; 2],
 }
 
 /// One worker's final tally.
@@ -143,8 +146,11 @@ impl Conn {
             self.key.clear();
             // Counters get their own keys so INCR never meets a SET value (which would be an
             // error reply and blur the error count).
-            self.key
-                .extend_from_slice(if op == Op::Incr { b"ctr:" } else { b"key:" });
+            self.key.extend_from_slice(match op {
+                Op::Incr | Op::EvalIncr => b"ctr:",
+                Op::EvalRateLimit => b"rl:",
+                _ => b"key:",
+            });
             push_decimal(&mut self.key, n);
             let key = self.key.as_slice();
             let value = w.value.as_slice();
@@ -159,6 +165,21 @@ impl Conn {
                 Op::Mget => encode_command(&mut self.out, &[b"MGET", key, key]),
                 Op::Echo => encode_command(&mut self.out, &[b"ECHO", value]),
                 Op::Ping => encode_command(&mut self.out, &[b"PING"]),
+                Op::EvalIncr => encode_command(
+                    &mut self.out,
+                    &[&b"EVALSHA"[..], &w.script_shas[0], b"1", key],
+                ),
+                Op::EvalRateLimit => encode_command(
+                    &mut self.out,
+                    &[
+                        &b"EVALSHA"[..],
+                        &w.script_shas[1],
+                        b"1",
+                        key,
+                        b"1700000000000",
+                        value,
+                    ],
+                ),
             }
         }
         self.remaining -= batch;
@@ -461,6 +482,17 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    let script_shas = if s.mix.has_scripts() {
+        match load_scripts(addr, s.read_timeout()) {
+            Ok(shas) => shas,
+            Err(e) => {
+                eprintln!("loadtest: cannot load the scripts: {e}");
+                return ExitCode::FAILURE;
+            }
+        }
+    } else {
+        Default::default()
+    };
     let cpus = thread::available_parallelism().map_or(1, |n| n.get() as u64);
     let threads = cli.threads.unwrap_or((cpus / 2).max(1)).min(s.clients);
     let workload = Arc::new(Workload {
@@ -475,6 +507,7 @@ fn main() -> ExitCode {
         keyspace: s.keyspace,
         value: vec![b'x'; s.value_size],
         mix: s.mix.clone(),
+        script_shas,
     });
     let amount = match s.duration {
         Some(d) => format!("for {:.1} s", d.as_secs_f64()),
@@ -595,6 +628,21 @@ fn main() -> ExitCode {
     } else {
         ExitCode::FAILURE
     }
+}
+
+/// SCRIPT LOADs the workload's scripts; returns their SHA1s as the server gives them.
+fn load_scripts(addr: SocketAddr, timeout: Duration) -> Result<[Vec<u8>; 2], String> {
+    use loadtest::resp::Value;
+    let mut client = loadtest::client::Client::connect(addr, timeout).map_err(|e| e.to_string())?;
+    let mut load = |body: &str| match client.call(&["SCRIPT", "LOAD", body]) {
+        Ok(Value::Bulk(sha)) => Ok(sha),
+        Ok(other) => Err(format!("SCRIPT LOAD replied {other:?}")),
+        Err(e) => Err(e.to_string()),
+    };
+    Ok([
+        load(loadtest::scripts::INCR)?,
+        load(loadtest::scripts::RATE_LIMIT)?,
+    ])
 }
 
 fn print_text(summary: &Summary) {

@@ -68,6 +68,8 @@ struct Model {
     shared_incrs: u64,
     seq: u64,
     value_size: usize,
+    /// Calls of the rate-limiter script so far (each adds a new member to its window).
+    rate_limited: i64,
 }
 
 impl Model {
@@ -134,6 +136,32 @@ impl Model {
             Op::Ping => {
                 encode_command(out, &[b"PING"]);
                 expect.push(Expect::Exact(Value::Simple("PONG".into())));
+            }
+            Op::EvalIncr => {
+                let script = loadtest::scripts::INCR.as_bytes();
+                encode_command(out, &[b"EVAL" as &[u8], script, b"1", &self.counter_key]);
+                self.counter += 1;
+                expect.push(Expect::Exact(Value::Integer(self.counter)));
+            }
+            Op::EvalRateLimit => {
+                // The window never slides (a fixed time), and every call adds a new member:
+                // the script returns how many calls came before.
+                let script = loadtest::scripts::RATE_LIMIT.as_bytes();
+                let rl_key = [key, b":rl"].concat();
+                let member = self.seq.to_string().into_bytes();
+                encode_command(
+                    out,
+                    &[
+                        b"EVAL" as &[u8],
+                        script,
+                        b"1",
+                        &rl_key,
+                        b"1700000000000",
+                        &member,
+                    ],
+                );
+                expect.push(Expect::Exact(Value::Integer(self.rate_limited)));
+                self.rate_limited += 1;
             }
         }
     }
@@ -217,6 +245,7 @@ fn run_client(id: u64, plan: &Plan, abort: &AtomicBool) -> ClientReport {
         shared_incrs: 0,
         seq: 0,
         value_size: plan.value_size,
+        rate_limited: 0,
     };
     let mut rng = Rng::new(id.wrapping_mul(0x9E37_79B9) ^ 0x5eed);
     let mut sent_ops = 0u64;
