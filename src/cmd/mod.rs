@@ -6,6 +6,7 @@
 //! [`Reply`]. Handlers never touch sockets: anything that needs the event loop (listing or
 //! killing other clients, shutting down) is requested through [`Ctx::request`].
 
+pub mod bitops;
 pub mod blocking;
 pub mod config;
 pub mod connection;
@@ -166,6 +167,7 @@ impl Table {
             monitor::COMMANDS,
             scripting::COMMANDS,
             functions::COMMANDS,
+            bitops::COMMANDS,
         ];
         let commands: Vec<&'static Command> = families.iter().flat_map(|f| f.iter()).collect();
         let mut by_name = HashMap::with_hasher(ahash::RandomState::new());

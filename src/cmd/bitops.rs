@@ -1,0 +1,811 @@
+//! Bitmaps (Redis's bitops.c): SETBIT, GETBIT, BITCOUNT, BITPOS, BITOP, BITFIELD and
+//! BITFIELD_RO, on string values. Bit 0 is the most significant bit of the first byte, and
+//! a bitfield is read and written most significant bit first, as in Redis.
+
+use super::flags::{DENYOOM, READONLY, WRITE};
+use super::notify::{self, GENERIC, STRING, lookup_events};
+use super::{Command, Ctx, err};
+use crate::resp::{Args, parse_i64};
+use crate::store::{Str, Ttl, Value};
+
+#[rustfmt::skip]
+pub static COMMANDS: &[Command] = &[
+    Command { name: "setbit", arity: 4, flags: WRITE | DENYOOM, keys: (1, 1, 1), group: "bitmap", summary: "Sets or clears the bit at offset of the string value. Creates the key if it doesn't exist.", handler: setbit },
+    Command { name: "getbit", arity: 3, flags: READONLY | super::flags::FAST, keys: (1, 1, 1), group: "bitmap", summary: "Returns a bit value by offset.", handler: getbit },
+    Command { name: "bitcount", arity: -2, flags: READONLY, keys: (1, 1, 1), group: "bitmap", summary: "Counts the number of set bits (population counting) in a string.", handler: bitcount },
+    Command { name: "bitpos", arity: -3, flags: READONLY, keys: (1, 1, 1), group: "bitmap", summary: "Finds the first set (1) or clear (0) bit in a string.", handler: bitpos },
+    Command { name: "bitop", arity: -4, flags: WRITE | DENYOOM, keys: (2, -1, 1), group: "bitmap", summary: "Performs bitwise operations on multiple strings, and stores the result.", handler: bitop },
+    Command { name: "bitfield", arity: -2, flags: WRITE | DENYOOM, keys: (1, 1, 1), group: "bitmap", summary: "Performs arbitrary bitfield integer operations on strings.", handler: bitfield },
+    Command { name: "bitfield_ro", arity: -2, flags: READONLY | super::flags::FAST, keys: (1, 1, 1), group: "bitmap", summary: "Performs arbitrary read-only bitfield integer operations on strings.", handler: bitfield_ro },
+];
+
+const BAD_OFFSET: &str = "ERR bit offset is not an integer or out of range";
+const BAD_BIT: &str = "ERR bit is not an integer or out of range";
+const BAD_TYPE: &str = "ERR Invalid bitfield type. Use something like i16 u8. Note that u64 is not supported but i64 is.";
+
+/// A bit offset argument (Redis's getBitOffsetFromArgument): non-negative and inside a
+/// string of proto-max-bulk-len bytes. With `width` (BITFIELD), `#n` means n fields of that
+/// width.
+fn bit_offset(ctx: &mut Ctx, arg: &[u8], width: Option<u32>) -> Option<u64> {
+    let (digits, hash) = match (arg.first(), width) {
+        (Some(b'#'), Some(w)) => (&arg[1..], Some(w)),
+        _ => (arg, None),
+    };
+    let offset = parse_i64(digits).and_then(|v| match hash {
+        Some(w) => v.checked_mul(i64::from(w)),
+        None => Some(v),
+    });
+    let limit = ctx.shared.params.settings.proto_max_bulk_len;
+    match offset {
+        Some(v) if v >= 0 && ((v as u64) >> 3) < limit => Some(v as u64),
+        _ => {
+            ctx.error(BAD_OFFSET);
+            None
+        }
+    }
+}
+
+/// The string at `key` for a bit write, created or zero-padded so that bit `max_bit` exists
+/// (Redis's lookupStringForBitCommand). Returns whether it was created or grew, or None
+/// after replying WRONGTYPE.
+fn string_for_write<'a>(
+    ctx: &'a mut Ctx,
+    key: &[u8],
+    max_bit: u64,
+) -> Option<(&'a mut Vec<u8>, bool)> {
+    let needed = (max_bit >> 3) as usize + 1;
+    let now = ctx.now;
+    let exists = match ctx.write(key) {
+        (Some(e), out) => {
+            if !matches!(e.value, Value::Str(_)) {
+                out.error(err::WRONGTYPE);
+                return None;
+            }
+            true
+        }
+        (None, _) => false,
+    };
+    if !exists {
+        ctx.db().insert_new(
+            key,
+            Value::Str(Str::from_vec(vec![0; needed])),
+            Ttl::Clear,
+            now,
+        );
+    }
+    let Some(Value::Str(s)) = ctx.write(key).0.map(|e| &mut e.value) else {
+        return None;
+    };
+    let buf = s.make_raw();
+    let grew = buf.len() < needed;
+    if grew {
+        buf.resize(needed, 0);
+    }
+    Some((buf, grew || !exists))
+}
+
+fn setbit(ctx: &mut Ctx, args: Args) {
+    let key = args.get(1);
+    let Some(offset) = bit_offset(ctx, args.get(2), None) else {
+        return;
+    };
+    let on = match parse_i64(args.get(3)) {
+        Some(v @ (0 | 1)) => v == 1,
+        _ => {
+            ctx.error(BAD_BIT);
+            return;
+        }
+    };
+    let Some((buf, dirty)) = string_for_write(ctx, key, offset) else {
+        return;
+    };
+    let byte = (offset >> 3) as usize;
+    let mask = 1u8 << (7 - (offset & 7));
+    let was = buf[byte] & mask != 0;
+    if dirty || was != on {
+        if on {
+            buf[byte] |= mask;
+        } else {
+            buf[byte] &= !mask;
+        }
+        ctx.modified(key);
+        notify::notify(ctx, STRING, "setbit", key);
+    }
+    ctx.out.int(i64::from(was));
+}
+
+fn getbit(ctx: &mut Ctx, args: Args) {
+    let Some(offset) = bit_offset(ctx, args.get(2), None) else {
+        return;
+    };
+    let mut tmp = [0u8; 20];
+    match ctx.read(args.get(1)) {
+        (Some(e), out) => match &e.value {
+            Value::Str(s) => {
+                let bytes = s.as_bytes(&mut tmp);
+                let bit = bytes
+                    .get((offset >> 3) as usize)
+                    .is_some_and(|b| b & (1 << (7 - (offset & 7))) != 0);
+                out.int(i64::from(bit));
+            }
+            _ => out.error(err::WRONGTYPE),
+        },
+        (None, _) => {
+            lookup_events(ctx);
+            ctx.out.int(0);
+        }
+    }
+}
+
+/// Parses the `start end [BYTE|BIT]` range of BITCOUNT and BITPOS over a string of `len`
+/// bytes (Redis's clamping): the first and last byte, and the masks of the bits of those
+/// bytes that lie outside a BIT range. None after replying an error.
+struct Range {
+    start: i64,
+    end: i64,
+    first_mask: u8,
+    last_mask: u8,
+}
+
+fn clamp_range(len: usize, mut start: i64, mut end: i64, bits: bool) -> Range {
+    let mut total = len as i64;
+    if bits {
+        total <<= 3;
+    }
+    if start < 0 {
+        start += total;
+    }
+    if end < 0 {
+        end += total;
+    }
+    start = start.max(0);
+    end = end.max(0);
+    if end >= total {
+        end = total - 1;
+    }
+    let (mut first_mask, mut last_mask) = (0, 0);
+    if bits && start <= end {
+        first_mask = !((1u16 << (8 - (start & 7))) - 1) as u8;
+        last_mask = ((1u16 << (7 - (end & 7))) - 1) as u8;
+        start >>= 3;
+        end >>= 3;
+    }
+    Range {
+        start,
+        end,
+        first_mask,
+        last_mask,
+    }
+}
+
+/// `BYTE` or `BIT` (None after replying a syntax error).
+fn unit_arg(ctx: &mut Ctx, arg: &[u8]) -> Option<bool> {
+    if arg.eq_ignore_ascii_case(b"bit") {
+        Some(true)
+    } else if arg.eq_ignore_ascii_case(b"byte") {
+        Some(false)
+    } else {
+        ctx.error(err::SYNTAX);
+        None
+    }
+}
+
+fn bitcount(ctx: &mut Ctx, args: Args) {
+    let mut tmp = [0u8; 20];
+    let bytes: Vec<u8> = match ctx.read(args.get(1)) {
+        (Some(e), out) => match &e.value {
+            Value::Str(s) => s.as_bytes(&mut tmp).to_vec(),
+            _ => {
+                out.error(err::WRONGTYPE);
+                return;
+            }
+        },
+        (None, _) => {
+            lookup_events(ctx);
+            ctx.out.int(0);
+            return;
+        }
+    };
+    let range = match args.len() {
+        2 => Range {
+            start: 0,
+            end: bytes.len() as i64 - 1,
+            first_mask: 0,
+            last_mask: 0,
+        },
+        4 | 5 => {
+            let Some(start) = ctx.int_arg(args.get(2)) else {
+                return;
+            };
+            let Some(end) = ctx.int_arg(args.get(3)) else {
+                return;
+            };
+            if start < 0 && end < 0 && start > end {
+                ctx.out.int(0);
+                return;
+            }
+            let bits = if args.len() == 5 {
+                match unit_arg(ctx, args.get(4)) {
+                    Some(b) => b,
+                    None => return,
+                }
+            } else {
+                false
+            };
+            clamp_range(bytes.len(), start, end, bits)
+        }
+        _ => {
+            ctx.error(err::SYNTAX);
+            return;
+        }
+    };
+    if range.start > range.end {
+        ctx.out.int(0);
+        return;
+    }
+    let (s, e) = (range.start as usize, range.end as usize);
+    let mut count: i64 = bytes[s..=e].iter().map(|b| i64::from(b.count_ones())).sum();
+    if range.first_mask != 0 {
+        count -= i64::from((bytes[s] & range.first_mask).count_ones());
+    }
+    if range.last_mask != 0 {
+        count -= i64::from((bytes[e] & range.last_mask).count_ones());
+    }
+    ctx.out.int(count);
+}
+
+/// The first bit equal to `bit` in `s` (Redis's redisBitpos): -1 when looking for a 1 that
+/// is not there; for a 0 in all ones, the bit just past the end.
+fn first_bit(s: &[u8], bit: bool) -> i64 {
+    for (i, &b) in s.iter().enumerate() {
+        let v = if bit { b } else { !b };
+        if v != 0 {
+            return i as i64 * 8 + i64::from(v.leading_zeros());
+        }
+    }
+    if bit { -1 } else { s.len() as i64 * 8 }
+}
+
+fn bitpos(ctx: &mut Ctx, args: Args) {
+    let bit = match parse_i64(args.get(2)) {
+        Some(b @ (0 | 1)) => b == 1,
+        Some(_) => {
+            ctx.error("ERR The bit argument must be 1 or 0.");
+            return;
+        }
+        None => {
+            ctx.error(err::NOT_INTEGER);
+            return;
+        }
+    };
+    let mut tmp = [0u8; 20];
+    let bytes: Vec<u8> = match ctx.read(args.get(1)) {
+        (Some(e), out) => match &e.value {
+            Value::Str(s) => s.as_bytes(&mut tmp).to_vec(),
+            _ => {
+                out.error(err::WRONGTYPE);
+                return;
+            }
+        },
+        (None, _) => {
+            lookup_events(ctx);
+            ctx.out.int(if bit { -1 } else { 0 });
+            return;
+        }
+    };
+    let mut end_given = false;
+    let range = match args.len() {
+        3 => Range {
+            start: 0,
+            end: bytes.len() as i64 - 1,
+            first_mask: 0,
+            last_mask: 0,
+        },
+        4..=6 => {
+            let Some(start) = ctx.int_arg(args.get(3)) else {
+                return;
+            };
+            let bits = if args.len() == 6 {
+                match unit_arg(ctx, args.get(5)) {
+                    Some(b) => b,
+                    None => return,
+                }
+            } else {
+                false
+            };
+            let end = if args.len() >= 5 {
+                end_given = true;
+                match ctx.int_arg(args.get(4)) {
+                    Some(e) => e,
+                    None => return,
+                }
+            } else if bits {
+                ((bytes.len() as i64) << 3) + 7
+            } else {
+                bytes.len() as i64 - 1
+            };
+            clamp_range(bytes.len(), start, end, bits)
+        }
+        _ => {
+            ctx.error(err::SYNTAX);
+            return;
+        }
+    };
+    if range.start > range.end {
+        ctx.out.int(-1);
+        return;
+    }
+    let Range {
+        mut start,
+        end,
+        first_mask,
+        last_mask,
+    } = range;
+    let mut n = end - start + 1;
+    // The masked first and last bytes are searched apart, as Redis does.
+    let pos = 'search: {
+        if first_mask != 0 {
+            let b = bytes[start as usize];
+            let mut t = if bit { b & !first_mask } else { b | first_mask };
+            if last_mask != 0 && n == 1 {
+                t = if bit { t & !last_mask } else { t | last_mask };
+            }
+            let pos = first_bit(&[t], bit);
+            if n == 1 || (pos != -1 && pos != 8) {
+                break 'search pos;
+            }
+            start += 1;
+            n -= 1;
+        }
+        let middle = n - i64::from(last_mask != 0);
+        if middle > 0 {
+            let s = start as usize;
+            let pos = first_bit(&bytes[s..s + middle as usize], bit);
+            if n == middle || (pos != -1 && pos != middle * 8) {
+                break 'search pos;
+            }
+            start += middle;
+            n -= middle;
+        }
+        let b = bytes[end as usize];
+        let t = if bit { b & !last_mask } else { b | last_mask };
+        first_bit(&[t], bit)
+    };
+    // Looking for a 0 in an explicit range: the bits past its end are not zero padding.
+    if end_given && !bit && pos == n * 8 {
+        ctx.out.int(-1);
+        return;
+    }
+    ctx.out.int(if pos == -1 { -1 } else { pos + start * 8 });
+}
+
+fn bitop(ctx: &mut Ctx, args: Args) {
+    #[derive(PartialEq, Clone, Copy)]
+    enum Op {
+        And,
+        Or,
+        Xor,
+        Not,
+    }
+    let name = args.get(1);
+    let op = if name.eq_ignore_ascii_case(b"and") {
+        Op::And
+    } else if name.eq_ignore_ascii_case(b"or") {
+        Op::Or
+    } else if name.eq_ignore_ascii_case(b"xor") {
+        Op::Xor
+    } else if name.eq_ignore_ascii_case(b"not") {
+        Op::Not
+    } else {
+        ctx.error(err::SYNTAX);
+        return;
+    };
+    if op == Op::Not && args.len() != 4 {
+        ctx.error("ERR BITOP NOT must be called with a single source key.");
+        return;
+    }
+    let dest = args.get(2);
+    let mut sources: Vec<Option<Vec<u8>>> = Vec::with_capacity(args.len() - 3);
+    let mut tmp = [0u8; 20];
+    for key in args.iter().skip(3) {
+        match ctx.read(key) {
+            (Some(e), out) => match &e.value {
+                Value::Str(s) => sources.push(Some(s.as_bytes(&mut tmp).to_vec())),
+                _ => {
+                    out.error(err::WRONGTYPE);
+                    return;
+                }
+            },
+            (None, _) => sources.push(None),
+        }
+    }
+    let max_len = sources.iter().flatten().map(Vec::len).max().unwrap_or(0);
+    let byte_at =
+        |s: &Option<Vec<u8>>, i: usize| s.as_ref().and_then(|v| v.get(i)).copied().unwrap_or(0);
+    let mut result = vec![0u8; max_len];
+    for (i, r) in result.iter_mut().enumerate() {
+        let mut out = byte_at(&sources[0], i);
+        match op {
+            Op::Not => out = !out,
+            Op::And => sources[1..].iter().for_each(|s| out &= byte_at(s, i)),
+            Op::Or => sources[1..].iter().for_each(|s| out |= byte_at(s, i)),
+            Op::Xor => sources[1..].iter().for_each(|s| out ^= byte_at(s, i)),
+        }
+        *r = out;
+    }
+    let now = ctx.now;
+    if max_len > 0 {
+        ctx.db()
+            .set(dest, Value::Str(Str::from_vec(result)), Ttl::Clear, now);
+        notify::notify(ctx, STRING, "set", dest);
+    } else {
+        lookup_events(ctx);
+        if ctx.db().remove(dest, now).is_some() {
+            notify::notify(ctx, GENERIC, "del", dest);
+        }
+    }
+    ctx.out.int(max_len as i64);
+}
+
+/// What an overflowing BITFIELD write does.
+#[derive(Clone, Copy, PartialEq)]
+enum Overflow {
+    Wrap,
+    Sat,
+    Fail,
+}
+
+/// One BITFIELD operation.
+struct FieldOp {
+    kind: FieldKind,
+    signed: bool,
+    bits: u32,
+    offset: u64,
+    /// SET's value or INCRBY's increment.
+    value: i64,
+    overflow: Overflow,
+}
+
+#[derive(PartialEq)]
+enum FieldKind {
+    Get,
+    Set,
+    IncrBy,
+}
+
+/// `i1`..`i64` or `u1`..`u63`.
+fn field_type(ctx: &mut Ctx, arg: &[u8]) -> Option<(bool, u32)> {
+    let signed = match arg.first() {
+        Some(b'i') => true,
+        Some(b'u') => false,
+        _ => {
+            ctx.error(BAD_TYPE);
+            return None;
+        }
+    };
+    // Redis reads the digits as a C string: a NUL byte ends them.
+    let digits = super::c_bytes(&arg[1..], usize::MAX);
+    match parse_i64(digits) {
+        Some(b) if b >= 1 && b <= if signed { 64 } else { 63 } => Some((signed, b as u32)),
+        _ => {
+            ctx.error(BAD_TYPE);
+            None
+        }
+    }
+}
+
+fn read_field(buf: &[u8], offset: u64, bits: u32) -> u64 {
+    let mut v = 0u64;
+    for i in 0..u64::from(bits) {
+        let o = offset + i;
+        let b = buf.get((o >> 3) as usize).copied().unwrap_or(0);
+        v = (v << 1) | u64::from((b >> (7 - (o & 7))) & 1);
+    }
+    v
+}
+
+fn write_field(buf: &mut [u8], offset: u64, bits: u32, value: u64) {
+    for i in 0..u64::from(bits) {
+        let o = offset + i;
+        let bit = (value >> (u64::from(bits) - 1 - i)) & 1;
+        let byte = &mut buf[(o >> 3) as usize];
+        let mask = 1u8 << (7 - (o & 7));
+        if bit == 1 {
+            *byte |= mask;
+        } else {
+            *byte &= !mask;
+        }
+    }
+}
+
+fn sign_extend(v: u64, bits: u32) -> i64 {
+    if bits < 64 && v & (1 << (bits - 1)) != 0 {
+        (v | (u64::MAX << bits)) as i64
+    } else {
+        v as i64
+    }
+}
+
+/// `value + incr` in an unsigned field of `bits` bits (Redis's
+/// checkUnsignedBitfieldOverflow): None when it fits; otherwise the wrapped or saturated
+/// result (unused for FAIL).
+fn unsigned_overflow(value: u64, incr: i64, bits: u32, overflow: Overflow) -> Option<u64> {
+    let max = if bits == 64 {
+        u64::MAX
+    } else {
+        (1u64 << bits) - 1
+    };
+    let max_incr = max.wrapping_sub(value) as i64;
+    let min_incr = (value as i64).wrapping_neg();
+    let wrapped = || value.wrapping_add(incr as u64) & max;
+    if value > max || (incr > 0 && incr > max_incr) {
+        Some(if overflow == Overflow::Sat {
+            max
+        } else {
+            wrapped()
+        })
+    } else if incr < 0 && incr < min_incr {
+        Some(if overflow == Overflow::Sat {
+            0
+        } else {
+            wrapped()
+        })
+    } else {
+        None
+    }
+}
+
+/// The signed counterpart of [`unsigned_overflow`].
+fn signed_overflow(value: i64, incr: i64, bits: u32, overflow: Overflow) -> Option<i64> {
+    let max = if bits == 64 {
+        i64::MAX
+    } else {
+        (1i64 << (bits - 1)) - 1
+    };
+    let min = -max - 1;
+    let max_incr = (max as u64).wrapping_sub(value as u64) as i64;
+    let min_incr = min.wrapping_sub(value);
+    let wrapped = || {
+        let c = (value as u64).wrapping_add(incr as u64);
+        sign_extend(
+            if bits < 64 {
+                c & ((1u64 << bits) - 1)
+            } else {
+                c
+            },
+            bits,
+        )
+    };
+    if value > max || (bits != 64 && incr > max_incr) || (value >= 0 && incr > 0 && incr > max_incr)
+    {
+        Some(if overflow == Overflow::Sat {
+            max
+        } else {
+            wrapped()
+        })
+    } else if value < min
+        || (bits != 64 && incr < min_incr)
+        || (value < 0 && incr < 0 && incr < min_incr)
+    {
+        Some(if overflow == Overflow::Sat {
+            min
+        } else {
+            wrapped()
+        })
+    } else {
+        None
+    }
+}
+
+fn bitfield(ctx: &mut Ctx, args: Args) {
+    bitfield_generic(ctx, args, false);
+}
+
+fn bitfield_ro(ctx: &mut Ctx, args: Args) {
+    bitfield_generic(ctx, args, true);
+}
+
+fn bitfield_generic(ctx: &mut Ctx, args: Args, read_only_cmd: bool) {
+    let key = args.get(1);
+    let mut ops = Vec::new();
+    let mut overflow = Overflow::Wrap;
+    let mut highest_write: Option<u64> = None;
+    let mut j = 2;
+    while j < args.len() {
+        let remaining = args.len() - j - 1;
+        let sub = args.get(j);
+        let kind = if sub.eq_ignore_ascii_case(b"get") && remaining >= 2 {
+            FieldKind::Get
+        } else if sub.eq_ignore_ascii_case(b"set") && remaining >= 3 {
+            FieldKind::Set
+        } else if sub.eq_ignore_ascii_case(b"incrby") && remaining >= 3 {
+            FieldKind::IncrBy
+        } else if sub.eq_ignore_ascii_case(b"overflow") && remaining >= 1 {
+            let name = args.get(j + 1);
+            overflow = if name.eq_ignore_ascii_case(b"wrap") {
+                Overflow::Wrap
+            } else if name.eq_ignore_ascii_case(b"sat") {
+                Overflow::Sat
+            } else if name.eq_ignore_ascii_case(b"fail") {
+                Overflow::Fail
+            } else {
+                ctx.error("ERR Invalid OVERFLOW type specified");
+                return;
+            };
+            j += 2;
+            continue;
+        } else {
+            ctx.error(err::SYNTAX);
+            return;
+        };
+        let Some((signed, bits)) = field_type(ctx, args.get(j + 1)) else {
+            return;
+        };
+        let Some(offset) = bit_offset(ctx, args.get(j + 2), Some(bits)) else {
+            return;
+        };
+        let mut value = 0;
+        if kind != FieldKind::Get {
+            let last = offset + u64::from(bits) - 1;
+            highest_write = Some(highest_write.map_or(last, |h| h.max(last)));
+            match ctx.int_arg(args.get(j + 3)) {
+                Some(v) => value = v,
+                None => return,
+            }
+        }
+        j += if kind == FieldKind::Get { 3 } else { 4 };
+        ops.push(FieldOp {
+            kind,
+            signed,
+            bits,
+            offset,
+            value,
+            overflow,
+        });
+    }
+    let Some(max_bit) = highest_write else {
+        // Only GETs: a missing key reads as zeros.
+        let mut tmp = [0u8; 20];
+        let bytes: Vec<u8> = match ctx.read(key) {
+            (Some(e), out) => match &e.value {
+                Value::Str(s) => s.as_bytes(&mut tmp).to_vec(),
+                _ => {
+                    out.error(err::WRONGTYPE);
+                    return;
+                }
+            },
+            (None, _) => {
+                lookup_events(ctx);
+                Vec::new()
+            }
+        };
+        ctx.out.array(ops.len());
+        for op in &ops {
+            let v = read_field(&bytes, op.offset, op.bits);
+            ctx.out.int(if op.signed {
+                sign_extend(v, op.bits)
+            } else {
+                v as i64
+            });
+        }
+        return;
+    };
+    if read_only_cmd {
+        ctx.error("ERR BITFIELD_RO only supports the GET subcommand");
+        return;
+    }
+    let mut replies: Vec<Option<i64>> = Vec::with_capacity(ops.len());
+    let mut changes = 0;
+    {
+        let Some((buf, dirty)) = string_for_write(ctx, key, max_bit) else {
+            return;
+        };
+        for op in &ops {
+            let old = read_field(buf, op.offset, op.bits);
+            if op.kind == FieldKind::Get {
+                replies.push(Some(if op.signed {
+                    sign_extend(old, op.bits)
+                } else {
+                    old as i64
+                }));
+                continue;
+            }
+            let (new, reply, overflowed) = if op.signed {
+                let old = sign_extend(old, op.bits);
+                let (candidate, incr) = match op.kind {
+                    FieldKind::IncrBy => (old, op.value),
+                    _ => (op.value, 0),
+                };
+                let over = signed_overflow(candidate, incr, op.bits, op.overflow);
+                let new = over.unwrap_or(candidate.wrapping_add(incr));
+                let reply = if op.kind == FieldKind::IncrBy {
+                    new
+                } else {
+                    old
+                };
+                (new as u64, reply, over.is_some())
+            } else {
+                let (candidate, incr) = match op.kind {
+                    FieldKind::IncrBy => (old, op.value),
+                    _ => (op.value as u64, 0),
+                };
+                let over = unsigned_overflow(candidate, incr, op.bits, op.overflow);
+                let new = over.unwrap_or(candidate.wrapping_add(incr as u64));
+                let reply = if op.kind == FieldKind::IncrBy {
+                    new
+                } else {
+                    old
+                };
+                (new, reply as i64, over.is_some())
+            };
+            if overflowed && op.overflow == Overflow::Fail {
+                replies.push(None);
+                continue;
+            }
+            replies.push(Some(reply));
+            let mask = if op.bits == 64 {
+                u64::MAX
+            } else {
+                (1u64 << op.bits) - 1
+            };
+            let new = new & mask;
+            write_field(buf, op.offset, op.bits, new);
+            if dirty || new != old {
+                changes += 1;
+            }
+        }
+    }
+    if changes > 0 {
+        ctx.modified(key);
+        notify::notify(ctx, STRING, "setbit", key);
+    }
+    ctx.out.array(replies.len());
+    for r in replies {
+        match r {
+            Some(v) => ctx.out.int(v),
+            None => ctx.out.null(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fields_round_trip_msb_first() {
+        let mut buf = vec![0u8; 4];
+        write_field(&mut buf, 3, 5, 0b10110);
+        assert_eq!(buf[0], 0b0001_0110);
+        assert_eq!(read_field(&buf, 3, 5), 0b10110);
+        write_field(&mut buf, 6, 10, 0x3ff);
+        assert_eq!(read_field(&buf, 6, 10), 0x3ff);
+        assert_eq!(sign_extend(0b11111, 5), -1);
+        assert_eq!(sign_extend(0b01111, 5), 15);
+    }
+
+    #[test]
+    fn overflow_rules_as_redis() {
+        assert_eq!(unsigned_overflow(250, 10, 8, Overflow::Wrap), Some(4));
+        assert_eq!(unsigned_overflow(250, 10, 8, Overflow::Sat), Some(255));
+        assert_eq!(unsigned_overflow(5, -10, 8, Overflow::Sat), Some(0));
+        assert_eq!(unsigned_overflow(5, -10, 8, Overflow::Wrap), Some(251));
+        assert_eq!(unsigned_overflow(5, 10, 8, Overflow::Wrap), None);
+        assert_eq!(signed_overflow(120, 10, 8, Overflow::Wrap), Some(-126));
+        assert_eq!(signed_overflow(120, 10, 8, Overflow::Sat), Some(127));
+        assert_eq!(signed_overflow(-120, -10, 8, Overflow::Sat), Some(-128));
+        assert_eq!(
+            signed_overflow(i64::MAX, 1, 64, Overflow::Wrap),
+            Some(i64::MIN)
+        );
+        assert_eq!(signed_overflow(1, 1, 64, Overflow::Wrap), None);
+    }
+
+    #[test]
+    fn first_bit_positions() {
+        assert_eq!(first_bit(&[0, 0x10], true), 11);
+        assert_eq!(first_bit(&[0, 0], true), -1);
+        assert_eq!(first_bit(&[0xff, 0xfe], false), 15);
+        assert_eq!(first_bit(&[0xff], false), 8);
+    }
+}
