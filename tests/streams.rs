@@ -788,3 +788,21 @@ fn a_million_entries_cost_less_than_on_redis() {
     let per_entry = (after - before) as f64 / n as f64;
     assert!(per_entry <= 27.0, "{per_entry:.1} bytes per entry");
 }
+
+#[test]
+fn tracking_invalidates_keys_read_by_xread() {
+    same_on_both(|port| {
+        let mut c = Client::connect(port);
+        c.cmd("FLUSHALL");
+        c.cmd("HELLO 3");
+        c.cmd("XADD s 1-0 a 1");
+        c.cmd("CLIENT TRACKING ON");
+        let mut t = vec![text(c.cmd("XREAD STREAMS s 0"))];
+        let mut other = Client::connect(port);
+        other.cmd("XADD s 2-0 b 2");
+        // The invalidation push arrives before the next reply.
+        t.push(text(c.read_reply()));
+        t.push(text(c.cmd("PING")));
+        t
+    });
+}
