@@ -1,5 +1,6 @@
 //! Real client libraries against the server, with their default options: redis-py 8 and
-//! ioredis 6 (both negotiate RESP3 with HELLO 3). Mandatory in CI, which installs them
+//! ioredis 6 (both negotiate RESP3 with HELLO 3), and rq 2 (jobs through a worker to their
+//! results, which rq keeps in streams). Mandatory in CI, which installs them
 //! (KEYVAL_REQUIRE_TOOLS=1); skipped elsewhere without them.
 
 mod common;
@@ -56,6 +57,15 @@ fn redis_py_with_default_options() {
     }
     let server = Server::start(&[]);
     run("python3", "redis_py_check.py", &server);
+}
+
+#[test]
+fn rq_enqueue_worker_result_flow() {
+    if !available("python3 with rq", "python3 -c 'import rq'") {
+        return;
+    }
+    let server = Server::start(&[]);
+    run("python3", "rq_check.py", &server);
 }
 
 #[test]

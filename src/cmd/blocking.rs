@@ -58,6 +58,8 @@ pub enum Waiting {
         /// BZMPOP's COUNT.
         count: Option<usize>,
     },
+    /// XREAD / XREADGROUP with BLOCK: entries past an ID (see `streams::read`).
+    Stream(Box<super::streams::read::StreamWait>),
 }
 
 /// A client waiting for data (Redis's `c->bpop`).
@@ -107,7 +109,7 @@ fn timeout_arg(ctx: &mut Ctx, arg: &[u8]) -> Option<u64> {
 
 /// Registers the caller as blocked (nothing more of its input runs until it is served,
 /// times out or is unblocked).
-fn block(ctx: &mut Ctx, keys: &[&[u8]], waiting: Waiting, deadline: u64) {
+pub(crate) fn block(ctx: &mut Ctx, keys: &[&[u8]], waiting: Waiting, deadline: u64) {
     let mut unique: Vec<Box<[u8]>> = Vec::with_capacity(keys.len());
     for k in keys {
         if !unique.iter().any(|u| **u == **k) {
@@ -463,6 +465,16 @@ pub fn serve(ctx: &mut Ctx, key: &[u8]) -> bool {
     let Some(blocked) = ctx.client.blocked.clone() else {
         return false;
     };
+    if let Waiting::Stream(wait) = &blocked.waiting {
+        let mark = ctx.out.mark();
+        if !super::streams::read::serve(ctx, key, wait) {
+            return false;
+        }
+        finish_served(ctx, blocked.slot, mark);
+        let waited = crate::clock::nanos_between(blocked.since, ctx.shared.last_tick);
+        ctx.shared.stats.blocked_wait.record_n(waited, 1);
+        return true;
+    }
     let now = ctx.now;
     let wants_zset = matches!(blocked.waiting, Waiting::ZsetPop { .. });
     let has_data = match ctx.db().get_mut(key, now) {
@@ -488,6 +500,7 @@ pub fn serve(ctx: &mut Ctx, key: &[u8]) -> bool {
             target,
         } => super::lists::lmove_generic(ctx, key, target, *from_front, *to_front),
         Waiting::ZsetPop { max, count } => zpop_and_reply(ctx, key, *max, *count),
+        Waiting::Stream(_) => unreachable!("stream waits are served above"),
     }
     finish_served(ctx, blocked.slot, mark);
     // finish_served read the clock: the wait ends at the reply.

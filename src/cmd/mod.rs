@@ -22,6 +22,7 @@ pub mod pubsub;
 pub mod scripting;
 pub mod server;
 pub mod sets;
+pub mod streams;
 pub mod strings;
 pub mod tracking;
 pub mod transactions;
@@ -158,6 +159,7 @@ impl Table {
             hashes::COMMANDS,
             sets::COMMANDS,
             zsets::COMMANDS,
+            streams::COMMANDS,
             transactions::COMMANDS,
             connection::COMMANDS,
             server::COMMANDS,
@@ -185,6 +187,8 @@ impl Table {
             ("pubsub", pubsub::PUBSUB_SUBCOMMANDS),
             ("script", scripting::SCRIPT_SUBCOMMANDS),
             ("function", functions::FUNCTION_SUBCOMMANDS),
+            ("xgroup", streams::XGROUP_SUBCOMMANDS),
+            ("xinfo", streams::XINFO_SUBCOMMANDS),
         ] {
             let id = by_name[name.as_bytes()];
             containers.push(Container {
@@ -454,6 +458,9 @@ pub struct Shared {
     pub newly_blocked: Vec<usize>,
     /// EXEC is running its queued commands: blocking commands must not block.
     pub in_exec: bool,
+    /// A script is running its commands (XREAD BLOCK is refused there, not just made
+    /// non-blocking, as Redis does for CLIENT_SCRIPT).
+    pub in_script: bool,
     /// Clients in MONITOR mode, in the order they started.
     pub monitors: Vec<usize>,
     /// CLIENT PAUSE: what is paused and until when.
@@ -497,6 +504,7 @@ impl Shared {
             loop_work: false,
             newly_blocked: Vec::new(),
             in_exec: false,
+            in_script: false,
             monitors: Vec::new(),
             pause: Default::default(),
             postponed: Vec::new(),

@@ -179,6 +179,7 @@ pub(super) fn run_script(
     // Blocking commands act as their non-blocking forms, pauses do not apply, and EXEC
     // runs nothing between the script's commands (Redis's CLIENT_DENY_BLOCKING).
     let was_in_exec = std::mem::replace(&mut ctx.shared.in_exec, true);
+    let was_in_script = std::mem::replace(&mut ctx.shared.in_script, true);
     if ctx.shared.tracking.active() {
         ctx.shared.script_keys = Some(keys.iter().map(Box::from).collect());
     }
@@ -209,6 +210,7 @@ pub(super) fn run_script(
         crate::metrics::stats::bump(&stats.scripts_run, 1);
     }
     ctx.shared.in_exec = was_in_exec;
+    ctx.shared.in_script = was_in_script;
     ctx.shared.script_keys = None;
     ctx.shared.last_tick = start;
     ctx.client.last_command = last;

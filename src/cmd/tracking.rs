@@ -362,6 +362,14 @@ fn command_keys<'a>(cmd: &Command, args: Args<'a>) -> Vec<&'a [u8]> {
         let n = parse_i64(args.get(1)).unwrap_or(0).max(0) as usize;
         return args.iter().skip(2).take(n).collect();
     }
+    if cmd.name == "xread" || cmd.name == "xreadgroup" {
+        // The keys are the first half of what follows STREAMS (Redis's xreadGetKeys).
+        let Some(at) = args.iter().position(|a| a.eq_ignore_ascii_case(b"streams")) else {
+            return Vec::new();
+        };
+        let n = (args.len() - at - 1) / 2;
+        return args.iter().skip(at + 1).take(n).collect();
+    }
     let (first, last, step) = cmd.keys;
     if first <= 0 || step <= 0 {
         return Vec::new();

@@ -234,6 +234,8 @@ pub struct Settings {
     pub tracking_table_max_keys: u64,
     /// A script running longer (ms) makes the server answer others with -BUSY (0 = never).
     pub busy_reply_threshold_ms: u64,
+    /// Stream node limits (`stream-node-max-bytes`, `stream-node-max-entries`).
+    pub stream_node_limits: crate::store::stream::NodeLimits,
 }
 
 impl Settings {
@@ -332,6 +334,7 @@ impl Params {
                 save_configured: false,
                 tracking_table_max_keys: 1_000_000,
                 busy_reply_threshold_ms: 5000,
+                stream_node_limits: Default::default(),
             },
         };
         params.refresh();
@@ -734,6 +737,10 @@ impl Params {
             save_configured: !matches!(self.value_of("save"), Value::Save(points) if points.is_empty()),
             tracking_table_max_keys: self.num_value("tracking-table-max-keys").max(0) as u64,
             busy_reply_threshold_ms: self.num_value("busy-reply-threshold").max(0) as u64,
+            stream_node_limits: crate::store::stream::NodeLimits {
+                max_bytes: self.num_value("stream-node-max-bytes").max(0) as u64,
+                max_entries: self.num_value("stream-node-max-entries").max(0) as u64,
+            },
         };
     }
 

@@ -451,6 +451,10 @@ impl Db {
         };
         let (e, _) = occ.remove();
         self.watch.touch(key);
+        // XREADGROUP waiters of a deleted stream get an error (Redis's dbGenericDelete).
+        if matches!(e.value, Value::Stream(_)) {
+            self.blocking.signal(key);
+        }
         if e.expire_raw() != 0 {
             self.expires -= 1;
         }
@@ -589,6 +593,11 @@ impl Db {
         for k in existing {
             self.watch.touch_watchers(&k);
         }
+        // XREADGROUP waiters of the streams going away get an error (Redis's
+        // scanDatabaseForDeletedStreams).
+        for k in self.waited_stream_keys() {
+            self.blocking.signal(&k);
+        }
         self.expires = 0;
         self.wheel.clear();
         std::mem::take(&mut self.table)
@@ -612,6 +621,13 @@ impl Db {
             fresh.insert_unique(hash_bytes(&e.key), e, |e| hash_bytes(&e.key));
         }
         Some(std::mem::replace(&mut self.table, fresh))
+    }
+
+    /// Tells blocked clients that `key` has new data (XADD appends to an existing stream
+    /// in place; Redis's signalKeyAsReady).
+    #[inline]
+    pub fn signal_ready(&mut self, key: &[u8]) {
+        self.blocking.signal(key);
     }
 
     /// Tells WATCH that `key` was modified in place (INCR, APPEND, a push onto an existing
@@ -676,12 +692,34 @@ impl Db {
     /// Exchanges the data of two databases, leaving each one's watchers in place: clients
     /// watch a database number, not its contents (SWAPDB).
     pub fn swap_data(a: &mut Db, b: &mut Db) {
+        let (a_streams, b_streams) = (a.waited_stream_keys(), b.waited_stream_keys());
         std::mem::swap(a, b);
         std::mem::swap(&mut a.watch, &mut b.watch);
         // Blocked clients wait on a database number, not on its data.
         std::mem::swap(&mut a.blocking, &mut b.blocking);
         a.signal_existing_waited_keys();
         b.signal_existing_waited_keys();
+        // A waited stream swapped away readies its key too (its XREADGROUP waiters fail).
+        for k in a_streams {
+            a.blocking.signal(&k);
+        }
+        for k in b_streams {
+            b.blocking.signal(&k);
+        }
+    }
+
+    /// The waited-for keys that hold streams.
+    fn waited_stream_keys(&self) -> Vec<Box<[u8]>> {
+        self.blocking
+            .by_key
+            .keys()
+            .filter(|k| {
+                self.table
+                    .find(hash_bytes(k), |e| *e.key == ***k)
+                    .is_some_and(|e| matches!(e.value, Value::Stream(_)))
+            })
+            .cloned()
+            .collect()
     }
 
     /// Marks ready every waited-for key that exists (Redis's scanDatabaseForReadyKeys,

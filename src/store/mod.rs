@@ -5,6 +5,7 @@ pub mod db;
 pub mod hash;
 pub mod list;
 pub mod set;
+pub mod stream;
 pub mod table;
 pub mod value;
 pub mod wheel;
@@ -14,6 +15,7 @@ pub use db::{Db, Entry, Ttl};
 pub use hash::Hash;
 pub use list::List;
 pub use set::Set;
+pub use stream::Stream;
 pub use value::{Str, Value};
 pub use zset::ZSet;
 

@@ -6,6 +6,7 @@
 use super::hash::Hash;
 use super::list::List;
 use super::set::Set;
+use super::stream::Stream;
 use super::zset::ZSet;
 use crate::resp::{format_i64, parse_i64};
 
@@ -201,6 +202,8 @@ pub enum Value {
     Set(Box<Set>),
     /// A sorted set (`zset`).
     ZSet(Box<ZSet>),
+    /// A stream (`stream`).
+    Stream(Box<Stream>),
 }
 
 impl Value {
@@ -212,6 +215,7 @@ impl Value {
             Value::Hash(_) => "hash",
             Value::Set(_) => "set",
             Value::ZSet(_) => "zset",
+            Value::Stream(_) => "stream",
         }
     }
 
@@ -223,6 +227,7 @@ impl Value {
             Value::Hash(h) => h.heap_size(),
             Value::Set(s) => s.heap_size(),
             Value::ZSet(z) => z.heap_size(),
+            Value::Stream(s) => s.heap_size(),
         }
     }
 
