@@ -15,6 +15,7 @@ pub mod keys;
 pub mod lists;
 pub mod monitor;
 pub mod notify;
+pub mod object;
 pub mod pause;
 pub mod pubsub;
 pub mod scripting;
@@ -151,6 +152,7 @@ impl Table {
         let families: &[&'static [Command]] = &[
             strings::COMMANDS,
             keys::COMMANDS,
+            object::COMMANDS,
             expire::COMMANDS,
             lists::COMMANDS,
             hashes::COMMANDS,
@@ -180,6 +182,7 @@ impl Table {
             ("command", server::COMMAND_SUBCOMMANDS),
             ("pubsub", pubsub::PUBSUB_SUBCOMMANDS),
             ("script", scripting::SCRIPT_SUBCOMMANDS),
+            ("object", object::OBJECT_SUBCOMMANDS),
         ] {
             let id = by_name[name.as_bytes()];
             containers.push(Container {
@@ -577,6 +580,12 @@ impl<'a> Ctx<'a> {
     /// Replies with an error.
     pub fn error(&mut self, msg: &str) {
         self.out.error(msg);
+    }
+
+    /// The collection encoding thresholds in force (CONFIG).
+    #[inline]
+    pub fn limits(&self) -> crate::store::Limits {
+        self.shared.params.settings.limits
     }
 
     /// Parses an integer argument, replying with Redis's error if it is not one.

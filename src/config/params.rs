@@ -234,6 +234,8 @@ pub struct Settings {
     pub tracking_table_max_keys: u64,
     /// A script running longer (ms) makes the server answer others with -BUSY (0 = never).
     pub busy_reply_threshold_ms: u64,
+    /// When collections change encoding (`*-max-listpack-*`, `set-max-intset-entries`).
+    pub limits: crate::store::Limits,
 }
 
 impl Settings {
@@ -332,6 +334,7 @@ impl Params {
                 save_configured: false,
                 tracking_table_max_keys: 1_000_000,
                 busy_reply_threshold_ms: 5000,
+                limits: crate::store::Limits::default(),
             },
         };
         params.refresh();
@@ -734,6 +737,14 @@ impl Params {
             save_configured: !matches!(self.value_of("save"), Value::Save(points) if points.is_empty()),
             tracking_table_max_keys: self.num_value("tracking-table-max-keys").max(0) as u64,
             busy_reply_threshold_ms: self.num_value("busy-reply-threshold").max(0) as u64,
+            limits: crate::store::Limits {
+                list_fill: self.num_value("list-max-listpack-size"),
+                hash_entries: self.num_value("hash-max-listpack-entries").max(0) as usize,
+                hash_value: self.num_value("hash-max-listpack-value").max(0) as usize,
+                set_intset_entries: self.num_value("set-max-intset-entries").max(0) as usize,
+                zset_entries: self.num_value("zset-max-listpack-entries").max(0) as usize,
+                zset_value: self.num_value("zset-max-listpack-value").max(0) as usize,
+            },
         };
     }
 

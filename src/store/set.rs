@@ -148,6 +148,15 @@ impl Set {
         self.len() == 0
     }
 
+    /// Redis's name of the encoding (OBJECT ENCODING).
+    pub fn encoding(&self) -> &'static str {
+        if self.is_intset() {
+            "intset"
+        } else {
+            "hashtable"
+        }
+    }
+
     /// True while the set uses the sorted integer encoding (OBJECT ENCODING "intset").
     pub fn is_intset(&self) -> bool {
         matches!(self.repr, Repr::Ints(_))

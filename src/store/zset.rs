@@ -1028,6 +1028,11 @@ impl ZSet {
         self.compact
     }
 
+    /// Redis's name of the encoding it would use (OBJECT ENCODING).
+    pub fn encoding(&self) -> &'static str {
+        if self.compact { "listpack" } else { "skiplist" }
+    }
+
     /// The score of `member`.
     #[inline]
     pub fn score(&self, member: &[u8]) -> Option<f64> {
