@@ -209,7 +209,7 @@ pub enum Value {
     /// A list (`list`).
     List(List),
     /// A hash (`hash`).
-    Hash(Box<Hash>),
+    Hash(Hash),
     /// A set (`set`).
     Set(Box<Set>),
     /// A sorted set (`zset`).
@@ -269,6 +269,7 @@ mod tests {
         assert_eq!(std::mem::size_of::<Value>(), 24);
         // Collections live in the value itself (a packed buffer and a count), not in a box.
         assert_eq!(std::mem::size_of::<List>(), 16);
+        assert_eq!(std::mem::size_of::<Hash>(), 16);
     }
 
     #[test]
