@@ -211,7 +211,7 @@ pub enum Value {
     /// A hash (`hash`).
     Hash(Hash),
     /// A set (`set`).
-    Set(Box<Set>),
+    Set(Set),
     /// A sorted set (`zset`).
     ZSet(Box<ZSet>),
 }
