@@ -213,7 +213,7 @@ pub enum Value {
     /// A set (`set`).
     Set(Set),
     /// A sorted set (`zset`).
-    ZSet(Box<ZSet>),
+    ZSet(ZSet),
 }
 
 impl Value {
@@ -270,6 +270,8 @@ mod tests {
         // Collections live in the value itself (a packed buffer and a count), not in a box.
         assert_eq!(std::mem::size_of::<List>(), 16);
         assert_eq!(std::mem::size_of::<Hash>(), 16);
+        assert_eq!(std::mem::size_of::<Set>(), 16);
+        assert_eq!(std::mem::size_of::<ZSet>(), 16);
     }
 
     #[test]
