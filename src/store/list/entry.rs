@@ -1,6 +1,6 @@
 //! The entry format of a list node: a listpack-like encoding readable in both directions.
 //!
-//! Every element is `[header + payload][backlen]`, where the backlen gives the size of the
+//! Most elements are `[header + payload][backlen]`, where the backlen gives the size of the
 //! header and payload so that a node can be walked from its end (RPOP, LRANGE with negative
 //! indexes). Canonical integers (Redis's `string2ll` form, which is how Redis's listpack
 //! decides too) are stored as integers and formatted back on the way out, byte for byte the
@@ -8,17 +8,19 @@
 //!
 //! | header | entry |
 //! |---|---|
-//! | `0xxxxxxx` | an integer 0..=127, the whole entry (no backlen: a backlen's last byte has its top bit set, so the two are told apart from the end) |
+//! | `0xxxxxxx` | an integer 0..=127, the whole entry |
+//! | `110xxxxx 110xxxxx` | an integer 128..=1151 (ten bits, five in each byte), the whole entry |
 //! | `10llllll` | a string of up to 63 bytes |
-//! | `110vvvvv v` | a 13-bit signed integer |
-//! | `1110llll l` | a string of up to 4095 bytes |
+//! | `1110vvvv v` | a 12-bit signed integer |
 //! | `F0 l l l l` | a longer string (32-bit length) |
 //! | `F1`..`F4` | a 16, 24, 32 or 64-bit signed integer, little-endian |
 //!
-//! The backlen holds the size S of header and payload: its last byte is `1mSSSSSS` (six
-//! low bits, `m` set when more bytes precede), each earlier byte `mSSSSSSS` with the next
-//! seven bits. Strings under 64 bytes thus cost two bytes of framing, as in a listpack, and
-//! the integers 0..127 one byte (a listpack needs two).
+//! The two forms without a backlen are told apart from the end by their last byte (top
+//! bit clear, or `110` on top). Any other entry ends with a backlen holding the size S of
+//! its header and payload: `10SSSSSS` when S < 64, else a last byte `111SSSSS` (five low
+//! bits) preceded by bytes `mSSSSSSS` with the next seven bits each (`m` set on all but
+//! the first). Strings under 64 bytes thus cost two bytes of framing, as in a listpack;
+//! integers up to 127 one byte and up to 1151 two (a listpack needs two and three).
 
 use crate::resp::{format_i64, parse_i64};
 
@@ -100,41 +102,38 @@ impl<'a> Needle<'a> {
 fn backlen_size(s: usize) -> usize {
     match s {
         0..64 => 1,
-        64..8192 => 2,
-        8192..1_048_576 => 3,
-        1_048_576..134_217_728 => 4,
+        64..4096 => 2,
+        4096..524_288 => 3,
+        524_288..67_108_864 => 4,
         _ => 5,
     }
 }
 
-/// Header + payload size of `e`.
+/// The integers stored in two bytes that are recognisable from either end (no backlen).
+const MIRRORED: std::ops::RangeInclusive<i64> = 128..=1151;
+
+/// Header + payload size of `e` (for integers in 0..=1151, the whole entry).
 #[inline]
 fn body_size(e: Elem) -> usize {
     match e {
         Elem::Int(v) => match v {
             0..=127 => 1,
-            -4096..=4095 => 2,
+            128..=1151 => 2,
+            -2048..=2047 => 2,
             -32768..=32767 => 3,
             -8_388_608..=8_388_607 => 4,
             -2_147_483_648..=2_147_483_647 => 5,
             _ => 9,
         },
-        Elem::Bytes(b) => {
-            b.len()
-                + match b.len() {
-                    0..64 => 1,
-                    64..4096 => 2,
-                    _ => 5,
-                }
-        }
+        Elem::Bytes(b) => b.len() + if b.len() < 64 { 1 } else { 5 },
     }
 }
 
 /// Bytes [`encode`] writes for `e`.
 #[inline]
 pub fn encoded_len(e: Elem) -> usize {
-    if let Elem::Int(0..=127) = e {
-        return 1;
+    if let Elem::Int(0..=1151) = e {
+        return body_size(e);
     }
     let s = body_size(e);
     s + backlen_size(s)
@@ -148,12 +147,18 @@ pub fn encode(e: Elem, out: &mut [u8]) {
             out[0] = v as u8;
             return;
         }
+        Elem::Int(v) if MIRRORED.contains(&v) => {
+            let u = (v - 128) as u16;
+            out[0] = 0xC0 | (u >> 5) as u8;
+            out[1] = 0xC0 | (u & 31) as u8;
+            return;
+        }
         Elem::Int(v) => {
             let le = v.to_le_bytes();
             match body_size(e) {
                 2 => {
-                    let u = (v as u16) & 0x1FFF;
-                    out[0] = 0xC0 | (u >> 8) as u8;
+                    let u = (v as u16) & 0x0FFF;
+                    out[0] = 0xE0 | (u >> 8) as u8;
                     out[1] = u as u8;
                 }
                 n => {
@@ -169,21 +174,13 @@ pub fn encode(e: Elem, out: &mut [u8]) {
             body_size(e)
         }
         Elem::Bytes(b) => {
-            let h = match b.len() {
-                n @ 0..64 => {
-                    out[0] = 0x80 | n as u8;
-                    1
-                }
-                n @ 64..4096 => {
-                    out[0] = 0xE0 | (n >> 8) as u8;
-                    out[1] = n as u8;
-                    2
-                }
-                n => {
-                    out[0] = 0xF0;
-                    out[1..5].copy_from_slice(&(n as u32).to_le_bytes());
-                    5
-                }
+            let h = if b.len() < 64 {
+                out[0] = 0x80 | b.len() as u8;
+                1
+            } else {
+                out[0] = 0xF0;
+                out[1..5].copy_from_slice(&(b.len() as u32).to_le_bytes());
+                5
             };
             out[h..h + b.len()].copy_from_slice(b);
             h + b.len()
@@ -191,8 +188,12 @@ pub fn encode(e: Elem, out: &mut [u8]) {
     };
     let n = backlen_size(s);
     let bl = &mut out[s..s + n];
-    bl[n - 1] = 0x80 | (s & 63) as u8 | if n > 1 { 0x40 } else { 0 };
-    let mut rest = s >> 6;
+    if n == 1 {
+        bl[0] = 0x80 | s as u8;
+        return;
+    }
+    bl[n - 1] = 0xE0 | (s & 31) as u8;
+    let mut rest = s >> 5;
     for k in (0..n - 1).rev() {
         bl[k] = (rest & 127) as u8 | if k > 0 { 0x80 } else { 0 };
         rest >>= 7;
@@ -210,13 +211,13 @@ pub fn decode(buf: &[u8], at: usize) -> (Elem<'_>, usize) {
             (Elem::Bytes(&buf[at + 1..at + 1 + n]), 1 + n)
         }
         0xC0..=0xDF => {
-            let u = (u16::from(h & 0x1F) << 8) | u16::from(buf[at + 1]);
-            // Sign-extend 13 bits.
-            (Elem::Int(i64::from(((u << 3) as i16) >> 3)), 2)
+            let u = (i64::from(h & 31) << 5) | i64::from(buf[at + 1] & 31);
+            return (Elem::Int(u + 128), 2);
         }
         0xE0..=0xEF => {
-            let n = (usize::from(h & 0x0F) << 8) | usize::from(buf[at + 1]);
-            (Elem::Bytes(&buf[at + 2..at + 2 + n]), 2 + n)
+            let u = (u16::from(h & 0x0F) << 8) | u16::from(buf[at + 1]);
+            // Sign-extend 12 bits.
+            (Elem::Int(i64::from(((u << 4) as i16) >> 4)), 2)
         }
         0xF0 => {
             let mut l = [0u8; 4];
@@ -246,21 +247,26 @@ pub fn decode(buf: &[u8], at: usize) -> (Elem<'_>, usize) {
 #[inline]
 pub fn prev_start(buf: &[u8], end: usize) -> usize {
     let last = buf[end - 1];
-    if last < 0x80 {
-        return end - 1;
+    match last {
+        0..=0x7F => end - 1,
+        0x80..=0xBF => end - 1 - usize::from(last & 63),
+        0xC0..=0xDF => end - 2,
+        _ => {
+            let mut s = usize::from(last & 31);
+            let mut i = end - 1;
+            let mut shift = 5;
+            loop {
+                i -= 1;
+                let c = buf[i];
+                s |= usize::from(c & 127) << shift;
+                shift += 7;
+                if c & 0x80 == 0 {
+                    break;
+                }
+            }
+            i - s
+        }
     }
-    let mut s = usize::from(last & 63);
-    let mut more = last & 0x40 != 0;
-    let mut i = end - 1;
-    let mut shift = 6;
-    while more {
-        i -= 1;
-        let c = buf[i];
-        s |= usize::from(c & 127) << shift;
-        shift += 7;
-        more = c & 0x80 != 0;
-    }
-    i - s
 }
 
 #[cfg(test)]
@@ -284,6 +290,12 @@ mod tests {
             1,
             127,
             128,
+            1151,
+            1152,
+            2047,
+            2048,
+            -2048,
+            -2049,
             -1,
             -4096,
             4095,
