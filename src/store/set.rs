@@ -40,7 +40,8 @@ pub enum Key {
 }
 
 impl Key {
-    fn new(bytes: &[u8]) -> Key {
+    /// A copy of `bytes`.
+    pub fn new(bytes: &[u8]) -> Key {
         if bytes.len() <= KEY_INLINE {
             let mut buf = [0u8; KEY_INLINE];
             buf[..bytes.len()].copy_from_slice(bytes);
@@ -62,11 +63,27 @@ impl Key {
         }
     }
 
-    fn heap_size(&self) -> usize {
+    /// Heap bytes owned (0 inline).
+    pub fn heap_size(&self) -> usize {
         match self {
             Key::Inline { .. } => 0,
             Key::Heap(b) => b.allocation_size(),
         }
+    }
+}
+
+impl Default for Key {
+    fn default() -> Key {
+        Key::new(b"")
+    }
+}
+
+impl std::ops::Deref for Key {
+    type Target = [u8];
+
+    #[inline]
+    fn deref(&self) -> &[u8] {
+        self.as_bytes()
     }
 }
 

@@ -22,6 +22,7 @@
 use hashbrown::HashTable;
 
 use super::Limits;
+use super::set::Key as MemberBytes;
 use super::table::{self, hash_bytes};
 use super::thin::ThinBuf;
 
@@ -58,7 +59,8 @@ const MAX_DEPTH: usize = 48;
 /// A member and its score.
 #[derive(Debug, Clone, Default)]
 struct Slot {
-    member: Box<[u8]>,
+    /// Up to 14 bytes inline: most members cost no allocation of their own.
+    member: MemberBytes,
     score: f64,
 }
 
@@ -404,7 +406,7 @@ impl Tree {
         }
         let sep = Sep {
             score: last.score,
-            member: slots[last.id as usize].member.clone(),
+            member: slots[last.id as usize].member.as_bytes().into(),
         };
         self.add_child(path, sep, r, left_count, right_count);
     }
@@ -554,7 +556,7 @@ impl Tree {
             let parent = self.inner_mut(p);
             parent.seps[left] = Sep {
                 score: last.score,
-                member: slots[last.id as usize].member.clone(),
+                member: slots[last.id as usize].member.as_bytes().into(),
             };
             parent.counts[left] = lc;
             parent.counts[left + 1] = rc;
@@ -1417,7 +1419,7 @@ impl Big {
     /// Adds a member known to be absent, with its score as stored.
     fn insert_new(&mut self, member: &[u8], score: f64, hash: u64) {
         let slot = Slot {
-            member: member.into(),
+            member: MemberBytes::new(member),
             score,
         };
         let id = match self.free.pop() {
@@ -1466,7 +1468,7 @@ impl Big {
         }
         let member = std::mem::take(&mut self.slots[id as usize].member);
         self.free.push(id);
-        (member, score)
+        (member.as_bytes().into(), score)
     }
 
     /// After removals: compacts the slot arena once it is mostly holes, and gives hash
@@ -1549,7 +1551,11 @@ impl Big {
     /// Approximate heap bytes used.
     fn heap_size(&self) -> usize {
         self.slots.capacity() * std::mem::size_of::<Slot>()
-            + self.slots.iter().map(|s| s.member.len()).sum::<usize>()
+            + self
+                .slots
+                .iter()
+                .map(|s| s.member.heap_size())
+                .sum::<usize>()
             + self.free.capacity() * 4
             + self.dict.allocation_size()
             + self.tree.heap_size()
