@@ -7,8 +7,10 @@
 //!   [`Value`](super::Value) itself. Replies list it in ascending order exactly as Redis's
 //!   intset does (so SMEMBERS, SSCAN and SUNION of such sets are deterministic and match
 //!   Redis byte for byte).
-//! * **table**: anything else is a hashbrown table of [`Key`]s (16 bytes: up to 15 bytes
-//!   inline, longer members in a thin allocation) hashed with the process-wide ahash seed.
+//! * **table**: anything else is a hashbrown table of [`Key`]s (16 bytes: up to 14 bytes
+//!   inline, longer members in a thin allocation) hashed with the process-wide ahash seed;
+//!   an intset that outgrew its limit first becomes a table of plain `i64`s (8 bytes a
+//!   slot), until a member that is not an integer arrives. Both are Redis's `hashtable`.
 //!
 //! Conversion is one way (intset -> table), as in Redis: adding a non-integer member or one
 //! past the limit converts; removing members never converts back.
@@ -103,8 +105,18 @@ pub struct Set {
 enum Repr {
     /// Sorted, distinct integers, `width` bytes each, little-endian.
     Ints { buf: ThinBuf, width: u8 },
+    /// Distinct integers past the intset limit, hashed with [`int_hash`]: 8 bytes a slot
+    /// where a [`Key`] takes 16. Redis's hashtable encoding too (OBJECT ENCODING), until
+    /// a member that is not an integer arrives and it becomes a `Table`.
+    IntTable(Box<HashTable<i64>>),
     /// Distinct byte strings, hashed with [`hash_bytes`].
     Table(Box<HashTable<Key>>),
+}
+
+/// The hash of an integer member of an `IntTable`.
+#[inline]
+fn int_hash(v: &i64) -> u64 {
+    table::hasher().hash_one(*v)
 }
 
 impl Default for Set {
@@ -216,6 +228,8 @@ impl Popped {
 pub enum Iter<'a> {
     /// Over an intset: buffer, width, next index.
     Ints(&'a [u8], u8, usize),
+    /// Over a table of integers.
+    IntTable(hashbrown::hash_table::Iter<'a, i64>),
     /// Over a table.
     Table(hashbrown::hash_table::Iter<'a, Key>),
 }
@@ -233,6 +247,7 @@ impl<'a> Iterator for Iter<'a> {
                 *i += 1;
                 Some(Member::Int(int_at(b, *w, *i - 1)))
             }
+            Iter::IntTable(it) => it.next().map(|&v| Member::Int(v)),
             Iter::Table(it) => it.next().map(|k| Member::Bytes(k.as_bytes())),
         }
     }
@@ -243,6 +258,7 @@ impl<'a> Iterator for Iter<'a> {
                 let n = b.len() / usize::from(*w) - *i;
                 (n, Some(n))
             }
+            Iter::IntTable(it) => it.size_hint(),
             Iter::Table(it) => it.size_hint(),
         }
     }
@@ -278,6 +294,7 @@ impl Set {
     pub fn len(&self) -> usize {
         match &self.repr {
             Repr::Ints { buf, width } => buf.len() / usize::from(*width),
+            Repr::IntTable(t) => t.len(),
             Repr::Table(t) => t.len(),
         }
     }
@@ -310,6 +327,9 @@ impl Set {
             Repr::Ints { buf, width } => {
                 parse_i64(member).is_some_and(|i| search(buf.as_slice(), *width, i).is_ok())
             }
+            Repr::IntTable(t) => {
+                parse_i64(member).is_some_and(|i| t.find(int_hash(&i), |&x| x == i).is_some())
+            }
             Repr::Table(t) => t.find(hash_bytes(member), is(member)).is_some(),
         }
     }
@@ -321,6 +341,7 @@ impl Set {
             (Repr::Ints { buf, width }, Member::Int(i)) => {
                 search(buf.as_slice(), *width, i).is_ok()
             }
+            (Repr::IntTable(t), Member::Int(i)) => t.find(int_hash(&i), |&x| x == i).is_some(),
             _ => member.with_bytes(|b| self.contains(b)),
         }
     }
@@ -328,7 +349,7 @@ impl Set {
     /// Adds `member`; returns true when it was not there yet. An intset converts past
     /// `max_intset` members (`set-max-intset-entries`, capped at 2^30 as Redis does).
     pub fn insert(&mut self, member: &[u8], max_intset: usize) -> bool {
-        if self.is_intset() {
+        if !matches!(self.repr, Repr::Table(_)) {
             if let Some(i) = parse_i64(member) {
                 return self.insert_int(i, max_intset);
             }
@@ -336,22 +357,31 @@ impl Set {
         }
         match &mut self.repr {
             Repr::Table(t) => Self::insert_bytes(t, member),
-            Repr::Ints { .. } => unreachable!("converted above"),
+            _ => unreachable!("converted above"),
         }
     }
 
     /// Adds a member of another set; returns true when it was not there yet.
     pub fn insert_member(&mut self, member: Member, max_intset: usize) -> bool {
-        match (self.is_intset(), member) {
-            (true, Member::Int(i)) => self.insert_int(i, max_intset),
+        match (matches!(self.repr, Repr::Table(_)), member) {
+            (false, Member::Int(i)) => self.insert_int(i, max_intset),
             _ => member.with_bytes(|b| self.insert(b, max_intset)),
         }
     }
 
     /// Inserts into an intset (widening it if needed); converts when it passes the limit.
     fn insert_int(&mut self, v: i64, max_intset: usize) -> bool {
-        let Repr::Ints { buf, width } = &mut self.repr else {
-            unreachable!("an intset");
+        let (buf, width) = match &mut self.repr {
+            Repr::Ints { buf, width } => (buf, width),
+            Repr::IntTable(t) => {
+                let h = int_hash(&v);
+                if t.find(h, |&x| x == v).is_some() {
+                    return false;
+                }
+                t.insert_unique(h, v, int_hash);
+                return true;
+            }
+            Repr::Table(_) => unreachable!("not a table of strings"),
         };
         let need = width_of(v);
         if need > *width {
@@ -383,7 +413,7 @@ impl Set {
             }
         }
         if self.len() > max_intset.min(1 << 30) {
-            self.convert_to_table(0);
+            self.convert_to_int_table();
         }
         true
     }
@@ -398,18 +428,32 @@ impl Set {
         true
     }
 
-    /// Switches an intset to the table encoding, with room for `extra` more members.
-    fn convert_to_table(&mut self, extra: usize) {
+    /// Switches an intset that outgrew its limit to a table of integers.
+    fn convert_to_int_table(&mut self) {
         if let Repr::Ints { buf, width } = &self.repr {
             let n = buf.len() / usize::from(*width);
-            let mut t = HashTable::with_capacity(n + extra);
-            let mut tmp = [0u8; 20];
+            let mut t = HashTable::with_capacity(n);
             for i in 0..n {
-                let m = Key::new(format_i64(int_at(buf.as_slice(), *width, i), &mut tmp));
-                t.insert_unique(key_hash(&m), m, key_hash);
+                let v = int_at(buf.as_slice(), *width, i);
+                t.insert_unique(int_hash(&v), v, int_hash);
             }
-            self.repr = Repr::Table(Box::new(t));
+            self.repr = Repr::IntTable(Box::new(t));
         }
+    }
+
+    /// Switches an intset or integer table to the table of strings, with room for `extra`
+    /// more members.
+    fn convert_to_table(&mut self, extra: usize) {
+        let mut t = HashTable::with_capacity(self.len() + extra);
+        let mut tmp = [0u8; 20];
+        for m in self.iter() {
+            let Member::Int(v) = m else {
+                return; // already strings
+            };
+            let k = Key::new(format_i64(v, &mut tmp));
+            t.insert_unique(key_hash(&k), k, key_hash);
+        }
+        self.repr = Repr::Table(Box::new(t));
     }
 
     /// Removes `member`; returns true when it was there.
@@ -423,6 +467,19 @@ impl Set {
                         true
                     }
                     _ => false,
+                }
+            }
+            Repr::IntTable(t) => {
+                let Some(i) = parse_i64(member) else {
+                    return false;
+                };
+                match t.find_entry(int_hash(&i), |&x| x == i) {
+                    Ok(e) => {
+                        e.remove();
+                        self.shrink_if_sparse();
+                        true
+                    }
+                    Err(_) => false,
                 }
             }
             Repr::Table(t) => match t.find_entry(hash_bytes(member), is(member)) {
@@ -439,11 +496,14 @@ impl Set {
     /// Gives table memory back once under 10% full (Redis's `htNeedsResize`), so that
     /// random picks, which probe random buckets until one is occupied, stay O(1).
     fn shrink_if_sparse(&mut self) {
-        if let Repr::Table(t) = &mut self.repr {
-            let buckets = t.num_buckets();
-            if buckets > 64 && t.len() * 10 < buckets {
+        match &mut self.repr {
+            Repr::Table(t) if t.num_buckets() > 64 && t.len() * 10 < t.num_buckets() => {
                 t.shrink_to(t.len(), key_hash);
             }
+            Repr::IntTable(t) if t.num_buckets() > 64 && t.len() * 10 < t.num_buckets() => {
+                t.shrink_to(t.len(), int_hash);
+            }
+            _ => {}
         }
     }
 
@@ -451,6 +511,7 @@ impl Set {
     pub fn iter(&self) -> Iter<'_> {
         match &self.repr {
             Repr::Ints { buf, width } => Iter::Ints(buf.as_slice(), *width, 0),
+            Repr::IntTable(t) => Iter::IntTable(t.iter()),
             Repr::Table(t) => Iter::Table(t.iter()),
         }
     }
@@ -461,6 +522,10 @@ impl Set {
             Repr::Ints { buf, width } => {
                 let n = self.len();
                 (n > 0).then(|| Member::Int(int_at(buf.as_slice(), *width, table::below(rand, n))))
+            }
+            Repr::IntTable(t) => {
+                let i = table::random_bucket(t, rand)?;
+                t.get_bucket(i).map(|&v| Member::Int(v))
             }
             Repr::Table(t) => {
                 let i = table::random_bucket(t, rand)?;
@@ -483,6 +548,11 @@ impl Set {
                 buf.splice_gap(i * w, w, 0);
                 Popped::Int(v)
             }
+            Repr::IntTable(t) => {
+                let i = table::random_bucket(t, rand)?;
+                let (v, _) = t.get_bucket_entry(i).ok()?.remove();
+                Popped::Int(v)
+            }
             Repr::Table(t) => {
                 let i = table::random_bucket(t, rand)?;
                 let (m, _) = t.get_bucket_entry(i).ok()?.remove();
@@ -502,6 +572,7 @@ impl Set {
                 self.iter().for_each(f);
                 0
             }
+            Repr::IntTable(t) => table::scan(t, int_hash, cursor, count, |&v| f(Member::Int(v))),
             Repr::Table(t) => table::scan(t, key_hash, cursor, count, |m| {
                 // The scan lends each member only for the call; finding it again borrows
                 // it from the set itself, so callers can keep it.
@@ -517,6 +588,7 @@ impl Set {
     pub fn heap_size(&self) -> usize {
         match &self.repr {
             Repr::Ints { buf, .. } => buf.allocation_size(),
+            Repr::IntTable(t) => t.allocation_size(),
             Repr::Table(t) => t.allocation_size() + t.iter().map(Key::heap_size).sum::<usize>(),
         }
     }
@@ -705,6 +777,21 @@ mod tests {
                 }
                 if step % 250 == 0 {
                     assert_eq!(members(&s), model.iter().cloned().collect());
+                    let mut scanned = BTreeSet::new();
+                    let mut cursor = 0;
+                    loop {
+                        cursor = s.scan(cursor, 7, |m| {
+                            scanned.insert(m.to_vec());
+                        });
+                        if cursor == 0 {
+                            break;
+                        }
+                    }
+                    assert_eq!(scanned, model);
+                    if !model.is_empty() {
+                        let m = s.random(r).expect("non-empty").to_vec();
+                        assert!(model.contains(&m));
+                    }
                 }
             }
         }
