@@ -753,7 +753,7 @@ mod tests {
                 } else {
                     v.to_string()
                 };
-                if (r >> 60) % 3 == 0 {
+                if (r >> 60).is_multiple_of(3) {
                     assert_eq!(s.remove(text.as_bytes()), model.remove(text.as_bytes()));
                 } else {
                     assert_eq!(
