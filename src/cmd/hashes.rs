@@ -50,6 +50,7 @@ fn as_hash<'v>(value: &'v mut Value, out: &mut Reply) -> Option<&'v mut Hash> {
 /// Sets every field/value pair of `args[2..]` on the hash at `key`, creating it if needed.
 /// Returns the number of new fields, or None after replying an error.
 fn set_pairs(ctx: &mut Ctx, args: Args, name: &str) -> Option<usize> {
+    let lim = ctx.limits();
     // HSET key f v [f v ...]: the name, the key and pairs make an even count.
     if !args.len().is_multiple_of(2) {
         arity_error(ctx.out, name);
@@ -62,13 +63,13 @@ fn set_pairs(ctx: &mut Ctx, args: Args, name: &str) -> Option<usize> {
     match ctx.write(key) {
         (Some(e), out) => {
             let h = as_hash(&mut e.value, out)?;
-            let added = pairs.filter(|&(f, v)| h.insert(f, v)).count();
+            let added = pairs.filter(|&(f, v)| h.insert(f, v, &lim)).count();
             ctx.modified(key);
             Some(added)
         }
         (None, _) => {
             let mut h = Hash::new();
-            let added = pairs.filter(|&(f, v)| h.insert(f, v)).count();
+            let added = pairs.filter(|&(f, v)| h.insert(f, v, &lim)).count();
             insert_hash(ctx, key, h);
             Some(added)
         }
@@ -79,8 +80,7 @@ fn set_pairs(ctx: &mut Ctx, args: Args, name: &str) -> Option<usize> {
 /// the key before replying.
 fn insert_hash(ctx: &mut Ctx, key: &[u8], h: Hash) {
     let now = ctx.now;
-    ctx.db()
-        .insert_new(key, Value::Hash(Box::new(h)), Ttl::Clear, now);
+    ctx.db().insert_new(key, Value::Hash(h), Ttl::Clear, now);
     notify::flush_store_events(ctx);
 }
 
@@ -99,6 +99,7 @@ fn hmset(ctx: &mut Ctx, args: Args) {
 }
 
 fn hsetnx(ctx: &mut Ctx, args: Args) {
+    let lim = ctx.limits();
     let (key, field, value) = (args.get(1), args.get(2), args.get(3));
     match ctx.write(key) {
         (Some(e), out) => {
@@ -110,12 +111,12 @@ fn hsetnx(ctx: &mut Ctx, args: Args) {
                 out.int(0);
                 return;
             }
-            h.insert(field, value);
+            h.insert(field, value, &lim);
             ctx.modified(key);
         }
         (None, _) => {
             let mut h = Hash::new();
-            h.insert(field, value);
+            h.insert(field, value, &lim);
             insert_hash(ctx, key, h);
         }
     }
@@ -266,12 +267,14 @@ fn hvals(ctx: &mut Ctx, args: Args) {
 
 /// Stores a fresh hash holding one field (the counters on a missing key).
 fn create_with(ctx: &mut Ctx, key: &[u8], field: &[u8], value: &[u8]) {
+    let lim = ctx.limits();
     let mut h = Hash::new();
-    h.insert(field, value);
+    h.insert(field, value, &lim);
     insert_hash(ctx, key, h);
 }
 
 fn hincrby(ctx: &mut Ctx, args: Args) {
+    let lim = ctx.limits();
     let Some(incr) = ctx.int_arg(args.get(3)) else {
         return;
     };
@@ -296,7 +299,7 @@ fn hincrby(ctx: &mut Ctx, args: Args) {
                 out.error(err::OVERFLOW);
                 return;
             };
-            h.insert(field, format_i64(new, &mut tmp));
+            h.insert(field, format_i64(new, &mut tmp), &lim);
             out.int(new);
             ctx.modified(key);
         }
@@ -309,6 +312,7 @@ fn hincrby(ctx: &mut Ctx, args: Args) {
 }
 
 fn hincrbyfloat(ctx: &mut Ctx, args: Args) {
+    let lim = ctx.limits();
     let (key, field, incr) = (args.get(1), args.get(2), args.get(3));
     // Redis validates the increment before looking at the key: 0 + incr tells whether it
     // parses as a long double and whether it is finite.
@@ -332,7 +336,7 @@ fn hincrbyfloat(ctx: &mut Ctx, args: Args) {
     // The increment is known to be good, so a parse failure is the stored value's.
     match incr_by_float(h.get(field), incr) {
         Ok(text) => {
-            h.insert(field, &text);
+            h.insert(field, &text, &lim);
             out.bulk(&text);
             ctx.modified(key);
             notify(ctx, HASH, "hincrbyfloat", key);

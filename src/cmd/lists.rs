@@ -7,8 +7,8 @@
 use super::flags::{DENYOOM, FAST, READONLY, WRITE};
 use super::notify::{self, GENERIC, LIST, notify};
 use super::{Command, Ctx, arity_error, err};
-use crate::resp::{Args, Reply, parse_i64};
-use crate::store::list::{INLINE, SmallBytes};
+use crate::resp::{Args, Reply, format_i64, parse_i64};
+use crate::store::list::{Elem, Needle};
 use crate::store::{Entry, List, Ttl, Value};
 
 /// The family's command table.
@@ -78,17 +78,14 @@ fn push_generic(ctx: &mut Ctx, args: Args, front: bool, only_existing: bool) {
     let key = args.get(1);
     let elements = args.iter().skip(2);
     let now = ctx.now;
+    let fill = ctx.limits().list_fill;
     let len = match ctx.write(key) {
         (Some(e), out) => {
             let Some(list) = as_list(&mut e.value, out) else {
                 return;
             };
             for el in elements {
-                if front {
-                    list.push_front(el);
-                } else {
-                    list.push_back(el);
-                }
+                list.push(el, front, fill);
             }
             let n = list.len();
             ctx.modified(key);
@@ -99,17 +96,12 @@ fn push_generic(ctx: &mut Ctx, args: Args, front: bool, only_existing: bool) {
             return;
         }
         (None, _) => {
-            let mut list = List::with_capacity(elements.len());
+            let mut list = List::new();
             for el in elements {
-                if front {
-                    list.push_front(el);
-                } else {
-                    list.push_back(el);
-                }
+                list.push(el, front, fill);
             }
             let n = list.len();
-            ctx.db()
-                .insert_new(key, Value::List(Box::new(list)), Ttl::Clear, now);
+            ctx.db().insert_new(key, Value::List(list), Ttl::Clear, now);
             // `new` goes out where Redis creates the key: before the reply.
             notify::flush_store_events(ctx);
             n
@@ -252,24 +244,40 @@ fn lrange(ctx: &mut Ctx, args: Args) {
 
 /// Bytes of encoding buffered before handing them to the reply in one copy.
 const BATCH: usize = 4096;
-/// Most bytes one inline element takes: `$`, two length digits, CRLF, the whole inline
-/// buffer (copied in full, the tail then overwritten), CRLF.
-const INLINE_MAX_ENCODED: usize = 1 + 2 + 2 + INLINE + 2;
+/// Longest element encoded through the batch buffer.
+const SHORT: usize = 99;
+/// Most bytes one short element takes: `$`, two length digits, CRLF, the bytes, CRLF.
+const SHORT_MAX_ENCODED: usize = 1 + 2 + 2 + SHORT + 2;
+
+/// One element as a bulk string.
+#[inline]
+pub(super) fn reply_elem(out: &mut Reply, el: Elem) {
+    match el {
+        Elem::Int(v) => out.bulk_i64(v),
+        Elem::Bytes(b) => out.bulk(b),
+    }
+}
 
 /// Encodes elements as bulk strings, exactly as [`Reply::bulk`] would. LRANGE spends its
 /// time here (perf: per-element `bulk` calls, integer formatting and small `memcpy`s were
-/// three quarters of LRANGE_600), so inline elements are encoded into a stack buffer with
-/// fixed-size copies and handed over in batches; heap elements go through `bulk`.
-fn reply_elements<'a>(out: &mut Reply, elements: impl Iterator<Item = &'a SmallBytes>) {
-    let mut buf = [0u8; BATCH + INLINE_MAX_ENCODED];
+/// three quarters of LRANGE_600), so short elements are encoded into a stack buffer and
+/// handed over in batches; long ones go through `bulk`.
+fn reply_elements<'a>(out: &mut Reply, elements: impl Iterator<Item = Elem<'a>>) {
+    let mut buf = [0u8; BATCH + SHORT_MAX_ENCODED];
     let mut n = 0;
+    let mut tmp = [0u8; 20];
     for el in elements {
-        let Some((bytes, len)) = el.inline_parts() else {
+        let bytes = match el {
+            Elem::Int(v) => format_i64(v, &mut tmp),
+            Elem::Bytes(b) => b,
+        };
+        let len = bytes.len();
+        if len > SHORT {
             out.raw(&buf[..n]);
             n = 0;
-            out.bulk(el);
+            out.bulk(bytes);
             continue;
-        };
+        }
         buf[n] = b'$';
         if len < 10 {
             buf[n + 1] = b'0' + len as u8;
@@ -280,7 +288,7 @@ fn reply_elements<'a>(out: &mut Reply, elements: impl Iterator<Item = &'a SmallB
             n += 3;
         }
         buf[n..n + 2].copy_from_slice(b"\r\n");
-        buf[n + 2..n + 2 + INLINE].copy_from_slice(bytes);
+        buf[n + 2..n + 2 + len].copy_from_slice(bytes);
         n += 2 + len;
         buf[n..n + 2].copy_from_slice(b"\r\n");
         n += 2;
@@ -313,13 +321,14 @@ fn lindex(ctx: &mut Ctx, args: Args) {
         return;
     };
     match resolve_index(index, list.len()).and_then(|i| list.get(i)) {
-        Some(el) => out.bulk(el),
+        Some(el) => reply_elem(out, el),
         None => out.null(),
     }
 }
 
 fn lset(ctx: &mut Ctx, args: Args) {
     let key = args.get(1);
+    let fill = ctx.limits().list_fill;
     let (found, out) = ctx.write(key);
     let Some(e) = found else {
         out.error(err::NO_SUCH_KEY);
@@ -333,7 +342,7 @@ fn lset(ctx: &mut Ctx, args: Args) {
         return;
     };
     match resolve_index(index, list.len()) {
-        Some(i) if list.set(i, args.get(3)) => {
+        Some(i) if list.set(i, args.get(3), fill) => {
             out.ok();
             ctx.modified(key);
             notify(ctx, LIST, "lset", key);
@@ -347,6 +356,7 @@ fn lrem(ctx: &mut Ctx, args: Args) {
         return;
     };
     let key = args.get(1);
+    let fill = ctx.limits().list_fill;
     let (found, out) = ctx.write(key);
     let Some(e) = found else {
         out.int(0);
@@ -362,7 +372,7 @@ fn lrem(ctx: &mut Ctx, args: Args) {
     } else {
         count.unsigned_abs() as usize
     };
-    let removed = list.remove_matching(args.get(3), limit, count < 0);
+    let removed = list.remove_matching(args.get(3), limit, count < 0, fill);
     let empty = list.is_empty();
     // Nothing removed, nothing published; otherwise the events precede the reply.
     if removed > 0 {
@@ -410,6 +420,7 @@ fn linsert(ctx: &mut Ctx, args: Args) {
         }
     };
     let key = args.get(1);
+    let fill = ctx.limits().list_fill;
     let (found, out) = ctx.write(key);
     let Some(e) = found else {
         out.int(0);
@@ -420,7 +431,7 @@ fn linsert(ctx: &mut Ctx, args: Args) {
     };
     match list.position(args.get(3)) {
         Some(i) => {
-            list.insert(if after { i + 1 } else { i }, args.get(4));
+            list.insert(if after { i + 1 } else { i }, args.get(4), fill);
             let len = list.len();
             ctx.modified(key);
             notify(ctx, LIST, "linsert", key);
@@ -520,14 +531,21 @@ fn lpos(ctx: &mut Ctx, args: Args) {
     } else {
         len.min(maxlen as usize)
     };
-    let elem = args.get(2);
+    let needle = Needle::new(args.get(2));
     let mut matches: i64 = 0;
     let deferred = count.map(|_| out.begin_deferred());
     let mut emitted = 0usize;
     let mut single = None;
+    // One walk over the packed nodes, from the chosen end.
+    let mut forward = list.iter();
+    let mut backward = list.iter();
     for i in 0..limit {
-        let index = if from_tail { len - i - 1 } else { i };
-        if list.get(index) != Some(elem) {
+        let (index, el) = if from_tail {
+            (len - i - 1, backward.next_back())
+        } else {
+            (i, forward.next())
+        };
+        if !el.is_some_and(|e| e.matches(&needle)) {
             continue;
         }
         matches += 1;
@@ -582,6 +600,7 @@ pub(super) fn lmove_generic(
     to_front: bool,
 ) {
     let now = ctx.now;
+    let fill = ctx.limits().list_fill;
     match ctx.write(src) {
         (None, out) => {
             out.null();
@@ -597,12 +616,10 @@ pub(super) fn lmove_generic(
                     out.null();
                     return;
                 };
-                // The reply follows the push event, so it needs its own copy.
-                let reply = el.clone();
-                list.push(el, to_front);
+                list.push(&el, to_front, fill);
                 ctx.modified(src);
                 notify(ctx, LIST, push_event(to_front), dst);
-                ctx.out.bulk(&reply);
+                ctx.out.bulk(&el);
                 notify(ctx, LIST, pop_event(from_front), src);
                 return;
             }
@@ -625,25 +642,22 @@ pub(super) fn lmove_generic(
         },
         _ => return,
     };
-    // The reply follows the push event, so it needs its own copy.
-    let reply = el.clone();
     match ctx.write(dst).0 {
         Some(Entry {
             value: Value::List(list),
             ..
         }) => {
-            list.push(el, to_front);
+            list.push(&el, to_front, fill);
             ctx.modified(dst);
         }
         _ => {
             let mut list = List::new();
-            list.push(el, to_front);
-            ctx.db()
-                .insert_new(dst, Value::List(Box::new(list)), Ttl::Clear, now);
+            list.push(&el, to_front, fill);
+            ctx.db().insert_new(dst, Value::List(list), Ttl::Clear, now);
         }
     }
     notify(ctx, LIST, push_event(to_front), dst);
-    ctx.out.bulk(&reply);
+    ctx.out.bulk(&el);
     notify(ctx, LIST, pop_event(from_front), src);
     after_removal(ctx, src, empty);
 }
@@ -679,17 +693,19 @@ mod tests {
 
     #[test]
     fn batched_encoding_matches_bulk() {
-        let mut elements: Vec<SmallBytes> = Vec::new();
-        for len in [0usize, 1, 9, 10, 21, 22, 23, 100] {
-            elements.push(SmallBytes::new(&vec![b'x'; len]));
-        }
-        // Enough to cross several batches, with heap elements in between.
-        let many: Vec<&SmallBytes> = elements.iter().cycle().take(5000).collect();
+        let texts: Vec<Vec<u8>> = [0usize, 1, 9, 10, 21, 22, 23, 99, 100, 1000]
+            .iter()
+            .map(|&len| vec![b'x'; len])
+            .collect();
+        let mut elements: Vec<Elem> = texts.iter().map(|t| Elem::Bytes(t)).collect();
+        elements.extend([Elem::Int(0), Elem::Int(-17), Elem::Int(i64::MIN)]);
+        // Enough to cross several batches, with long elements in between.
+        let many: Vec<Elem> = elements.iter().copied().cycle().take(5000).collect();
         let mut fast = Reply::new();
         reply_elements(&mut fast, many.iter().copied());
         let mut slow = Reply::new();
         for e in &many {
-            slow.bulk(e);
+            e.with_bytes(|b| slow.bulk(b));
         }
         assert_eq!(fast.bytes(), slow.bytes());
     }

@@ -17,6 +17,7 @@ pub mod keys;
 pub mod lists;
 pub mod monitor;
 pub mod notify;
+pub mod object;
 pub mod pause;
 pub mod pubsub;
 pub mod scripting;
@@ -154,6 +155,7 @@ impl Table {
         let families: &[&'static [Command]] = &[
             strings::COMMANDS,
             keys::COMMANDS,
+            object::COMMANDS,
             expire::COMMANDS,
             lists::COMMANDS,
             hashes::COMMANDS,
@@ -189,6 +191,7 @@ impl Table {
             ("function", functions::FUNCTION_SUBCOMMANDS),
             ("xgroup", streams::XGROUP_SUBCOMMANDS),
             ("xinfo", streams::XINFO_SUBCOMMANDS),
+            ("object", object::OBJECT_SUBCOMMANDS),
         ] {
             let id = by_name[name.as_bytes()];
             containers.push(Container {
@@ -593,6 +596,12 @@ impl<'a> Ctx<'a> {
     /// Replies with an error.
     pub fn error(&mut self, msg: &str) {
         self.out.error(msg);
+    }
+
+    /// The collection encoding thresholds in force (CONFIG).
+    #[inline]
+    pub fn limits(&self) -> crate::store::Limits {
+        self.shared.params.settings.limits
     }
 
     /// Parses an integer argument, replying with Redis's error if it is not one.

@@ -71,6 +71,7 @@ fn reply_set(out: &mut Reply, s: &Set) {
 }
 
 fn sadd(ctx: &mut Ctx, args: Args) {
+    let max = ctx.limits().set_intset_entries;
     let key = args.get(1);
     let members = args.tail(2);
     let now = ctx.now;
@@ -79,7 +80,7 @@ fn sadd(ctx: &mut Ctx, args: Args) {
             let Some(s) = as_set(&mut e.value, out) else {
                 return;
             };
-            let added = members.iter().filter(|m| s.insert(m)).count();
+            let added = members.iter().filter(|m| s.insert(m, max)).count();
             if added > 0 {
                 ctx.modified(key);
             }
@@ -87,9 +88,8 @@ fn sadd(ctx: &mut Ctx, args: Args) {
         }
         (None, _) => {
             let mut s = Set::new();
-            let added = members.iter().filter(|m| s.insert(m)).count();
-            ctx.db()
-                .insert_new(key, Value::Set(Box::new(s)), Ttl::Clear, now);
+            let added = members.iter().filter(|m| s.insert(m, max)).count();
+            ctx.db().insert_new(key, Value::Set(s), Ttl::Clear, now);
             added
         }
     };
@@ -377,6 +377,7 @@ fn smove(ctx: &mut Ctx, args: Args) {
     // Redis looks both keys up (expiring them) before checking anything.
     let is_set = |e: Option<&mut crate::store::Entry>| e.map(|e| matches!(e.value, Value::Set(_)));
     let src_kind = is_set(ctx.write(src).0);
+    let max = ctx.limits().set_intset_entries;
     let dst_kind = is_set(ctx.write(dst).0);
     match (src_kind, dst_kind) {
         (None, _) => {
@@ -406,7 +407,7 @@ fn smove(ctx: &mut Ctx, args: Args) {
     notify_removal(ctx, notify::SET, "srem", src, empty);
     let added = match ctx.write(dst).0.map(|e| &mut e.value) {
         Some(Value::Set(d)) => {
-            let added = d.insert(member);
+            let added = d.insert(member, max);
             if added {
                 ctx.modified(dst);
             }
@@ -414,9 +415,8 @@ fn smove(ctx: &mut Ctx, args: Args) {
         }
         _ => {
             let mut d = Set::new();
-            d.insert(member);
-            ctx.db()
-                .insert_new(dst, Value::Set(Box::new(d)), Ttl::Clear, now);
+            d.insert(member, max);
+            ctx.db().insert_new(dst, Value::Set(d), Ttl::Clear, now);
             true
         }
     };
@@ -451,7 +451,7 @@ fn sets_of<'s, 'k>(
 ) -> Vec<Option<&'s Set>> {
     let db = store.db_ref(db);
     keys.map(|k| match db.peek(k, now).map(|e| &e.value) {
-        Some(Value::Set(s)) => Some(&**s),
+        Some(Value::Set(s)) => Some(s),
         _ => None,
     })
     .collect()
@@ -480,8 +480,7 @@ fn store_result(ctx: &mut Ctx, dst: &[u8], result: Set, event: &'static str) {
     let n = result.len();
     let now = ctx.now;
     if n > 0 {
-        ctx.db()
-            .set(dst, Value::Set(Box::new(result)), Ttl::Clear, now);
+        ctx.db().set(dst, Value::Set(result), Ttl::Clear, now);
         notify::flush_store_events(ctx);
         ctx.out.int(n as i64);
         notify(ctx, notify::SET, event, dst);
@@ -522,6 +521,7 @@ fn sinterstore(ctx: &mut Ctx, args: Args) {
     if !check_sets(ctx, keys.iter()) {
         return;
     }
+    let max = ctx.limits().set_intset_entries;
     let sets = sets_of(ctx.store, ctx.client.db, ctx.now, keys.iter());
     let dst = args.get(1);
     let Some(sets) = sets.into_iter().collect::<Option<Vec<&Set>>>() else {
@@ -533,7 +533,7 @@ fn sinterstore(ctx: &mut Ctx, args: Args) {
     };
     let mut result = Set::new();
     for m in intersection(&sets, usize::MAX) {
-        result.insert_member(m);
+        result.insert_member(m, max);
     }
     store_result(ctx, dst, result, "sinterstore");
 }
@@ -584,11 +584,11 @@ fn sintercard(ctx: &mut Ctx, args: Args) {
 
 /// The union of `sets`, built as Redis builds it (an intset while it can be one, so that
 /// all-integer unions come out sorted as in Redis).
-fn union(sets: &[Option<&Set>]) -> Set {
+fn union(sets: &[Option<&Set>], max: usize) -> Set {
     let mut result = Set::new();
     for s in sets.iter().flatten() {
         for m in s.iter() {
-            result.insert_member(m);
+            result.insert_member(m, max);
         }
     }
     result
@@ -596,7 +596,7 @@ fn union(sets: &[Option<&Set>]) -> Set {
 
 /// The members of the first set that are in none of the others. Uses the algorithm Redis
 /// picks for these sizes, since it decides the result's encoding and thereby its order.
-fn difference(sets: &[Option<&Set>]) -> Set {
+fn difference(sets: &[Option<&Set>], max: usize) -> Set {
     let mut result = Set::new();
     let Some((Some(first), rest)) = sets.split_first() else {
         return result;
@@ -608,13 +608,13 @@ fn difference(sets: &[Option<&Set>]) -> Set {
         // Algorithm 1: each member of the first set not found in the others.
         for m in first.iter() {
             if !present.iter().any(|s| s.contains_member(m)) {
-                result.insert_member(m);
+                result.insert_member(m, max);
             }
         }
     } else {
         // Algorithm 2: all of the first set, minus each of the others.
         for m in first.iter() {
-            result.insert_member(m);
+            result.insert_member(m, max);
         }
         for s in &present {
             for m in s.iter() {
@@ -630,14 +630,15 @@ fn difference(sets: &[Option<&Set>]) -> Set {
 
 /// SUNION / SDIFF and their STORE forms (Redis's `sunionDiffGenericCommand`).
 fn union_or_diff(ctx: &mut Ctx, keys: Args, dst: Option<&[u8]>, diff: bool) {
+    let max = ctx.limits().set_intset_entries;
     if !check_sets(ctx, keys.iter()) {
         return;
     }
     let sets = sets_of(ctx.store, ctx.client.db, ctx.now, keys.iter());
     let result = if diff {
-        difference(&sets)
+        difference(&sets, max)
     } else {
-        union(&sets)
+        union(&sets, max)
     };
     match dst {
         Some(dst) => store_result(

@@ -475,6 +475,7 @@ fn zadd_generic(ctx: &mut Ctx, args: Args, incr: bool) {
         }
     }
     let now = ctx.now;
+    let limits = ctx.limits();
     let (found, out) = ctx.write(key);
     let mut fresh = None;
     let z = match found {
@@ -500,7 +501,7 @@ fn zadd_generic(ctx: &mut Ctx, args: Args, incr: bool) {
             Some(&s) => s,
             None => parse_score(pairs.get(2 * pair)).unwrap_or(0.0),
         };
-        match z.add(pairs.get(2 * pair + 1), s, flags) {
+        match z.add_with(pairs.get(2 * pair + 1), s, flags, &limits) {
             AddOutcome::Added(s) => (added, processed, score) = (added + 1, processed + 1, s),
             AddOutcome::Updated(s) => (updated, processed, score) = (updated + 1, processed + 1, s),
             AddOutcome::Unchanged(s) => (processed, score) = (processed + 1, s),
@@ -514,8 +515,7 @@ fn zadd_generic(ctx: &mut Ctx, args: Args, incr: bool) {
     let changed = added + updated > 0;
     match fresh {
         Some(z) if !z.is_empty() => {
-            ctx.db()
-                .insert_new(key, Value::ZSet(Box::new(z)), Ttl::Clear, now);
+            ctx.db().insert_new(key, Value::ZSet(z), Ttl::Clear, now);
             // Redis creates the key (publishing `new`) before it replies.
             notify::flush_store_events(ctx);
         }

@@ -236,6 +236,8 @@ pub struct Settings {
     pub busy_reply_threshold_ms: u64,
     /// Stream node limits (`stream-node-max-bytes`, `stream-node-max-entries`).
     pub stream_node_limits: crate::store::stream::NodeLimits,
+    /// When collections change encoding (`*-max-listpack-*`, `set-max-intset-entries`).
+    pub limits: crate::store::Limits,
 }
 
 impl Settings {
@@ -335,6 +337,7 @@ impl Params {
                 tracking_table_max_keys: 1_000_000,
                 busy_reply_threshold_ms: 5000,
                 stream_node_limits: Default::default(),
+                limits: crate::store::Limits::default(),
             },
         };
         params.refresh();
@@ -740,6 +743,14 @@ impl Params {
             stream_node_limits: crate::store::stream::NodeLimits {
                 max_bytes: self.num_value("stream-node-max-bytes").max(0) as u64,
                 max_entries: self.num_value("stream-node-max-entries").max(0) as u64,
+            },
+            limits: crate::store::Limits {
+                list_fill: self.num_value("list-max-listpack-size"),
+                hash_entries: self.num_value("hash-max-listpack-entries").max(0) as usize,
+                hash_value: self.num_value("hash-max-listpack-value").max(0) as usize,
+                set_intset_entries: self.num_value("set-max-intset-entries").max(0) as usize,
+                zset_entries: self.num_value("zset-max-listpack-entries").max(0) as usize,
+                zset_value: self.num_value("zset-max-listpack-value").max(0) as usize,
             },
         };
     }

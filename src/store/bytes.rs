@@ -1,5 +1,5 @@
 //! [`SmallBytes`]: a byte string stored inline when short (at most [`INLINE`] bytes), in
-//! 24 bytes either way. Keys, list elements, hash fields and values use it, so the common
+//! 24 bytes either way. Keys and elements popped from lists use it, so the common
 //! short strings cost no allocation of their own.
 
 use std::fmt;

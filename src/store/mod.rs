@@ -7,17 +7,53 @@ pub mod list;
 pub mod set;
 pub mod stream;
 pub mod table;
+pub mod thin;
 pub mod value;
 pub mod wheel;
 pub mod zset;
 
 pub use db::{Db, Entry, Ttl};
 pub use hash::Hash;
+pub use list::Elem;
 pub use list::List;
 pub use set::Set;
 pub use stream::Stream;
 pub use value::{Str, Value};
 pub use zset::ZSet;
+
+/// When collections leave their packed encodings: Redis's `list-max-listpack-size`,
+/// `hash-max-listpack-entries` / `-value`, `set-max-intset-entries` and
+/// `zset-max-listpack-entries` / `-value` (CONFIG), passed to the operations that grow a
+/// collection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Node size of lists: negative, a byte size (-2 = 8 KiB); positive, entries.
+    pub list_fill: i64,
+    /// Most fields of a packed hash.
+    pub hash_entries: usize,
+    /// Longest field or value of a packed hash.
+    pub hash_value: usize,
+    /// Most members of an intset.
+    pub set_intset_entries: usize,
+    /// Most members of a packed sorted set.
+    pub zset_entries: usize,
+    /// Longest member of a packed sorted set.
+    pub zset_value: usize,
+}
+
+impl Default for Limits {
+    /// Redis's built-in defaults.
+    fn default() -> Limits {
+        Limits {
+            list_fill: list::DEFAULT_FILL,
+            hash_entries: 512,
+            hash_value: 64,
+            set_intset_entries: 512,
+            zset_entries: 128,
+            zset_value: 64,
+        }
+    }
+}
 
 /// All databases plus keyspace-wide state.
 #[derive(Debug)]

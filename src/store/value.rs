@@ -151,6 +151,18 @@ impl Str {
         }
     }
 
+    /// Redis's encoding name: `int` for the integer form, `embstr` for a string set whole
+    /// of up to 44 bytes (what fits Redis's one-allocation form), `raw` for longer ones and
+    /// for strings grown in place (APPEND, SETRANGE), which Redis also makes raw.
+    pub fn encoding(&self) -> &'static str {
+        match self {
+            Str::Int(_) => "int",
+            Str::Inline { .. } => "embstr",
+            Str::Exact(b) if b.len() <= 44 => "embstr",
+            Str::Exact(_) | Str::Growable(_) => "raw",
+        }
+    }
+
     /// Approximate heap bytes used (for memory accounting).
     pub fn heap_size(&self) -> usize {
         match self {
@@ -188,20 +200,21 @@ impl std::fmt::Debug for Str {
     }
 }
 
-/// The value stored under a key. Collections are boxed so that every entry stays as small
-/// as a string value needs.
+/// The value stored under a key. A collection takes the 16 bytes a string leaves beside
+/// the tag: a small one is a packed buffer and a count right here (no box, so a short list
+/// or hash costs one allocation), a large one a pointer to its tables.
 #[derive(Debug, Clone)]
 pub enum Value {
     /// A string (Redis type `string`).
     Str(Str),
     /// A list (`list`).
-    List(Box<List>),
+    List(List),
     /// A hash (`hash`).
-    Hash(Box<Hash>),
+    Hash(Hash),
     /// A set (`set`).
-    Set(Box<Set>),
+    Set(Set),
     /// A sorted set (`zset`).
-    ZSet(Box<ZSet>),
+    ZSet(ZSet),
     /// A stream (`stream`).
     Stream(Box<Stream>),
 }
@@ -215,6 +228,18 @@ impl Value {
             Value::Hash(_) => "hash",
             Value::Set(_) => "set",
             Value::ZSet(_) => "zset",
+            Value::Stream(_) => "stream",
+        }
+    }
+
+    /// Redis's name for the equivalent encoding (OBJECT ENCODING).
+    pub fn encoding(&self) -> &'static str {
+        match self {
+            Value::Str(s) => s.encoding(),
+            Value::List(l) => l.encoding(),
+            Value::Hash(h) => h.encoding(),
+            Value::Set(s) => s.encoding(),
+            Value::ZSet(z) => z.encoding(),
             Value::Stream(_) => "stream",
         }
     }
@@ -248,6 +273,11 @@ mod tests {
     fn sizes_stay_small() {
         assert_eq!(std::mem::size_of::<Str>(), 24);
         assert_eq!(std::mem::size_of::<Value>(), 24);
+        // Collections live in the value itself (a packed buffer and a count), not in a box.
+        assert_eq!(std::mem::size_of::<List>(), 16);
+        assert_eq!(std::mem::size_of::<Hash>(), 16);
+        assert_eq!(std::mem::size_of::<Set>(), 16);
+        assert_eq!(std::mem::size_of::<ZSet>(), 16);
     }
 
     #[test]

@@ -21,10 +21,13 @@
 
 use hashbrown::HashTable;
 
+use super::Limits;
+use super::set::Key as MemberBytes;
 use super::table::{self, hash_bytes};
+use super::thin::ThinBuf;
 
-/// Most members a sorted set holds while Redis would keep it as a listpack
-/// (`zset-max-listpack-entries`).
+/// Most members a sorted set holds while Redis would keep it as a listpack, by default
+/// (`zset-max-listpack-entries`; CONFIG can change it, see [`Limits`]).
 pub const COMPACT_MAX_ENTRIES: usize = 128;
 /// Longest member of a listpack-encoded sorted set (`zset-max-listpack-value`).
 pub const COMPACT_MAX_VALUE: usize = 64;
@@ -56,7 +59,8 @@ const MAX_DEPTH: usize = 48;
 /// A member and its score.
 #[derive(Debug, Clone, Default)]
 struct Slot {
-    member: Box<[u8]>,
+    /// Up to 14 bytes inline: most members cost no allocation of their own.
+    member: MemberBytes,
     score: f64,
 }
 
@@ -402,7 +406,7 @@ impl Tree {
         }
         let sep = Sep {
             score: last.score,
-            member: slots[last.id as usize].member.clone(),
+            member: slots[last.id as usize].member.as_bytes().into(),
         };
         self.add_child(path, sep, r, left_count, right_count);
     }
@@ -552,7 +556,7 @@ impl Tree {
             let parent = self.inner_mut(p);
             parent.seps[left] = Sep {
                 score: last.score,
-                member: slots[last.id as usize].member.clone(),
+                member: slots[last.id as usize].member.as_bytes().into(),
             };
             parent.counts[left] = lc;
             parent.counts[left + 1] = rc;
@@ -741,13 +745,17 @@ pub enum AddOutcome {
 /// Lookups in the small form are linear, which at this size costs less than hashing.
 const SMALL_MAX: usize = 16;
 
-/// A small sorted set, packed like Redis's listpack: entries back to back in one buffer,
-/// sorted by (score, member), each `score (8 bytes, little endian) | member length
-/// (LEB128) | member bytes`.
+/// A small sorted set, packed like Redis's listpack: entries back to back in one
+/// [`ThinBuf`], sorted by (score, member), each `(member length << 2 | score form)
+/// (LEB128) | score | member bytes`. The score takes 2 bytes when it is an integer in
+/// i16's range, 4 when an f32 holds it exactly (`1.5`, `100.25`), else 8; a listpack
+/// likewise stores integral scores as small integers.
 #[derive(Debug, Clone, Default)]
 struct Packed {
-    buf: Vec<u8>,
-    len: usize,
+    buf: ThinBuf,
+    len: u16,
+    /// Redis would still use a listpack (see the module docs).
+    compact: bool,
 }
 
 /// One entry of a [`Packed`] set: where it starts and ends in the buffer, and its data.
@@ -759,27 +767,63 @@ struct PackedEntry<'a> {
     member: &'a [u8],
 }
 
+/// The score forms of a packed entry.
+const SCORE_F64: usize = 0;
+const SCORE_F32: usize = 1;
+const SCORE_I16: usize = 2;
+
+/// The smallest form that holds `score` exactly, and its size.
+#[inline]
+fn score_form(score: f64) -> (usize, usize) {
+    let i = score as i16;
+    if f64::from(i) == score && !(score == 0.0 && score.is_sign_negative()) {
+        (SCORE_I16, 2)
+    } else if f64::from(score as f32).to_bits() == score.to_bits() {
+        (SCORE_F32, 4)
+    } else {
+        (SCORE_F64, 8)
+    }
+}
+
 impl Packed {
+    fn bytes(&self) -> &[u8] {
+        self.buf.as_slice()
+    }
+
     /// The entry starting at byte `at` (a valid entry start).
     #[inline]
     fn entry_at(&self, at: usize) -> PackedEntry<'_> {
-        let mut score = [0u8; 8];
-        score.copy_from_slice(&self.buf[at..at + 8]);
-        let (mut len, mut shift, mut i) = (0usize, 0, at + 8);
+        let b = self.bytes();
+        let (mut head, mut shift, mut i) = (0usize, 0, at);
         loop {
-            let b = self.buf[i];
-            len |= usize::from(b & 0x7f) << shift;
+            let c = b[i];
+            head |= usize::from(c & 0x7f) << shift;
             i += 1;
-            if b & 0x80 == 0 {
+            if c & 0x80 == 0 {
                 break;
             }
             shift += 7;
         }
+        let (score, size) = match head & 3 {
+            SCORE_I16 => (f64::from(i16::from_le_bytes([b[i], b[i + 1]])), 2),
+            SCORE_F32 => {
+                let mut f = [0u8; 4];
+                f.copy_from_slice(&b[i..i + 4]);
+                (f64::from(f32::from_le_bytes(f)), 4)
+            }
+            _ => {
+                let mut f = [0u8; 8];
+                f.copy_from_slice(&b[i..i + 8]);
+                (f64::from_le_bytes(f), 8)
+            }
+        };
+        let m = i + size;
+        let len = head >> 2;
         PackedEntry {
             start: at,
-            end: i + len,
-            score: f64::from_le_bytes(score),
-            member: &self.buf[i..i + len],
+            end: m + len,
+            score,
+            member: &b[m..m + len],
         }
     }
 
@@ -813,34 +857,33 @@ impl Packed {
             .entries()
             .find(|e| !less(e.score, e.member, score, member))
             .map_or(self.buf.len(), |e| e.start);
-        let mut len_bytes = [0u8; 10];
-        let (mut n, mut left) = (0, member.len());
+        let (form, score_size) = score_form(score);
+        let mut head = [0u8; 10];
+        let (mut n, mut left) = (0, (member.len() << 2) | form);
         loop {
             let b = (left & 0x7f) as u8;
             left >>= 7;
-            len_bytes[n] = if left > 0 { b | 0x80 } else { b };
+            head[n] = if left > 0 { b | 0x80 } else { b };
             n += 1;
             if left == 0 {
                 break;
             }
         }
-        // Grow to the exact size: small sets are many, and each keeps its capacity.
-        self.buf.reserve_exact(8 + n + member.len());
-        self.buf.splice(
-            at..at,
-            score
-                .to_le_bytes()
-                .into_iter()
-                .chain(len_bytes[..n].iter().copied())
-                .chain(member.iter().copied()),
-        );
+        let gap = self.buf.splice_gap(at, 0, n + score_size + member.len());
+        gap[..n].copy_from_slice(&head[..n]);
+        match form {
+            SCORE_I16 => gap[n..n + 2].copy_from_slice(&(score as i16).to_le_bytes()),
+            SCORE_F32 => gap[n..n + 4].copy_from_slice(&(score as f32).to_le_bytes()),
+            _ => gap[n..n + 8].copy_from_slice(&score.to_le_bytes()),
+        }
+        gap[n + score_size..].copy_from_slice(member);
         self.len += 1;
     }
 
     /// Removes the entries of bytes `start..end` (`count` of them).
     fn remove_bytes(&mut self, start: usize, end: usize, count: usize) {
-        self.buf.drain(start..end);
-        self.len -= count;
+        self.buf.splice_gap(start, end - start, 0);
+        self.len -= count as u16;
     }
 }
 
@@ -853,12 +896,11 @@ enum Repr {
     Big(Box<Big>),
 }
 
-/// A sorted set value. Commands live in `cmd/zsets.rs`; this holds the data.
+/// A sorted set value. Commands live in `cmd/zsets.rs`; this holds the data. 16 bytes, so
+/// that a small one lives in the [`Value`](super::Value) itself.
 #[derive(Debug, Clone)]
 pub struct ZSet {
     repr: Repr,
-    /// Redis would still use a listpack (see the module docs).
-    compact: bool,
 }
 
 impl Default for ZSet {
@@ -870,6 +912,8 @@ impl Default for ZSet {
 /// A big sorted set: the slot arena, the dict and the tree.
 #[derive(Debug, Clone)]
 struct Big {
+    /// Redis would still use a listpack (see the module docs).
+    compact: bool,
     slots: Vec<Slot>,
     free: Vec<Id>,
     dict: HashTable<Id>,
@@ -1003,8 +1047,10 @@ impl ZSet {
     /// An empty sorted set (small, and listpack-like until it outgrows Redis's limits).
     pub fn new() -> ZSet {
         ZSet {
-            repr: Repr::Small(Packed::default()),
-            compact: true,
+            repr: Repr::Small(Packed {
+                compact: true,
+                ..Packed::default()
+            }),
         }
     }
 
@@ -1012,7 +1058,7 @@ impl ZSet {
     #[inline]
     pub fn len(&self) -> usize {
         match &self.repr {
-            Repr::Small(v) => v.len,
+            Repr::Small(v) => usize::from(v.len),
             Repr::Big(b) => b.dict.len(),
         }
     }
@@ -1025,7 +1071,19 @@ impl ZSet {
 
     /// True while Redis 7.0 would keep this set as a listpack (see the module docs).
     pub fn is_compact(&self) -> bool {
-        self.compact
+        match &self.repr {
+            Repr::Small(v) => v.compact,
+            Repr::Big(b) => b.compact,
+        }
+    }
+
+    /// Redis's name of the encoding it would use (OBJECT ENCODING).
+    pub fn encoding(&self) -> &'static str {
+        if self.is_compact() {
+            "listpack"
+        } else {
+            "skiplist"
+        }
     }
 
     /// The score of `member`.
@@ -1039,8 +1097,21 @@ impl ZSet {
         }
     }
 
-    /// Adds or updates `member` following ZADD's options (Redis's `zsetAdd`).
+    /// [`ZSet::add_with`] under Redis's default limits.
     pub fn add(&mut self, member: &[u8], score: f64, flags: AddFlags) -> AddOutcome {
+        self.add_with(member, score, flags, &Limits::default())
+    }
+
+    /// Adds or updates `member` following ZADD's options (Redis's `zsetAdd`). Redis's
+    /// `zset-max-listpack-entries` and `-value` (`limits`) decide whether Redis would still
+    /// hold the set as a listpack.
+    pub fn add_with(
+        &mut self,
+        member: &[u8],
+        score: f64,
+        flags: AddFlags,
+        limits: &Limits,
+    ) -> AddOutcome {
         if score.is_nan() {
             return AddOutcome::NotANumber;
         }
@@ -1051,17 +1122,17 @@ impl ZSet {
                 match plan(found.map(|(_, _, s)| s), score, flags) {
                     Plan::Done(o) => return o,
                     Plan::Insert => {
-                        if member.len() > COMPACT_MAX_VALUE || len + 1 > COMPACT_MAX_ENTRIES {
-                            self.compact = false;
+                        if member.len() > limits.zset_value || len + 1 > limits.zset_entries {
+                            v.compact = false;
                         }
-                        v.insert(stored(self.compact, score), member);
+                        v.insert(stored(v.compact, score), member);
                         AddOutcome::Added(score)
                     }
                     Plan::Update(new) => {
                         if let Some((start, end, _)) = found {
                             v.remove_bytes(start, end, 1);
                         }
-                        v.insert(stored(self.compact, new), member);
+                        v.insert(stored(v.compact, new), member);
                         AddOutcome::Updated(new)
                     }
                 }
@@ -1072,15 +1143,17 @@ impl ZSet {
                 match plan(id.map(|i| b.slots[i as usize].score), score, flags) {
                     Plan::Done(o) => return o,
                     Plan::Insert => {
-                        if member.len() > COMPACT_MAX_VALUE || len + 1 > COMPACT_MAX_ENTRIES {
-                            self.compact = false;
+                        if member.len() > limits.zset_value || len + 1 > limits.zset_entries {
+                            b.compact = false;
                         }
-                        b.insert_new(member, stored(self.compact, score), hash);
+                        let compact = b.compact;
+                        b.insert_new(member, stored(compact, score), hash);
                         AddOutcome::Added(score)
                     }
                     Plan::Update(new) => {
                         if let Some(id) = id {
-                            b.set_score(id, stored(self.compact, new));
+                            let compact = b.compact;
+                            b.set_score(id, stored(compact, new));
                         }
                         AddOutcome::Updated(new)
                     }
@@ -1088,7 +1161,7 @@ impl ZSet {
             }
         };
         if let Repr::Small(v) = &self.repr
-            && v.len > SMALL_MAX
+            && usize::from(v.len) > SMALL_MAX
         {
             self.repr = Repr::Big(Box::new(Big::from_packed(v)));
         }
@@ -1274,7 +1347,7 @@ impl ZSet {
     /// Approximate heap bytes used.
     pub fn heap_size(&self) -> usize {
         match &self.repr {
-            Repr::Small(v) => v.buf.capacity(),
+            Repr::Small(v) => v.buf.allocation_size(),
             Repr::Big(b) => std::mem::size_of::<Big>() + b.heap_size(),
         }
     }
@@ -1293,9 +1366,9 @@ impl ZSet {
     fn check(&self) {
         match &self.repr {
             Repr::Small(v) => {
-                assert!(v.len <= SMALL_MAX, "an overfull small set");
+                assert!(usize::from(v.len) <= SMALL_MAX, "an overfull small set");
                 let entries: Vec<PackedEntry> = v.entries().collect();
-                assert_eq!(entries.len(), v.len, "entry count");
+                assert_eq!(entries.len(), usize::from(v.len), "entry count");
                 assert_eq!(entries.last().map_or(0, |e| e.end), v.buf.len());
                 for w in entries.windows(2) {
                     assert!(
@@ -1312,6 +1385,7 @@ impl ZSet {
 impl Big {
     fn new() -> Big {
         Big {
+            compact: false,
             slots: Vec::new(),
             free: Vec::new(),
             dict: HashTable::new(),
@@ -1322,7 +1396,8 @@ impl Big {
     /// A big set holding the members of a small one.
     fn from_packed(small: &Packed) -> Big {
         let mut b = Big::new();
-        b.slots.reserve(small.len);
+        b.compact = small.compact;
+        b.slots.reserve(usize::from(small.len));
         for e in small.entries() {
             b.insert_new(e.member, e.score, hash_bytes(e.member));
         }
@@ -1344,7 +1419,7 @@ impl Big {
     /// Adds a member known to be absent, with its score as stored.
     fn insert_new(&mut self, member: &[u8], score: f64, hash: u64) {
         let slot = Slot {
-            member: member.into(),
+            member: MemberBytes::new(member),
             score,
         };
         let id = match self.free.pop() {
@@ -1393,7 +1468,7 @@ impl Big {
         }
         let member = std::mem::take(&mut self.slots[id as usize].member);
         self.free.push(id);
-        (member, score)
+        (member.as_bytes().into(), score)
     }
 
     /// After removals: compacts the slot arena once it is mostly holes, and gives hash
@@ -1476,7 +1551,11 @@ impl Big {
     /// Approximate heap bytes used.
     fn heap_size(&self) -> usize {
         self.slots.capacity() * std::mem::size_of::<Slot>()
-            + self.slots.iter().map(|s| s.member.len()).sum::<usize>()
+            + self
+                .slots
+                .iter()
+                .map(|s| s.member.heap_size())
+                .sum::<usize>()
             + self.free.capacity() * 4
             + self.dict.allocation_size()
             + self.tree.heap_size()
@@ -2037,5 +2116,44 @@ mod tests {
             }
         }
         assert_eq!(seen.len(), 500);
+    }
+
+    #[test]
+    fn packed_scores_keep_their_exact_value() {
+        let scores = [
+            0.0,
+            -0.0,
+            1.0,
+            -1.0,
+            1.5,
+            0.1,
+            32767.0,
+            32768.0,
+            -32768.0,
+            -32769.0,
+            100.25,
+            1e300,
+            -1e-300,
+            f64::INFINITY,
+            f64::NEG_INFINITY,
+            f64::MIN_POSITIVE,
+            16_777_217.0,
+        ];
+        let mut p = Packed::default();
+        for (i, &sc) in scores.iter().enumerate() {
+            p.insert(sc, format!("m{i}").as_bytes());
+        }
+        assert_eq!(usize::from(p.len), scores.len());
+        for (i, &sc) in scores.iter().enumerate() {
+            let (_, e) = p.find(format!("m{i}").as_bytes()).expect("present");
+            assert_eq!(e.score.to_bits(), sc.to_bits(), "{sc}");
+        }
+        // Sorted by score, then member.
+        let order: Vec<f64> = p.entries().map(|e| e.score).collect();
+        assert!(order.windows(2).all(|w| w[0] <= w[1]));
+        // Long members need multi-byte lengths.
+        let long = vec![b'z'; 300];
+        p.insert(2.5, &long);
+        assert_eq!(p.find(&long).map(|(_, e)| e.score), Some(2.5));
     }
 }
