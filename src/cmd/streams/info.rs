@@ -165,10 +165,11 @@ fn reply_stream(out: &mut Reply, stream: &Stream, args: Args) {
         return;
     }
     out.bulk(b"entries");
+    // reply_entries reads a count of 0 as everything too.
     reply_entries(
         out,
         log.range(StreamId::MIN, StreamId::MAX, false),
-        limit.min(u64::MAX as usize) as u64,
+        count as u64,
     );
     out.bulk(b"groups");
     out.array(stream.groups.len());

@@ -328,13 +328,17 @@ fn reply_history(
     count: u64,
     now: u64,
 ) {
-    let limit = if count == 0 { u64::MAX } else { count };
+    // COUNT 0 is everything; a count past the list is simply the list.
+    let limit = usize::try_from(count)
+        .ok()
+        .filter(|&n| n > 0)
+        .unwrap_or(usize::MAX);
     let ids: Vec<StreamId> = group
         .consumer(slot)
         .pel
         .iter_from(start)
         .map(|(id, ())| id)
-        .take(limit.min(usize::MAX as u64) as usize)
+        .take(limit)
         .collect();
     out.array(ids.len());
     for id in ids {
