@@ -147,7 +147,8 @@ fn mass_expiry_does_not_stall_other_clients() {
     // Ping continuously from another client across the expiry.
     let mut pinger = server.client();
     let mut worst = Duration::ZERO;
-    let until = Instant::now() + Duration::from_secs(8);
+    // Until 8 s past the keys' deadline.
+    let until = load_start + Duration::from_millis(deadline_ms) + Duration::from_secs(8);
     let mut reclaimed = false;
     while Instant::now() < until {
         let t = Instant::now();
@@ -160,7 +161,7 @@ fn mass_expiry_does_not_stall_other_clients() {
         std::thread::sleep(Duration::from_millis(1));
     }
     eprintln!("worst PING round trip during the expiry of {N} keys: {worst:?}");
-    assert!(reclaimed, "keys not reclaimed within 8 s");
+    assert!(reclaimed, "keys not reclaimed within 8 s of their deadline");
     // "A few ms" on a quiet machine; the bound leaves room for a loaded CI box.
     assert!(
         worst < Duration::from_millis(100),
