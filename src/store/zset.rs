@@ -1,10 +1,11 @@
 //! The sorted-set type: a hash table member -> score, plus an order-statistic B+tree over
 //! `(score, member)` that gives O(log n) inserts, removals, ranks and range starts.
 //!
-//! Sets of at most 16 members are instead one packed buffer of sorted entries (like Redis's
-//! listpack: one allocation, linear scans that cost less than hashing at that size); the
-//! 17th member turns them, for good, into the big form, laid out as follows (safe Rust,
-//! arena indices instead of pointers):
+//! Sets that Redis would keep as a listpack (by default at most 128 members of at most 64
+//! bytes; see [`Limits`]) are instead one packed buffer of sorted entries, held in the
+//! [`Value`](super::Value) itself: one allocation, a few bytes of overhead a member. Past
+//! the limits (and past 16 members, see `SMALL_MAX`) they turn, for good, into the big
+//! form, laid out as follows (safe Rust, arena indices instead of pointers):
 //!
 //! * `slots`: one `Slot` per member (its bytes and score), addressed by a `u32` id; freed
 //!   ids are reused, and the arena is compacted after mass removals.
@@ -739,10 +740,12 @@ pub enum AddOutcome {
     NotANumber,
 }
 
-/// Most members a sorted set keeps in its small form: one buffer of packed entries, no
-/// dict and no tree (one allocation, about 10 bytes of overhead a member instead of about
-/// 100). Past it the set becomes a [`Big`] for good, as Redis's listpack becomes a skiplist.
-/// Lookups in the small form are linear, which at this size costs less than hashing.
+/// A sorted set stays packed (one buffer, no dict and no tree: a few bytes of overhead a
+/// member instead of about 60) while Redis would keep it as a listpack, so up to
+/// `zset-max-listpack-entries` members, with linear lookups as in Redis. One that stopped
+/// being listpack-compatible (a member longer than `zset-max-listpack-value`) stays packed
+/// up to this many members, where linear scans still cost less than hashing; past that it
+/// becomes a [`Big`] for good, as Redis's listpack becomes a skiplist.
 const SMALL_MAX: usize = 16;
 
 /// A small sorted set, packed like Redis's listpack: entries back to back in one
@@ -753,7 +756,7 @@ const SMALL_MAX: usize = 16;
 #[derive(Debug, Clone, Default)]
 struct Packed {
     buf: ThinBuf,
-    len: u16,
+    len: u32,
     /// Redis would still use a listpack (see the module docs).
     compact: bool,
 }
@@ -883,7 +886,7 @@ impl Packed {
     /// Removes the entries of bytes `start..end` (`count` of them).
     fn remove_bytes(&mut self, start: usize, end: usize, count: usize) {
         self.buf.splice_gap(start, end - start, 0);
-        self.len -= count as u16;
+        self.len -= count as u32;
     }
 }
 
@@ -930,8 +933,11 @@ pub struct Range<'a> {
 enum RangeInner<'a> {
     Small {
         set: &'a Packed,
-        /// Entry starts of the range, in ascending order.
-        starts: [usize; SMALL_MAX],
+        /// Forward: the offset of the next entry.
+        at: usize,
+        /// Backward: the entry starts of the range, in ascending order (packed entries
+        /// cannot be read from their end).
+        starts: Vec<usize>,
         next: usize,
         end: usize,
         rev: bool,
@@ -952,6 +958,7 @@ impl<'a> Iterator for Range<'a> {
         match &mut self.inner {
             RangeInner::Small {
                 set,
+                at,
                 starts,
                 next,
                 end,
@@ -960,14 +967,15 @@ impl<'a> Iterator for Range<'a> {
                 if *next >= *end {
                     return None;
                 }
-                let at = if *rev {
+                let e = if *rev {
                     *end -= 1;
-                    starts[*end]
+                    set.entry_at(starts[*end])
                 } else {
                     *next += 1;
-                    starts[*next - 1]
+                    let e = set.entry_at(*at);
+                    *at = e.end;
+                    e
                 };
-                let e = set.entry_at(at);
                 Some((e.member, e.score))
             }
             RangeInner::Big {
@@ -1058,7 +1066,7 @@ impl ZSet {
     #[inline]
     pub fn len(&self) -> usize {
         match &self.repr {
-            Repr::Small(v) => usize::from(v.len),
+            Repr::Small(v) => v.len as usize,
             Repr::Big(b) => b.dict.len(),
         }
     }
@@ -1161,7 +1169,8 @@ impl ZSet {
             }
         };
         if let Repr::Small(v) = &self.repr
-            && usize::from(v.len) > SMALL_MAX
+            && v.len as usize > SMALL_MAX
+            && !v.compact
         {
             self.repr = Repr::Big(Box::new(Big::from_packed(v)));
         }
@@ -1254,20 +1263,21 @@ impl ZSet {
         let start = start.min(end);
         let inner = match &self.repr {
             Repr::Small(v) => {
-                let mut starts = [0usize; SMALL_MAX];
-                let mut n = 0;
-                for e in v.entries().skip(start).take(end - start) {
-                    // A small set never holds more than SMALL_MAX entries.
-                    if let Some(slot) = starts.get_mut(n) {
-                        *slot = e.start;
-                        n += 1;
-                    }
-                }
+                let starts = if rev {
+                    v.entries()
+                        .skip(start)
+                        .take(end - start)
+                        .map(|e| e.start)
+                        .collect()
+                } else {
+                    Vec::new()
+                };
                 RangeInner::Small {
                     set: v,
+                    at: if rev { 0 } else { v.offset_of(start) },
                     starts,
                     next: 0,
-                    end: n,
+                    end: end - start,
                     rev,
                 }
             }
@@ -1366,9 +1376,12 @@ impl ZSet {
     fn check(&self) {
         match &self.repr {
             Repr::Small(v) => {
-                assert!(usize::from(v.len) <= SMALL_MAX, "an overfull small set");
+                assert!(
+                    v.len as usize <= SMALL_MAX || v.compact,
+                    "an overfull small set"
+                );
                 let entries: Vec<PackedEntry> = v.entries().collect();
-                assert_eq!(entries.len(), usize::from(v.len), "entry count");
+                assert_eq!(entries.len(), v.len as usize, "entry count");
                 assert_eq!(entries.last().map_or(0, |e| e.end), v.buf.len());
                 for w in entries.windows(2) {
                     assert!(
@@ -1397,7 +1410,7 @@ impl Big {
     fn from_packed(small: &Packed) -> Big {
         let mut b = Big::new();
         b.compact = small.compact;
-        b.slots.reserve(usize::from(small.len));
+        b.slots.reserve(small.len as usize);
         for e in small.entries() {
             b.insert_new(e.member, e.score, hash_bytes(e.member));
         }
@@ -2025,12 +2038,19 @@ mod tests {
     #[test]
     fn small_sets_become_big_past_the_limit_and_keep_their_order() {
         let mut z = ZSet::new();
-        for i in (0..SMALL_MAX).rev() {
-            assert!(z.insert(format!("m{i:02}").as_bytes(), (i % 3) as f64));
+        for i in (0..COMPACT_MAX_ENTRIES).rev() {
+            assert!(z.insert(format!("m{i:03}").as_bytes(), (i % 3) as f64));
         }
         assert!(matches!(z.repr, Repr::Small(_)));
         let before = all(&z);
-        assert_eq!(z.rank(b"m00"), Some(0));
+        assert_eq!(z.rank(b"m000"), Some(0));
+        let back: Vec<(f64, Vec<u8>)> = z
+            .range(3, 100, true)
+            .map(|(m, s)| (s, m.to_vec()))
+            .collect();
+        let mut want_back = before[3..100].to_vec();
+        want_back.reverse();
+        assert_eq!(back, want_back);
         assert!(z.insert(b"zz", 1.0));
         assert!(matches!(z.repr, Repr::Big(_)));
         z.check();
@@ -2143,7 +2163,7 @@ mod tests {
         for (i, &sc) in scores.iter().enumerate() {
             p.insert(sc, format!("m{i}").as_bytes());
         }
-        assert_eq!(usize::from(p.len), scores.len());
+        assert_eq!(p.len as usize, scores.len());
         for (i, &sc) in scores.iter().enumerate() {
             let (_, e) = p.find(format!("m{i}").as_bytes()).expect("present");
             assert_eq!(e.score.to_bits(), sc.to_bits(), "{sc}");
