@@ -342,15 +342,6 @@ fn a_slow_library_load_times_out() {
     });
 }
 
-/// Sends PING on `c` until the answer is -BUSY.
-fn until_busy(c: &mut Client) -> String {
-    let busy = common::wait_for(std::time::Duration::from_secs(10), || {
-        let r = text(c.cmd("PING"));
-        r.starts_with("-BUSY").then_some(r)
-    });
-    busy.expect("the server never answered -BUSY")
-}
-
 #[test]
 fn a_busy_function_answers_stats_and_function_kill() {
     same_on_both(|port| {
@@ -366,7 +357,7 @@ fn a_busy_function_answers_stats_and_function_kill() {
         admin.cmd_args(&["FUNCTION", "LOAD", &code]);
         let mut runner = Client::connect(port);
         runner.send(&[b"FCALL", b"spin", b"0", b"arg"]);
-        let mut t = vec![until_busy(&mut admin)];
+        let mut t = vec![common::until_busy(&mut admin)];
         // FUNCTION STATS names the running function and its command (the duration varies).
         let stats = text(admin.cmd("FUNCTION STATS"));
         let (head, tail) = stats.split_once("duration_ms\r\n:").unwrap_or_default();
@@ -377,7 +368,7 @@ fn a_busy_function_answers_stats_and_function_kill() {
         t.push(text(runner.read_reply()));
         t.push(text(admin.cmd("PING")));
         runner.send(&[b"FCALL", b"spin_w", b"0"]);
-        until_busy(&mut admin);
+        common::until_busy(&mut admin);
         t.push(text(admin.cmd("FUNCTION KILL")));
         t.push(text(admin.cmd("GET w")));
         admin.send(&[b"SHUTDOWN", b"NOSAVE"]);
@@ -392,7 +383,7 @@ fn eval_busy_refuses_function_kill_and_stats() {
         admin.cmd("CONFIG SET busy-reply-threshold 100");
         let mut runner = Client::connect(port);
         runner.send(&[b"EVAL", b"while true do end", b"0"]);
-        let mut t = vec![until_busy(&mut admin)];
+        let mut t = vec![common::until_busy(&mut admin)];
         t.push(text(admin.cmd("FUNCTION KILL")));
         t.push(text(admin.cmd("FUNCTION STATS")));
         t.push(text(admin.cmd("SCRIPT KILL")));

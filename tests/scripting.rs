@@ -348,15 +348,6 @@ fn monitor_shows_script_commands() {
     });
 }
 
-/// Sends PING on `c` until the answer is -BUSY (the script passed busy-reply-threshold).
-fn until_busy(c: &mut Client) -> String {
-    let busy = common::wait_for(std::time::Duration::from_secs(10), || {
-        let r = text(c.cmd("PING"));
-        r.starts_with("-BUSY").then_some(r)
-    });
-    busy.expect("the server never answered -BUSY")
-}
-
 #[test]
 fn a_busy_script_can_be_killed_and_others_get_busy() {
     same_on_both(|port| {
@@ -365,7 +356,7 @@ fn a_busy_script_can_be_killed_and_others_get_busy() {
         admin.cmd("CONFIG SET busy-reply-threshold 100");
         let mut runner = Client::connect(port);
         runner.send(&[b"EVAL", b"local i = 0 while true do i = i + 1 end", b"0"]);
-        let mut t = vec![until_busy(&mut admin)];
+        let mut t = vec![common::until_busy(&mut admin)];
         // Clients that connect meanwhile are served too; only SCRIPT KILL and SHUTDOWN
         // NOSAVE are accepted.
         let mut late = Client::connect(port);
@@ -379,7 +370,7 @@ fn a_busy_script_can_be_killed_and_others_get_busy() {
             b"redis.call('set', 'w', '1') while true do end",
             b"0",
         ]);
-        until_busy(&mut admin);
+        common::until_busy(&mut admin);
         t.push(text(late.cmd("SCRIPT KILL")));
         // SHUTDOWN NOSAVE ends it (the runner's connection closes with the server).
         late.send(&[b"SHUTDOWN", b"NOSAVE"]);
@@ -406,7 +397,7 @@ fn transactions_during_a_busy_script() {
                 t.push(text(tx.cmd("INCR xx")));
             }
             runner.send(&[b"EVAL", b"while true do end", b"0"]);
-            until_busy(&mut admin);
+            common::until_busy(&mut admin);
             if exec_while_busy {
                 t.push(text(tx.cmd("EXEC")));
             } else {

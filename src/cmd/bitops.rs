@@ -5,7 +5,7 @@
 use super::flags::{DENYOOM, READONLY, WRITE};
 use super::notify::{self, GENERIC, STRING, lookup_events};
 use super::{Command, Ctx, err};
-use crate::resp::{Args, parse_i64};
+use crate::resp::{Args, Reply, parse_i64};
 use crate::store::{Str, Ttl, Value};
 
 #[rustfmt::skip]
@@ -118,22 +118,14 @@ fn getbit(ctx: &mut Ctx, args: Args) {
     let Some(offset) = bit_offset(ctx, args.get(2), None) else {
         return;
     };
-    let mut tmp = [0u8; 20];
-    match ctx.read(args.get(1)) {
-        (Some(e), out) => match &e.value {
-            Value::Str(s) => {
-                let bytes = s.as_bytes(&mut tmp);
-                let bit = bytes
-                    .get((offset >> 3) as usize)
-                    .is_some_and(|b| b & (1 << (7 - (offset & 7))) != 0);
-                out.int(i64::from(bit));
-            }
-            _ => out.error(err::WRONGTYPE),
-        },
-        (None, _) => {
-            lookup_events(ctx);
-            ctx.out.int(0);
-        }
+    let found = read_string(ctx, args.get(1), |bytes, out| {
+        let bit = bytes
+            .get((offset >> 3) as usize)
+            .is_some_and(|b| b & (1 << (7 - (offset & 7))) != 0);
+        out.int(i64::from(bit));
+    });
+    if found == Lookup::Missing {
+        ctx.out.int(0);
     }
 }
 
@@ -179,33 +171,69 @@ fn clamp_range(len: usize, mut start: i64, mut end: i64, bits: bool) -> Range {
 }
 
 /// `BYTE` or `BIT` (None after replying a syntax error).
-fn unit_arg(ctx: &mut Ctx, arg: &[u8]) -> Option<bool> {
+fn unit_arg(out: &mut Reply, arg: &[u8]) -> Option<bool> {
     if arg.eq_ignore_ascii_case(b"bit") {
         Some(true)
     } else if arg.eq_ignore_ascii_case(b"byte") {
         Some(false)
     } else {
-        ctx.error(err::SYNTAX);
+        out.error(err::SYNTAX);
         None
     }
 }
 
-fn bitcount(ctx: &mut Ctx, args: Args) {
+/// An integer argument, or None after replying Redis's error.
+fn int_arg(out: &mut Reply, arg: &[u8]) -> Option<i64> {
+    let v = parse_i64(arg);
+    if v.is_none() {
+        out.error(err::NOT_INTEGER);
+    }
+    v
+}
+
+/// What [`read_string`] found.
+#[derive(PartialEq)]
+enum Lookup {
+    /// A string: the function ran on it.
+    Read,
+    /// Another type: WRONGTYPE was replied.
+    WrongType,
+    /// No key: the caller answers.
+    Missing,
+}
+
+/// Runs `f` on the bytes of the string at `key`, read in place (BITCOUNT of a 512 MB
+/// bitmap copies nothing), with the reply buffer.
+fn read_string(ctx: &mut Ctx, key: &[u8], f: impl FnOnce(&[u8], &mut Reply)) -> Lookup {
     let mut tmp = [0u8; 20];
-    let bytes: Vec<u8> = match ctx.read(args.get(1)) {
+    match ctx.read(key) {
         (Some(e), out) => match &e.value {
-            Value::Str(s) => s.as_bytes(&mut tmp).to_vec(),
+            Value::Str(s) => {
+                f(s.as_bytes(&mut tmp), out);
+                Lookup::Read
+            }
             _ => {
                 out.error(err::WRONGTYPE);
-                return;
+                Lookup::WrongType
             }
         },
         (None, _) => {
             lookup_events(ctx);
-            ctx.out.int(0);
-            return;
+            Lookup::Missing
         }
-    };
+    }
+}
+
+fn bitcount(ctx: &mut Ctx, args: Args) {
+    if read_string(ctx, args.get(1), |bytes, out| bitcount_of(bytes, args, out)) == Lookup::Missing
+    {
+        ctx.out.int(0);
+    }
+}
+
+/// BITCOUNT's reply for an existing string (its range arguments are read only then, as
+/// in Redis).
+fn bitcount_of(bytes: &[u8], args: Args, out: &mut Reply) {
     let range = match args.len() {
         2 => Range {
             start: 0,
@@ -214,18 +242,18 @@ fn bitcount(ctx: &mut Ctx, args: Args) {
             last_mask: 0,
         },
         4 | 5 => {
-            let Some(start) = ctx.int_arg(args.get(2)) else {
+            let Some(start) = int_arg(out, args.get(2)) else {
                 return;
             };
-            let Some(end) = ctx.int_arg(args.get(3)) else {
+            let Some(end) = int_arg(out, args.get(3)) else {
                 return;
             };
             if start < 0 && end < 0 && start > end {
-                ctx.out.int(0);
+                out.int(0);
                 return;
             }
             let bits = if args.len() == 5 {
-                match unit_arg(ctx, args.get(4)) {
+                match unit_arg(out, args.get(4)) {
                     Some(b) => b,
                     None => return,
                 }
@@ -235,12 +263,12 @@ fn bitcount(ctx: &mut Ctx, args: Args) {
             clamp_range(bytes.len(), start, end, bits)
         }
         _ => {
-            ctx.error(err::SYNTAX);
+            out.error(err::SYNTAX);
             return;
         }
     };
     if range.start > range.end {
-        ctx.out.int(0);
+        out.int(0);
         return;
     }
     let (s, e) = (range.start as usize, range.end as usize);
@@ -251,7 +279,7 @@ fn bitcount(ctx: &mut Ctx, args: Args) {
     if range.last_mask != 0 {
         count -= i64::from((bytes[e] & range.last_mask).count_ones());
     }
-    ctx.out.int(count);
+    out.int(count);
 }
 
 /// The first bit equal to `bit` in `s` (Redis's redisBitpos): -1 when looking for a 1 that
@@ -278,21 +306,16 @@ fn bitpos(ctx: &mut Ctx, args: Args) {
             return;
         }
     };
-    let mut tmp = [0u8; 20];
-    let bytes: Vec<u8> = match ctx.read(args.get(1)) {
-        (Some(e), out) => match &e.value {
-            Value::Str(s) => s.as_bytes(&mut tmp).to_vec(),
-            _ => {
-                out.error(err::WRONGTYPE);
-                return;
-            }
-        },
-        (None, _) => {
-            lookup_events(ctx);
-            ctx.out.int(if bit { -1 } else { 0 });
-            return;
-        }
-    };
+    if read_string(ctx, args.get(1), |bytes, out| {
+        bitpos_of(bytes, bit, args, out)
+    }) == Lookup::Missing
+    {
+        ctx.out.int(if bit { -1 } else { 0 });
+    }
+}
+
+/// BITPOS's reply for an existing string.
+fn bitpos_of(bytes: &[u8], bit: bool, args: Args, out: &mut Reply) {
     let mut end_given = false;
     let range = match args.len() {
         3 => Range {
@@ -302,11 +325,11 @@ fn bitpos(ctx: &mut Ctx, args: Args) {
             last_mask: 0,
         },
         4..=6 => {
-            let Some(start) = ctx.int_arg(args.get(3)) else {
+            let Some(start) = int_arg(out, args.get(3)) else {
                 return;
             };
             let bits = if args.len() == 6 {
-                match unit_arg(ctx, args.get(5)) {
+                match unit_arg(out, args.get(5)) {
                     Some(b) => b,
                     None => return,
                 }
@@ -315,7 +338,7 @@ fn bitpos(ctx: &mut Ctx, args: Args) {
             };
             let end = if args.len() >= 5 {
                 end_given = true;
-                match ctx.int_arg(args.get(4)) {
+                match int_arg(out, args.get(4)) {
                     Some(e) => e,
                     None => return,
                 }
@@ -327,12 +350,12 @@ fn bitpos(ctx: &mut Ctx, args: Args) {
             clamp_range(bytes.len(), start, end, bits)
         }
         _ => {
-            ctx.error(err::SYNTAX);
+            out.error(err::SYNTAX);
             return;
         }
     };
     if range.start > range.end {
-        ctx.out.int(-1);
+        out.int(-1);
         return;
     }
     let Range {
@@ -373,10 +396,10 @@ fn bitpos(ctx: &mut Ctx, args: Args) {
     };
     // Looking for a 0 in an explicit range: the bits past its end are not zero padding.
     if end_given && !bit && pos == n * 8 {
-        ctx.out.int(-1);
+        out.int(-1);
         return;
     }
-    ctx.out.int(if pos == -1 { -1 } else { pos + start * 8 });
+    out.int(if pos == -1 { -1 } else { pos + start * 8 });
 }
 
 fn bitop(ctx: &mut Ctx, args: Args) {
@@ -405,34 +428,38 @@ fn bitop(ctx: &mut Ctx, args: Args) {
         return;
     }
     let dest = args.get(2);
-    let mut sources: Vec<Option<Vec<u8>>> = Vec::with_capacity(args.len() - 3);
-    let mut tmp = [0u8; 20];
-    for key in args.iter().skip(3) {
-        match ctx.read(key) {
-            (Some(e), out) => match &e.value {
-                Value::Str(s) => sources.push(Some(s.as_bytes(&mut tmp).to_vec())),
-                _ => {
-                    out.error(err::WRONGTYPE);
-                    return;
+    // Each source is folded into the result as it is read (a missing key or a shorter
+    // string counts as zero bytes), so no source is copied.
+    let mut result: Vec<u8> = Vec::new();
+    for (i, key) in args.iter().skip(3).enumerate() {
+        let mut fold = |src: &[u8]| {
+            if i == 0 {
+                result.extend_from_slice(src);
+                if op == Op::Not {
+                    result.iter_mut().for_each(|b| *b = !*b);
                 }
-            },
-            (None, _) => sources.push(None),
+                return;
+            }
+            if result.len() < src.len() {
+                result.resize(src.len(), 0);
+            }
+            for (j, r) in result.iter_mut().enumerate() {
+                let b = src.get(j).copied().unwrap_or(0);
+                match op {
+                    Op::And => *r &= b,
+                    Op::Or => *r |= b,
+                    Op::Xor => *r ^= b,
+                    Op::Not => {}
+                }
+            }
+        };
+        match read_string(ctx, key, |src, _| fold(src)) {
+            Lookup::Read => {}
+            Lookup::Missing => fold(&[]),
+            Lookup::WrongType => return,
         }
     }
-    let max_len = sources.iter().flatten().map(Vec::len).max().unwrap_or(0);
-    let byte_at =
-        |s: &Option<Vec<u8>>, i: usize| s.as_ref().and_then(|v| v.get(i)).copied().unwrap_or(0);
-    let mut result = vec![0u8; max_len];
-    for (i, r) in result.iter_mut().enumerate() {
-        let mut out = byte_at(&sources[0], i);
-        match op {
-            Op::Not => out = !out,
-            Op::And => sources[1..].iter().for_each(|s| out &= byte_at(s, i)),
-            Op::Or => sources[1..].iter().for_each(|s| out |= byte_at(s, i)),
-            Op::Xor => sources[1..].iter().for_each(|s| out ^= byte_at(s, i)),
-        }
-        *r = out;
-    }
+    let max_len = result.len();
     let now = ctx.now;
     if max_len > 0 {
         ctx.db()
@@ -665,28 +692,19 @@ fn bitfield_generic(ctx: &mut Ctx, args: Args, read_only_cmd: bool) {
     }
     let Some(max_bit) = highest_write else {
         // Only GETs: a missing key reads as zeros.
-        let mut tmp = [0u8; 20];
-        let bytes: Vec<u8> = match ctx.read(key) {
-            (Some(e), out) => match &e.value {
-                Value::Str(s) => s.as_bytes(&mut tmp).to_vec(),
-                _ => {
-                    out.error(err::WRONGTYPE);
-                    return;
-                }
-            },
-            (None, _) => {
-                lookup_events(ctx);
-                Vec::new()
+        let reply_fields = |bytes: &[u8], out: &mut Reply| {
+            out.array(ops.len());
+            for op in &ops {
+                let v = read_field(bytes, op.offset, op.bits);
+                out.int(if op.signed {
+                    sign_extend(v, op.bits)
+                } else {
+                    v as i64
+                });
             }
         };
-        ctx.out.array(ops.len());
-        for op in &ops {
-            let v = read_field(&bytes, op.offset, op.bits);
-            ctx.out.int(if op.signed {
-                sign_extend(v, op.bits)
-            } else {
-                v as i64
-            });
+        if read_string(ctx, key, reply_fields) == Lookup::Missing {
+            reply_fields(&[], ctx.out);
         }
         return;
     };

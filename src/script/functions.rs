@@ -355,15 +355,7 @@ pub struct Functions {
 }
 
 impl Functions {
-    /// The engine, created on first use.
-    pub fn engine(&mut self) -> Result<&mut Engine, String> {
-        if self.engine.is_none() {
-            self.engine = Some(Box::new(Engine::new_for_functions()?));
-        }
-        Ok(self.engine.as_mut().expect("just created"))
-    }
-
-    /// The engine and the libraries at once.
+    /// The engine (created on first use) and the libraries at once.
     pub fn parts(&mut self) -> Result<(&mut Engine, &mut Libraries), String> {
         if self.engine.is_none() {
             self.engine = Some(Box::new(Engine::new_for_functions()?));

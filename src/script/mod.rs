@@ -652,6 +652,18 @@ unsafe fn protect(l: *mut lua_State, idx: c_int) {
     }
 }
 
+/// True when the value at stack index `idx` (a positive index) is a protected table.
+unsafe fn is_protected(l: *mut lua_State, idx: c_int) -> bool {
+    unsafe {
+        ffi::lua_getfield(l, ffi::LUA_REGISTRYINDEX, PROTECTED_KEY.as_ptr().cast());
+        ffi::lua_pushvalue(l, idx);
+        ffi::lua_rawget(l, -2);
+        let protected = ffi::lua_toboolean(l, -1) != 0;
+        ffi::lua_pop(l, 2);
+        protected
+    }
+}
+
 /// Pushes an empty, protected table whose reads fall through to the table at `idx` and
 /// whose writes fail.
 unsafe fn push_readonly_proxy(l: *mut lua_State, idx: c_int) {
@@ -772,11 +784,7 @@ unsafe extern "C-unwind" fn guarded_rawset(l: *mut lua_State) -> c_int {
         ffi::luaL_checktype(l, 1, ffi::LUA_TTABLE);
         ffi::luaL_checkany(l, 2);
         ffi::luaL_checkany(l, 3);
-        ffi::lua_getfield(l, ffi::LUA_REGISTRYINDEX, PROTECTED_KEY.as_ptr().cast());
-        ffi::lua_pushvalue(l, 1);
-        ffi::lua_rawget(l, -2);
-        let protected = ffi::lua_toboolean(l, -1) != 0;
-        ffi::lua_pop(l, 2);
+        let protected = is_protected(l, 1);
         if protected {
             raise_string(l, b"Attempt to modify a readonly table", false);
         }
@@ -790,15 +798,8 @@ unsafe extern "C-unwind" fn guarded_rawset(l: *mut lua_State) -> c_int {
 /// original is the closure's upvalue).
 unsafe extern "C-unwind" fn guarded_setmetatable(l: *mut lua_State) -> c_int {
     unsafe {
-        if ffi::lua_type(l, 1) == ffi::LUA_TTABLE {
-            ffi::lua_getfield(l, ffi::LUA_REGISTRYINDEX, PROTECTED_KEY.as_ptr().cast());
-            ffi::lua_pushvalue(l, 1);
-            ffi::lua_rawget(l, -2);
-            let protected = ffi::lua_toboolean(l, -1) != 0;
-            ffi::lua_pop(l, 2);
-            if protected {
-                raise_string(l, b"Attempt to modify a readonly table", false);
-            }
+        if ffi::lua_type(l, 1) == ffi::LUA_TTABLE && is_protected(l, 1) {
+            raise_string(l, b"Attempt to modify a readonly table", false);
         }
         let argc = ffi::lua_gettop(l);
         ffi::lua_pushvalue(l, ffi::lua_upvalueindex(1));
@@ -849,11 +850,7 @@ unsafe extern "C-unwind" fn proxied_rawget(l: *mut lua_State) -> c_int {
         ffi::luaL_checktype(l, 1, ffi::LUA_TTABLE);
         ffi::luaL_checkany(l, 2);
         ffi::lua_settop(l, 2);
-        ffi::lua_getfield(l, ffi::LUA_REGISTRYINDEX, PROTECTED_KEY.as_ptr().cast());
-        ffi::lua_pushvalue(l, 1);
-        ffi::lua_rawget(l, -2);
-        let protected = ffi::lua_toboolean(l, -1) != 0;
-        ffi::lua_pop(l, 2);
+        let protected = is_protected(l, 1);
         if protected && ffi::lua_getmetatable(l, 1) != 0 {
             ffi::lua_getfield(l, -1, c"__index".as_ptr());
             if ffi::lua_type(l, -1) == ffi::LUA_TTABLE {

@@ -653,3 +653,13 @@ pub fn peak_rss(pid: u32) -> u64 {
         .expect("VmHWM")
         * 1024
 }
+
+/// Sends PING on `c` until the answer is -BUSY (a script passed busy-reply-threshold);
+/// returns that answer.
+pub fn until_busy(c: &mut Client) -> String {
+    let busy = wait_for(Duration::from_secs(10), || {
+        let r = text(c.cmd("PING"));
+        r.starts_with("-BUSY").then_some(r)
+    });
+    busy.expect("the server never answered -BUSY")
+}
