@@ -31,6 +31,8 @@ fn drain(stream: &mut TcpStream, limit: usize) -> usize {
             Ok(0) => break,
             Ok(n) => total += n,
             Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => break,
+            // A stop/continue of the process interrupts reads that have a timeout.
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
             Err(e) => panic!("read: {e} after {total} bytes"),
         }
     }

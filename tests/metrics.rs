@@ -1352,7 +1352,9 @@ fn prometheus_scrapes_the_server_and_every_dashboard_query_returns_data() {
                     Err(e)
                         if matches!(
                             e.kind(),
-                            io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+                            io::ErrorKind::WouldBlock
+                                | io::ErrorKind::TimedOut
+                                | io::ErrorKind::Interrupted
                         ) => {}
                     Err(e) => panic!("subscriber read: {e}"),
                 }

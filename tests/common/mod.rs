@@ -226,7 +226,11 @@ impl Client {
                 return self.buf.drain(..n).collect();
             }
             let mut chunk = [0u8; 65536];
-            let n = self.stream.read(&mut chunk).expect("read reply");
+            // A signal (the test harness's, a profiler's) may interrupt the read: retry.
+            let n = match self.stream.read(&mut chunk) {
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                r => r.expect("read reply"),
+            };
             assert!(
                 n > 0,
                 "connection closed while waiting for a reply; got so far: {:?}",
