@@ -467,7 +467,8 @@ fn bitop(ctx: &mut Ctx, args: Args) {
         notify::notify(ctx, STRING, "set", dest);
     } else {
         lookup_events(ctx);
-        if ctx.db().remove(dest, now).is_some() {
+        if let Some(e) = ctx.db().remove(dest, now) {
+            crate::store::lazyfree::free_server_del(e.value);
             notify::notify(ctx, GENERIC, "del", dest);
         }
     }

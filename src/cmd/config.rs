@@ -37,6 +37,7 @@ fn config(ctx: &mut Ctx, args: Args) {
         "set" => config_set(ctx, args),
         "resetstat" => {
             ctx.shared.stats.reset();
+            crate::store::lazyfree::reset_stats();
             ctx.out.ok();
         }
         "rewrite" => ctx.error("ERR The server is running without a config file"),
@@ -78,6 +79,7 @@ fn config_set(ctx: &mut Ctx, args: Args) {
             }
             let classes = super::notify::store_classes(settings.notify_keyspace_events);
             ctx.store.set_event_classes(classes);
+            crate::store::lazyfree::set_options(&settings.lazyfree);
             ctx.out.ok();
         }
         Err(e) => ctx.out.error_parts(&[&e]),

@@ -105,11 +105,14 @@ fn expire_generic(ctx: &mut Ctx, args: Args, base: u64, seconds: bool, cmd: &str
         ctx.out.int(0);
         return;
     }
+    let lazy = ctx.shared.params.settings.lazyfree.expire;
     let db = ctx.db();
     if when <= now as i64 {
         // Already past: the key is deleted right away (not counted as expired), and
         // Redis notifies before replying.
-        db.remove(key, now);
+        if let Some(e) = db.remove(key, now) {
+            crate::store::lazyfree::free_if(lazy, e.value);
+        }
         notify::notify(ctx, GENERIC, "del", key);
         ctx.out.int(1);
     } else {

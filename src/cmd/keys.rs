@@ -5,14 +5,14 @@ use super::flags::{FAST, READONLY, WRITE};
 use super::notify::{self, GENERIC};
 use super::{Command, Ctx, err};
 use crate::resp::Args;
-use crate::store::Ttl;
+use crate::store::{Ttl, lazyfree};
 use crate::util::glob_match;
 
 /// The keyspace family's command table.
 #[rustfmt::skip]
 pub const COMMANDS: &[Command] = &[
     Command { name: "del", arity: -2, flags: WRITE, keys: (1, -1, 1), group: "generic", summary: "Deletes one or more keys.", handler: del },
-    Command { name: "unlink", arity: -2, flags: WRITE | FAST, keys: (1, -1, 1), group: "generic", summary: "Asynchronously deletes one or more keys.", handler: del },
+    Command { name: "unlink", arity: -2, flags: WRITE | FAST, keys: (1, -1, 1), group: "generic", summary: "Asynchronously deletes one or more keys.", handler: unlink },
     Command { name: "exists", arity: -2, flags: READONLY | FAST, keys: (1, -1, 1), group: "generic", summary: "Determines whether one or more keys exist.", handler: exists },
     Command { name: "touch", arity: -2, flags: READONLY | FAST, keys: (1, -1, 1), group: "generic", summary: "Returns the number of existing keys out of those specified after updating the time they were last accessed.", handler: exists },
     Command { name: "type", arity: 2, flags: READONLY | FAST, keys: (1, 1, 1), group: "generic", summary: "Determines the type of value stored at a key.", handler: type_cmd },
@@ -29,11 +29,24 @@ pub const COMMANDS: &[Command] = &[
     Command { name: "flushall", arity: -1, flags: WRITE, keys: (0, 0, 0), group: "server", summary: "Removes all keys from all databases.", handler: flushall },
 ];
 
+/// DEL: frees inline, unless `lazyfree-lazy-user-del` makes it UNLINK.
 fn del(ctx: &mut Ctx, args: Args) {
+    let lazy = ctx.shared.params.settings.lazyfree.user_del;
+    del_generic(ctx, args, lazy);
+}
+
+/// UNLINK: big values are freed on the lazyfree thread.
+fn unlink(ctx: &mut Ctx, args: Args) {
+    del_generic(ctx, args, true);
+}
+
+/// DEL and UNLINK (Redis's delGenericCommand).
+fn del_generic(ctx: &mut Ctx, args: Args, lazy: bool) {
     let now = ctx.now;
     let mut n = 0;
     for key in args.iter().skip(1) {
-        if ctx.db().remove(key, now).is_some() {
+        if let Some(e) = ctx.db().remove(key, now) {
+            lazyfree::free_if(lazy, e.value);
             notify::notify(ctx, GENERIC, "del", key);
             n += 1;
         }
@@ -93,7 +106,9 @@ fn rename_generic(ctx: &mut Ctx, args: Args, nx: bool) {
     }
     // Redis deletes the destination and adds it anew: it is a `new` key even when it
     // existed (a destination found expired raises `expired` here).
-    db.remove(dst, now);
+    if let Some(old) = db.remove(dst, now) {
+        lazyfree::free_server_del(old.value);
+    }
     if let Some(entry) = db.remove(src, now) {
         db.insert_entry(dst, entry, now);
     }
@@ -148,7 +163,9 @@ fn copy(ctx: &mut Ctx, args: Args) {
             return;
         }
         // Replaced by deleting and adding anew, as in Redis: a `new` key.
-        dst_db.remove(dst, now);
+        if let Some(old) = dst_db.remove(dst, now) {
+            lazyfree::free_server_del(old.value);
+        }
     }
     dst_db.set(dst, value, ttl, now);
     notify::notify_db(ctx, target, GENERIC, "copy_to", dst);
@@ -351,10 +368,11 @@ fn scan(ctx: &mut Ctx, args: Args) {
 }
 
 /// Parses the optional ASYNC / SYNC argument of FLUSHDB / FLUSHALL. None after a syntax
-/// error reply; Some(true) for ASYNC.
+/// error reply; Some(true) for ASYNC, and without an argument when
+/// `lazyfree-lazy-user-flush` is on.
 fn flush_mode(ctx: &mut Ctx, args: Args) -> Option<bool> {
     match args.len() {
-        1 => Some(false),
+        1 => Some(ctx.shared.params.settings.lazyfree.user_flush),
         2 if args.get(1).eq_ignore_ascii_case(b"async") => Some(true),
         2 if args.get(1).eq_ignore_ascii_case(b"sync") => Some(false),
         _ => {
@@ -364,11 +382,11 @@ fn flush_mode(ctx: &mut Ctx, args: Args) -> Option<bool> {
     }
 }
 
-/// Frees the old tables: on a background thread for ASYNC (Redis's lazyfree), so the
-/// event loop does not stall on millions of frees.
-fn release<T: Send + 'static>(old: T, background: bool) {
+/// Frees the old tables of `keys` keys: on the lazyfree thread for ASYNC, whatever their
+/// size (Redis's emptyDbAsync), so the event loop does not stall on millions of frees.
+fn release<T: Send + 'static>(old: T, keys: usize, background: bool) {
     if background {
-        crate::store::free_in_background(old);
+        lazyfree::free_all(old, keys);
     } else {
         drop(old);
     }
@@ -379,7 +397,8 @@ fn flushdb(ctx: &mut Ctx, args: Args) {
         return;
     };
     let old = ctx.db().clear();
-    release(old, background);
+    let keys = old.len();
+    release(old, keys, background);
     super::tracking::invalidate_all(ctx);
     ctx.out.ok();
 }
@@ -391,7 +410,8 @@ fn flushall(ctx: &mut Ctx, args: Args) {
     let old: Vec<_> = (0..ctx.store.len())
         .map(|i| ctx.store.db(i).clear())
         .collect();
-    release(old, background);
+    let keys = old.iter().map(|t| t.len()).sum();
+    release(old, keys, background);
     super::tracking::invalidate_all(ctx);
     ctx.out.ok();
 }

@@ -500,9 +500,12 @@ fn memory_section(ctx: &Ctx, t: &mut Text) {
         ("mem_aof_buffer", "0"),
         ("mem_allocator", "libc"),
         ("active_defrag_running", "0"),
-        ("lazyfree_pending_objects", "0"),
-        ("lazyfreed_objects", "0"),
     ]);
+    t.field(
+        "lazyfree_pending_objects",
+        crate::store::lazyfree::pending(),
+    );
+    t.field("lazyfreed_objects", crate::store::lazyfree::freed());
     t.field("keyval_table_buckets", buckets);
     t.field("keyval_allocations", crate::alloc::allocations());
 }

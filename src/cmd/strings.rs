@@ -263,7 +263,9 @@ fn getdel(ctx: &mut Ctx, args: Args) {
     let key = args.get(1);
     if let Ok(true) = reply_old_value(ctx, key) {
         let now = ctx.now;
-        if ctx.db().remove(key, now).is_some() {
+        let lazy = ctx.shared.params.settings.lazyfree.user_del;
+        if let Some(e) = ctx.db().remove(key, now) {
+            crate::store::lazyfree::free_if(lazy, e.value);
             notify::notify(ctx, GENERIC, "del", key);
         }
     }
@@ -308,7 +310,10 @@ fn getex(ctx: &mut Ctx, args: Args) {
     match (o.expire, ttl) {
         // An absolute time already past deletes the key (Redis's checkAlreadyExpired).
         (Some((ExpireKind::ExAt | ExpireKind::PxAt, _)), Ttl::At(at)) if at <= now => {
-            ctx.db().remove(key, now);
+            let lazy = ctx.shared.params.settings.lazyfree.expire;
+            if let Some(e) = ctx.db().remove(key, now) {
+                crate::store::lazyfree::free_if(lazy, e.value);
+            }
             notify::notify(ctx, GENERIC, "del", key);
         }
         (_, Ttl::Keep) => {}

@@ -238,6 +238,8 @@ pub struct Settings {
     pub stream_node_limits: crate::store::stream::NodeLimits,
     /// When collections change encoding (`*-max-listpack-*`, `set-max-intset-entries`).
     pub limits: crate::store::Limits,
+    /// Which deletions free big values on the lazyfree thread (`lazyfree-lazy-*`).
+    pub lazyfree: crate::store::lazyfree::Options,
 }
 
 impl Settings {
@@ -338,6 +340,7 @@ impl Params {
                 busy_reply_threshold_ms: 5000,
                 stream_node_limits: Default::default(),
                 limits: crate::store::Limits::default(),
+                lazyfree: Default::default(),
             },
         };
         params.refresh();
@@ -751,6 +754,13 @@ impl Params {
                 set_intset_entries: self.num_value("set-max-intset-entries").max(0) as usize,
                 zset_entries: self.num_value("zset-max-listpack-entries").max(0) as usize,
                 zset_value: self.num_value("zset-max-listpack-value").max(0) as usize,
+            },
+            lazyfree: crate::store::lazyfree::Options {
+                eviction: self.bool_value("lazyfree-lazy-eviction"),
+                expire: self.bool_value("lazyfree-lazy-expire"),
+                server_del: self.bool_value("lazyfree-lazy-server-del"),
+                user_del: self.bool_value("lazyfree-lazy-user-del"),
+                user_flush: self.bool_value("lazyfree-lazy-user-flush"),
             },
         };
     }

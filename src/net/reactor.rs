@@ -146,6 +146,7 @@ impl Server {
             .register(&mut listener, Token(listener_token), Interest::READABLE)?;
         entry.insert(Socket::Listener(listener));
         let params = config.params(local_addr).map_err(io::Error::other)?;
+        crate::store::lazyfree::set_options(&params.settings.lazyfree);
         let now = now_ms();
         let store = Store::new(config.databases as usize, now);
         Ok(Server {

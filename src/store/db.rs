@@ -12,6 +12,7 @@
 use hashbrown::HashTable;
 
 use super::bytes::SmallBytes;
+use super::lazyfree;
 use super::table::{self, hash_bytes};
 use super::value::Value;
 use super::wheel::TimerWheel;
@@ -315,7 +316,7 @@ impl Db {
                 if self.keep_expired {
                     return None;
                 }
-                occ.remove();
+                lazyfree::free_expired(occ.remove().0.value);
                 self.expires -= 1;
                 self.expired += 1;
                 self.watch.touch_expired(key);
@@ -369,13 +370,7 @@ impl Db {
     /// Stores `value` under `key`, replacing any old value, and applies `ttl`.
     /// Returns the entry, for callers that want to keep working on it.
     pub fn set(&mut self, key: &[u8], value: Value, ttl: Ttl, now: u64) -> &mut Entry {
-        self.upsert_with(key, ttl, now, move |old| match old {
-            Some(v) => {
-                *v = value;
-                None
-            }
-            None => Some(value),
-        })
+        self.upsert_with(key, ttl, now, move |_| Some(value))
     }
 
     /// Writes a key in place: `update` gets `Some(&mut old value)` when the key exists
@@ -411,9 +406,11 @@ impl Db {
                     events.expired(key);
                     events.record(crate::config::params::notify::NEW, "new", key);
                     apply_ttl(wheel, expires, e, hash, Ttl::Clear);
-                    e.value = update(None).expect("update must create a value for a new key");
+                    let new = update(None).expect("update must create a value for a new key");
+                    lazyfree::free_expired(std::mem::replace(&mut e.value, new));
                 } else if let Some(v) = update(Some(&mut e.value)) {
-                    e.value = v;
+                    // Overwritten (Redis's dbOverwrite).
+                    lazyfree::free_server_del(std::mem::replace(&mut e.value, v));
                 }
                 e
             }
@@ -461,6 +458,7 @@ impl Db {
         if e.is_expired(now) {
             self.expired += 1;
             self.events.expired(key);
+            lazyfree::free_expired(e.value);
             return None;
         }
         Some(*e)
@@ -490,6 +488,7 @@ impl Db {
             Ok(occ) if occ.get().is_expired(now) => {
                 let (e, _) = occ.remove();
                 debug_assert!(e.expire_raw() != 0);
+                lazyfree::free_expired(e.value);
                 *expires -= 1;
                 *expired += 1;
                 watch.touch_expired(key);
@@ -527,6 +526,7 @@ impl Db {
                 *expired += 1;
                 watch.touch_expired(&e.key);
                 events.expired(&e.key);
+                lazyfree::free_expired(e.value);
                 return;
             }
             let e = occ.into_mut();

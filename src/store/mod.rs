@@ -3,6 +3,7 @@
 pub mod bytes;
 pub mod db;
 pub mod hash;
+pub mod lazyfree;
 pub mod list;
 pub mod set;
 pub mod stream;
@@ -276,20 +277,9 @@ impl Store {
     pub fn cron(&mut self) {
         let old: Vec<_> = self.dbs.iter_mut().filter_map(Db::maybe_shrink).collect();
         if !old.is_empty() {
-            free_in_background(old);
+            // Unmapping a table of millions of buckets takes milliseconds.
+            lazyfree::free_uncounted(old);
         }
-    }
-}
-
-/// Drops `v` on a short-lived thread (Redis's lazyfree): freeing millions of keys or
-/// unmapping a huge table would otherwise stall the event loop for milliseconds.
-pub fn free_in_background<T: Send + 'static>(v: T) {
-    let spawned = std::thread::Builder::new()
-        .name("lazyfree".into())
-        .spawn(move || drop(v));
-    if let Err(e) = spawned {
-        // The closure (and `v` with it) is dropped here, inline.
-        log::warn!("could not start a lazyfree thread ({e}); freed inline");
     }
 }
 
