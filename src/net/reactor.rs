@@ -147,6 +147,7 @@ impl Server {
         entry.insert(Socket::Listener(listener));
         let params = config.params(local_addr).map_err(io::Error::other)?;
         crate::store::lazyfree::set_options(&params.settings.lazyfree);
+        crate::store::lazyfree::start();
         let now = now_ms();
         let store = Store::new(config.databases as usize, now);
         Ok(Server {

@@ -39,6 +39,28 @@ enum Job {
     Other(Box<dyn Send>, usize),
 }
 
+/// Starts the thread and prepares the C library's allocator for it (the server calls this
+/// once at start; otherwise the first big free starts the thread).
+///
+/// glibc's malloc does not coalesce small freed blocks (up to 128 bytes: hash fields, set
+/// members, keyspace entries) at once: it keeps them in "fastbins" and merges them all at
+/// the next request of 1 KiB or more, or the next free of 64 KiB or more, under the arena
+/// lock, in whichever thread makes it (`malloc_consolidate`). A 5M-field hash freed on this
+/// thread thus left 5M blocks that the event loop then merged in one go, 3.4 s later,
+/// when it next allocated a big buffer (measured with perf: `malloc_consolidate` and
+/// `unlink_chunk` on the loop thread). Without fastbins (`M_MXFAST` 0) every free
+/// coalesces right away, on the thread that frees; the loop's own small allocations are
+/// still served by its per-thread cache (tcache).
+pub fn start() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: mallopt only changes glibc's tuning (after merging the fastbins it has); it
+    // may be called at any time from any thread and takes the allocator's own lock.
+    unsafe {
+        libc::mallopt(libc::M_MXFAST, 0);
+    }
+    let _ = queue();
+}
+
 /// The thread's queue, started on first use. None when the thread could not be started:
 /// everything is then freed inline.
 fn queue() -> Option<&'static Mutex<Sender<Job>>> {

@@ -7,12 +7,17 @@
 //! * `unlink_ms`: the UNLINK's own round trip;
 //! * `during_ms`: the worst PING round trip that overlapped the UNLINK;
 //! * `after_ms`: the worst PING round trip in the AFTER seconds that follow. During that
-//!   window a third client stores and reads back a 1 MiB string (a big buffer allocated and
-//!   freed, at +0.5 s), and the connection that loaded the key sits idle, so the server's
-//!   cron releases its big read buffer (after about 3 s): the moments a deferred cost of
-//!   the free (allocator consolidation, trimming) would land on the event loop.
+//!   window a third client stores and reads back a 1 MiB string (a big buffer allocated
+//!   and freed, at +0.5 s) and, with `--poll-info`, reads INFO memory every 10 ms until
+//!   `lazyfree_pending_objects` is 0 (as a monitoring system would; `freed_ms` is when it
+//!   saw 0, `-` when not polled or never seen within AFTER), and the connection
+//!   that loaded the key sits idle, so the server's cron releases its big read buffer
+//!   (after about 3 s): the moments a deferred cost of the free (allocator consolidation,
+//!   trimming) would land on the event loop.
 //!
-//! stdout: one line per type: `type unlink_ms during_ms after_ms pings`.
+//! stdout: one line per type: `type unlink_ms during_ms after_ms after_at freed_ms pings`,
+//! where `after_at` is when (seconds after the UNLINK's reply) the worst later PING was
+//! sent.
 
 use std::net::SocketAddr;
 use std::process::ExitCode;
@@ -45,6 +50,10 @@ struct Cli {
     /// Delete with this command instead of UNLINK (DEL shows the synchronous cost).
     #[arg(long, default_value = "UNLINK")]
     command: String,
+    /// Also read INFO memory every 10 ms until `lazyfree_pending_objects` is 0, and
+    /// report when (`freed_ms`); INFO's own cost then shows in the PING waits.
+    #[arg(long)]
+    poll_info: bool,
 }
 
 /// Elements per loading command, and loading commands in flight.
@@ -130,6 +139,17 @@ fn pinger(addr: SocketAddr, stop: Arc<AtomicBool>) -> Vec<(Instant, Duration)> {
     samples
 }
 
+/// INFO's `lazyfree_pending_objects`.
+fn pending_objects(c: &mut Client) -> Option<u64> {
+    let Value::Bulk(info) = check(c.call(&[&b"INFO"[..], b"memory"]).expect("info")) else {
+        return None;
+    };
+    String::from_utf8_lossy(&info)
+        .lines()
+        .find_map(|l| l.strip_prefix("lazyfree_pending_objects:"))
+        .and_then(|v| v.trim().parse().ok())
+}
+
 fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1e3
 }
@@ -157,35 +177,47 @@ fn run(addr: SocketAddr, cli: &Cli, kind: &str) {
     let t1 = Instant::now();
     assert_eq!(n, Value::Integer(1));
 
-    // A big buffer allocated and freed half a second later; the loader stays idle.
-    thread::sleep(Duration::from_millis(500));
+    // Another client writes a big buffer half a second after the UNLINK (and with
+    // --poll-info watches INFO until the value is freed); the loader stays idle.
     let mut other = connect(addr);
     let big = vec![b'x'; 1 << 20];
-    check(other.call(&[&b"SET"[..], b"stall:buf", &big]).expect("set"));
-    check(other.call(&[&b"GET"[..], b"stall:buf"]).expect("get"));
-    check(other.call(&[&b"DEL"[..], b"stall:buf"]).expect("del"));
+    let mut big_done = false;
+    let mut freed_at = None;
     while t1.elapsed() < cli.after {
-        thread::sleep(Duration::from_millis(20));
+        if !big_done && t1.elapsed() >= Duration::from_millis(500) {
+            check(other.call(&[&b"SET"[..], b"stall:buf", &big]).expect("set"));
+            check(other.call(&[&b"GET"[..], b"stall:buf"]).expect("get"));
+            check(other.call(&[&b"DEL"[..], b"stall:buf"]).expect("del"));
+            big_done = true;
+        }
+        if cli.poll_info && freed_at.is_none() && pending_objects(&mut other) == Some(0) {
+            freed_at = Some(t1.elapsed());
+        }
+        thread::sleep(Duration::from_millis(10));
     }
     stop.store(true, Ordering::Relaxed);
     let samples = pings.join().expect("pinger");
 
     let end = t1 + cli.after;
     let mut during = Duration::ZERO;
-    let mut after = Duration::ZERO;
+    let (mut after, mut after_at) = (Duration::ZERO, Duration::ZERO);
     for &(start, rtt) in &samples {
         let finish = start + rtt;
         if start <= t1 && finish >= t0 {
             during = during.max(rtt);
-        } else if start > t1 && start <= end {
-            after = after.max(rtt);
+        } else if start > t1 && start <= end && rtt > after {
+            after = rtt;
+            after_at = start - t1;
         }
     }
+    let freed = freed_at.map_or("-".to_string(), |d| format!("{:.0}", ms(d)));
     println!(
-        "{kind:<5} {:>10.2} {:>10.2} {:>10.2} {:>8}",
+        "{kind:<5} {:>10.2} {:>10.2} {:>10.2} {:>8.2} {:>8} {:>8}",
         ms(unlink),
         ms(during),
         ms(after),
+        after_at.as_secs_f64(),
+        freed,
         samples.len()
     );
     drop(loader);
@@ -201,8 +233,8 @@ fn main() -> ExitCode {
         }
     };
     println!(
-        "{:<5} {:>10} {:>10} {:>10} {:>8}",
-        "type", "unlink_ms", "during_ms", "after_ms", "pings"
+        "{:<5} {:>10} {:>10} {:>10} {:>8} {:>8} {:>8}",
+        "type", "unlink_ms", "during_ms", "after_ms", "after_at", "freed_ms", "pings"
     );
     for kind in cli.types.split(',') {
         run(addr, &cli, kind);
