@@ -238,6 +238,47 @@ pub struct Settings {
     pub stream_node_limits: crate::store::stream::NodeLimits,
     /// When collections change encoding (`*-max-listpack-*`, `set-max-intset-entries`).
     pub limits: crate::store::Limits,
+    /// maxmemory and eviction.
+    pub memory: MemorySettings,
+}
+
+/// The memory limit and how it is kept (`maxmemory*`, `lfu-*`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MemorySettings {
+    /// `maxmemory` in bytes (0 = no limit).
+    pub maxmemory: u64,
+    /// `maxmemory-policy`.
+    pub policy: crate::store::evict::Policy,
+    /// `maxmemory-samples`.
+    pub samples: usize,
+    /// `maxmemory-eviction-tenacity` (0..=100).
+    pub tenacity: u32,
+    /// `lfu-log-factor`.
+    pub lfu_log_factor: u32,
+    /// `lfu-decay-time` (minutes).
+    pub lfu_decay_time: u32,
+}
+
+impl MemorySettings {
+    /// How the keyspace keeps access metadata under these settings.
+    pub fn access_mode(&self) -> crate::store::evict::AccessMode {
+        crate::store::evict::AccessMode::new(
+            self.policy.is_lfu(),
+            self.lfu_log_factor,
+            self.lfu_decay_time,
+        )
+    }
+
+    /// How long one eviction pass may run, in microseconds (Redis's
+    /// `evictionTimeLimitUs`: 50 us per step up to tenacity 10, then +15% per step; no
+    /// limit at 100).
+    pub fn eviction_time_limit_us(&self) -> u64 {
+        match self.tenacity {
+            t if t <= 10 => 50 * u64::from(t),
+            t if t < 100 => (500.0 * 1.15f64.powi(t as i32 - 10)) as u64,
+            _ => u64::MAX,
+        }
+    }
 }
 
 impl Settings {
@@ -338,6 +379,14 @@ impl Params {
                 busy_reply_threshold_ms: 5000,
                 stream_node_limits: Default::default(),
                 limits: crate::store::Limits::default(),
+                memory: MemorySettings {
+                    maxmemory: 0,
+                    policy: crate::store::evict::Policy::NoEviction,
+                    samples: 5,
+                    tenacity: 10,
+                    lfu_log_factor: 10,
+                    lfu_decay_time: 1,
+                },
             },
         };
         params.refresh();
@@ -751,6 +800,20 @@ impl Params {
                 set_intset_entries: self.num_value("set-max-intset-entries").max(0) as usize,
                 zset_entries: self.num_value("zset-max-listpack-entries").max(0) as usize,
                 zset_value: self.num_value("zset-max-listpack-value").max(0) as usize,
+            },
+            memory: MemorySettings {
+                maxmemory: self.num_value("maxmemory").max(0) as u64,
+                policy: crate::store::evict::Policy::from_index(
+                    self.enum_value("maxmemory-policy"),
+                ),
+                samples: self.num_value("maxmemory-samples").max(1) as usize,
+                tenacity: self.num_value("maxmemory-eviction-tenacity").clamp(0, 100) as u32,
+                lfu_log_factor: self
+                    .num_value("lfu-log-factor")
+                    .clamp(0, i64::from(u32::MAX)) as u32,
+                lfu_decay_time: self
+                    .num_value("lfu-decay-time")
+                    .clamp(0, i64::from(u32::MAX)) as u32,
             },
         };
     }
