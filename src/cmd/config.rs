@@ -71,6 +71,7 @@ fn config_set(ctx: &mut Ctx, args: Args) {
         .map(|i| (args.get(i), args.get(i + 1)))
         .collect();
     let before = ctx.shared.params.settings.loglevel;
+    let memory_before = ctx.shared.params.settings.memory;
     match ctx.shared.params.config_set(&pairs, ctx.client.local) {
         Ok(()) => {
             let settings = &ctx.shared.params.settings;
@@ -80,6 +81,16 @@ fn config_set(ctx: &mut Ctx, args: Args) {
             let classes = super::notify::store_classes(settings.notify_keyspace_events);
             ctx.store.set_event_classes(classes);
             crate::store::lazyfree::set_options(&settings.lazyfree);
+            let memory = settings.memory;
+            if memory.access_mode() != memory_before.access_mode()
+                || memory.policy != memory_before.policy
+            {
+                ctx.store.set_access_mode(memory.access_mode());
+            }
+            // A lowered limit is applied at once (Redis's updateMaxmemory).
+            if memory.maxmemory != memory_before.maxmemory && memory.maxmemory != 0 {
+                super::memory::perform_evictions(ctx);
+            }
             ctx.out.ok();
         }
         Err(e) => ctx.out.error_parts(&[&e]),

@@ -79,7 +79,11 @@ fn fcall_generic(ctx: &mut Ctx, args: Args, read_only_cmd: bool) {
         ctx.error("ERR Can not execute a script with write flag using *_ro command.");
         return;
     }
+    if super::scripting::refuse_for_oom(ctx, flags) {
+        return;
+    }
     let read_only = read_only_cmd || flags & script_flags::NO_WRITES != 0;
+    let allow_oom = flags & script_flags::ALLOW_OOM != 0;
     let n = numkeys as usize;
     let keys = args.tail(3).head(n);
     let argv = args.tail(3 + n);
@@ -96,9 +100,14 @@ fn fcall_generic(ctx: &mut Ctx, args: Args, read_only_cmd: bool) {
         libraries: libraries.len(),
         functions: libraries.function_count(),
     };
-    super::scripting::run_script(ctx, keys, read_only, Some(running), |host, out| {
-        engine.call_function(func, &name, keys, argv, host, out)
-    });
+    super::scripting::run_script(
+        ctx,
+        keys,
+        read_only,
+        allow_oom,
+        Some(running),
+        |host, out| engine.call_function(func, &name, keys, argv, host, out),
+    );
     ctx.shared.functions.put_back(engine);
 }
 

@@ -15,6 +15,7 @@ pub mod functions;
 pub mod hashes;
 pub mod keys;
 pub mod lists;
+pub mod memory;
 pub mod monitor;
 pub mod notify;
 pub mod object;
@@ -156,6 +157,7 @@ impl Table {
             strings::COMMANDS,
             keys::COMMANDS,
             object::COMMANDS,
+            memory::COMMANDS,
             expire::COMMANDS,
             lists::COMMANDS,
             hashes::COMMANDS,
@@ -192,6 +194,7 @@ impl Table {
             ("xgroup", streams::XGROUP_SUBCOMMANDS),
             ("xinfo", streams::XINFO_SUBCOMMANDS),
             ("object", object::OBJECT_SUBCOMMANDS),
+            ("memory", memory::MEMORY_SUBCOMMANDS),
         ] {
             let id = by_name[name.as_bytes()];
             containers.push(Container {
@@ -486,6 +489,8 @@ pub struct Shared {
     /// The error the command just replied was already counted in errorstats (a script
     /// returning a command's error, Redis's ERR_REPLY_FLAG_NO_STATS_UPDATE).
     pub error_counted: bool,
+    /// maxmemory eviction's state between commands.
+    pub eviction: memory::EvictionState,
 }
 
 impl Shared {
@@ -518,6 +523,7 @@ impl Shared {
             functions: Default::default(),
             error_counted: false,
             script_keys: None,
+            eviction: Default::default(),
         }
     }
 }
@@ -772,6 +778,14 @@ pub fn execute(ctx: &mut Ctx, args: Args) {
         reject(ctx, slot, mark);
         return;
     }
+    if ctx.shared.params.settings.memory.maxmemory != 0
+        && !ctx.shared.in_script
+        && oom_refused(ctx, cmd, args)
+    {
+        ctx.out.error(memory::OOM);
+        reject(ctx, slot, mark);
+        return;
+    }
     if ctx.client.pubsub.total() > 0
         && !ctx.out.is_resp3()
         && !pubsub::allowed_while_subscribed(cmd.name)
@@ -824,6 +838,23 @@ pub fn execute(ctx: &mut Ctx, args: Args) {
     }
     let failed = ctx.out.first_byte_since(mark) == Some(b'-');
     finish(ctx, slot, failed, mark);
+}
+
+/// Evicts under maxmemory, then tells whether the command must be refused with -OOM
+/// (Redis's processCommand: denyoom commands, EXEC of a queue holding one, scripts whose
+/// flags deny it, and anything queued into MULTI).
+#[cold]
+#[inline(never)]
+fn oom_refused(ctx: &mut Ctx, cmd: &Command, args: Args) -> bool {
+    let f = if matches!(
+        cmd.name,
+        "eval" | "evalsha" | "eval_ro" | "evalsha_ro" | "fcall" | "fcall_ro"
+    ) {
+        scripting::effective_flags(ctx.shared, cmd, args)
+    } else {
+        with_queued_flags(ctx, cmd)
+    };
+    memory::refuse_for_oom(ctx, cmd, f)
 }
 
 /// The checks that concern only monitors and paused servers, in Redis's order: a client in

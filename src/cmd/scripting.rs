@@ -93,6 +93,21 @@ fn flags_of_script(cmd_flags: u32, script_flags: u32) -> u32 {
     f
 }
 
+/// A script with a shebang but neither `allow-oom` nor `no-writes` may not start while
+/// memory is over maxmemory (Redis's scriptPrepareForRun). True when refused.
+pub(super) fn refuse_for_oom(ctx: &mut Ctx, flags: u32) -> bool {
+    if ctx.shared.eviction.pre_command_oom
+        && ctx.shared.params.settings.memory.maxmemory != 0
+        && flags & (script_flags::ALLOW_OOM | script_flags::NO_WRITES) == 0
+    {
+        ctx.error(
+            "OOM allow-oom flag is not set on the script, can not run it when used memory > 'maxmemory'",
+        );
+        return true;
+    }
+    false
+}
+
 /// The engine, created by the first script.
 fn engine(shared: &mut Shared) -> Result<&mut Engine, String> {
     if shared.scripts.is_none() {
@@ -150,12 +165,16 @@ fn eval_generic(ctx: &mut Ctx, args: Args, by_sha: bool, read_only_cmd: bool) {
         ctx.error("ERR Can not execute a script with write flag using *_ro command.");
         return;
     }
+    if !compat && refuse_for_oom(ctx, flags) {
+        return;
+    }
     let read_only = read_only_cmd || (!compat && flags & script_flags::NO_WRITES != 0);
+    let allow_oom = !compat && flags & script_flags::ALLOW_OOM != 0;
     let n = numkeys as usize;
     let keys = args.tail(3).head(n);
     let argv = args.tail(3 + n);
     let mut engine = ctx.shared.scripts.take().expect("engine created above");
-    run_script(ctx, keys, read_only, None, |host, out| {
+    run_script(ctx, keys, read_only, allow_oom, None, |host, out| {
         engine.run(&sha, keys, argv, host, out)
     });
     crate::metrics::stats::set(&ctx.shared.stats.scripts_cached, engine.len() as u64);
@@ -170,6 +189,7 @@ pub(super) fn run_script(
     ctx: &mut Ctx,
     keys: Args,
     read_only: bool,
+    allow_oom: bool,
     function: Option<crate::net::busy::RunningFunction>,
     run: impl FnOnce(&mut ScriptHost, &mut Reply) -> bool,
 ) {
@@ -194,6 +214,7 @@ pub(super) fn run_script(
             client,
             out: Reply::new(),
             read_only,
+            allow_oom,
             now: ctx.now,
             started: std::time::Instant::now(),
             busy: crate::net::busy::Script {
@@ -225,6 +246,8 @@ pub(super) struct ScriptHost<'a> {
     client: Client,
     out: Reply,
     read_only: bool,
+    /// The script declared `allow-oom`: its writes run even over maxmemory.
+    allow_oom: bool,
     now: u64,
     /// When the script started (busy-reply-threshold).
     started: std::time::Instant,
@@ -251,6 +274,18 @@ impl Host for ScriptHost<'_> {
         if self.read_only && cmd.flags & (WRITE | MAY_REPLICATE) != 0 {
             self.rejected(id);
             return Err("Write commands are not allowed from read-only scripts.".into());
+        }
+        // Over maxmemory when the script started, a command that may grow memory is
+        // refused unless the script already wrote: it cannot stop halfway (Redis's
+        // scriptVerifyOOM).
+        if !self.allow_oom
+            && !self.busy.wrote
+            && cmd.flags & super::flags::DENYOOM != 0
+            && self.shared.eviction.pre_command_oom
+            && self.shared.params.settings.memory.maxmemory != 0
+        {
+            self.rejected(id);
+            return Err(super::memory::OOM.into());
         }
         if cmd.flags & WRITE != 0 {
             // From now on SCRIPT KILL cannot stop it (Redis's SCRIPT_WRITE_DIRTY).

@@ -462,11 +462,10 @@ fn memory_section(ctx: &Ctx, t: &mut Text) {
         "used_memory_scripts_human",
         human_bytes((script_bodies + functions_code) as u64),
     );
-    t.fixed(&[
-        ("maxmemory", "0"),
-        ("maxmemory_human", "0B"),
-        ("maxmemory_policy", "noeviction"),
-    ]);
+    let mem = ctx.shared.params.settings.memory;
+    t.field("maxmemory", mem.maxmemory);
+    t.field("maxmemory_human", human_bytes(mem.maxmemory));
+    t.field("maxmemory_policy", mem.policy.name());
     t.field(
         "allocator_frag_ratio",
         format!("{:.2}", ratio(alloc_active, alloc_allocated)),
@@ -585,11 +584,17 @@ fn stats_section(ctx: &Ctx, t: &mut Text) {
         ("expired_stale_perc", "0.00"),
         ("expired_time_cap_reached_count", "0"),
         ("expire_cycle_cpu_milliseconds", "0"),
-        ("evicted_keys", "0"),
-        ("evicted_clients", "0"),
-        ("total_eviction_exceeded_time", "0"),
-        ("current_eviction_exceeded_time", "0"),
     ]);
+    t.field("evicted_keys", get(&stats.evicted_keys));
+    t.fixed(&[("evicted_clients", "0")]);
+    t.field(
+        "total_eviction_exceeded_time",
+        get(&stats.eviction_exceeded_us) / 1000,
+    );
+    t.field(
+        "current_eviction_exceeded_time",
+        shared.eviction.exceeded_ms(crate::clock::ticks()),
+    );
     t.field("keyspace_hits", get(&stats.keyspace_hits));
     t.field("keyspace_misses", get(&stats.keyspace_misses));
     let pubsub = &ctx.shared.pubsub;

@@ -62,6 +62,20 @@ pub struct Config {
     #[arg(long, env = "KEYVAL_CLIENT_OUTPUT_LIMIT", default_value = "1gb", value_parser = parse_memory)]
     pub client_output_limit: u64,
 
+    /// Memory limit (bytes; units as Redis: 100mb, 1gb...; 0 = none). Past it, keys are
+    /// evicted by --maxmemory-policy, or writes fail with -OOM.
+    #[arg(long, env = "KEYVAL_MAXMEMORY", default_value = "0")]
+    pub maxmemory: String,
+
+    /// What to evict past --maxmemory: noeviction, allkeys-lru, allkeys-lfu,
+    /// allkeys-random, volatile-lru, volatile-lfu, volatile-random or volatile-ttl.
+    #[arg(long, env = "KEYVAL_MAXMEMORY_POLICY", default_value = "noeviction")]
+    pub maxmemory_policy: String,
+
+    /// Keys sampled per eviction (more: closer to exact LRU/LFU, slower).
+    #[arg(long, env = "KEYVAL_MAXMEMORY_SAMPLES", default_value = "5")]
+    pub maxmemory_samples: String,
+
     /// After a busy loop turn, keep polling without sleeping for this many microseconds
     /// before blocking (0 = always block at once). Trades a little CPU for latency.
     #[arg(long, env = "KEYVAL_BUSY_POLL_US", default_value_t = 50)]
@@ -154,6 +168,9 @@ impl Config {
             "client-output-buffer-limit",
             format!("normal {0} 0 0", self.client_output_limit),
         )?;
+        set(&mut p, "maxmemory", self.maxmemory.clone())?;
+        set(&mut p, "maxmemory-policy", self.maxmemory_policy.clone())?;
+        set(&mut p, "maxmemory-samples", self.maxmemory_samples.clone())?;
         set(
             &mut p,
             "loglevel",

@@ -240,6 +240,47 @@ pub struct Settings {
     pub limits: crate::store::Limits,
     /// Which deletions free big values on the lazyfree thread (`lazyfree-lazy-*`).
     pub lazyfree: crate::store::lazyfree::Options,
+    /// maxmemory and eviction.
+    pub memory: MemorySettings,
+}
+
+/// The memory limit and how it is kept (`maxmemory*`, `lfu-*`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MemorySettings {
+    /// `maxmemory` in bytes (0 = no limit).
+    pub maxmemory: u64,
+    /// `maxmemory-policy`.
+    pub policy: crate::store::evict::Policy,
+    /// `maxmemory-samples`.
+    pub samples: usize,
+    /// `maxmemory-eviction-tenacity` (0..=100).
+    pub tenacity: u32,
+    /// `lfu-log-factor`.
+    pub lfu_log_factor: u32,
+    /// `lfu-decay-time` (minutes).
+    pub lfu_decay_time: u32,
+}
+
+impl MemorySettings {
+    /// How the keyspace keeps access metadata under these settings.
+    pub fn access_mode(&self) -> crate::store::evict::AccessMode {
+        crate::store::evict::AccessMode::new(
+            self.policy.is_lfu(),
+            self.lfu_log_factor,
+            self.lfu_decay_time,
+        )
+    }
+
+    /// How long one eviction pass may run, in microseconds (Redis's
+    /// `evictionTimeLimitUs`: 50 us per step up to tenacity 10, then +15% per step; no
+    /// limit at 100).
+    pub fn eviction_time_limit_us(&self) -> u64 {
+        match self.tenacity {
+            t if t <= 10 => 50 * u64::from(t),
+            t if t < 100 => (500.0 * 1.15f64.powi(t as i32 - 10)) as u64,
+            _ => u64::MAX,
+        }
+    }
 }
 
 impl Settings {
@@ -341,6 +382,14 @@ impl Params {
                 stream_node_limits: Default::default(),
                 limits: crate::store::Limits::default(),
                 lazyfree: Default::default(),
+                memory: MemorySettings {
+                    maxmemory: 0,
+                    policy: crate::store::evict::Policy::NoEviction,
+                    samples: 5,
+                    tenacity: 10,
+                    lfu_log_factor: 10,
+                    lfu_decay_time: 1,
+                },
             },
         };
         params.refresh();
@@ -761,6 +810,20 @@ impl Params {
                 server_del: self.bool_value("lazyfree-lazy-server-del"),
                 user_del: self.bool_value("lazyfree-lazy-user-del"),
                 user_flush: self.bool_value("lazyfree-lazy-user-flush"),
+            },
+            memory: MemorySettings {
+                maxmemory: self.num_value("maxmemory").max(0) as u64,
+                policy: crate::store::evict::Policy::from_index(
+                    self.enum_value("maxmemory-policy"),
+                ),
+                samples: self.num_value("maxmemory-samples").max(1) as usize,
+                tenacity: self.num_value("maxmemory-eviction-tenacity").clamp(0, 100) as u32,
+                lfu_log_factor: self
+                    .num_value("lfu-log-factor")
+                    .clamp(0, i64::from(u32::MAX)) as u32,
+                lfu_decay_time: self
+                    .num_value("lfu-decay-time")
+                    .clamp(0, i64::from(u32::MAX)) as u32,
             },
         };
     }

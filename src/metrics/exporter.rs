@@ -179,6 +179,8 @@ const FAMILIES: &[Family] = &[
     family("keyval_keys_count", "Keys in all databases (the sum of DBSIZE).", GAUGE, Source::Value(|s| &s.keys)),
     family("keyval_keys_with_expiry", "Keys with a TTL in all databases.", GAUGE, Source::Value(|s| &s.keys_with_expiry)),
     family("keyval_expired_keys_total", "Keys removed because their TTL passed.", COUNTER, Source::Value(|s| &s.expired_keys)),
+    family("keyval_evicted_keys_total", "Keys removed by maxmemory eviction.", COUNTER, Source::Value(|s| &s.evicted_keys)),
+    family("keyval_oom_rejections_total", "Write commands refused with -OOM (used memory over maxmemory and nothing left to evict).", COUNTER, Source::Value(|s| &s.oom_rejections)),
     family("keyval_connections_received_total", "Connections accepted (including those then refused).", COUNTER, Source::Value(|s| &s.connections_received)),
     family("keyval_rejected_connections_total", "Connections refused because maxclients was reached.", COUNTER, Source::Value(|s| &s.rejected_connections)),
     family("keyval_keyspace_hits_total", "Key lookups by read commands that found the key.", COUNTER, Source::Value(|s| &s.keyspace_hits)),

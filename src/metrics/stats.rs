@@ -461,6 +461,12 @@ pub struct Stats {
     /// `expired_keys` as it was at the last CONFIG RESETSTAT: INFO reports the keys
     /// expired since (the count itself belongs to the keyspace).
     pub expired_keys_reset: AtomicU64,
+    /// Keys removed by maxmemory eviction.
+    pub evicted_keys: AtomicU64,
+    /// Microseconds spent over maxmemory (INFO total_eviction_exceeded_time, in ms).
+    pub eviction_exceeded_us: AtomicU64,
+    /// Writes refused with -OOM.
+    pub oom_rejections: AtomicU64,
     /// Keys in all databases (published each loop turn).
     pub keys: AtomicU64,
     /// Keys with a TTL in all databases (published each loop turn).
@@ -523,6 +529,9 @@ impl Stats {
             keyspace_misses: AtomicU64::new(0),
             expired_keys: AtomicU64::new(0),
             expired_keys_reset: AtomicU64::new(0),
+            evicted_keys: AtomicU64::new(0),
+            eviction_exceeded_us: AtomicU64::new(0),
+            oom_rejections: AtomicU64::new(0),
             keys: AtomicU64::new(0),
             keys_with_expiry: AtomicU64::new(0),
             db_keys: (0..databases)
@@ -596,6 +605,8 @@ impl Stats {
         self.errors.clear();
         set(&self.expired_keys_reset, get(&self.expired_keys));
         for c in [
+            &self.evicted_keys,
+            &self.eviction_exceeded_us,
             &self.connections_received,
             &self.rejected_connections,
             &self.protocol_errors,

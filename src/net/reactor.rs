@@ -149,7 +149,8 @@ impl Server {
         crate::store::lazyfree::set_options(&params.settings.lazyfree);
         crate::store::lazyfree::start();
         let now = now_ms();
-        let store = Store::new(config.databases as usize, now);
+        let mut store = Store::new(config.databases as usize, now);
+        store.set_access_mode(params.settings.memory.access_mode());
         Ok(Server {
             poll,
             sockets,
@@ -911,6 +912,7 @@ impl Server {
         set(&stats.used_memory, used);
 
         self.clients_cron(now);
+        self.eviction_cron(now);
         if self.shared.tracking.active() {
             // A lowered tracking-table-max-keys applies even to an idle server.
             crate::cmd::tracking::limit(&mut self.shared);
@@ -924,6 +926,32 @@ impl Server {
         self.last_idle_check = now;
         self.store.cron();
         self.trim_heap();
+    }
+
+    /// Carries on an eviction pass that stopped at its time limit, or applies a limit
+    /// nobody has written past yet (Redis's evictionTimeProc). Events go out through a
+    /// client of its own, as the expiry cycle's do.
+    fn eviction_cron(&mut self, now: u64) {
+        let memory = self.shared.params.settings.memory;
+        if memory.maxmemory == 0
+            || (!self.shared.eviction.pending
+                && crate::cmd::memory::used_memory() <= memory.maxmemory)
+        {
+            return;
+        }
+        let mut client = Client::new(0, true, now);
+        let mut out = crate::resp::Reply::new();
+        let mut ctx = Ctx {
+            store: &mut self.store,
+            client: &mut client,
+            out: &mut out,
+            shared: &mut self.shared,
+            now,
+        };
+        crate::cmd::memory::cron(&mut ctx);
+        if self.shared.loop_work || self.shared.pubsub.has_outbox() {
+            self.loop_work(now);
+        }
     }
 
     /// Redis's clientsCron: each cron turn visits a slice of the clients (at least 5, and

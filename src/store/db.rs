@@ -11,7 +11,8 @@
 
 use hashbrown::HashTable;
 
-use super::bytes::SmallBytes;
+use super::evict::{self, AccessMode, Policy, Pool};
+use super::keybytes::KeyBytes;
 use super::lazyfree;
 use super::table::{self, hash_bytes};
 use super::value::Value;
@@ -28,11 +29,12 @@ struct Expiry {
 
 /// A key, its value and its expiry: 56 bytes, kept behind one `Box` per key, so the hash
 /// table holds 8-byte pointers (a table sized for 1M keys has 2M buckets: fat slots would
-/// cost more than the entries). A key of up to 22 bytes and a string value of up to 22
-/// bytes live inside the entry: such a key costs one 64-byte allocation in all.
+/// cost more than the entries). A key name of up to 18 bytes (with its access metadata)
+/// and a string value of up to 22 bytes live inside the entry: such a key costs one
+/// 64-byte allocation in all.
 #[derive(Debug)]
 pub struct Entry {
-    key: SmallBytes,
+    key: KeyBytes,
     /// The stored value.
     pub value: Value,
     /// Present once the key had a TTL (kept, zeroed, after PERSIST while a timer is out).
@@ -43,6 +45,17 @@ impl Entry {
     /// The key's bytes.
     pub fn key(&self) -> &[u8] {
         &self.key
+    }
+
+    /// The key's access metadata: an LRU clock or LFU counter and time (see
+    /// [`super::evict`]).
+    pub fn access(&self) -> u64 {
+        self.key.access()
+    }
+
+    /// Overwrites the access metadata (OBJECT FREQ tests, TOUCH, RESTORE's IDLETIME/FREQ).
+    pub fn set_access(&mut self, access: u64) {
+        self.key.set_access(access);
     }
 
     /// The absolute expiry (ms since the epoch), if the key has a TTL.
@@ -128,6 +141,8 @@ pub struct Db {
     /// CLIENT PAUSE is on: keys past their TTL read as missing but are not deleted, so the
     /// dataset does not change while paused (Redis's expireIfNeeded).
     keep_expired: bool,
+    /// How lookups update the keys' access metadata (LRU clock or LFU counter).
+    access: AccessMode,
 }
 
 /// Who waits for which key (blocking pops), in the order they started waiting, and which
@@ -258,7 +273,15 @@ impl Db {
             events: KeyEvents::default(),
             blocking: Waiters::default(),
             keep_expired: false,
+            access: AccessMode::default(),
         }
+    }
+
+    /// How lookups update access metadata from now on (maxmemory-policy, lfu-* settings).
+    /// Switching between LRU and LFU leaves the old metadata, which reads as nonsense in
+    /// the new mode until keys are accessed again, as in Redis.
+    pub fn set_access_mode(&mut self, mode: AccessMode) {
+        self.access = mode;
     }
 
     /// Which keyspace events this database records (see [`KeyEvents`]).
@@ -323,7 +346,11 @@ impl Db {
                 self.events.expired(key);
                 None
             }
-            Ok(occ) => Some(&mut **occ.into_mut()),
+            Ok(occ) => {
+                let e = &mut **occ.into_mut();
+                e.key.set_access(self.access.touched(e.key.access(), now));
+                Some(e)
+            }
             Err(_) => None,
         }
     }
@@ -353,6 +380,13 @@ impl Db {
             .find(self.hash(key), |e| *e.key == *key)
             .map(|e| &**e)
             .filter(|e| !e.is_expired(now))
+    }
+
+    /// Looks a key up as stored, expired or not, touching nothing.
+    pub fn peek_raw(&self, key: &[u8]) -> Option<&Entry> {
+        self.table
+            .find(self.hash(key), |e| *e.key == *key)
+            .map(|e| &**e)
     }
 
     /// True if the key is still stored but its TTL has passed (WATCH treats that as a change).
@@ -395,11 +429,13 @@ impl Db {
             wheel,
             expired,
             events,
+            access,
             ..
         } = self;
         let entry = match table.find_entry(hash, |e| *e.key == *key) {
             Ok(occ) => {
                 let e: &mut Entry = occ.into_mut();
+                e.key.set_access(access.touched(e.key.access(), now));
                 if e.is_expired(now) {
                     // Redis deletes the expired key before writing the new one.
                     *expired += 1;
@@ -417,8 +453,10 @@ impl Db {
             Err(absent) => {
                 events.record(crate::config::params::notify::NEW, "new", key);
                 let value = update(None).expect("update must create a value for a new key");
+                let mut name = KeyBytes::new(key);
+                name.set_access(access.initial(now));
                 let entry = Box::new(Entry {
-                    key: SmallBytes::new(key),
+                    key: name,
                     value,
                     expiry: None,
                 });
@@ -561,6 +599,74 @@ impl Db {
     /// visited home bucket until about `count` were seen. Returns the next cursor.
     pub fn scan(&self, cursor: u64, count: usize, mut f: impl FnMut(&Entry)) -> u64 {
         table::scan(&self.table, |e| hash_bytes(&e.key), cursor, count, |e| f(e))
+    }
+
+    /// Offers `samples` random keys of this database (`db` is its number) to the eviction
+    /// pool, scored for `policy`; volatile policies only consider keys with a TTL (drawn
+    /// from the whole table: up to 16 draws per sample when few keys have one). Returns
+    /// false when no key qualifies.
+    pub fn sample_for_eviction(
+        &self,
+        pool: &mut Pool,
+        policy: Policy,
+        samples: usize,
+        db: usize,
+        rand: &mut u64,
+        now: u64,
+    ) -> bool {
+        let volatile = policy.volatile_only();
+        if self.table.is_empty() || (volatile && self.expires == 0) {
+            return false;
+        }
+        let mut offered = 0;
+        let mut draws = samples.saturating_mul(16);
+        while offered < samples && draws > 0 {
+            draws -= 1;
+            let Some(i) = table::random_bucket(&self.table, super::next_random(rand)) else {
+                break;
+            };
+            let Some(e) = self.table.get_bucket(i) else {
+                continue;
+            };
+            let expire_at = e.expire_at();
+            if volatile && expire_at.is_none() {
+                continue;
+            }
+            offered += 1;
+            let score = evict::score(
+                policy,
+                e.key.access(),
+                expire_at,
+                now,
+                self.access.decay_minutes,
+            );
+            pool.offer(score, db, &e.key);
+        }
+        true
+    }
+
+    /// A random key (with a TTL when `volatile`) for the random policies.
+    pub fn random_victim(&self, volatile: bool, rand: &mut u64) -> Option<Box<[u8]>> {
+        if self.table.is_empty() || (volatile && self.expires == 0) {
+            return None;
+        }
+        for _ in 0..1024 {
+            let i = table::random_bucket(&self.table, super::next_random(rand))?;
+            let e = self.table.get_bucket(i)?;
+            if !volatile || e.expire_raw() != 0 {
+                return Some((*e.key).into());
+            }
+        }
+        None
+    }
+
+    /// Number of keys eviction may choose from under `policy`.
+    pub fn evictable(&self, policy: Policy) -> usize {
+        if policy.volatile_only() {
+            self.expires
+        } else {
+            self.table.len()
+        }
     }
 
     /// A random live key, deleting expired keys met on the way (RANDOMKEY).

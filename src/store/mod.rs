@@ -2,7 +2,9 @@
 
 pub mod bytes;
 pub mod db;
+pub mod evict;
 pub mod hash;
+pub mod keybytes;
 pub mod lazyfree;
 pub mod list;
 pub mod set;
@@ -67,6 +69,10 @@ pub struct Store {
     blocked: usize,
     /// Some client tracks keys: writes record the keys they change.
     tracking: bool,
+    /// maxmemory eviction's best candidates so far (see [`evict`]).
+    eviction_pool: evict::Pool,
+    /// The database the random policies take their next victim from (Redis's `next_db`).
+    next_random_db: usize,
 }
 
 impl Store {
@@ -79,6 +85,66 @@ impl Store {
             event_classes: 0,
             blocked: 0,
             tracking: false,
+            eviction_pool: evict::Pool::default(),
+            next_random_db: 0,
+        }
+    }
+
+    /// How lookups update access metadata in every database (maxmemory-policy, lfu-*).
+    pub fn set_access_mode(&mut self, mode: evict::AccessMode) {
+        for db in &mut self.dbs {
+            db.set_access_mode(mode);
+        }
+        self.eviction_pool.clear();
+    }
+
+    /// The next key to evict under `policy` (Redis's performEvictions' choice): the best
+    /// candidate of the pool after sampling `samples` keys of every database, or a random
+    /// key for the random policies. None when no key qualifies.
+    pub fn pick_victim(
+        &mut self,
+        policy: evict::Policy,
+        samples: usize,
+        now: u64,
+    ) -> Option<(usize, Box<[u8]>)> {
+        if policy == evict::Policy::NoEviction {
+            return None;
+        }
+        if policy.is_random() {
+            let n = self.dbs.len();
+            for _ in 0..n {
+                self.next_random_db = (self.next_random_db + 1) % n;
+                let i = self.next_random_db;
+                if let Some(key) = self.dbs[i].random_victim(policy.volatile_only(), &mut self.rng)
+                {
+                    return Some((i, key));
+                }
+            }
+            return None;
+        }
+        loop {
+            let mut any = false;
+            for (i, db) in self.dbs.iter().enumerate() {
+                any |= db.sample_for_eviction(
+                    &mut self.eviction_pool,
+                    policy,
+                    samples,
+                    i,
+                    &mut self.rng,
+                    now,
+                );
+            }
+            if !any {
+                return None;
+            }
+            // The best candidate that still exists (a ghost was deleted or lost its TTL
+            // since it was sampled: try the next).
+            while let Some((i, key)) = self.eviction_pool.take_best() {
+                let found = self.dbs[i].peek_raw(&key);
+                if found.is_some_and(|e| !policy.volatile_only() || e.expire_at().is_some()) {
+                    return Some((i, key));
+                }
+            }
         }
     }
 
