@@ -116,7 +116,8 @@ fn evict_key(ctx: &mut Ctx, db: usize, key: &[u8]) {
     };
     bump(&ctx.shared.stats.evicted_keys, 1);
     notify::notify_db(ctx, db, notify::EVICTED, "evicted", key);
-    drop(entry);
+    let lazy = ctx.shared.params.settings.lazyfree.eviction;
+    crate::store::lazyfree::free_if(lazy, entry.value);
 }
 
 /// The OOM check of `execute`, after authentication: evicts, then tells whether the
