@@ -439,7 +439,8 @@ impl Conn {
     /// Gives back buffer memory the connection does not use (called by the cron once a
     /// second, as Redis's clientsCronResizeQueryBuffer): all of it once the client has been
     /// idle for more than `idle_secs` 2 seconds; while it is busy, the part of a big read
-    /// buffer that its recent peak did not need. Returns the bytes released.
+    /// buffer that its recent peak did not need; and the argument table of a request with
+    /// very many arguments. Returns the bytes released.
     pub fn resize_buffers(&mut self, idle_secs: u64) -> usize {
         let before = self.rbuf.len() + self.out.capacity();
         let size = self.rbuf.len();
@@ -464,7 +465,8 @@ impl Conn {
         if idle_secs > 2 || self.out.capacity() > RESIZE_THRESHOLD {
             self.out.shrink_if_idle(READ_CHUNK);
         }
-        before.saturating_sub(self.rbuf.len() + self.out.capacity())
+        let args = self.parser.shrink();
+        before.saturating_sub(self.rbuf.len() + self.out.capacity()) + args
     }
 
     /// Memory its buffers hold (freed with it when it closes).

@@ -54,6 +54,10 @@ struct Cli {
     /// report when (`freed_ms`); INFO's own cost then shows in the PING waits.
     #[arg(long)]
     poll_info: bool,
+    /// What the measuring client sends: `ping`, or `set` (SET of a 100-byte value to one
+    /// of 100,000 keys: traffic that allocates).
+    #[arg(long, default_value = "ping")]
+    probe: String,
 }
 
 /// Elements per loading command, and loading commands in flight.
@@ -125,14 +129,22 @@ fn load(c: &mut Client, kind: &str, key: &[u8], members: u64) {
     assert_eq!(got, Value::Integer(members as i64), "{kind} size");
 }
 
-/// PINGs until `stop`, recording (start, round trip) of each.
-fn pinger(addr: SocketAddr, stop: Arc<AtomicBool>) -> Vec<(Instant, Duration)> {
+/// Sends the probe (PING, or SET) until `stop`, recording (start, round trip) of each.
+fn pinger(addr: SocketAddr, stop: Arc<AtomicBool>, set: bool) -> Vec<(Instant, Duration)> {
     let mut c = connect(addr);
-    let ping = loadtest::resp::command(&[&b"PING"[..]]);
+    let value = [b'v'; 100];
     let mut samples = Vec::with_capacity(1 << 20);
+    let mut i = 0u64;
     while !stop.load(Ordering::Relaxed) {
+        let probe = if set {
+            i += 1;
+            let key = format!("stall:probe:{}", i % 100_000);
+            loadtest::resp::command(&[&b"SET"[..], key.as_bytes(), &value])
+        } else {
+            loadtest::resp::command(&[&b"PING"[..]])
+        };
         let t = Instant::now();
-        c.send(&ping).expect("ping");
+        c.send(&probe).expect("probe");
         check(c.read().expect("pong"));
         samples.push((t, t.elapsed()));
     }
@@ -163,7 +175,8 @@ fn run(addr: SocketAddr, cli: &Cli, kind: &str) {
     let stop = Arc::new(AtomicBool::new(false));
     let pings = {
         let stop = stop.clone();
-        thread::spawn(move || pinger(addr, stop))
+        let set = cli.probe == "set";
+        thread::spawn(move || pinger(addr, stop, set))
     };
     // Let the pinger settle before the UNLINK.
     thread::sleep(Duration::from_millis(200));
