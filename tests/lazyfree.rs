@@ -120,7 +120,7 @@ fn info_has_the_fields() {
     on_both(&[], |port| {
         let mut c = Client::connect(port);
         for section in ["memory", "", "all"] {
-            let info = c.cmd_str(&format!("INFO {section}").trim().to_string());
+            let info = c.cmd_str(format!("INFO {section}").trim());
             for field in ["lazyfree_pending_objects:", "lazyfreed_objects:"] {
                 assert!(info.contains(field), "no {field} in INFO {section}");
             }
