@@ -127,7 +127,7 @@ fn expire_generic(ctx: &mut Ctx, args: Args, base: u64, seconds: bool, cmd: &str
 /// absolute deadline, in seconds (rounded) or milliseconds.
 fn ttl_generic(ctx: &mut Ctx, args: Args, ms: bool, absolute: bool) {
     let now = ctx.now;
-    let (found, out) = ctx.read(args.get(1));
+    let (found, out) = ctx.read_no_touch(args.get(1));
     let Some(entry) = found else {
         lookup_events(ctx);
         ctx.out.int(-2);

@@ -14,7 +14,7 @@ pub const COMMANDS: &[Command] = &[
     Command { name: "del", arity: -2, flags: WRITE, keys: (1, -1, 1), group: "generic", summary: "Deletes one or more keys.", handler: del },
     Command { name: "unlink", arity: -2, flags: WRITE | FAST, keys: (1, -1, 1), group: "generic", summary: "Asynchronously deletes one or more keys.", handler: unlink },
     Command { name: "exists", arity: -2, flags: READONLY | FAST, keys: (1, -1, 1), group: "generic", summary: "Determines whether one or more keys exist.", handler: exists },
-    Command { name: "touch", arity: -2, flags: READONLY | FAST, keys: (1, -1, 1), group: "generic", summary: "Returns the number of existing keys out of those specified after updating the time they were last accessed.", handler: exists },
+    Command { name: "touch", arity: -2, flags: READONLY | FAST, keys: (1, -1, 1), group: "generic", summary: "Returns the number of existing keys out of those specified after updating the time they were last accessed.", handler: touch },
     Command { name: "type", arity: 2, flags: READONLY | FAST, keys: (1, 1, 1), group: "generic", summary: "Determines the type of value stored at a key.", handler: type_cmd },
     Command { name: "rename", arity: 3, flags: WRITE, keys: (1, 2, 1), group: "generic", summary: "Renames a key and overwrites the destination.", handler: rename },
     Command { name: "renamenx", arity: 3, flags: WRITE | FAST, keys: (1, 2, 1), group: "generic", summary: "Renames a key only when the target key name doesn't exist.", handler: renamenx },
@@ -59,6 +59,17 @@ fn exists(ctx: &mut Ctx, args: Args) {
     let n = args
         .iter()
         .skip(1)
+        .filter(|k| ctx.read_no_touch(k).0.is_some())
+        .count();
+    notify::lookup_events(ctx);
+    ctx.out.int(n as i64);
+}
+
+/// TOUCH: EXISTS that counts as an access (LRU clock, LFU counter), as Redis's.
+fn touch(ctx: &mut Ctx, args: Args) {
+    let n = args
+        .iter()
+        .skip(1)
         .filter(|k| ctx.read(k).0.is_some())
         .count();
     notify::lookup_events(ctx);
@@ -67,7 +78,7 @@ fn exists(ctx: &mut Ctx, args: Args) {
 
 fn type_cmd(ctx: &mut Ctx, args: Args) {
     let name = ctx
-        .read(args.get(1))
+        .read_no_touch(args.get(1))
         .0
         .map_or("none", |e| e.value.type_name());
     notify::lookup_events(ctx);

@@ -577,6 +577,25 @@ impl<'a> Ctx<'a> {
         (found, self.out)
     }
 
+    /// [`Ctx::read`] that does not count as an access for eviction (TTL, TYPE, EXISTS, as
+    /// Redis's LOOKUP_NOTOUCH).
+    pub fn read_no_touch(&mut self, key: &[u8]) -> (Option<&mut Entry>, &mut Reply) {
+        let found = self
+            .store
+            .db(self.client.db)
+            .get_mut_no_touch(key, self.now);
+        let stats = &self.shared.stats;
+        bump(
+            if found.is_some() {
+                &stats.keyspace_hits
+            } else {
+                &stats.keyspace_misses
+            },
+            1,
+        );
+        (found, self.out)
+    }
+
     /// Looks a key up for a write command (deleting it if expired); no hit/miss accounting.
     #[inline]
     pub fn write(&mut self, key: &[u8]) -> (Option<&mut Entry>, &mut Reply) {
@@ -846,15 +865,20 @@ pub fn execute(ctx: &mut Ctx, args: Args) {
 #[cold]
 #[inline(never)]
 fn oom_refused(ctx: &mut Ctx, cmd: &Command, args: Args) -> bool {
-    let f = if matches!(
-        cmd.name,
-        "eval" | "evalsha" | "eval_ro" | "evalsha_ro" | "fcall" | "fcall_ro"
-    ) {
+    let f = request_flags(ctx, cmd, args);
+    memory::refuse_for_oom(ctx, cmd, f)
+}
+
+/// A request's flags as Redis's getCommandFlags sees them: a script's own (its shebang or
+/// its function's flags), FUNCTION's subcommand's, EXEC's with its queued commands'.
+pub fn request_flags(ctx: &Ctx, cmd: &Command, args: Args) -> u32 {
+    if cmd.name.starts_with("eval") || cmd.name.starts_with("fcall") {
         scripting::effective_flags(ctx.shared, cmd, args)
+    } else if cmd.name == "function" && args.len() > 1 {
+        functions::subcommand_flags(args.get(1))
     } else {
         with_queued_flags(ctx, cmd)
-    };
-    memory::refuse_for_oom(ctx, cmd, f)
+    }
 }
 
 /// The checks that concern only monitors and paused servers, in Redis's order: a client in
@@ -956,6 +980,7 @@ fn finish(ctx: &mut Ctx, slot: usize, failed: bool, mark: usize) {
         // A script's error that a command of the script already replied (and counted).
         if ctx.shared.error_counted {
             ctx.shared.error_counted = false;
+            bump(&ctx.shared.stats.errors_counted_twice, 1);
         } else {
             count_error(ctx, mark);
         }

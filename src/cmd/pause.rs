@@ -123,13 +123,7 @@ pub fn must_wait(ctx: &mut Ctx, cmd: &Command, args: crate::resp::Args) -> bool 
         PauseKind::Off => false,
         PauseKind::All => true,
         PauseKind::Write => {
-            let f = if cmd.name.starts_with("eval") || cmd.name.starts_with("fcall") {
-                super::scripting::effective_flags(ctx.shared, cmd, args)
-            } else if cmd.name == "function" && args.len() > 1 {
-                super::functions::subcommand_flags(args.get(1))
-            } else {
-                super::with_queued_flags(ctx, cmd)
-            };
+            let f = super::request_flags(ctx, cmd, args);
             f & (flags::WRITE | flags::MAY_REPLICATE) != 0
         }
     }

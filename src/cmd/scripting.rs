@@ -284,8 +284,9 @@ impl Host for ScriptHost<'_> {
             && self.shared.eviction.pre_command_oom
             && self.shared.params.settings.memory.maxmemory != 0
         {
-            self.rejected(id);
-            return Err(super::memory::OOM.into());
+            self.shared.stats.errors.record(b"OOM");
+            self.shared.stats.commands[id].reject();
+            return Err(format!("-{}", super::memory::OOM));
         }
         if cmd.flags & WRITE != 0 {
             // From now on SCRIPT KILL cannot stop it (Redis's SCRIPT_WRITE_DIRTY).

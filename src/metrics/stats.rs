@@ -467,6 +467,9 @@ pub struct Stats {
     pub eviction_exceeded_us: AtomicU64,
     /// Writes refused with -OOM.
     pub oom_rejections: AtomicU64,
+    /// Failed calls whose error reply repeated one already counted (a script's error
+    /// raised by a command it called): total_error_replies counts such an error once.
+    pub errors_counted_twice: AtomicU64,
     /// Keys in all databases (published each loop turn).
     pub keys: AtomicU64,
     /// Keys with a TTL in all databases (published each loop turn).
@@ -532,6 +535,7 @@ impl Stats {
             evicted_keys: AtomicU64::new(0),
             eviction_exceeded_us: AtomicU64::new(0),
             oom_rejections: AtomicU64::new(0),
+            errors_counted_twice: AtomicU64::new(0),
             keys: AtomicU64::new(0),
             keys_with_expiry: AtomicU64::new(0),
             db_keys: (0..databases)
@@ -578,7 +582,7 @@ impl Stats {
             .iter()
             .map(|c| get(&c.failed) + get(&c.rejected))
             .sum();
-        commands + get(&self.protocol_errors)
+        (commands + get(&self.protocol_errors)).saturating_sub(get(&self.errors_counted_twice))
     }
 
     /// Error replies by code, in byte order (INFO errorstats). Protocol errors are counted
@@ -605,6 +609,7 @@ impl Stats {
         self.errors.clear();
         set(&self.expired_keys_reset, get(&self.expired_keys));
         for c in [
+            &self.errors_counted_twice,
             &self.evicted_keys,
             &self.eviction_exceeded_us,
             &self.connections_received,

@@ -605,7 +605,8 @@ pub fn shebang_flags(body: &[u8]) -> Result<(u32, usize), String> {
         let Some(list) = part.strip_prefix("flags=") else {
             return Err(format!("ERR Unknown lua shebang option: {part}"));
         };
-        for name in list.split(',') {
+        // `flags=` alone declares no flag (Redis splits an empty list into nothing).
+        for name in list.split(',').filter(|_| !list.is_empty()) {
             let Some(&(_, bit)) = flags::NAMES.iter().find(|(n, _)| *n == name) else {
                 return Err(format!("ERR Unexpected flag in script shebang: {name}"));
             };

@@ -330,9 +330,22 @@ impl Db {
         hash_bytes(key)
     }
 
-    /// Looks a key up for reading or writing, deleting it first if it has expired.
+    /// Looks a key up for reading or writing, deleting it first if it has expired; the
+    /// access counts for eviction (LRU clock, LFU counter).
     #[inline]
     pub fn get_mut(&mut self, key: &[u8], now: u64) -> Option<&mut Entry> {
+        self.lookup(key, now, true)
+    }
+
+    /// [`Db::get_mut`] that leaves the access metadata alone (TTL, TYPE, EXISTS: Redis's
+    /// LOOKUP_NOTOUCH).
+    #[inline]
+    pub fn get_mut_no_touch(&mut self, key: &[u8], now: u64) -> Option<&mut Entry> {
+        self.lookup(key, now, false)
+    }
+
+    #[inline]
+    fn lookup(&mut self, key: &[u8], now: u64, touch: bool) -> Option<&mut Entry> {
         let hash = self.hash(key);
         match self.table.find_entry(hash, |e| *e.key == *key) {
             Ok(occ) if occ.get().is_expired(now) => {
@@ -348,7 +361,9 @@ impl Db {
             }
             Ok(occ) => {
                 let e = &mut **occ.into_mut();
-                e.key.set_access(self.access.touched(e.key.access(), now));
+                if touch {
+                    e.key.set_access(self.access.touched(e.key.access(), now));
+                }
                 Some(e)
             }
             Err(_) => None,
