@@ -1,11 +1,13 @@
 //! Keyspace commands (Redis's db.c): DEL, EXISTS, TYPE, RENAME, COPY, MOVE, SWAPDB,
 //! DBSIZE, RANDOMKEY, KEYS, SCAN, FLUSHDB, FLUSHALL.
 
+use hashbrown::HashTable;
+
 use super::flags::{FAST, READONLY, WRITE};
 use super::notify::{self, GENERIC};
 use super::{Command, Ctx, err};
 use crate::resp::Args;
-use crate::store::{Ttl, lazyfree};
+use crate::store::{Entry, Ttl, lazyfree};
 use crate::util::glob_match;
 
 /// The keyspace family's command table.
@@ -393,11 +395,11 @@ fn flush_mode(ctx: &mut Ctx, args: Args) -> Option<bool> {
     }
 }
 
-/// Frees the old tables of `keys` keys: on the lazyfree thread for ASYNC, whatever their
-/// size (Redis's emptyDbAsync), so the event loop does not stall on millions of frees.
-fn release<T: Send + 'static>(old: T, keys: usize, background: bool) {
+/// Frees the old tables: on the lazyfree thread for ASYNC, whatever their size (Redis's
+/// emptyDbAsync), so the event loop does not stall on millions of frees.
+fn release(old: Vec<HashTable<Box<Entry>>>, background: bool) {
     if background {
-        lazyfree::free_all(old, keys);
+        lazyfree::free_tables(old);
     } else {
         drop(old);
     }
@@ -408,8 +410,7 @@ fn flushdb(ctx: &mut Ctx, args: Args) {
         return;
     };
     let old = ctx.db().clear();
-    let keys = old.len();
-    release(old, keys, background);
+    release(vec![old], background);
     super::tracking::invalidate_all(ctx);
     ctx.out.ok();
 }
@@ -421,8 +422,7 @@ fn flushall(ctx: &mut Ctx, args: Args) {
     let old: Vec<_> = (0..ctx.store.len())
         .map(|i| ctx.store.db(i).clear())
         .collect();
-    let keys = old.iter().map(|t| t.len()).sum();
-    release(old, keys, background);
+    release(old, background);
     super::tracking::invalidate_all(ctx);
     ctx.out.ok();
 }

@@ -17,6 +17,7 @@
 
 use hashbrown::HashTable;
 
+use super::lazyfree;
 use super::table::{self, hash_bytes};
 use super::thin::ThinBuf;
 use crate::resp::{format_i64, parse_i64};
@@ -62,6 +63,15 @@ impl Key {
         match self {
             Key::Inline { len, buf } => &buf[..usize::from(*len)],
             Key::Heap(b) => b.as_slice(),
+        }
+    }
+
+    /// Where its own allocation is (None inline): the lazyfree thread frees members in
+    /// address order.
+    pub fn heap_address(&self) -> Option<usize> {
+        match self {
+            Key::Inline { .. } => None,
+            Key::Heap(b) => Some(b.as_slice().as_ptr() as usize),
         }
     }
 
@@ -283,6 +293,17 @@ fn key_hash(k: &Key) -> u64 {
 }
 
 impl Set {
+    /// Frees the set, its members that have an allocation of their own in address order
+    /// (see [`lazyfree::drop_in_address_order`]; the lazyfree thread's way).
+    pub fn free_in_address_order(self) {
+        if let Repr::Table(t) = self.repr {
+            let heap = t.into_iter().filter(|k| k.heap_address().is_some());
+            lazyfree::drop_in_address_order(heap.collect(), |k: &Key| {
+                k.heap_address().unwrap_or(0)
+            });
+        }
+    }
+
     /// An empty set (an intset until a non-integer member arrives, as Redis's
     /// `createIntsetObject`).
     pub fn new() -> Set {

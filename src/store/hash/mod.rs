@@ -302,6 +302,16 @@ impl<'a> Iterator for Iter<'a> {
 impl ExactSizeIterator for Iter<'_> {}
 
 impl Hash {
+    /// Frees the hash, the fields of its big form in address order (see
+    /// [`crate::store::lazyfree::drop_in_address_order`]; the lazyfree thread's way).
+    pub fn free_in_address_order(self) {
+        if let Repr::Table(t) = self.repr {
+            crate::store::lazyfree::drop_in_address_order(t.into_iter().collect(), |p: &Pair| {
+                p.ptr.as_ptr() as usize
+            });
+        }
+    }
+
     /// An empty hash.
     pub fn new() -> Hash {
         Hash::default()

@@ -318,6 +318,23 @@ fn plan(current: Option<f64>, score: f64, flags: AddFlags) -> Plan {
 }
 
 impl ZSet {
+    /// Frees the set, the members of its big form that have an allocation of their own in
+    /// address order (see [`crate::store::lazyfree::drop_in_address_order`]; the lazyfree
+    /// thread's way).
+    pub fn free_in_address_order(self) {
+        if let Repr::Big(mut b) = self.repr {
+            let slots = std::mem::take(&mut b.slots);
+            drop(b);
+            let heap = slots
+                .into_iter()
+                .map(|s| s.member)
+                .filter(|m| m.heap_address().is_some());
+            crate::store::lazyfree::drop_in_address_order(heap.collect(), |m| {
+                m.heap_address().unwrap_or(0)
+            });
+        }
+    }
+
     /// An empty sorted set (small, and listpack-like until it outgrows Redis's limits).
     pub fn new() -> ZSet {
         ZSet {
