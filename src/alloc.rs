@@ -278,10 +278,10 @@ mod tests {
             // bytes (glibc's headers live next to them).
             assert_eq!(*p.add(layout.size() / 2), 0);
             let page = page_size() as usize;
-            if (p as usize) % page != 0 {
+            if !(p as usize).is_multiple_of(page) {
                 assert_eq!(*p, 7);
             }
-            if (p as usize + layout.size()) % page != 0 {
+            if !(p as usize + layout.size()).is_multiple_of(page) {
                 assert_eq!(*p.add(layout.size() - 1), 7);
             }
             System.dealloc(p, layout);

@@ -105,8 +105,8 @@ fn run(rx: Receiver<Job>) {
             }
             Job::Tables(tables, n) => {
                 for t in tables {
-                    let entries = t.into_iter().collect();
-                    drop_in_address_order(entries, |e: &Box<Entry>| &**e as *const Entry as usize);
+                    let entries: Vec<Box<Entry>> = t.into_iter().collect();
+                    drop_in_address_order(entries, |e| &**e as *const Entry as usize);
                 }
                 n
             }
