@@ -66,6 +66,8 @@ fn writes_get_oom_under_noeviction_and_everything_else_runs() {
                 "DEL list",
                 "EXISTS list",
                 "CONFIG GET maxmemory",
+                "XGROUP CREATE st g $ MKSTREAM",
+                "XGROUP HELP",
                 // Inside MULTI anything but EXEC/DISCARD is refused, and EXEC aborts.
                 "MULTI",
                 "GET kept",

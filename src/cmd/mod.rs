@@ -876,6 +876,17 @@ pub fn request_flags(ctx: &Ctx, cmd: &Command, args: Args) -> u32 {
         scripting::effective_flags(ctx.shared, cmd, args)
     } else if cmd.name == "function" && args.len() > 1 {
         functions::subcommand_flags(args.get(1))
+    } else if cmd.name == "xgroup" && args.len() > 1 {
+        // Redis gives XGROUP's subcommands their own flags: those that create may grow
+        // memory.
+        let sub = args.get(1);
+        if sub.eq_ignore_ascii_case(b"create") || sub.eq_ignore_ascii_case(b"createconsumer") {
+            flags::WRITE | flags::DENYOOM
+        } else if sub.eq_ignore_ascii_case(b"help") {
+            flags::STALE
+        } else {
+            flags::WRITE
+        }
     } else {
         with_queued_flags(ctx, cmd)
     }
