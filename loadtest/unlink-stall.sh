@@ -12,6 +12,8 @@
 #   COMMAND  UNLINK (default) or DEL
 #   POLL_INFO=1  also read INFO memory every 10 ms until lazyfree_pending_objects is 0
 #            (shows when the value was freed, and what INFO costs meanwhile)
+#   PROBE    ping (default) or set: the measuring client sends SETs of 100 bytes instead
+#            (traffic that allocates)
 #
 # Columns (ms): unlink = the UNLINK's round trip; during = worst PING round trip that
 # overlapped it; after = worst PING round trip in the AFTER seconds that follow (the tool's
@@ -28,7 +30,7 @@ trap 'kill "${PIDS[@]}" 2>/dev/null || true' EXIT
 wait_up() { for _ in $(seq 100); do redis-cli -p "$1" ping >/dev/null 2>&1 && return; sleep 0.05; done; echo "server on $1 did not start" >&2; exit 1; }
 measure() {
   timeout 900 "$LOAD" --host 127.0.0.1:"$1" --members "$MEMBERS" --after "$AFTER" --command "$COMMAND" \
-    ${POLL_INFO:+--poll-info}
+    ${POLL_INFO:+--poll-info} --probe "${PROBE:-ping}"
 }
 
 redis-server --bind 127.0.0.1 --port $P1 --save '' --appendonly no >/dev/null 2>&1 & RPID=$!; PIDS+=($RPID)
