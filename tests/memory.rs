@@ -394,3 +394,22 @@ fn eviction_metric_and_info_fields_move() {
     c.cmd("CONFIG RESETSTAT");
     assert_eq!(info_field(&mut c, "stats", "evicted_keys"), 0);
 }
+
+#[test]
+fn exec_is_judged_by_its_queue_when_memory_runs_out_after_queueing() {
+    same_on_both(|port| {
+        let mut c = Client::connect(port);
+        let mut admin = Client::connect(port);
+        let mut t = run(&mut c, &["FLUSHALL", "SET x value", "MULTI", "GET x", "PING"]);
+        t.extend(run(&mut admin, &["CONFIG SET maxmemory 1"]));
+        // Only reads queued: EXEC runs them all.
+        t.extend(run(&mut c, &["EXEC"]));
+        t.extend(run(&mut admin, &["CONFIG SET maxmemory 0"]));
+        t.extend(run(&mut c, &["MULTI", "SET x 1", "GET x"]));
+        t.extend(run(&mut admin, &["CONFIG SET maxmemory 1"]));
+        // A queued write that may grow memory: the whole EXEC is refused.
+        t.extend(run(&mut c, &["EXEC", "GET x"]));
+        t.extend(run(&mut admin, &["CONFIG SET maxmemory 0"]));
+        t
+    });
+}

@@ -797,11 +797,19 @@ pub fn execute(ctx: &mut Ctx, args: Args) {
         reject(ctx, slot, mark);
         return;
     }
+    // Evictions and OOM refusals are for the request as a whole: not again for the
+    // commands EXEC or a script runs (Redis checks in processCommand only).
     if ctx.shared.params.settings.memory.maxmemory != 0
+        && !ctx.shared.in_exec
         && !ctx.shared.in_script
         && oom_refused(ctx, cmd, args)
     {
-        ctx.out.error(memory::OOM);
+        if cmd.name == "exec" && ctx.client.multi.is_some() {
+            // Redis's rejectCommand on EXEC: execCommandAbort, the transaction ends.
+            transactions::abort(ctx, memory::OOM);
+        } else {
+            ctx.out.error(memory::OOM);
+        }
         reject(ctx, slot, mark);
         return;
     }
