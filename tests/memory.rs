@@ -400,7 +400,10 @@ fn exec_is_judged_by_its_queue_when_memory_runs_out_after_queueing() {
     same_on_both(|port| {
         let mut c = Client::connect(port);
         let mut admin = Client::connect(port);
-        let mut t = run(&mut c, &["FLUSHALL", "SET x value", "MULTI", "GET x", "PING"]);
+        let mut t = run(
+            &mut c,
+            &["FLUSHALL", "SET x value", "MULTI", "GET x", "PING"],
+        );
         t.extend(run(&mut admin, &["CONFIG SET maxmemory 1"]));
         // Only reads queued: EXEC runs them all.
         t.extend(run(&mut c, &["EXEC"]));
