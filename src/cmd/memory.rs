@@ -11,6 +11,7 @@
 use std::time::Instant;
 
 use super::flags::DENYOOM;
+use super::server::ratio;
 use super::{Command, Ctx, notify, reply_help, subcommand};
 use crate::alloc;
 use crate::metrics::stats::bump;
@@ -295,10 +296,6 @@ fn overhead(ctx: &Ctx) -> Overhead {
             .connected_clients
             .load(std::sync::atomic::Ordering::Relaxed),
     }
-}
-
-fn ratio(a: u64, b: u64) -> f64 {
-    if b == 0 { 0.0 } else { a as f64 / b as f64 }
 }
 
 /// MEMORY STATS: Redis's map of figures, in its order.

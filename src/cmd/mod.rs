@@ -564,26 +564,23 @@ impl<'a> Ctx<'a> {
     /// hit or miss. Returns the reply buffer too, so the handler can use both at once.
     #[inline]
     pub fn read(&mut self, key: &[u8]) -> (Option<&mut Entry>, &mut Reply) {
-        let found = self.store.db(self.client.db).get_mut(key, self.now);
-        let stats = &self.shared.stats;
-        bump(
-            if found.is_some() {
-                &stats.keyspace_hits
-            } else {
-                &stats.keyspace_misses
-            },
-            1,
-        );
-        (found, self.out)
+        self.read_counted(key, true)
     }
 
     /// [`Ctx::read`] that does not count as an access for eviction (TTL, TYPE, EXISTS, as
     /// Redis's LOOKUP_NOTOUCH).
     pub fn read_no_touch(&mut self, key: &[u8]) -> (Option<&mut Entry>, &mut Reply) {
-        let found = self
-            .store
-            .db(self.client.db)
-            .get_mut_no_touch(key, self.now);
+        self.read_counted(key, false)
+    }
+
+    #[inline]
+    fn read_counted(&mut self, key: &[u8], touch: bool) -> (Option<&mut Entry>, &mut Reply) {
+        let db = self.store.db(self.client.db);
+        let found = if touch {
+            db.get_mut(key, self.now)
+        } else {
+            db.get_mut_no_touch(key, self.now)
+        };
         let stats = &self.shared.stats;
         bump(
             if found.is_some() {

@@ -100,7 +100,7 @@ fn human_bytes(n: u64) -> String {
 }
 
 /// `a / b` for INFO's ratios, 0 when `b` is 0 (where Redis would print inf or nan).
-fn ratio(a: u64, b: u64) -> f64 {
+pub(super) fn ratio(a: u64, b: u64) -> f64 {
     if b == 0 { 0.0 } else { a as f64 / b as f64 }
 }
 

@@ -53,11 +53,6 @@ impl Entry {
         self.key.access()
     }
 
-    /// Overwrites the access metadata (OBJECT FREQ tests, TOUCH, RESTORE's IDLETIME/FREQ).
-    pub fn set_access(&mut self, access: u64) {
-        self.key.set_access(access);
-    }
-
     /// The absolute expiry (ms since the epoch), if the key has a TTL.
     pub fn expire_at(&self) -> Option<u64> {
         self.expiry.as_ref().map(|e| e.at).filter(|&at| at != 0)
@@ -673,15 +668,6 @@ impl Db {
             }
         }
         None
-    }
-
-    /// Number of keys eviction may choose from under `policy`.
-    pub fn evictable(&self, policy: Policy) -> usize {
-        if policy.volatile_only() {
-            self.expires
-        } else {
-            self.table.len()
-        }
     }
 
     /// A random live key, deleting expired keys met on the way (RANDOMKEY).

@@ -123,11 +123,6 @@ pub fn lru_idle_ms(access: u64, now: u64) -> u64 {
     lru_clock(now).wrapping_sub(access) & LRU_CLOCK_MASK
 }
 
-/// LRU metadata for a key last used `idle_ms` ago (RESTORE IDLETIME, OBJECT's tests).
-pub fn lru_with_idle(idle_ms: u64, now: u64) -> u64 {
-    REFERENCED | (lru_clock(now).wrapping_sub(idle_ms) & LRU_CLOCK_MASK)
-}
-
 /// Minutes since the epoch, 16 bits (Redis's `LFUGetTimeInMinutes`).
 #[inline]
 fn lfu_minutes(now: u64) -> u64 {
@@ -311,6 +306,11 @@ pub fn score(policy: Policy, access: u64, expire_at: Option<u64>, now: u64, deca
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// LRU metadata for a key last used `idle_ms` ago.
+    pub fn lru_with_idle(idle_ms: u64, now: u64) -> u64 {
+        REFERENCED | (lru_clock(now).wrapping_sub(idle_ms) & LRU_CLOCK_MASK)
+    }
 
     #[test]
     fn lru_idle_time_survives_the_clock_wrapping() {
