@@ -20,6 +20,7 @@ pub mod monitor;
 pub mod notify;
 pub mod object;
 pub mod pause;
+pub mod persistence;
 pub mod pubsub;
 pub mod scripting;
 pub mod server;
@@ -158,6 +159,7 @@ impl Table {
             keys::COMMANDS,
             object::COMMANDS,
             memory::COMMANDS,
+            persistence::COMMANDS,
             expire::COMMANDS,
             lists::COMMANDS,
             hashes::COMMANDS,
@@ -491,6 +493,8 @@ pub struct Shared {
     pub error_counted: bool,
     /// maxmemory eviction's state between commands.
     pub eviction: memory::EvictionState,
+    /// Snapshot state and bookkeeping (SAVE, BGSAVE, save points, INFO persistence).
+    pub persist: persistence::Persistence,
 }
 
 impl Shared {
@@ -524,6 +528,7 @@ impl Shared {
             error_counted: false,
             script_keys: None,
             eviction: Default::default(),
+            persist: persistence::Persistence::new(crate::util::now_us() / 1_000_000),
         }
     }
 }
@@ -810,6 +815,21 @@ pub fn execute(ctx: &mut Ctx, args: Args) {
         reject(ctx, slot, mark);
         return;
     }
+    // After a failed background save, writes (and PING) are refused (Redis's
+    // writeCommandsDeniedByDiskError), for the request as a whole as the OOM check is.
+    if ctx.shared.persist.last_bgsave_failed
+        && !ctx.shared.in_exec
+        && !ctx.shared.in_script
+        && misconf_refused(ctx, cmd, args)
+    {
+        if cmd.name == "exec" && ctx.client.multi.is_some() {
+            transactions::abort(ctx, persistence::MISCONF);
+        } else {
+            ctx.out.error(persistence::MISCONF);
+        }
+        reject(ctx, slot, mark);
+        return;
+    }
     if ctx.client.pubsub.total() > 0
         && !ctx.out.is_resp3()
         && !pubsub::allowed_while_subscribed(cmd.name)
@@ -842,6 +862,11 @@ pub fn execute(ctx: &mut Ctx, args: Args) {
         ctx.shared.last_tick = crate::clock::ticks();
         return;
     }
+    if ctx.shared.persist.bgsave.is_some() {
+        // Lookups by commands that may write save the key into the snapshot first.
+        ctx.store
+            .set_snapshot_writing(cmd.flags & flags::READONLY == 0);
+    }
     (cmd.handler)(ctx, args);
     if ctx.store.has_events() {
         notify::flush_store_events(ctx);
@@ -872,6 +897,15 @@ pub fn execute(ctx: &mut Ctx, args: Args) {
 fn oom_refused(ctx: &mut Ctx, cmd: &Command, args: Args) -> bool {
     let f = request_flags(ctx, cmd, args);
     memory::refuse_for_oom(ctx, cmd, f)
+}
+
+#[cold]
+#[inline(never)]
+fn misconf_refused(ctx: &Ctx, cmd: &Command, args: Args) -> bool {
+    ctx.shared
+        .persist
+        .refuses_writes(&ctx.shared.params.settings.rdb)
+        && (cmd.name == "ping" || request_flags(ctx, cmd, args) & flags::WRITE != 0)
 }
 
 /// A request's flags as Redis's getCommandFlags sees them: a script's own (its shebang or

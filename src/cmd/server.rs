@@ -61,21 +61,25 @@ fn shutdown(ctx: &mut Ctx, args: Args) {
         ctx.error("ERR No shutdown in progress.");
         return;
     }
+    // A background save in progress is abandoned (Redis kills its child).
+    if let Some(snapshot) = ctx.shared.persist.bgsave.take() {
+        let _ = snapshot.abort(ctx.store);
+    }
     // Redis saves a final snapshot when asked to, or when save points are configured and
-    // NOSAVE is not given. There is no persistence yet: rather than exit as if the data
-    // were saved, fail as Redis does when that save fails (FORCE exits all the same).
-    if save || (ctx.shared.params.settings.save_configured && !nosave) {
-        if !force {
-            log::warn!("Error trying to save the DB, can't exit: persistence is not implemented");
-            log::warn!(
-                "Errors trying to shut down the server. Check the logs for more information."
-            );
-            ctx.error("ERR Errors trying to SHUTDOWN. Check logs.");
-            return;
+    // NOSAVE is not given; if that fails it stays up, unless FORCE.
+    if save || (!ctx.shared.params.settings.rdb.save_points.is_empty() && !nosave) {
+        log::info!("Saving the final RDB snapshot before exiting.");
+        if super::persistence::save_now(ctx.store, ctx.shared, ctx.now).is_err() {
+            if !force {
+                log::warn!("Error trying to save the DB, can't exit.");
+                log::warn!(
+                    "Errors trying to shut down the server. Check the logs for more information."
+                );
+                ctx.error("ERR Errors trying to SHUTDOWN. Check logs.");
+                return;
+            }
+            log::warn!("Error trying to save the DB. Exit anyway.");
         }
-        log::warn!(
-            "Error trying to save the DB. Exit anyway. (persistence is not implemented: nothing was saved)"
-        );
     }
     // No reply: like Redis, the server closes every connection as it exits.
     ctx.request(Request::Shutdown);
@@ -510,8 +514,9 @@ fn memory_section(ctx: &Ctx, t: &mut Text) {
 }
 
 fn persistence_section(ctx: &Ctx, t: &mut Text) {
+    let p = &ctx.shared.persist;
     t.section("Persistence");
-    // No persistence: what Redis shows with `save ""` and `appendonly no` before any save.
+    // Snapshots are taken without fork: there is never a copy-on-write figure to show.
     t.fixed(&[
         ("loading", "0"),
         ("async_loading", "0"),
@@ -521,19 +526,29 @@ fn persistence_section(ctx: &Ctx, t: &mut Text) {
         ("current_fork_perc", "0.00"),
         ("current_save_keys_processed", "0"),
         ("current_save_keys_total", "0"),
-        ("rdb_changes_since_last_save", "0"),
-        ("rdb_bgsave_in_progress", "0"),
     ]);
-    // Redis counts its start as the last save.
-    t.field("rdb_last_save_time", ctx.shared.stats.start_time);
+    t.field(
+        "rdb_changes_since_last_save",
+        p.changes_since_save(ctx.store),
+    );
+    t.field("rdb_bgsave_in_progress", u8::from(p.bgsave.is_some()));
+    t.field("rdb_last_save_time", p.lastsave);
+    t.field(
+        "rdb_last_bgsave_status",
+        if p.last_bgsave_failed { "err" } else { "ok" },
+    );
+    t.field("rdb_last_bgsave_time_sec", p.last_bgsave_secs);
+    t.field(
+        "rdb_current_bgsave_time_sec",
+        p.bgsave
+            .as_ref()
+            .map_or(-1, |s| s.start.elapsed().as_secs() as i64),
+    );
+    t.field("rdb_saves", p.saves);
+    t.fixed(&[("rdb_last_cow_size", "0")]);
+    t.field("rdb_last_load_keys_expired", p.loaded_expired);
+    t.field("rdb_last_load_keys_loaded", p.loaded_keys);
     t.fixed(&[
-        ("rdb_last_bgsave_status", "ok"),
-        ("rdb_last_bgsave_time_sec", "-1"),
-        ("rdb_current_bgsave_time_sec", "-1"),
-        ("rdb_saves", "0"),
-        ("rdb_last_cow_size", "0"),
-        ("rdb_last_load_keys_expired", "0"),
-        ("rdb_last_load_keys_loaded", "0"),
         ("aof_enabled", "0"),
         ("aof_rewrite_in_progress", "0"),
         ("aof_rewrite_scheduled", "0"),

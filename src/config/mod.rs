@@ -81,6 +81,33 @@ pub struct Config {
     #[arg(long, env = "KEYVAL_BUSY_POLL_US", default_value_t = 50)]
     pub busy_poll_us: u64,
 
+    /// Working directory, where snapshots are written and read (Redis's `dir`; default:
+    /// the directory the server starts in).
+    #[arg(long, env = "KEYVAL_DIR")]
+    pub dir: Option<String>,
+
+    /// Snapshot file name inside --dir.
+    #[arg(long, env = "KEYVAL_DBFILENAME", default_value = "dump.rdb")]
+    pub dbfilename: String,
+
+    /// Save points, as Redis's `save`: a snapshot is written when, for some pair
+    /// "SECONDS CHANGES", that many seconds passed and that many changes were made since the
+    /// last one. "" turns snapshots off (pure in-memory). Default: Redis's.
+    #[arg(long, env = "KEYVAL_SAVE", default_value = "3600 1 300 100 60 10000")]
+    pub save: String,
+
+    /// LZF-compress long strings in snapshots (yes/no).
+    #[arg(long, env = "KEYVAL_RDBCOMPRESSION", default_value = "yes", value_parser = parse_yes_no, action = clap::ArgAction::Set)]
+    pub rdbcompression: bool,
+
+    /// Write and check the CRC64 at the end of snapshots (yes/no).
+    #[arg(long, env = "KEYVAL_RDBCHECKSUM", default_value = "yes", value_parser = parse_yes_no, action = clap::ArgAction::Set)]
+    pub rdbchecksum: bool,
+
+    /// Refuse writes with -MISCONF while the last background save has failed (yes/no).
+    #[arg(long, env = "KEYVAL_STOP_WRITES_ON_BGSAVE_ERROR", default_value = "yes", value_parser = parse_yes_no, action = clap::ArgAction::Set)]
+    pub stop_writes_on_bgsave_error: bool,
+
     /// Log level: error, warn, info, debug or trace. Logs go to stderr.
     #[arg(long, env = "KEYVAL_LOG_LEVEL", default_value = "info", value_parser = parse_level)]
     pub log_level: log::LevelFilter,
@@ -167,6 +194,19 @@ impl Config {
             &mut p,
             "client-output-buffer-limit",
             format!("normal {0} 0 0", self.client_output_limit),
+        )?;
+        if let Some(dir) = &self.dir {
+            set(&mut p, "dir", dir.clone())?;
+        }
+        set(&mut p, "dbfilename", self.dbfilename.clone())?;
+        set(&mut p, "save", self.save.clone())?;
+        let yes_no = |b: bool| if b { "yes" } else { "no" }.to_string();
+        set(&mut p, "rdbcompression", yes_no(self.rdbcompression))?;
+        set(&mut p, "rdbchecksum", yes_no(self.rdbchecksum))?;
+        set(
+            &mut p,
+            "stop-writes-on-bgsave-error",
+            yes_no(self.stop_writes_on_bgsave_error),
         )?;
         set(&mut p, "maxmemory", self.maxmemory.clone())?;
         set(&mut p, "maxmemory-policy", self.maxmemory_policy.clone())?;

@@ -242,6 +242,23 @@ pub struct Settings {
     pub lazyfree: crate::store::lazyfree::Options,
     /// maxmemory and eviction.
     pub memory: MemorySettings,
+    /// Snapshot settings (`save`, `dbfilename`, `rdb*`, `stop-writes-on-bgsave-error`).
+    pub rdb: RdbSettings,
+}
+
+/// How and when snapshots are written.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct RdbSettings {
+    /// Save points: (seconds, changes) pairs.
+    pub save_points: Vec<(u64, u64)>,
+    /// The snapshot's file name, in the working directory (`dir`).
+    pub dbfilename: String,
+    /// LZF-compress long strings.
+    pub compression: bool,
+    /// Write (and check) the CRC64 trailer.
+    pub checksum: bool,
+    /// Refuse writes with -MISCONF after a failed background save.
+    pub stop_writes_on_error: bool,
 }
 
 /// The memory limit and how it is kept (`maxmemory*`, `lfu-*`).
@@ -382,6 +399,7 @@ impl Params {
                 stream_node_limits: Default::default(),
                 limits: crate::store::Limits::default(),
                 lazyfree: Default::default(),
+                rdb: RdbSettings::default(),
                 memory: MemorySettings {
                     maxmemory: 0,
                     policy: crate::store::evict::Policy::NoEviction,
@@ -580,7 +598,7 @@ impl Params {
                     return Err("wrong number of arguments".into());
                 }
                 let dir = String::from_utf8_lossy(args[0]).into_owned();
-                std::env::set_current_dir(&dir).map_err(|e| os_error_text(&e))?;
+                std::env::set_current_dir(&dir).map_err(|e| crate::util::os_error_text(&e))?;
                 Value::Derived
             }
             Special::Save => {
@@ -810,6 +828,22 @@ impl Params {
                 server_del: self.bool_value("lazyfree-lazy-server-del"),
                 user_del: self.bool_value("lazyfree-lazy-user-del"),
                 user_flush: self.bool_value("lazyfree-lazy-user-flush"),
+            },
+            rdb: RdbSettings {
+                save_points: match self.value_of("save") {
+                    Value::Save(points) => points
+                        .iter()
+                        .map(|&(s, c)| (s.max(0) as u64, c.max(0) as u64))
+                        .collect(),
+                    _ => Vec::new(),
+                },
+                dbfilename: match self.value_of("dbfilename") {
+                    Value::Str(s) => String::from_utf8_lossy(s).into_owned(),
+                    _ => "dump.rdb".into(),
+                },
+                compression: self.bool_value("rdbcompression"),
+                checksum: self.bool_value("rdbchecksum"),
+                stop_writes_on_error: self.bool_value("stop-writes-on-bgsave-error"),
             },
             memory: MemorySettings {
                 maxmemory: self.num_value("maxmemory").max(0) as u64,
@@ -1233,15 +1267,6 @@ fn trim_double(s: &str) -> String {
         return s.to_string();
     }
     s.trim_end_matches('0').trim_end_matches('.').to_string()
-}
-
-/// The text of an OS error as C's `strerror` gives it (without Rust's " (os error N)").
-fn os_error_text(e: &std::io::Error) -> String {
-    let s = e.to_string();
-    match s.find(" (os error") {
-        Some(i) => s[..i].to_string(),
-        None => s,
-    }
 }
 
 #[cfg(test)]

@@ -25,7 +25,7 @@ use slab::Slab;
 
 use super::conn::{Conn, ReadResult, output_limit_reached};
 use crate::clock;
-use crate::cmd::{Client, Ctx, KillFilter, Request, Shared};
+use crate::cmd::{Client, Ctx, KillFilter, Request, Shared, persistence};
 use crate::config::Config;
 use crate::metrics::stats::{Stats, bump, set};
 use crate::store::Store;
@@ -129,6 +129,8 @@ pub struct Server {
     shutting_down: bool,
     /// A busy script's turn saw the signal pipe become readable.
     signal_pending: bool,
+    /// The background save has work to do right away: don't sleep.
+    snapshot_busy: bool,
 }
 
 impl Server {
@@ -175,6 +177,7 @@ impl Server {
             block_timers: TimerWheel::new(now),
             shutting_down: false,
             signal_pending: false,
+            snapshot_busy: false,
         })
     }
 
@@ -229,6 +232,10 @@ impl Server {
             }
             self.process_ready();
             self.after_events();
+            if self.shared.persist.bgsave.is_some() {
+                self.snapshot_busy =
+                    persistence::bgsave_step(&mut self.store, &mut self.shared, now_ms());
+            }
         }
         self.shutdown();
         Ok(())
@@ -308,11 +315,19 @@ impl Server {
     /// Time until something is due: 0 when work is pending, else the next expiry deadline
     /// or cron tick, whichever is sooner.
     fn poll_timeout(&self) -> Duration {
-        if !self.to_read.is_empty() || !self.ready.is_empty() || self.expiry_pending {
+        if !self.to_read.is_empty()
+            || !self.ready.is_empty()
+            || self.expiry_pending
+            || self.snapshot_busy
+        {
             return Duration::ZERO;
         }
         let now = now_ms();
         let mut due = self.next_cron;
+        if self.shared.persist.bgsave.is_some() {
+            // Waiting for the disk: look again soon.
+            due = due.min(now + 1);
+        }
         if let Some(at) = self.store.next_timer() {
             due = due.min(at);
         }
@@ -335,12 +350,16 @@ impl Server {
         };
         for sig in signals.pending() {
             log::info!("received signal {sig}, shutting down");
-            if self.shared.params.settings.save_configured {
-                // Redis would save a snapshot first; exiting is still better than refusing
-                // to stop on every signal.
-                log::warn!(
-                    "save points are set, but persistence is not implemented: nothing was saved"
-                );
+            // With save points set, Redis saves first, and stays up if it cannot.
+            if !self.shared.params.settings.rdb.save_points.is_empty() {
+                if let Some(s) = self.shared.persist.bgsave.take() {
+                    let _ = s.abort(&mut self.store);
+                }
+                log::info!("Saving the final RDB snapshot before exiting.");
+                if persistence::save_now(&mut self.store, &mut self.shared, now_ms()).is_err() {
+                    log::warn!("Error trying to save the DB, can't exit.");
+                    continue;
+                }
             }
             self.shutting_down = true;
         }
@@ -913,6 +932,7 @@ impl Server {
 
         self.clients_cron(now);
         self.eviction_cron(now);
+        persistence::cron(&mut self.store, &mut self.shared, now);
         if self.shared.tracking.active() {
             // A lowered tracking-table-max-keys applies even to an idle server.
             crate::cmd::tracking::limit(&mut self.shared);

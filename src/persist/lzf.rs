@@ -1,5 +1,5 @@
-//! LZF decompression (Marc Lehmann's format, which RDB uses for strings longer than 20
-//! bytes when `rdbcompression` is on).
+//! LZF compression and decompression (Marc Lehmann's format, which RDB uses for strings
+//! longer than 20 bytes when `rdbcompression` is on).
 //!
 //! The stream is a sequence of runs: a control byte below 32 starts a literal of
 //! `ctrl + 1` bytes; otherwise its top 3 bits are a length (7 meaning "add the next
@@ -45,9 +45,101 @@ pub fn decompress(input: &[u8], expected_len: usize) -> Option<Vec<u8>> {
     (out.len() == expected_len).then_some(out)
 }
 
+/// Size of the compressor's table of recent 3-byte sequences (a power of two).
+const HASH_SLOTS: usize = 1 << 14;
+/// Farthest a back reference reaches (13 bits of offset, plus one).
+const MAX_BACK: usize = 1 << 13;
+/// Longest back reference: 2 + 7 + 255 bytes.
+const MAX_MATCH: usize = 264;
+/// Longest literal run a control byte announces.
+const MAX_LITERAL: usize = 32;
+
+/// Compresses `input`, giving up (None) as soon as the output would pass `max_out` bytes:
+/// RDB stores a string compressed only when that saves something.
+///
+/// Greedy matching over a table of the last position of each 3-byte sequence's hash; any
+/// valid LZF stream decodes the same, so this need not produce liblzf's exact bytes.
+pub fn compress(input: &[u8], max_out: usize) -> Option<Vec<u8>> {
+    let mut out = Vec::with_capacity(max_out.min(input.len()));
+    let mut table = vec![u32::MAX; HASH_SLOTS];
+    let mut literal_start = 0;
+    let mut i = 0;
+    let flush_literals = |out: &mut Vec<u8>, lit: &[u8]| {
+        for chunk in lit.chunks(MAX_LITERAL) {
+            out.push((chunk.len() - 1) as u8);
+            out.extend_from_slice(chunk);
+        }
+    };
+    while i + 2 < input.len() {
+        let seq =
+            u32::from(input[i]) << 16 | u32::from(input[i + 1]) << 8 | u32::from(input[i + 2]);
+        let slot = (seq.wrapping_mul(2_654_435_761) >> (32 - 14)) as usize;
+        let candidate = table[slot];
+        table[slot] = i as u32;
+        if candidate != u32::MAX {
+            let from = candidate as usize;
+            let back = i - from;
+            if back <= MAX_BACK && input[from..from + 3] == input[i..i + 3] {
+                let limit = MAX_MATCH.min(input.len() - i);
+                let mut len = 3;
+                while len < limit && input[from + len] == input[i + len] {
+                    len += 1;
+                }
+                flush_literals(&mut out, &input[literal_start..i]);
+                let offset = back - 1;
+                let code = len - 2;
+                if code < 7 {
+                    out.push(((code << 5) | (offset >> 8)) as u8);
+                } else {
+                    out.push(((7 << 5) | (offset >> 8)) as u8);
+                    out.push((code - 7) as u8);
+                }
+                out.push(offset as u8);
+                if out.len() > max_out {
+                    return None;
+                }
+                i += len;
+                literal_start = i;
+                continue;
+            }
+        }
+        i += 1;
+    }
+    flush_literals(&mut out, &input[literal_start..]);
+    (out.len() <= max_out).then_some(out)
+}
+
 #[cfg(test)]
 mod tests {
-    use super::decompress;
+    use super::{compress, decompress};
+
+    #[test]
+    fn compress_round_trips() {
+        let mut rng = 12345u64;
+        let mut cases: Vec<Vec<u8>> = vec![
+            vec![],
+            b"a".to_vec(),
+            vec![b'x'; 10_000],
+            b"hello hello hello hello hello world".repeat(50),
+        ];
+        // Random bytes (incompressible) and random text from a small alphabet.
+        let mut random = Vec::new();
+        let mut text = Vec::new();
+        for _ in 0..20_000 {
+            rng = rng.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);
+            random.push((rng >> 56) as u8);
+            text.push(b"abcd "[(rng >> 60) as usize % 5]);
+        }
+        cases.push(random.clone());
+        cases.push(text);
+        for case in &cases {
+            let packed = compress(case, usize::MAX).expect("no size limit");
+            assert_eq!(decompress(&packed, case.len()).as_deref(), Some(&case[..]));
+        }
+        assert!(compress(&vec![b'x'; 10_000], 200).expect("fits").len() < 200);
+        // Incompressible data does not fit a budget below its size.
+        assert_eq!(compress(&random, random.len() - 4), None);
+    }
 
     #[test]
     fn literals_and_overlapping_references() {

@@ -3,5 +3,8 @@
 //! decompression of compressed strings ([`lzf`]). Snapshots and the AOF build on these.
 
 pub mod crc64;
+pub mod listpack_writer;
 pub mod lzf;
 pub mod rdb;
+pub mod save;
+pub mod snapshot;

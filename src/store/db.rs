@@ -17,6 +17,8 @@ use super::lazyfree;
 use super::table::{self, hash_bytes};
 use super::value::Value;
 use super::wheel::TimerWheel;
+use crate::persist::save::{Marker, save_key};
+use crate::persist::snapshot::DbSnapshot;
 
 /// A key's expiry: the deadline, and the deadline of the key's own wheel timer.
 #[derive(Debug, Clone, Copy)]
@@ -138,6 +140,12 @@ pub struct Db {
     keep_expired: bool,
     /// How lookups update the keys' access metadata (LRU clock or LFU counter).
     access: AccessMode,
+    /// A snapshot being taken of this database (see [`crate::persist::snapshot`]): keys
+    /// about to change are saved first.
+    snapshot: Option<Box<DbSnapshot>>,
+    /// Changes made (Redis's `dirty` counter: save points and INFO's
+    /// rdb_changes_since_last_save count them).
+    changes: u64,
 }
 
 /// Who waits for which key (blocking pops), in the order they started waiting, and which
@@ -269,6 +277,8 @@ impl Db {
             blocking: Waiters::default(),
             keep_expired: false,
             access: AccessMode::default(),
+            snapshot: None,
+            changes: 0,
         }
     }
 
@@ -342,6 +352,9 @@ impl Db {
     #[inline]
     fn lookup(&mut self, key: &[u8], now: u64, touch: bool) -> Option<&mut Entry> {
         let hash = self.hash(key);
+        if self.snapshot.as_ref().is_some_and(|s| s.writing) {
+            self.save_before_change(key, hash, now);
+        }
         match self.table.find_entry(hash, |e| *e.key == *key) {
             Ok(occ) if occ.get().is_expired(now) => {
                 if self.keep_expired {
@@ -429,6 +442,10 @@ impl Db {
         update: impl FnOnce(Option<&mut Value>) -> Option<Value>,
     ) -> &mut Entry {
         let hash = self.hash(key);
+        if self.snapshot.is_some() {
+            self.save_before_change(key, hash, now);
+        }
+        self.changes += 1;
         self.watch.touch(key);
         // A created or replaced key may be what a blocked client waits for (Redis signals
         // in dbAdd and dbOverwrite); the loop checks its type and contents when serving.
@@ -491,6 +508,9 @@ impl Db {
     /// Removes a key, returning its entry (None if absent or expired).
     pub fn remove(&mut self, key: &[u8], now: u64) -> Option<Entry> {
         let hash = self.hash(key);
+        if self.snapshot.is_some() {
+            self.save_before_change(key, hash, now);
+        }
         let Ok(occ) = self.table.find_entry(hash, |e| *e.key == *key) else {
             return None;
         };
@@ -509,6 +529,7 @@ impl Db {
             lazyfree::free_expired(e.value);
             return None;
         }
+        self.changes += 1;
         Some(*e)
     }
 
@@ -523,6 +544,9 @@ impl Db {
     /// Sets the key's TTL. Returns false when the key does not exist.
     pub fn set_ttl(&mut self, key: &[u8], ttl: Ttl, now: u64) -> bool {
         let hash = self.hash(key);
+        if self.snapshot.is_some() {
+            self.save_before_change(key, hash, now);
+        }
         let Db {
             table,
             expires,
@@ -546,6 +570,7 @@ impl Db {
             Ok(occ) => {
                 apply_ttl(wheel, expires, occ.into_mut(), hash, ttl);
                 watch.touch(key);
+                self.changes += 1;
                 true
             }
             Err(_) => false,
@@ -688,6 +713,8 @@ impl Db {
     /// Removes every key and timer, releasing the memory. Returns the old table so the
     /// caller may drop it elsewhere (FLUSHALL ASYNC).
     pub fn clear(&mut self) -> HashTable<Box<Entry>> {
+        self.finish_snapshot_walk();
+        self.changes += self.table.len() as u64;
         // Watchers of keys that existed see them change (Redis's touchAllWatchedKeysInDb).
         let existing: Vec<Box<[u8]>> = self
             .watch
@@ -720,7 +747,8 @@ impl Db {
     /// of buckets takes several milliseconds).
     pub fn maybe_shrink(&mut self) -> Option<HashTable<Box<Entry>>> {
         let (len, cap) = (self.table.len(), self.table.capacity());
-        if cap <= 64 || len * 8 >= cap || len > SHRINK_MAX_KEYS {
+        // A snapshot's cursor survives tables growing, not shrinking.
+        if self.snapshot.is_some() || cap <= 64 || len * 8 >= cap || len > SHRINK_MAX_KEYS {
             return None;
         }
         let mut fresh = HashTable::with_capacity(len * 2);
@@ -742,6 +770,7 @@ impl Db {
     /// [`Db::clear`], and expiry, signal on their own.
     #[inline]
     pub fn signal_modified(&mut self, key: &[u8]) {
+        self.changes += 1;
         self.watch.touch(key);
     }
 
@@ -800,7 +829,13 @@ impl Db {
     /// watch a database number, not its contents (SWAPDB).
     pub fn swap_data(a: &mut Db, b: &mut Db) {
         let (a_streams, b_streams) = (a.waited_stream_keys(), b.waited_stream_keys());
+        // A snapshot writes each database number's data as of its start: finish both
+        // walks, and keep each number's snapshot state with the number.
+        a.finish_snapshot_walk();
+        b.finish_snapshot_walk();
         std::mem::swap(a, b);
+        std::mem::swap(&mut a.snapshot, &mut b.snapshot);
+        std::mem::swap(&mut a.changes, &mut b.changes);
         std::mem::swap(&mut a.watch, &mut b.watch);
         // Blocked clients wait on a database number, not on its data.
         std::mem::swap(&mut a.blocking, &mut b.blocking);
@@ -889,6 +924,114 @@ impl Db {
     #[inline]
     pub fn has_ready(&self) -> bool {
         !self.blocking.ready.is_empty()
+    }
+
+    /// Changes made since the server started (Redis's `dirty`).
+    pub fn changes(&self) -> u64 {
+        self.changes
+    }
+
+    /// Starts saving keys before they change: a snapshot of this database begins.
+    pub fn start_snapshot(&mut self, snapshot: DbSnapshot) {
+        self.snapshot = Some(Box::new(snapshot));
+    }
+
+    /// The snapshot is over (written or abandoned).
+    pub fn end_snapshot(&mut self) {
+        self.snapshot = None;
+    }
+
+    /// True while a snapshot of this database is being taken.
+    pub fn snapshot_active(&self) -> bool {
+        self.snapshot.is_some()
+    }
+
+    /// Whether lookups now come from commands that may write (the dispatcher says so).
+    #[inline]
+    pub fn set_snapshot_writing(&mut self, writing: bool) {
+        if let Some(s) = self.snapshot.as_deref_mut() {
+            s.writing = writing;
+        }
+    }
+
+    /// Saves `key`'s value into the snapshot before it changes, if the walk has not passed
+    /// it and it was not saved already; a key that does not exist yet is marked so the walk
+    /// will not save it when it exists later.
+    #[cold]
+    fn save_before_change(&mut self, key: &[u8], hash: u64, now: u64) {
+        let Some(snap) = self.snapshot.as_deref_mut() else {
+            return;
+        };
+        if snap.visited(hash, self.table.num_buckets().max(1)) || snap.handled.contains(key) {
+            return;
+        }
+        if let Some(e) = self.table.find(hash, |e| *e.key == *key)
+            && !e.is_expired(now)
+        {
+            save_key(
+                &mut snap.early,
+                key,
+                &e.value,
+                e.expire_at(),
+                Marker::None,
+                snap.opts,
+            );
+        }
+        snap.handled.insert(key.into());
+    }
+
+    /// One step of the snapshot's walk: writes the keys saved early, then about
+    /// `budget` keys the walk reaches (skipping those saved early or created since), to
+    /// `out`. Returns true when the walk is done.
+    pub fn snapshot_step(&mut self, budget: usize, out: &mut Vec<u8>, now: u64) -> bool {
+        let Db {
+            table, snapshot, ..
+        } = self;
+        let Some(snap) = snapshot.as_deref_mut() else {
+            return true;
+        };
+        out.append(&mut snap.early);
+        if snap.done {
+            return true;
+        }
+        let DbSnapshot {
+            cursor,
+            handled,
+            opts,
+            ..
+        } = snap;
+        let next = table::scan(
+            table,
+            |e| hash_bytes(&e.key),
+            *cursor,
+            budget,
+            |e| {
+                if !handled.is_empty() && handled.remove(&*e.key) {
+                    return;
+                }
+                if !e.is_expired(now) {
+                    save_key(out, &e.key, &e.value, e.expire_at(), Marker::None, *opts);
+                }
+            },
+        );
+        *cursor = next;
+        if next == 0 {
+            snap.done = true;
+        }
+        snap.done
+    }
+
+    /// Walks the rest of the table into the snapshot's early records at once: the data is
+    /// about to go (FLUSHDB) or move (SWAPDB).
+    fn finish_snapshot_walk(&mut self) {
+        if self.snapshot.as_ref().is_none_or(|s| s.done) {
+            return;
+        }
+        let mut buf = Vec::new();
+        while !self.snapshot_step(4096, &mut buf, 0) {}
+        if let Some(s) = self.snapshot.as_deref_mut() {
+            s.early = buf;
+        }
     }
 
     /// Bytes of the hash table's own allocation (INFO used_memory_dataset counts them).

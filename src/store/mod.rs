@@ -289,6 +289,24 @@ impl Store {
         &self.dbs
     }
 
+    /// Changes made to all databases since the start (Redis's `dirty`).
+    pub fn dirty(&self) -> u64 {
+        self.dbs.iter().map(Db::changes).sum()
+    }
+
+    /// True while a snapshot is being taken of some database.
+    pub fn snapshot_active(&self) -> bool {
+        self.dbs.iter().any(Db::snapshot_active)
+    }
+
+    /// Tells the databases under a snapshot whether the running command may write (its
+    /// lookups then save keys first).
+    pub fn set_snapshot_writing(&mut self, writing: bool) {
+        for db in &mut self.dbs {
+            db.set_snapshot_writing(writing);
+        }
+    }
+
     /// Keys in all databases.
     pub fn total_keys(&self) -> usize {
         self.dbs.iter().map(Db::len).sum()

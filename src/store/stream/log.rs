@@ -514,6 +514,59 @@ impl Log {
     }
 }
 
+/// A node as the RDB writer sees it: Redis saves a stream as its listpacks, one per node,
+/// so the writer rebuilds each node's listpack from these parts.
+#[derive(Debug, Clone, Copy)]
+pub struct NodeView<'a> {
+    /// The node's master ID (its first entry's ID, as when the node was opened).
+    pub master: StreamId,
+    node: &'a Node,
+}
+
+impl<'a> NodeView<'a> {
+    /// Entries not deleted.
+    pub fn live(&self) -> u64 {
+        u64::from(self.node.live)
+    }
+
+    /// Entries marked deleted.
+    pub fn deleted(&self) -> u64 {
+        u64::from(self.node.deleted)
+    }
+
+    /// The master field names.
+    pub fn master_fields(&self) -> impl Iterator<Item = &'a [u8]> + 'a {
+        self.node.master_fields()
+    }
+
+    /// Every entry, tombstones included, in ID order.
+    pub fn entries(&self) -> impl Iterator<Item = EntryRef<'a>> + 'a {
+        node_entries(self.master, self.node)
+    }
+}
+
+impl EntryRef<'_> {
+    /// True for a deleted entry (a tombstone kept in its node).
+    pub fn is_tombstone(&self) -> bool {
+        self.is_deleted()
+    }
+
+    /// True when the entry's field names are its node's master fields (and are not stored
+    /// with it): Redis's SAMEFIELDS flag.
+    pub fn has_master_fields(&self) -> bool {
+        self.flags & SAME_FIELDS != 0
+    }
+}
+
+impl Log {
+    /// The nodes in ID order.
+    pub fn nodes(&self) -> impl Iterator<Item = NodeView<'_>> {
+        self.nodes
+            .iter()
+            .map(|(&master, node)| NodeView { master, node })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
