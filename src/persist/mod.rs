@@ -3,5 +3,8 @@
 //! decompression of compressed strings ([`lzf`]). Snapshots and the AOF build on these.
 
 pub mod crc64;
+pub mod intset;
+pub mod listpack;
 pub mod lzf;
 pub mod rdb;
+pub mod ziplist;
