@@ -13,7 +13,7 @@ use std::collections::BTreeMap;
 use common::{Client, Resp, parse, start_redis};
 use rust_keyval::persist::load::{Item, load_object, load_rdb};
 use rust_keyval::persist::rdb::{Reader, verify_payload};
-use rust_keyval::store::stream::StreamId;
+use rust_keyval::store::stream::{NodeLimits, StreamId};
 use rust_keyval::store::{Limits, Value};
 
 const LIBRARY: &str = "#!lua name=mylib\n\
@@ -517,4 +517,64 @@ fn redis_dump_payloads_load() {
         types.into_iter().collect::<Vec<u8>>(),
         [0, 2, 4, 5, 11, 16, 17, 18, 19]
     );
+}
+
+/// Field-value pairs of the byte-limited stream's entry `i`: a mix of the node's master
+/// fields and others, of text and integers, about 100 bytes, so that nodes close on
+/// `stream-node-max-bytes` (4096) before `stream-node-max-entries` (100).
+fn wide_entry(i: u64) -> Vec<Vec<u8>> {
+    let mut pairs = vec![b"name".to_vec(), format!("{i:0>90}").into_bytes()];
+    if i.is_multiple_of(4) {
+        pairs.extend([b"extra".to_vec(), (i * 1_000_003).to_string().into_bytes()]);
+    } else {
+        pairs.extend([b"n".to_vec(), (-(i as i64)).to_string().into_bytes()]);
+    }
+    pairs
+}
+
+/// A loaded stream's last node must be as full as Redis's: XADDs after loading split
+/// nodes where Redis splits them (this checks the listpack size accounting of loaded
+/// nodes, which decides that split).
+#[test]
+fn loaded_stream_nodes_split_where_redis_splits() {
+    let Some(redis) = start_redis() else {
+        return;
+    };
+    let mut c = Client::connect(redis.port);
+    let xadd = |c: &mut Client, i: u64| {
+        let id = format!("{i}-0");
+        let mut args: Vec<Vec<u8>> = vec![b"XADD".to_vec(), b"wide".to_vec(), id.into_bytes()];
+        args.extend(wide_entry(i));
+        call(c, &args.iter().map(Vec::as_slice).collect::<Vec<_>>());
+    };
+    for i in 1..=100 {
+        xadd(&mut c, i);
+    }
+    ok(c.cmd("XDEL wide 99-0"));
+    let dump = match parse(&c.cmd("DUMP wide")) {
+        Resp::Bulk(Some(d)) => d,
+        other => panic!("DUMP: {other:?}"),
+    };
+    let mut r = Reader::new(verify_payload(&dump).unwrap());
+    let ty = r.byte().unwrap();
+    let Value::Stream(mut ours) = load_object(&mut r, ty, &Limits::default()).unwrap() else {
+        panic!("not a stream")
+    };
+    let nodes = |c: &mut Client| {
+        let info = parse(&c.cmd("XINFO STREAM wide"));
+        text(field(items(&info), "radix-tree-keys"))
+    };
+    assert_eq!(ours.log.node_count().to_string(), nodes(&mut c));
+    for i in 101..=200 {
+        xadd(&mut c, i);
+        let pairs = wide_entry(i);
+        let pairs: Vec<&[u8]> = pairs.iter().map(Vec::as_slice).collect();
+        ours.log
+            .append(StreamId::new(i, 0), &pairs, NodeLimits::default());
+        assert_eq!(
+            ours.log.node_count().to_string(),
+            nodes(&mut c),
+            "after {i}"
+        );
+    }
 }
