@@ -1,10 +1,15 @@
-//! Redis's on-disk formats. For now the pieces FUNCTION DUMP / RESTORE need: RDB string
-//! and length encodings ([`rdb`]), the CRC64 that seals a payload ([`crc64`]) and LZF
-//! decompression of compressed strings ([`lzf`]). Snapshots and the AOF build on these.
+//! Redis's on-disk formats: RDB lengths and strings ([`rdb`]), the CRC64 that seals files
+//! and payloads ([`crc64`]), LZF ([`lzf`]), the packed encodings inside RDB values
+//! ([`listpack`], [`listpack_writer`], [`ziplist`], [`intset`]), writing and reading whole
+//! values and files ([`save`], [`load`]), and snapshots taken without fork ([`snapshot`]).
 
 pub mod crc64;
+pub mod intset;
+pub mod listpack;
 pub mod listpack_writer;
+pub mod load;
 pub mod lzf;
 pub mod rdb;
 pub mod save;
 pub mod snapshot;
+pub mod ziplist;

@@ -179,6 +179,40 @@ impl<'a> Reader<'a> {
             Len::Encoded(_) => None,
         }
     }
+
+    /// How many bytes have been read (the checksum of a file covers `data[..position]`).
+    pub fn position(&self) -> usize {
+        self.pos
+    }
+
+    /// A 32-bit little-endian signed integer (an expire time in seconds).
+    pub fn le_i32(&mut self) -> Option<i32> {
+        Some(i32::from_le_bytes(self.take(4)?.try_into().ok()?))
+    }
+
+    /// A 64-bit little-endian signed integer (a time in milliseconds).
+    pub fn le_i64(&mut self) -> Option<i64> {
+        Some(i64::from_le_bytes(self.take(8)?.try_into().ok()?))
+    }
+
+    /// A double as 8 little-endian IEEE 754 bytes (sorted set scores since RDB 8).
+    pub fn binary_double(&mut self) -> Option<f64> {
+        Some(f64::from_le_bytes(self.take(8)?.try_into().ok()?))
+    }
+
+    /// A double in the older text form (Redis's rdbLoadDoubleValue): a length byte, with
+    /// 253, 254 and 255 standing for NaN, +inf and -inf, then that many bytes of text.
+    pub fn text_double(&mut self) -> Option<f64> {
+        match self.byte()? {
+            253 => Some(f64::NAN),
+            254 => Some(f64::INFINITY),
+            255 => Some(f64::NEG_INFINITY),
+            n => {
+                let text = std::str::from_utf8(self.take(usize::from(n))?).ok()?;
+                text.trim_start().parse().ok()
+            }
+        }
+    }
 }
 
 #[cfg(test)]

@@ -352,6 +352,23 @@ impl Group {
                 .map(|c| c.pel.heap_size() + c.name.len() * 2 + 96)
                 .sum::<usize>()
     }
+
+    /// Loading a snapshot: adds consumer `name`, last seen at `seen_time`, in a new slot (a
+    /// loaded group has no freed slot to reuse, so there is none to look for). None when a
+    /// consumer of that name exists.
+    pub fn load_consumer(&mut self, name: &[u8], seen_time: u64) -> Option<ConsumerSlot> {
+        if self.by_name.contains_key(name) {
+            return None;
+        }
+        let slot = ConsumerSlot::try_from(self.consumers.len()).ok()?;
+        self.consumers.push(Some(Consumer {
+            name: name.into(),
+            seen_time,
+            pel: IdMap::default(),
+        }));
+        self.by_name.insert(name.into(), slot);
+        Some(slot)
+    }
 }
 
 #[cfg(test)]

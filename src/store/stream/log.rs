@@ -512,6 +512,86 @@ impl Log {
             .map(|n| n.buf.capacity() + std::mem::size_of::<Node>() + 16)
             .sum()
     }
+
+    /// Loading a snapshot: opens a node keyed by `master` whose master field names are
+    /// `fields`, as the snapshot's node was (its entries follow with
+    /// [`Log::load_entry`]). The loader checks that IDs ascend across nodes.
+    pub fn load_node(&mut self, master: StreamId, fields: &[&[u8]]) {
+        if let Some(mut last) = self.nodes.last_entry() {
+            last.get_mut().buf.shrink_to_fit();
+        }
+        let mut buf = Vec::new();
+        put_varint(&mut buf, fields.len() as u64);
+        let mut lp_rest =
+            listpack::EMPTY + listpack::int_size(fields.len() as i64) + listpack::int_size(0);
+        for field in fields {
+            put_bytes(&mut buf, field);
+            lp_rest += listpack::str_size(field);
+        }
+        let node = Node {
+            entries_at: buf.len() as u32,
+            last_at: buf.len() as u32,
+            buf,
+            live: 0,
+            deleted: 0,
+            master_fields: fields.len() as u32,
+            lp_rest,
+        };
+        self.nodes.insert(master, node);
+    }
+
+    /// Loading a snapshot: appends entry `id` (above every ID in the log; the loader checks)
+    /// with the field-value `pairs` to the last node, as a tombstone when `deleted`.
+    /// `same_fields` keeps the snapshot's choice of storing it with the node's master
+    /// fields (then `pairs`' fields are those). A live entry counts in `length`; the other
+    /// counters are the loader's to set. False when there is no node yet.
+    pub fn load_entry(
+        &mut self,
+        id: StreamId,
+        pairs: &[&[u8]],
+        same_fields: bool,
+        deleted: bool,
+    ) -> bool {
+        let Some((&master, node)) = self.nodes.iter_mut().next_back() else {
+            return false;
+        };
+        let numfields = pairs.len() / 2;
+        let flags = if same_fields { SAME_FIELDS } else { 0 } | if deleted { DELETED } else { 0 };
+        let ms_delta = id.ms.wrapping_sub(master.ms);
+        let seq_delta = id.seq.wrapping_sub(master.seq) as i64;
+        let buf = &mut node.buf;
+        node.last_at = buf.len() as u32;
+        buf.push(flags);
+        put_varint(buf, ms_delta);
+        put_varint(buf, zigzag(seq_delta));
+        let mut lp = listpack::int_size(i64::from(flags))
+            + listpack::int_size(ms_delta as i64)
+            + listpack::int_size(seq_delta);
+        let mut lp_count = numfields as i64 + 3;
+        if same_fields {
+            for value in pairs.iter().skip(1).step_by(2) {
+                put_bytes(buf, value);
+                lp += listpack::str_size(value);
+            }
+        } else {
+            put_varint(buf, numfields as u64);
+            lp += listpack::int_size(numfields as i64);
+            for item in pairs {
+                put_bytes(buf, item);
+                lp += listpack::str_size(item);
+            }
+            lp_count += numfields as i64 + 1;
+        }
+        lp += listpack::int_size(lp_count);
+        node.lp_rest += lp;
+        if deleted {
+            node.deleted += 1;
+        } else {
+            node.live += 1;
+            self.length += 1;
+        }
+        true
+    }
 }
 
 /// A node as the RDB writer sees it: Redis saves a stream as its listpacks, one per node,
