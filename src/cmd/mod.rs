@@ -10,6 +10,7 @@ pub mod bitops;
 pub mod blocking;
 pub mod config;
 pub mod connection;
+pub mod dump;
 pub mod expire;
 pub mod functions;
 pub mod hashes;
@@ -157,6 +158,7 @@ impl Table {
         let families: &[&'static [Command]] = &[
             strings::COMMANDS,
             keys::COMMANDS,
+            dump::COMMANDS,
             object::COMMANDS,
             memory::COMMANDS,
             persistence::COMMANDS,

@@ -226,3 +226,105 @@ fn bgsave(ctx: &mut Ctx, args: Args) {
 fn lastsave(ctx: &mut Ctx, _args: Args) {
     ctx.out.int(ctx.shared.persist.lastsave as i64);
 }
+
+/// What loading the snapshot at start found.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Loaded {
+    /// Keys loaded.
+    pub keys: u64,
+    /// Keys skipped because their TTL had passed.
+    pub expired: u64,
+}
+
+/// Loads the snapshot file (`dir`/`dbfilename`) if there is one, before the server takes
+/// clients. A file that cannot be read entirely is an error: the server must not start
+/// with part of the data, or none of it, as if that were all (Redis exits too).
+pub fn load_at_start(store: &mut Store, shared: &mut Shared, now: u64) -> Result<Loaded, String> {
+    let path = PathBuf::from(&shared.params.settings.rdb.dbfilename);
+    let data = match std::fs::read(&path) {
+        Ok(d) => d,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Loaded::default()),
+        Err(e) => {
+            return Err(format!(
+                "Fatal error loading the DB: {}. Exiting.",
+                crate::util::os_error_text(&e)
+            ));
+        }
+    };
+    let started = std::time::Instant::now();
+    let databases = store.dbs().len();
+    let limits = shared.params.settings.limits;
+    let mut loaded = Loaded::default();
+    let result = crate::persist::load::load_rdb(&data, databases, &limits, |item| {
+        use crate::persist::load::{Item, LoadError};
+        match item {
+            Item::Key {
+                db,
+                key,
+                value,
+                expire_ms,
+                idle_secs,
+                freq,
+            } => {
+                // Keys whose TTL passed are not loaded (a primary's rdbLoad).
+                if let Some(at) = expire_ms
+                    && at < now as i64
+                {
+                    loaded.expired += 1;
+                    return Ok(());
+                }
+                let d = store.db(db);
+                if d.peek_raw(&key).is_some() {
+                    return Err(LoadError::Corrupt(format!(
+                        "Duplicate key '{}' found in RDB file",
+                        String::from_utf8_lossy(&key)
+                    )));
+                }
+                let ttl = expire_ms.map_or(crate::store::Ttl::Clear, |at| {
+                    crate::store::Ttl::At(at.max(0) as u64)
+                });
+                d.insert_new(&key, value, ttl, now);
+                if idle_secs.is_some() || freq.is_some() {
+                    d.set_loaded_access(&key, idle_secs, freq, now);
+                }
+                loaded.keys += 1;
+                Ok(())
+            }
+            Item::Function(code) => {
+                let (engine, libraries) = shared
+                    .functions
+                    .parts()
+                    .map_err(|e| LoadError::Corrupt(format!("Lua engine failed to start: {e}")))?;
+                libraries
+                    .create(engine, &code, false, None)
+                    .map(drop)
+                    .map_err(|e| LoadError::Corrupt(format!("Failed loading library: {e}")))
+            }
+            Item::Aux { .. } | Item::ResizeDb { .. } => Ok(()),
+        }
+    });
+    match result {
+        Ok(()) => {
+            log::info!(
+                "Done loading RDB, keys loaded: {}, keys expired: {}.",
+                loaded.keys,
+                loaded.expired
+            );
+            log::info!(
+                "DB loaded from disk: {:.3} seconds",
+                started.elapsed().as_secs_f64()
+            );
+            let p = &mut shared.persist;
+            p.loaded_keys = loaded.keys;
+            p.loaded_expired = loaded.expired;
+            // Loading is not a change to save again.
+            p.dirty_at_save = store.dirty();
+            Ok(loaded)
+        }
+        Err(e) => Err(format!(
+            "Error loading {}: {e}. Refusing to start: the file must be repaired (redis-check-rdb) \
+             or moved away.",
+            path.display()
+        )),
+    }
+}

@@ -153,6 +153,8 @@ impl Server {
         let now = now_ms();
         let mut store = Store::new(config.databases as usize, now);
         store.set_access_mode(params.settings.memory.access_mode());
+        let mut shared = Shared::new(config, params);
+        persistence::load_at_start(&mut store, &mut shared, now).map_err(io::Error::other)?;
         Ok(Server {
             poll,
             sockets,
@@ -160,7 +162,7 @@ impl Server {
             local_addr,
             signals: None,
             store,
-            shared: Shared::new(config, params),
+            shared,
             clients: 0,
             next_client_id: 1,
             to_flush: Vec::new(),

@@ -24,6 +24,14 @@ use super::crc64;
 use super::intset::intset_members;
 use super::listpack::{Entry, ListpackIter};
 use super::rdb::{self, Reader};
+pub use super::rdb::{
+    OPCODE_AUX, OPCODE_EOF, OPCODE_EXPIRETIME, OPCODE_EXPIRETIME_MS, OPCODE_FREQ, OPCODE_IDLE,
+    OPCODE_MODULE_AUX, OPCODE_RESIZEDB, OPCODE_SELECTDB, TYPE_HASH, TYPE_HASH_LISTPACK,
+    TYPE_HASH_ZIPLIST, TYPE_HASH_ZIPMAP, TYPE_LIST, TYPE_LIST_QUICKLIST, TYPE_LIST_QUICKLIST_2,
+    TYPE_LIST_ZIPLIST, TYPE_MODULE, TYPE_MODULE_2, TYPE_SET, TYPE_SET_INTSET,
+    TYPE_STREAM_LISTPACKS, TYPE_STREAM_LISTPACKS_2, TYPE_STRING, TYPE_ZSET, TYPE_ZSET_2,
+    TYPE_ZSET_LISTPACK, TYPE_ZSET_ZIPLIST,
+};
 use super::ziplist::{ZiplistIter, zipmap_pairs};
 use crate::store::set::Member;
 use crate::store::stream::group::Nack;
@@ -31,38 +39,6 @@ use crate::store::stream::log::Log;
 use crate::store::stream::{ENTRIES_READ_UNKNOWN, Group, Stream, StreamId};
 use crate::store::zset::{AddFlags, AddOutcome};
 use crate::store::{Hash, Limits, List, Set, Str, Value, ZSet};
-
-/// Object types (rdb.h).
-pub const TYPE_STRING: u8 = 0;
-pub const TYPE_LIST: u8 = 1;
-pub const TYPE_SET: u8 = 2;
-pub const TYPE_ZSET: u8 = 3;
-pub const TYPE_HASH: u8 = 4;
-pub const TYPE_ZSET_2: u8 = 5;
-pub const TYPE_MODULE: u8 = 6;
-pub const TYPE_MODULE_2: u8 = 7;
-pub const TYPE_HASH_ZIPMAP: u8 = 9;
-pub const TYPE_LIST_ZIPLIST: u8 = 10;
-pub const TYPE_SET_INTSET: u8 = 11;
-pub const TYPE_ZSET_ZIPLIST: u8 = 12;
-pub const TYPE_HASH_ZIPLIST: u8 = 13;
-pub const TYPE_LIST_QUICKLIST: u8 = 14;
-pub const TYPE_STREAM_LISTPACKS: u8 = 15;
-pub const TYPE_HASH_LISTPACK: u8 = 16;
-pub const TYPE_ZSET_LISTPACK: u8 = 17;
-pub const TYPE_LIST_QUICKLIST_2: u8 = 18;
-pub const TYPE_STREAM_LISTPACKS_2: u8 = 19;
-
-/// File opcodes (rdb.h); the function ones are in [`rdb`].
-pub const OPCODE_MODULE_AUX: u8 = 247;
-pub const OPCODE_IDLE: u8 = 248;
-pub const OPCODE_FREQ: u8 = 249;
-pub const OPCODE_AUX: u8 = 250;
-pub const OPCODE_RESIZEDB: u8 = 251;
-pub const OPCODE_EXPIRETIME_MS: u8 = 252;
-pub const OPCODE_EXPIRETIME: u8 = 253;
-pub const OPCODE_SELECTDB: u8 = 254;
-pub const OPCODE_EOF: u8 = 255;
 
 /// Quicklist node containers (quicklist.h): one big element, or a packed node.
 const CONTAINER_PLAIN: u64 = 1;

@@ -15,6 +15,64 @@ pub const OPCODE_FUNCTION2: u8 = 245;
 /// Opcode of the older library form of Redis 7.0's release candidates.
 pub const OPCODE_FUNCTION: u8 = 246;
 
+/// Object types (rdb.h).
+pub const TYPE_STRING: u8 = 0;
+/// rdb.h's `RDB_TYPE_LIST`.
+pub const TYPE_LIST: u8 = 1;
+/// rdb.h's `RDB_TYPE_SET`.
+pub const TYPE_SET: u8 = 2;
+/// rdb.h's `RDB_TYPE_ZSET`.
+pub const TYPE_ZSET: u8 = 3;
+/// rdb.h's `RDB_TYPE_HASH`.
+pub const TYPE_HASH: u8 = 4;
+/// rdb.h's `RDB_TYPE_ZSET_2`.
+pub const TYPE_ZSET_2: u8 = 5;
+/// rdb.h's `RDB_TYPE_MODULE`.
+pub const TYPE_MODULE: u8 = 6;
+/// rdb.h's `RDB_TYPE_MODULE_2`.
+pub const TYPE_MODULE_2: u8 = 7;
+/// rdb.h's `RDB_TYPE_HASH_ZIPMAP`.
+pub const TYPE_HASH_ZIPMAP: u8 = 9;
+/// rdb.h's `RDB_TYPE_LIST_ZIPLIST`.
+pub const TYPE_LIST_ZIPLIST: u8 = 10;
+/// rdb.h's `RDB_TYPE_SET_INTSET`.
+pub const TYPE_SET_INTSET: u8 = 11;
+/// rdb.h's `RDB_TYPE_ZSET_ZIPLIST`.
+pub const TYPE_ZSET_ZIPLIST: u8 = 12;
+/// rdb.h's `RDB_TYPE_HASH_ZIPLIST`.
+pub const TYPE_HASH_ZIPLIST: u8 = 13;
+/// rdb.h's `RDB_TYPE_LIST_QUICKLIST`.
+pub const TYPE_LIST_QUICKLIST: u8 = 14;
+/// rdb.h's `RDB_TYPE_STREAM_LISTPACKS`.
+pub const TYPE_STREAM_LISTPACKS: u8 = 15;
+/// rdb.h's `RDB_TYPE_HASH_LISTPACK`.
+pub const TYPE_HASH_LISTPACK: u8 = 16;
+/// rdb.h's `RDB_TYPE_ZSET_LISTPACK`.
+pub const TYPE_ZSET_LISTPACK: u8 = 17;
+/// rdb.h's `RDB_TYPE_LIST_QUICKLIST_2`.
+pub const TYPE_LIST_QUICKLIST_2: u8 = 18;
+/// rdb.h's `RDB_TYPE_STREAM_LISTPACKS_2`.
+pub const TYPE_STREAM_LISTPACKS_2: u8 = 19;
+
+/// File opcodes (rdb.h); the function ones are in [`rdb`].
+pub const OPCODE_MODULE_AUX: u8 = 247;
+/// rdb.h's `RDB_OPCODE_IDLE`.
+pub const OPCODE_IDLE: u8 = 248;
+/// rdb.h's `RDB_OPCODE_FREQ`.
+pub const OPCODE_FREQ: u8 = 249;
+/// rdb.h's `RDB_OPCODE_AUX`.
+pub const OPCODE_AUX: u8 = 250;
+/// rdb.h's `RDB_OPCODE_RESIZEDB`.
+pub const OPCODE_RESIZEDB: u8 = 251;
+/// rdb.h's `RDB_OPCODE_EXPIRETIME_MS`.
+pub const OPCODE_EXPIRETIME_MS: u8 = 252;
+/// rdb.h's `RDB_OPCODE_EXPIRETIME`.
+pub const OPCODE_EXPIRETIME: u8 = 253;
+/// rdb.h's `RDB_OPCODE_SELECTDB`.
+pub const OPCODE_SELECTDB: u8 = 254;
+/// rdb.h's `RDB_OPCODE_EOF`.
+pub const OPCODE_EOF: u8 = 255;
+
 const LEN_6BIT: u8 = 0;
 const LEN_14BIT: u8 = 1;
 const LEN_32BIT: u8 = 0x80;

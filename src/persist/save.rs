@@ -9,44 +9,15 @@
 //! one listpack per node, then the groups with their pending entries and consumers.
 
 use super::listpack_writer::ListpackWriter;
+use super::rdb::{
+    OPCODE_AUX, OPCODE_EOF, OPCODE_EXPIRETIME_MS, OPCODE_FREQ, OPCODE_IDLE, OPCODE_RESIZEDB,
+    OPCODE_SELECTDB, TYPE_HASH, TYPE_HASH_LISTPACK, TYPE_LIST_QUICKLIST_2, TYPE_SET,
+    TYPE_SET_INTSET, TYPE_STREAM_LISTPACKS_2, TYPE_STRING, TYPE_ZSET_2, TYPE_ZSET_LISTPACK,
+};
 use super::{crc64, lzf, rdb};
 use crate::store::stream::log::NodeView;
 use crate::store::stream::{Group, Stream, StreamId};
 use crate::store::{Hash, List, Set, Str, Value, ZSet};
-
-/// RDB object types (rdb.h) this writer produces.
-pub const TYPE_STRING: u8 = 0;
-/// A set, member by member.
-pub const TYPE_SET: u8 = 2;
-/// A hash, field and value by field and value.
-pub const TYPE_HASH: u8 = 4;
-/// A sorted set, member and binary double by member.
-pub const TYPE_ZSET_2: u8 = 5;
-/// An intset blob.
-pub const TYPE_SET_INTSET: u8 = 11;
-/// A hash as one listpack.
-pub const TYPE_HASH_LISTPACK: u8 = 16;
-/// A sorted set as one listpack.
-pub const TYPE_ZSET_LISTPACK: u8 = 17;
-/// A list as quicklist nodes (Redis 7.0's form).
-pub const TYPE_LIST_QUICKLIST_2: u8 = 18;
-/// A stream (Redis 7.0's form).
-pub const TYPE_STREAM_LISTPACKS_2: u8 = 19;
-
-/// File opcodes.
-pub const OPCODE_IDLE: u8 = 248;
-/// LFU counter of the next key.
-pub const OPCODE_FREQ: u8 = 249;
-/// An auxiliary field (name, value).
-pub const OPCODE_AUX: u8 = 250;
-/// Sizes of the next database's tables.
-pub const OPCODE_RESIZEDB: u8 = 251;
-/// The next key's expiry, in ms.
-pub const OPCODE_EXPIRETIME_MS: u8 = 252;
-/// Switches database.
-pub const OPCODE_SELECTDB: u8 = 254;
-/// End of file.
-pub const OPCODE_EOF: u8 = 255;
 
 /// Quicklist node containers.
 const CONTAINER_PACKED: u64 = 2;

@@ -926,6 +926,30 @@ impl Db {
         !self.blocking.ready.is_empty()
     }
 
+    /// Sets `key`'s access metadata from RESTORE's IDLETIME / FREQ or a file's IDLE / FREQ
+    /// markers, for the policy in force (Redis's objectSetLRUOrLFU): the counter under an
+    /// LFU policy, the idle time under any other.
+    pub fn set_loaded_access(
+        &mut self,
+        key: &[u8],
+        idle_secs: Option<u64>,
+        freq: Option<u8>,
+        now: u64,
+    ) {
+        let lfu = self.access.lfu;
+        let hash = self.hash(key);
+        let Some(e) = self.table.find_mut(hash, |e| *e.key == *key) else {
+            return;
+        };
+        match (lfu, idle_secs, freq) {
+            (true, _, Some(f)) => e.key.set_access(evict::lfu_with_counter(f, now)),
+            (false, Some(idle), _) => e.key.set_access(evict::lru_clock(
+                now.saturating_sub(idle.saturating_mul(1000)),
+            )),
+            _ => {}
+        }
+    }
+
     /// Changes made since the server started (Redis's `dirty`).
     pub fn changes(&self) -> u64 {
         self.changes
