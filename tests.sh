@@ -18,6 +18,7 @@ passed=0
 failed=0
 server_pid=""
 server_log=""
+server_dir=""
 
 cleanup() {
     if [[ -n $server_pid ]]; then
@@ -25,6 +26,7 @@ cleanup() {
         wait "$server_pid" 2>/dev/null
     fi
     [[ -n $server_log ]] && rm -f "$server_log"
+    [[ -n $server_dir ]] && rm -rf "$server_dir"
 }
 trap cleanup EXIT
 
@@ -123,12 +125,14 @@ start_server() {
         bin=${CARGO_TARGET_DIR:-target}/debug/rust-keyval
     fi
     server_log=$(mktemp)
+    # Its own working directory: the snapshot it saves on exit goes there, not here.
+    server_dir=$(mktemp -d)
     host=127.0.0.1
     local attempt deadline
     for attempt in 1 2 3 4 5 6 7 8 9 10; do
         port=$((20000 + RANDOM % 30000))
         port_in_use "$port" && continue
-        "$bin" --bind "$host:$port" --metrics-bind off >"$server_log" 2>&1 &
+        "$bin" --bind "$host:$port" --metrics-bind off --dir "$server_dir" >"$server_log" 2>&1 &
         server_pid=$!
         # Poll until the server answers, it dies (port taken meanwhile: try another), or 10 s.
         deadline=$((SECONDS + 10))

@@ -41,7 +41,9 @@ impl Keyval {
     /// ports it got from its log ("metrics at http://ADDR/metrics", then "ready to accept
     /// connections on ADDR"): choosing free ports first would race with other processes.
     fn start(extra: &[&str]) -> Keyval {
+        let dir = common::fresh_dir("metrics");
         let mut child = Command::new(env!("CARGO_BIN_EXE_rust-keyval"))
+            .current_dir(&dir)
             .args(["--bind", "127.0.0.1:0", "--metrics-bind", "127.0.0.1:0"])
             .args(["--log-level", "info"])
             .args(extra)
@@ -65,7 +67,11 @@ impl Keyval {
                 }
             }
         });
-        let mut server = Server { child, port: 0 };
+        let mut server = Server {
+            child,
+            port: 0,
+            dir,
+        };
         let mut metrics_port = 0;
         while server.port == 0 || metrics_port == 0 {
             let (marker, port) = rx

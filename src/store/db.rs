@@ -146,6 +146,9 @@ pub struct Db {
     /// Changes made (Redis's `dirty` counter: save points and INFO's
     /// rdb_changes_since_last_save count them).
     changes: u64,
+    /// Keys snapshots saved ahead of their walk because they were about to change (INFO
+    /// keyval_snapshot_keys_saved_early: shows the copy-before-write at work).
+    saved_early: u64,
 }
 
 /// Who waits for which key (blocking pops), in the order they started waiting, and which
@@ -279,6 +282,7 @@ impl Db {
             access: AccessMode::default(),
             snapshot: None,
             changes: 0,
+            saved_early: 0,
         }
     }
 
@@ -836,6 +840,7 @@ impl Db {
         std::mem::swap(a, b);
         std::mem::swap(&mut a.snapshot, &mut b.snapshot);
         std::mem::swap(&mut a.changes, &mut b.changes);
+        std::mem::swap(&mut a.saved_early, &mut b.saved_early);
         std::mem::swap(&mut a.watch, &mut b.watch);
         // Blocked clients wait on a database number, not on its data.
         std::mem::swap(&mut a.blocking, &mut b.blocking);
@@ -955,6 +960,11 @@ impl Db {
         self.changes
     }
 
+    /// Keys snapshots saved early, before a change, since the server started.
+    pub fn saved_early(&self) -> u64 {
+        self.saved_early
+    }
+
     /// Starts saving keys before they change: a snapshot of this database begins.
     pub fn start_snapshot(&mut self, snapshot: DbSnapshot) {
         self.snapshot = Some(Box::new(snapshot));
@@ -1000,6 +1010,7 @@ impl Db {
                 Marker::None,
                 snap.opts,
             );
+            self.saved_early += 1;
         }
         snap.handled.insert(key.into());
     }

@@ -40,6 +40,19 @@ pub fn wait_for<T>(timeout: Duration, mut f: impl FnMut() -> Option<T>) -> Optio
 pub struct Server {
     pub child: Child,
     pub port: u16,
+    /// The server's working directory, where its snapshots go: one per server, removed
+    /// when it is dropped, so that no test loads another's `dump.rdb`.
+    pub dir: PathBuf,
+}
+
+/// A fresh, empty directory for one server.
+pub fn fresh_dir(tag: &str) -> PathBuf {
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let dir = std::env::temp_dir().join(format!("keyval-{tag}-{}-{n}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("create a server directory");
+    dir
 }
 
 impl Server {
@@ -56,7 +69,14 @@ impl Server {
     /// connections on ADDR" log line: picking a free port first and passing it would race
     /// with other processes taking that port in between.
     pub fn start_with(configure: impl FnOnce(&mut Command)) -> Server {
+        Server::start_in(fresh_dir("test"), configure)
+    }
+
+    /// [`Server::start_with`] in directory `dir` (a restart that must find the snapshot
+    /// an earlier server wrote there).
+    pub fn start_in(dir: PathBuf, configure: impl FnOnce(&mut Command)) -> Server {
         let mut cmd = Command::new(server_bin());
+        cmd.current_dir(&dir);
         cmd.arg("--bind")
             .arg("127.0.0.1:0")
             .arg("--metrics-bind")
@@ -64,6 +84,9 @@ impl Server {
             .env_remove("KEYVAL_BIND")
             .env_remove("METRICS_BIND")
             .env_remove("KEYVAL_LOG_LEVEL")
+            .env_remove("KEYVAL_SAVE")
+            .env_remove("KEYVAL_DIR")
+            .env_remove("KEYVAL_DBFILENAME")
             .stdout(Stdio::null())
             .stderr(Stdio::piped());
         configure(&mut cmd);
@@ -93,12 +116,32 @@ impl Server {
             .next()
             .and_then(|p| p.parse().ok())
             .expect("port in the ready line");
-        Server { child, port }
+        Server { child, port, dir }
     }
 
     /// A new client connection.
     pub fn client(&self) -> Client {
         Client::connect(self.port)
+    }
+
+    /// Sends SIGTERM, waits for the exit, and hands over the directory (with whatever the
+    /// server saved there) instead of removing it.
+    pub fn terminate_keeping_dir(mut self) -> (std::process::ExitStatus, PathBuf) {
+        let status = self.signal_and_wait(libc::SIGTERM);
+        (status, std::mem::take(&mut self.dir))
+    }
+
+    /// Sends `sig` and waits for the exit status.
+    pub fn signal_and_wait(&mut self, sig: i32) -> std::process::ExitStatus {
+        let pid = self.child.id() as i32;
+        // SAFETY: sending a signal to our own child process.
+        unsafe {
+            libc::kill(pid, sig);
+        }
+        let status = wait_for(Duration::from_secs(30), || {
+            self.child.try_wait().ok().flatten()
+        });
+        status.expect("server did not exit after the signal")
     }
 
     /// Sends SIGTERM and waits for the exit status.
@@ -124,6 +167,10 @@ impl Drop for Server {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+        // (Empty when a test took the directory over to restart a server in it.)
+        if !self.dir.as_os_str().is_empty() {
+            let _ = std::fs::remove_dir_all(&self.dir);
+        }
     }
 }
 
