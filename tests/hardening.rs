@@ -281,7 +281,7 @@ fn protected_mode_refuses_clients_that_are_not_local_until_a_password_is_set() {
 }
 
 #[test]
-fn shutdown_that_must_save_fails_until_there_is_persistence() {
+fn shutdown_that_cannot_save_keeps_running_unless_forced() {
     // Error paths, byte for byte as Redis.
     common::on_both(&[], |port| {
         let mut c = Client::connect(port);
@@ -294,8 +294,10 @@ fn shutdown_that_must_save_fails_until_there_is_persistence() {
             assert_eq!(c.cmd_str(cmd), want, "{cmd}");
         }
     });
+    // A server whose directory is gone cannot write its snapshot.
     let mut ours = Server::start(&[]);
     let mut c = ours.client();
+    std::fs::remove_dir_all(&ours.dir).expect("remove the server's directory");
     // Asked to save, or save points set: an error, and the server keeps running.
     assert_eq!(
         c.cmd_str("SHUTDOWN SAVE"),
@@ -318,6 +320,7 @@ fn shutdown_that_must_save_fails_until_there_is_persistence() {
     assert!(status.success(), "{status:?}");
     let mut forced = Server::start(&[]);
     let mut c = forced.client();
+    std::fs::remove_dir_all(&forced.dir).expect("remove the server's directory");
     c.send_raw(b"SHUTDOWN SAVE FORCE\r\n");
     assert_eq!(c.read_to_eof(), b"");
     let status = wait_for(Duration::from_secs(10), || {

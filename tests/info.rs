@@ -12,11 +12,12 @@ use std::collections::BTreeMap;
 use common::{Client, on_both};
 
 /// Fields we print that Redis does not: each at the end of its section.
-const OUR_EXTRA_FIELDS: [&str; 4] = [
+const OUR_EXTRA_FIELDS: [&str; 5] = [
     "keyval_version",
     "keyval_table_buckets",
     "keyval_allocations",
     "keyval_protocol_errors",
+    "keyval_snapshot_keys_saved_early",
 ];
 
 /// Every section of Redis 7.0's `INFO everything`, in its order.

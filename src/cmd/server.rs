@@ -548,10 +548,6 @@ fn persistence_section(ctx: &Ctx, t: &mut Text) {
     t.fixed(&[("rdb_last_cow_size", "0")]);
     t.field("rdb_last_load_keys_expired", p.loaded_expired);
     t.field("rdb_last_load_keys_loaded", p.loaded_keys);
-    t.field(
-        "keyval_snapshot_keys_saved_early",
-        ctx.store.dbs().iter().map(|d| d.saved_early()).sum::<u64>(),
-    );
     t.fixed(&[
         ("aof_enabled", "0"),
         ("aof_rewrite_in_progress", "0"),
@@ -566,6 +562,10 @@ fn persistence_section(ctx: &Ctx, t: &mut Text) {
         ("module_fork_in_progress", "0"),
         ("module_fork_last_cow_size", "0"),
     ]);
+    t.field(
+        "keyval_snapshot_keys_saved_early",
+        ctx.store.dbs().iter().map(|d| d.saved_early()).sum::<u64>(),
+    );
 }
 
 fn stats_section(ctx: &Ctx, t: &mut Text) {
