@@ -61,7 +61,11 @@ const MAX_LITERAL: usize = 32;
 /// valid LZF stream decodes the same, so this need not produce liblzf's exact bytes.
 pub fn compress(input: &[u8], max_out: usize) -> Option<Vec<u8>> {
     let mut out = Vec::with_capacity(max_out.min(input.len()));
-    let mut table = vec![u32::MAX; HASH_SLOTS];
+    // A table in proportion to the input: clearing 64 KiB for every 100-byte value would
+    // cost more than compressing it.
+    let slots = input.len().next_power_of_two().clamp(256, HASH_SLOTS);
+    let shift = 32 - slots.trailing_zeros();
+    let mut table = vec![u32::MAX; slots];
     let mut literal_start = 0;
     let mut i = 0;
     let flush_literals = |out: &mut Vec<u8>, lit: &[u8]| {
@@ -73,7 +77,7 @@ pub fn compress(input: &[u8], max_out: usize) -> Option<Vec<u8>> {
     while i + 2 < input.len() {
         let seq =
             u32::from(input[i]) << 16 | u32::from(input[i + 1]) << 8 | u32::from(input[i + 2]);
-        let slot = (seq.wrapping_mul(2_654_435_761) >> (32 - 14)) as usize;
+        let slot = (seq.wrapping_mul(2_654_435_761) >> shift) as usize;
         let candidate = table[slot];
         table[slot] = i as u32;
         if candidate != u32::MAX {

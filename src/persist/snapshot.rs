@@ -22,14 +22,14 @@ use crate::store::Store;
 const CHUNK: usize = 64 * 1024;
 /// Chunks the channel to the writer holds: at most this much output waits in memory.
 const CHANNEL_CHUNKS: usize = 16;
-/// Keys walked between checks of the step's time budget.
-const STEP_KEYS: usize = 256;
+/// Table slots walked between checks of the step's time budget.
+const STEP_SLOTS: usize = 1024;
 
 /// The snapshot state one database keeps while a snapshot runs.
 #[derive(Debug)]
 pub struct DbSnapshot {
-    /// The walk's SCAN cursor (reverse-binary over home buckets).
-    pub cursor: u64,
+    /// The next table slot the walk visits.
+    pub cursor: usize,
     /// The walk has visited every bucket.
     pub done: bool,
     /// Keys the walk must skip: saved early, or created after the snapshot started.
@@ -55,21 +55,10 @@ impl DbSnapshot {
         }
     }
 
-    /// True when the walk has passed the home bucket of `hash` in a table of `buckets`
-    /// buckets (a power of two): buckets are visited in increasing order of their
-    /// bit-reversed index, and the cursor is the next one to visit.
-    pub fn visited(&self, hash: u64, buckets: usize) -> bool {
-        if self.done {
-            return true;
-        }
-        let mask = buckets as u64 - 1;
-        let bits = mask.count_ones();
-        if bits == 0 {
-            // One bucket: visited once the walk moved past it (then it is done).
-            return false;
-        }
-        let rev = |v: u64| (v & mask).reverse_bits() >> (64 - bits);
-        rev(hash) < rev(self.cursor)
+    /// True when the walk has passed the key in table slot `slot` (None: the key does not
+    /// exist, so the walk cannot have written it).
+    pub fn visited(&self, slot: Option<usize>) -> bool {
+        self.done || slot.is_some_and(|i| i < self.cursor)
     }
 }
 
@@ -271,7 +260,7 @@ impl Snapshot {
                     self.started = true;
                 }
                 let db = store.db(index);
-                if db.snapshot_step(STEP_KEYS, &mut writer.buf, now) {
+                if db.snapshot_step(STEP_SLOTS, &mut writer.buf, now) {
                     db.end_snapshot();
                     self.at += 1;
                     self.started = false;

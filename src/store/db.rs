@@ -448,6 +448,11 @@ impl Db {
         let hash = self.hash(key);
         if self.snapshot.is_some() {
             self.save_before_change(key, hash, now);
+            // The walk follows slot numbers: the table must not grow (and move every
+            // entry) under it. A full table finishes the walk at once instead.
+            if self.table.len() >= self.table.capacity() {
+                self.finish_snapshot_walk();
+            }
         }
         self.changes += 1;
         self.watch.touch(key);
@@ -996,7 +1001,8 @@ impl Db {
         let Some(snap) = self.snapshot.as_deref_mut() else {
             return;
         };
-        if snap.visited(hash, self.table.num_buckets().max(1)) || snap.handled.contains(key) {
+        let slot = self.table.find_bucket_index(hash, |e| *e.key == *key);
+        if snap.visited(slot) || snap.handled.contains(key) {
             return;
         }
         if let Some(e) = self.table.find(hash, |e| *e.key == *key)
@@ -1015,8 +1021,8 @@ impl Db {
         snap.handled.insert(key.into());
     }
 
-    /// One step of the snapshot's walk: writes the keys saved early, then about
-    /// `budget` keys the walk reaches (skipping those saved early or created since), to
+    /// One step of the snapshot's walk: writes the keys saved early, then the keys in the
+    /// next `budget` slots of the table (skipping those saved early or created since), to
     /// `out`. Returns true when the walk is done.
     pub fn snapshot_step(&mut self, budget: usize, out: &mut Vec<u8>, now: u64) -> bool {
         let Db {
@@ -1035,22 +1041,22 @@ impl Db {
             opts,
             ..
         } = snap;
-        let next = table::scan(
-            table,
-            |e| hash_bytes(&e.key),
-            *cursor,
-            budget,
-            |e| {
-                if !handled.is_empty() && handled.remove(&*e.key) {
-                    return;
-                }
-                if !e.is_expired(now) {
-                    save_key(out, &e.key, &e.value, e.expire_at(), Marker::None, *opts);
-                }
-            },
-        );
-        *cursor = next;
-        if next == 0 {
+        // Slots in index order: hashbrown moves entries only when the table grows or
+        // rehashes, which `upsert_with` keeps from happening during a walk.
+        let end = (*cursor).saturating_add(budget).min(table.num_buckets());
+        for i in *cursor..end {
+            let Some(e) = table.get_bucket(i) else {
+                continue;
+            };
+            if !handled.is_empty() && handled.remove(&*e.key) {
+                continue;
+            }
+            if !e.is_expired(now) {
+                save_key(out, &e.key, &e.value, e.expire_at(), Marker::None, *opts);
+            }
+        }
+        *cursor = end;
+        if end >= table.num_buckets() {
             snap.done = true;
         }
         snap.done
@@ -1063,7 +1069,7 @@ impl Db {
             return;
         }
         let mut buf = Vec::new();
-        while !self.snapshot_step(4096, &mut buf, 0) {}
+        while !self.snapshot_step(1 << 16, &mut buf, 0) {}
         if let Some(s) = self.snapshot.as_deref_mut() {
             s.early = buf;
         }
