@@ -185,7 +185,7 @@ fn save_zset(out: &mut Vec<u8>, zset: &ZSet, opts: Options) {
         save_string(out, &lp.finish(), opts);
     } else {
         rdb::save_len(out, zset.len() as u64);
-        for (member, score) in zset.range(0, zset.len().saturating_sub(1), true) {
+        for (member, score) in zset.range(0, zset.len(), true) {
             save_string(out, member, opts);
             out.extend_from_slice(&score.to_le_bytes());
         }
