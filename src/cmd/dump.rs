@@ -84,12 +84,14 @@ fn restore(ctx: &mut Ctx, args: Args) {
         ctx.error("ERR Invalid TTL value, must be >= 0");
         return;
     }
-    let Some(body) = rdb::verify_payload(args.get(3)) else {
+    if rdb::verify_payload(args.get(3)).is_none() {
         ctx.error("ERR DUMP payload version or checksum are wrong");
         return;
-    };
+    }
     let limits = ctx.limits();
-    let mut r = Reader::new(body);
+    // Redis reads the object from the whole payload, footer included: a body a few bytes
+    // short borrows them from the footer (and bytes past the object are ignored).
+    let mut r = Reader::new(args.get(3));
     let value = match r.byte().map(|ty| load_object(&mut r, ty, &limits)) {
         Some(Ok(v)) => v,
         Some(Err(LoadError::EmptyKey | LoadError::Corrupt(_))) | None => {
