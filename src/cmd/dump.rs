@@ -105,13 +105,15 @@ fn restore(ctx: &mut Ctx, args: Args) {
         lazyfree::free_server_del(old.value);
         deleted = true;
     }
+    // Redis adds the time to a relative TTL in a signed 64-bit integer, which wraps: a TTL
+    // that overflows is already past, and the key is not created.
     let at = match ttl {
         0 => None,
-        _ if absttl => Some(ttl as u64),
-        _ => Some((ttl as u64).saturating_add(now)),
+        _ if absttl => Some(ttl),
+        _ => Some(ttl.wrapping_add(now as i64)),
     };
     if let Some(at) = at
-        && at <= now
+        && at <= now as i64
     {
         // Already expired: the key is not created (a replaced one is gone, as a DEL).
         drop(value);
@@ -122,7 +124,12 @@ fn restore(ctx: &mut Ctx, args: Args) {
         return;
     }
     let db = ctx.db();
-    db.insert_new(key, value, at.map_or(Ttl::Clear, Ttl::At), now);
+    db.insert_new(
+        key,
+        value,
+        at.map_or(Ttl::Clear, |at| Ttl::At(at as u64)),
+        now,
+    );
     if idle.is_some() || freq.is_some() {
         db.set_loaded_access(key, idle, freq, now);
     }
