@@ -84,12 +84,14 @@ fn restore(ctx: &mut Ctx, args: Args) {
         ctx.error("ERR Invalid TTL value, must be >= 0");
         return;
     }
-    let Some(body) = rdb::verify_payload(args.get(3)) else {
+    if rdb::verify_payload(args.get(3)).is_none() {
         ctx.error("ERR DUMP payload version or checksum are wrong");
         return;
-    };
+    }
     let limits = ctx.limits();
-    let mut r = Reader::new(body);
+    // Redis reads the object from the whole payload, footer included: a body a few bytes
+    // short borrows them from the footer (and bytes past the object are ignored).
+    let mut r = Reader::new(args.get(3));
     let value = match r.byte().map(|ty| load_object(&mut r, ty, &limits)) {
         Some(Ok(v)) => v,
         Some(Err(LoadError::EmptyKey | LoadError::Corrupt(_))) | None => {
@@ -103,13 +105,15 @@ fn restore(ctx: &mut Ctx, args: Args) {
         lazyfree::free_server_del(old.value);
         deleted = true;
     }
+    // Redis adds the time to a relative TTL in a signed 64-bit integer, which wraps: a TTL
+    // that overflows is already past, and the key is not created.
     let at = match ttl {
         0 => None,
-        _ if absttl => Some(ttl as u64),
-        _ => Some((ttl as u64).saturating_add(now)),
+        _ if absttl => Some(ttl),
+        _ => Some(ttl.wrapping_add(now as i64)),
     };
     if let Some(at) = at
-        && at <= now
+        && at <= now as i64
     {
         // Already expired: the key is not created (a replaced one is gone, as a DEL).
         drop(value);
@@ -120,7 +124,12 @@ fn restore(ctx: &mut Ctx, args: Args) {
         return;
     }
     let db = ctx.db();
-    db.insert_new(key, value, at.map_or(Ttl::Clear, Ttl::At), now);
+    db.insert_new(
+        key,
+        value,
+        at.map_or(Ttl::Clear, |at| Ttl::At(at as u64)),
+        now,
+    );
     if idle.is_some() || freq.is_some() {
         db.set_loaded_access(key, idle, freq, now);
     }
