@@ -228,8 +228,6 @@ pub struct Settings {
     pub latency_percentiles: Vec<f64>,
     /// Keyspace event classes.
     pub notify_keyspace_events: u32,
-    /// Save points are set (`save` is not empty): SHUTDOWN would save a snapshot.
-    pub save_configured: bool,
     /// Most keys the client-side caching table remembers (0 = no limit).
     pub tracking_table_max_keys: u64,
     /// A script running longer (ms) makes the server answer others with -BUSY (0 = never).
@@ -393,7 +391,6 @@ impl Params {
                 latency_tracking: true,
                 latency_percentiles: Vec::new(),
                 notify_keyspace_events: 0,
-                save_configured: false,
                 tracking_table_max_keys: 1_000_000,
                 busy_reply_threshold_ms: 5000,
                 stream_node_limits: Default::default(),
@@ -807,7 +804,6 @@ impl Params {
             latency_tracking: self.bool_value("latency-tracking"),
             latency_percentiles: percentiles,
             notify_keyspace_events: events,
-            save_configured: !matches!(self.value_of("save"), Value::Save(points) if points.is_empty()),
             tracking_table_max_keys: self.num_value("tracking-table-max-keys").max(0) as u64,
             busy_reply_threshold_ms: self.num_value("busy-reply-threshold").max(0) as u64,
             stream_node_limits: crate::store::stream::NodeLimits {
