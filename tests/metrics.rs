@@ -1556,3 +1556,33 @@ fn script_runs_time_and_cache_are_exported() {
         s.get("keyval_scripts_cached") == Some(0.0)
     });
 }
+
+#[test]
+fn snapshots_are_exported() {
+    let k = Keyval::start(&["--save", ""]);
+    let mut c = k.client();
+    let s = k.scrape();
+    // Before any save, the last save is the start (as INFO's rdb_last_save_time).
+    assert!(s.value("keyval_rdb_last_save_timestamp_seconds") > 1.7e9);
+    assert_eq!(s.value("keyval_rdb_saves_total"), 0.0);
+    assert_eq!(s.value("keyval_rdb_bgsave_in_progress"), 0.0);
+    for i in 0..100 {
+        c.cmd(&format!("SET k{i} v{i}"));
+    }
+    k.scrape_until("100 changes since the last save", |s| {
+        s.get("keyval_rdb_changes_since_last_save") == Some(100.0)
+    });
+    assert_eq!(c.cmd("SAVE"), b"+OK\r\n");
+    let s = k.scrape_until("one save, no change since", |s| {
+        s.get("keyval_rdb_saves_total") == Some(1.0)
+            && s.get("keyval_rdb_changes_since_last_save") == Some(0.0)
+    });
+    assert!(s.value("keyval_rdb_last_save_bytes") > 100.0);
+    assert!(s.value("keyval_rdb_last_save_duration_seconds") > 0.0);
+    assert_eq!(s.value("keyval_rdb_save_failures_total"), 0.0);
+    assert_eq!(c.cmd("BGSAVE"), b"+Background saving started\r\n");
+    k.scrape_until("two saves, none running", |s| {
+        s.get("keyval_rdb_saves_total") == Some(2.0)
+            && s.get("keyval_rdb_bgsave_in_progress") == Some(0.0)
+    });
+}

@@ -449,3 +449,38 @@ fn save_points_start_background_saves() {
     // BGSAVE while one runs, and its syntax.
     assert_eq!(text(c.cmd("BGSAVE now")), text(b"-ERR syntax error\r\n"));
 }
+
+#[test]
+fn eviction_markers_survive_a_restart() {
+    for (policy, option, value, read) in [
+        ("allkeys-lfu", "FREQ", "100", "OBJECT FREQ k"),
+        ("allkeys-lru", "IDLETIME", "5000", "OBJECT IDLETIME k"),
+    ] {
+        let flags = ["--save", "", "--maxmemory-policy", policy];
+        let server = Server::start(&flags);
+        let mut c = server.client();
+        c.cmd("SET k v");
+        let payload = c.cmd("DUMP k");
+        let payload = &payload
+            [payload.iter().position(|&b| b == b'\n').expect("bulk") + 1..payload.len() - 2];
+        let restored = c.call(&[
+            b"RESTORE",
+            b"k",
+            b"0",
+            payload,
+            b"REPLACE",
+            option.as_bytes(),
+            value.as_bytes(),
+        ]);
+        assert_eq!(restored, b"+OK\r\n");
+        assert_eq!(c.cmd("SAVE"), b"+OK\r\n");
+        let dir = stop_keeping_dir(server, libc::SIGKILL);
+        let again = Server::start_in(dir, |cmd| {
+            cmd.args(flags);
+        });
+        let got = again.client().int(read);
+        let want: i64 = value.parse().expect("number");
+        // The idle time grows by the seconds the restart took.
+        assert!((want..want + 30).contains(&got), "{policy}: {read} = {got}");
+    }
+}

@@ -7,8 +7,9 @@ use std::time::Duration;
 
 use super::flags::{ADMIN, FAST, LOADING, NO_MULTI, NOSCRIPT, STALE};
 use super::{Command, Ctx, Shared, err};
+use crate::metrics::stats::{bump, set};
 use crate::persist::save::Options;
-use crate::persist::snapshot::{Progress, Snapshot, Target};
+use crate::persist::snapshot::{Markers, Progress, Snapshot, Target};
 use crate::resp::Args;
 use crate::store::Store;
 
@@ -88,6 +89,18 @@ pub fn target(shared: &Shared) -> Target {
             compress: rdb.compression,
         },
         checksum: rdb.checksum,
+        markers: {
+            let memory = &shared.params.settings.memory;
+            if memory.policy.is_lfu() {
+                Markers::Lfu {
+                    decay_minutes: memory.lfu_decay_time,
+                }
+            } else if memory.policy.name().ends_with("-lru") {
+                Markers::Lru
+            } else {
+                Markers::None
+            }
+        },
     }
 }
 
@@ -98,8 +111,10 @@ pub fn save_now(store: &mut Store, shared: &mut Shared, now: u64) -> Result<(), 
     let functions = shared.functions.libraries.dump();
     let used = crate::alloc::allocated() as u64;
     let dirty = store.dirty();
+    let started = std::time::Instant::now();
     let result = Snapshot::start(store, &target, &functions, now, used)
         .and_then(|s| s.run_to_end(store, now, target.checksum));
+    record(shared, &result, started);
     match result {
         Ok(_) => {
             log::info!("DB saved on disk");
@@ -108,12 +123,29 @@ pub fn save_now(store: &mut Store, shared: &mut Shared, now: u64) -> Result<(), 
             p.lastsave = now / 1000;
             p.last_bgsave_failed = false;
             p.saves += 1;
+            set(&shared.stats.rdb_last_save_time, now / 1000);
             Ok(())
         }
         Err(e) => {
             log::warn!("{e}");
             Err(e)
         }
+    }
+}
+
+/// Counts a finished snapshot in the metrics: its duration, and its size or failure.
+fn record(shared: &Shared, result: &Result<u64, String>, started: std::time::Instant) {
+    let stats = &shared.stats;
+    set(
+        &stats.rdb_last_save_us,
+        started.elapsed().as_micros() as u64,
+    );
+    match result {
+        Ok(bytes) => {
+            bump(&stats.rdb_saves, 1);
+            set(&stats.rdb_last_save_bytes, *bytes);
+        }
+        Err(_) => bump(&stats.rdb_failures, 1),
     }
 }
 
@@ -127,12 +159,14 @@ pub fn start_bgsave(store: &mut Store, shared: &mut Shared, now: u64) -> Result<
         Ok(s) => {
             log::info!("Background saving started");
             shared.persist.bgsave = Some(s);
+            set(&shared.stats.rdb_bgsave_in_progress, 1);
             Ok(())
         }
         Err(e) => {
             log::warn!("{e}");
             log::warn!("Background saving error");
             shared.persist.last_bgsave_failed = true;
+            bump(&shared.stats.rdb_failures, 1);
             Err(e)
         }
     }
@@ -150,6 +184,11 @@ pub fn bgsave_step(store: &mut Store, shared: &mut Shared, now: u64) -> bool {
         Progress::Waiting => false,
         Progress::Finished(result) => {
             let snapshot = shared.persist.bgsave.take().expect("checked above");
+            record(shared, &result, snapshot.start);
+            set(&shared.stats.rdb_bgsave_in_progress, 0);
+            if result.is_ok() {
+                set(&shared.stats.rdb_last_save_time, snapshot.start_ms / 1000);
+            }
             let p = &mut shared.persist;
             p.last_bgsave_secs = snapshot.start.elapsed().as_secs() as i64;
             match result {
@@ -175,6 +214,10 @@ pub fn bgsave_step(store: &mut Store, shared: &mut Shared, now: u64) -> bool {
 /// when some point's seconds have passed since the last save and its count of changes
 /// was reached; after a failure, only once [`RETRY_DELAY_MS`] passed.
 pub fn cron(store: &mut Store, shared: &mut Shared, now: u64) {
+    set(
+        &shared.stats.rdb_changes,
+        shared.persist.changes_since_save(store),
+    );
     if shared.persist.bgsave.is_some() {
         return;
     }
@@ -240,6 +283,8 @@ pub struct Loaded {
 /// clients. A file that cannot be read entirely is an error: the server must not start
 /// with part of the data, or none of it, as if that were all (Redis exits too).
 pub fn load_at_start(store: &mut Store, shared: &mut Shared, now: u64) -> Result<Loaded, String> {
+    // Redis counts its start as the last save.
+    set(&shared.stats.rdb_last_save_time, shared.persist.lastsave);
     let path = PathBuf::from(&shared.params.settings.rdb.dbfilename);
     let data = match std::fs::read(&path) {
         Ok(d) => d,

@@ -114,6 +114,8 @@ fn respond(request: &Request, registry: &Registry) -> ResponseBox {
 enum Source {
     /// One unlabelled series: the value of an atomic.
     Value(fn(&Stats) -> &AtomicU64),
+    /// One unlabelled gauge in seconds, from an atomic holding microseconds.
+    Micros(fn(&Stats) -> &AtomicU64),
     /// One unlabelled histogram.
     Histogram(fn(&Stats) -> &Histogram),
     /// Seconds since start.
@@ -139,7 +141,7 @@ impl Source {
             Source::Calls | Source::Errors | Source::Rejected | Source::Latency => Some("cmd"),
             Source::ErrorCodes => Some("code"),
             Source::BuildInfo => Some("version"),
-            Source::Value(_) | Source::Histogram(_) | Source::Uptime => None,
+            Source::Value(_) | Source::Micros(_) | Source::Histogram(_) | Source::Uptime => None,
         }
     }
 }
@@ -200,6 +202,13 @@ const FAMILIES: &[Family] = &[
     family("keyval_scripts_run_total", "Lua scripts run (EVAL, EVALSHA and their read-only forms), errors included.", COUNTER, Source::Value(|s| &s.scripts_run)),
     family("keyval_scripts_cached", "Scripts in the script cache (INFO number_of_cached_scripts).", GAUGE, Source::Value(|s| &s.scripts_cached)),
     family("keyval_script_duration_seconds", "Time a Lua script ran, the commands it called included.", HISTOGRAM, Source::Histogram(|s| &s.script_time)),
+    family("keyval_rdb_last_save_timestamp_seconds", "When the last successful snapshot started (Unix time; the server's start before any): time() minus this is the last save's age.", GAUGE, Source::Value(|s| &s.rdb_last_save_time)),
+    family("keyval_rdb_last_save_duration_seconds", "How long the last snapshot (SAVE, BGSAVE or a save point) took, successful or not.", GAUGE, Source::Micros(|s| &s.rdb_last_save_us)),
+    family("keyval_rdb_changes_since_last_save", "Changes since the last successful snapshot (INFO rdb_changes_since_last_save).", GAUGE, Source::Value(|s| &s.rdb_changes)),
+    family("keyval_rdb_bgsave_in_progress", "1 while a background snapshot is being written.", GAUGE, Source::Value(|s| &s.rdb_bgsave_in_progress)),
+    family("keyval_rdb_saves_total", "Snapshots written successfully.", COUNTER, Source::Value(|s| &s.rdb_saves)),
+    family("keyval_rdb_save_failures_total", "Snapshots that failed (the log says why; a failed background save may refuse writes with -MISCONF).", COUNTER, Source::Value(|s| &s.rdb_failures)),
+    family("keyval_rdb_last_save_bytes", "Size of the last snapshot file written.", GAUGE, Source::Value(|s| &s.rdb_last_save_bytes)),
     family("keyval_build_info", "Always 1; the version label is the server's version.", GAUGE, Source::BuildInfo),
     family("keyval_uptime_seconds", "Seconds since the server started.", GAUGE, Source::Uptime),
 ];
@@ -257,6 +266,7 @@ impl StatsCollector {
                     gauge(v)
                 }]
             }
+            Source::Micros(atomic) => vec![gauge(get(atomic(&self.stats)) as f64 / 1e6)],
             Source::Histogram(h) => vec![histogram_metric(h(&self.stats))],
             Source::Uptime => vec![gauge(self.stats.uptime_seconds())],
             Source::BuildInfo => vec![labelled("version", env!("CARGO_PKG_VERSION"), gauge(1.0))],

@@ -467,6 +467,20 @@ pub struct Stats {
     pub eviction_exceeded_us: AtomicU64,
     /// Writes refused with -OOM.
     pub oom_rejections: AtomicU64,
+    /// When the last successful snapshot started (Unix seconds).
+    pub rdb_last_save_time: AtomicU64,
+    /// How long the last snapshot took (microseconds).
+    pub rdb_last_save_us: AtomicU64,
+    /// Changes since the last successful snapshot (published by the cron).
+    pub rdb_changes: AtomicU64,
+    /// 1 while a background snapshot runs.
+    pub rdb_bgsave_in_progress: AtomicU64,
+    /// Snapshots written.
+    pub rdb_saves: AtomicU64,
+    /// Snapshots that failed.
+    pub rdb_failures: AtomicU64,
+    /// Bytes of the last snapshot written.
+    pub rdb_last_save_bytes: AtomicU64,
     /// Failed calls whose error reply repeated one already counted (a script's error
     /// raised by a command it called): total_error_replies counts such an error once.
     pub errors_counted_twice: AtomicU64,
@@ -535,6 +549,13 @@ impl Stats {
             evicted_keys: AtomicU64::new(0),
             eviction_exceeded_us: AtomicU64::new(0),
             oom_rejections: AtomicU64::new(0),
+            rdb_last_save_time: AtomicU64::new(0),
+            rdb_last_save_us: AtomicU64::new(0),
+            rdb_changes: AtomicU64::new(0),
+            rdb_bgsave_in_progress: AtomicU64::new(0),
+            rdb_saves: AtomicU64::new(0),
+            rdb_failures: AtomicU64::new(0),
+            rdb_last_save_bytes: AtomicU64::new(0),
             errors_counted_twice: AtomicU64::new(0),
             keys: AtomicU64::new(0),
             keys_with_expiry: AtomicU64::new(0),

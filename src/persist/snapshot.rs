@@ -15,8 +15,9 @@ use std::time::{Duration, Instant};
 
 use ahash::RandomState;
 
-use super::save::{Options, RdbWriter};
+use super::save::{Marker, Options, RdbWriter};
 use crate::store::Store;
+use crate::store::evict;
 
 /// Bytes gathered before a chunk goes to the writer thread.
 const CHUNK: usize = 64 * 1024;
@@ -40,11 +41,41 @@ pub struct DbSnapshot {
     pub opts: Options,
     /// Commands that may write are running: lookups count as changes.
     pub writing: bool,
+    /// Which eviction marker goes before each key.
+    pub markers: Markers,
+}
+
+/// The eviction markers a snapshot writes before keys, as Redis's rdbSaveKeyValuePair: the
+/// idle time under an LRU policy, the LFU counter under an LFU policy, nothing otherwise.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Markers {
+    /// No markers.
+    None,
+    /// IDLE (seconds since last access).
+    Lru,
+    /// FREQ (the counter, decayed as of the save).
+    Lfu {
+        /// `lfu-decay-time`.
+        decay_minutes: u32,
+    },
+}
+
+impl Markers {
+    /// The marker for a key with access metadata `access`.
+    pub fn marker(self, access: u64, now: u64) -> Marker {
+        match self {
+            Markers::None => Marker::None,
+            Markers::Lru => Marker::IdleSecs(evict::lru_idle_ms(access, now) / 1000),
+            Markers::Lfu { decay_minutes } => {
+                Marker::Freq(evict::lfu_decayed(access, now, decay_minutes))
+            }
+        }
+    }
 }
 
 impl DbSnapshot {
     /// A snapshot of a database that has not been walked yet.
-    pub fn new(opts: Options) -> DbSnapshot {
+    pub fn new(opts: Options, markers: Markers) -> DbSnapshot {
         DbSnapshot {
             cursor: 0,
             done: false,
@@ -52,6 +83,7 @@ impl DbSnapshot {
             early: Vec::new(),
             opts,
             writing: true,
+            markers,
         }
     }
 
@@ -73,6 +105,8 @@ pub struct Target {
     pub opts: Options,
     /// Write the CRC64 (`rdbchecksum`); otherwise 0.
     pub checksum: bool,
+    /// Eviction markers before keys.
+    pub markers: Markers,
 }
 
 /// What the writer thread is told.
@@ -210,7 +244,7 @@ impl Snapshot {
             let db = store.db(i);
             if !db.is_empty() {
                 dbs.push((i, db.len(), db.expires()));
-                db.start_snapshot(DbSnapshot::new(target.opts));
+                db.start_snapshot(DbSnapshot::new(target.opts, target.markers));
             }
         }
         Ok(Snapshot {

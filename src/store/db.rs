@@ -17,7 +17,7 @@ use super::lazyfree;
 use super::table::{self, hash_bytes};
 use super::value::Value;
 use super::wheel::TimerWheel;
-use crate::persist::save::{Marker, save_key};
+use crate::persist::save::save_key;
 use crate::persist::snapshot::DbSnapshot;
 
 /// A key's expiry: the deadline, and the deadline of the key's own wheel timer.
@@ -1008,12 +1008,13 @@ impl Db {
         if let Some(e) = self.table.find(hash, |e| *e.key == *key)
             && !e.is_expired(now)
         {
+            let marker = snap.markers.marker(e.access(), now);
             save_key(
                 &mut snap.early,
                 key,
                 &e.value,
                 e.expire_at(),
-                Marker::None,
+                marker,
                 snap.opts,
             );
             self.saved_early += 1;
@@ -1039,6 +1040,7 @@ impl Db {
             cursor,
             handled,
             opts,
+            markers,
             ..
         } = snap;
         // Slots in index order: hashbrown moves entries only when the table grows or
@@ -1052,7 +1054,8 @@ impl Db {
                 continue;
             }
             if !e.is_expired(now) {
-                save_key(out, &e.key, &e.value, e.expire_at(), Marker::None, *opts);
+                let marker = markers.marker(e.access(), now);
+                save_key(out, &e.key, &e.value, e.expire_at(), marker, *opts);
             }
         }
         *cursor = end;
@@ -1069,7 +1072,8 @@ impl Db {
             return;
         }
         let mut buf = Vec::new();
-        while !self.snapshot_step(1 << 16, &mut buf, 0) {}
+        let now = crate::util::now_ms();
+        while !self.snapshot_step(1 << 16, &mut buf, now) {}
         if let Some(s) = self.snapshot.as_deref_mut() {
             s.early = buf;
         }
