@@ -101,6 +101,41 @@ struct Node {
 }
 
 impl Node {
+    /// Appends entry `id` of this node (master ID `master`) with `flags`: the values only
+    /// under SAME_FIELDS, otherwise the field count and the pairs; and counts its listpack
+    /// size as Redis would (flags, the two ID deltas, the fields or values, lp-count). The
+    /// caller counts it as live or deleted.
+    fn push_entry(&mut self, master: StreamId, id: StreamId, pairs: &[&[u8]], flags: u8) {
+        let numfields = pairs.len() / 2;
+        let ms_delta = id.ms.wrapping_sub(master.ms);
+        let seq_delta = id.seq.wrapping_sub(master.seq) as i64;
+        let buf = &mut self.buf;
+        self.last_at = buf.len() as u32;
+        buf.push(flags);
+        put_varint(buf, ms_delta);
+        put_varint(buf, zigzag(seq_delta));
+        let mut lp = listpack::int_size(i64::from(flags))
+            + listpack::int_size(ms_delta as i64)
+            + listpack::int_size(seq_delta);
+        let mut lp_count = numfields as i64 + 3;
+        if flags & SAME_FIELDS != 0 {
+            for value in pairs.iter().skip(1).step_by(2) {
+                put_bytes(buf, value);
+                lp += listpack::str_size(value);
+            }
+        } else {
+            put_varint(buf, numfields as u64);
+            lp += listpack::int_size(numfields as i64);
+            for item in pairs {
+                put_bytes(buf, item);
+                lp += listpack::str_size(item);
+            }
+            lp_count += numfields as i64 + 1;
+        }
+        lp += listpack::int_size(lp_count);
+        self.lp_rest += lp;
+    }
+
     /// Redis's `lpBytes` of the node's listpack.
     fn listpack_bytes(&self) -> u64 {
         self.lp_rest
@@ -305,34 +340,7 @@ impl Log {
                 .master_fields()
                 .zip(pairs.iter().step_by(2))
                 .all(|(m, f)| m == *f);
-        let flags = if same { SAME_FIELDS } else { 0 };
-        let ms_delta = id.ms.wrapping_sub(master.ms);
-        let seq_delta = id.seq.wrapping_sub(master.seq) as i64;
-        let buf = &mut node.buf;
-        node.last_at = buf.len() as u32;
-        buf.push(flags);
-        put_varint(buf, ms_delta);
-        put_varint(buf, zigzag(seq_delta));
-        let mut lp = listpack::int_size(i64::from(flags))
-            + listpack::int_size(ms_delta as i64)
-            + listpack::int_size(seq_delta);
-        let mut lp_count = numfields as i64 + 3;
-        if same {
-            for value in pairs.iter().skip(1).step_by(2) {
-                put_bytes(buf, value);
-                lp += listpack::str_size(value);
-            }
-        } else {
-            put_varint(buf, numfields as u64);
-            lp += listpack::int_size(numfields as i64);
-            for item in pairs {
-                put_bytes(buf, item);
-                lp += listpack::str_size(item);
-            }
-            lp_count += numfields as i64 + 1;
-        }
-        lp += listpack::int_size(lp_count);
-        node.lp_rest += lp;
+        node.push_entry(master, id, pairs, if same { SAME_FIELDS } else { 0 });
         node.live += 1;
         self.length += 1;
         self.entries_added += 1;
@@ -555,35 +563,8 @@ impl Log {
         let Some((&master, node)) = self.nodes.iter_mut().next_back() else {
             return false;
         };
-        let numfields = pairs.len() / 2;
         let flags = if same_fields { SAME_FIELDS } else { 0 } | if deleted { DELETED } else { 0 };
-        let ms_delta = id.ms.wrapping_sub(master.ms);
-        let seq_delta = id.seq.wrapping_sub(master.seq) as i64;
-        let buf = &mut node.buf;
-        node.last_at = buf.len() as u32;
-        buf.push(flags);
-        put_varint(buf, ms_delta);
-        put_varint(buf, zigzag(seq_delta));
-        let mut lp = listpack::int_size(i64::from(flags))
-            + listpack::int_size(ms_delta as i64)
-            + listpack::int_size(seq_delta);
-        let mut lp_count = numfields as i64 + 3;
-        if same_fields {
-            for value in pairs.iter().skip(1).step_by(2) {
-                put_bytes(buf, value);
-                lp += listpack::str_size(value);
-            }
-        } else {
-            put_varint(buf, numfields as u64);
-            lp += listpack::int_size(numfields as i64);
-            for item in pairs {
-                put_bytes(buf, item);
-                lp += listpack::str_size(item);
-            }
-            lp_count += numfields as i64 + 1;
-        }
-        lp += listpack::int_size(lp_count);
-        node.lp_rest += lp;
+        node.push_entry(master, id, pairs, flags);
         if deleted {
             node.deleted += 1;
         } else {
