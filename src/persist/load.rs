@@ -623,25 +623,6 @@ fn eof() -> LoadError {
     corrupt("Unexpected EOF reading RDB file")
 }
 
-/// The older function opcode of Redis 7.0's release candidates: name, engine, an
-/// optional description, then the code; made into the code with its shebang line as
-/// Redis does.
-fn old_function(r: &mut Reader) -> Result<Vec<u8>, LoadError> {
-    let name = read_string(r, "a library name")?;
-    let engine = read_string(r, "a library engine")?;
-    if read_len(r, "a library description flag")? != 0 {
-        read_string(r, "a library description")?;
-    }
-    let code = read_string(r, "a library's code")?;
-    let mut p = b"#!".to_vec();
-    p.extend_from_slice(&engine);
-    p.extend_from_slice(b" name=");
-    p.extend_from_slice(&name);
-    p.push(b'\n');
-    p.extend_from_slice(&code);
-    Ok(p)
-}
-
 /// Parses a whole RDB file image: "REDIS" + 4-digit version (1..=10; a newer one is refused
 /// with Redis's wording "Can't handle RDB format version N"), the opcodes (AUX, SELECTDB,
 /// RESIZEDB, EXPIRETIME (seconds) and EXPIRETIME_MS, IDLE, FREQ, FUNCTION2, FUNCTION,
@@ -712,7 +693,7 @@ pub fn load_rdb(
                 f(Item::Function(code))?;
             }
             rdb::OPCODE_FUNCTION => {
-                let code = old_function(&mut r)?;
+                let code = crate::script::functions::read_old_function(&mut r).map_err(corrupt)?;
                 f(Item::Function(code))?;
             }
             _ => {

@@ -299,6 +299,34 @@ pub fn parse_metadata(payload: &[u8]) -> Result<Metadata<'_>, String> {
     Ok((engine, name, &payload[end..]))
 }
 
+/// Reads a library of the older FUNCTION record of Redis 7.0's release candidates (name,
+/// engine, an optional description, the code; the opcode already read) and makes it the
+/// code with its shebang line, as Redis does. Errors are Redis's.
+pub fn read_old_function(r: &mut crate::persist::rdb::Reader) -> Result<Vec<u8>, String> {
+    let Some(name) = r.string() else {
+        return Err("Failed loading library name".into());
+    };
+    let Some(engine) = r.string() else {
+        return Err("Failed loading engine name".into());
+    };
+    let Some(has_desc) = r.length() else {
+        return Err("Failed loading library description indicator".into());
+    };
+    if has_desc != 0 && r.string().is_none() {
+        return Err("Failed loading library description".into());
+    }
+    let Some(code) = r.string() else {
+        return Err("Failed loading library blob".into());
+    };
+    let mut p = b"#!".to_vec();
+    p.extend_from_slice(&engine);
+    p.extend_from_slice(b" name=");
+    p.extend_from_slice(&name);
+    p.push(b'\n');
+    p.extend_from_slice(&code);
+    Ok(p)
+}
+
 /// Parses a FUNCTION RESTORE payload (its footer checked) into the library payloads it
 /// holds, in order. As in Redis, records are read while more than the footer's 10 bytes
 /// remain, and a record may run into the footer.
@@ -315,31 +343,7 @@ pub fn parse_dump(payload: &[u8]) -> Result<Vec<Vec<u8>>, String> {
                 Some(p) => payloads.push(p),
                 None => return Err("Failed loading library payload".into()),
             },
-            rdb::OPCODE_FUNCTION => {
-                // Redis 7.0's release candidates: name, engine, optional description, code.
-                let Some(name) = r.string() else {
-                    return Err("Failed loading library name".into());
-                };
-                let Some(engine) = r.string() else {
-                    return Err("Failed loading engine name".into());
-                };
-                let Some(has_desc) = r.length() else {
-                    return Err("Failed loading library description indicator".into());
-                };
-                if has_desc != 0 && r.string().is_none() {
-                    return Err("Failed loading library description".into());
-                }
-                let Some(code) = r.string() else {
-                    return Err("Failed loading library blob".into());
-                };
-                let mut p = b"#!".to_vec();
-                p.extend_from_slice(&engine);
-                p.extend_from_slice(b" name=");
-                p.extend_from_slice(&name);
-                p.push(b'\n');
-                p.extend_from_slice(&code);
-                payloads.push(p);
-            }
+            rdb::OPCODE_FUNCTION => payloads.push(read_old_function(&mut r)?),
             _ => return Err("given type is not a function".into()),
         }
     }
