@@ -107,23 +107,14 @@ pub fn target(shared: &Shared) -> Target {
 /// Saves a snapshot now, in the foreground (SAVE, SHUTDOWN, SIGTERM). Returns the error
 /// logged on failure.
 pub fn save_now(store: &mut Store, shared: &mut Shared, now: u64) -> Result<(), String> {
-    let target = target(shared);
-    let functions = shared.functions.libraries.dump();
-    let used = crate::alloc::allocated() as u64;
-    let dirty = store.dirty();
     let started = std::time::Instant::now();
-    let result = Snapshot::start(store, &target, &functions, now, used)
-        .and_then(|s| s.run_to_end(store, now, target.checksum));
+    let dirty = store.dirty();
+    let result = begin(store, shared, now).and_then(|snapshot| snapshot.run_to_end(store, now));
     record(shared, &result, started);
     match result {
         Ok(_) => {
             log::info!("DB saved on disk");
-            let p = &mut shared.persist;
-            p.dirty_at_save = dirty;
-            p.lastsave = now / 1000;
-            p.last_bgsave_failed = false;
-            p.saves += 1;
-            set(&shared.stats.rdb_last_save_time, now / 1000);
+            succeeded(shared, dirty, now);
             Ok(())
         }
         Err(e) => {
@@ -131,6 +122,25 @@ pub fn save_now(store: &mut Store, shared: &mut Shared, now: u64) -> Result<(), 
             Err(e)
         }
     }
+}
+
+/// Starts a snapshot of the dataset as it is now, to the file the settings name.
+fn begin(store: &mut Store, shared: &Shared, now: u64) -> Result<Snapshot, String> {
+    let target = target(shared);
+    let functions = shared.functions.libraries.dump();
+    let used = crate::alloc::allocated() as u64;
+    Snapshot::start(store, &target, &functions, now, used)
+}
+
+/// The books after a snapshot that started at `start_ms`, when the store had made `dirty`
+/// changes, is on disk.
+fn succeeded(shared: &mut Shared, dirty: u64, start_ms: u64) {
+    let p = &mut shared.persist;
+    p.dirty_at_save = dirty;
+    p.lastsave = start_ms / 1000;
+    p.last_bgsave_failed = false;
+    p.saves += 1;
+    set(&shared.stats.rdb_last_save_time, start_ms / 1000);
 }
 
 /// Counts a finished snapshot in the metrics: its duration, and its size or failure.
@@ -151,11 +161,8 @@ fn record(shared: &Shared, result: &Result<u64, String>, started: std::time::Ins
 
 /// Starts a background save. The error is the one logged when it cannot start.
 pub fn start_bgsave(store: &mut Store, shared: &mut Shared, now: u64) -> Result<(), String> {
-    let target = target(shared);
-    let functions = shared.functions.libraries.dump();
-    let used = crate::alloc::allocated() as u64;
     shared.persist.last_bgsave_try_ms = now;
-    match Snapshot::start(store, &target, &functions, now, used) {
+    match begin(store, shared, now) {
         Ok(s) => {
             log::info!("Background saving started");
             shared.persist.bgsave = Some(s);
@@ -175,34 +182,26 @@ pub fn start_bgsave(store: &mut Store, shared: &mut Shared, now: u64) -> Result<
 /// One event-loop turn of the background save: about [`STEP_BUDGET`] of work. Returns
 /// true while there is more to do right away (the loop should not sleep).
 pub fn bgsave_step(store: &mut Store, shared: &mut Shared, now: u64) -> bool {
-    let checksum = shared.params.settings.rdb.checksum;
     let Some(snapshot) = shared.persist.bgsave.as_mut() else {
         return false;
     };
-    match snapshot.step(store, STEP_BUDGET, now, checksum) {
+    match snapshot.step(store, STEP_BUDGET, now) {
         Progress::Working => true,
         Progress::Waiting => false,
         Progress::Finished(result) => {
             let snapshot = shared.persist.bgsave.take().expect("checked above");
             record(shared, &result, snapshot.start);
             set(&shared.stats.rdb_bgsave_in_progress, 0);
-            if result.is_ok() {
-                set(&shared.stats.rdb_last_save_time, snapshot.start_ms / 1000);
-            }
-            let p = &mut shared.persist;
-            p.last_bgsave_secs = snapshot.start.elapsed().as_secs() as i64;
+            shared.persist.last_bgsave_secs = snapshot.start.elapsed().as_secs() as i64;
             match result {
                 Ok(bytes) => {
                     log::info!("Background saving terminated with success ({bytes} bytes)");
-                    p.dirty_at_save = snapshot.dirty_at_start;
-                    p.lastsave = snapshot.start_ms / 1000;
-                    p.last_bgsave_failed = false;
-                    p.saves += 1;
+                    succeeded(shared, snapshot.dirty_at_start, snapshot.start_ms);
                 }
                 Err(e) => {
                     log::warn!("{e}");
                     log::warn!("Background saving error");
-                    p.last_bgsave_failed = true;
+                    shared.persist.last_bgsave_failed = true;
                 }
             }
             false

@@ -324,19 +324,16 @@ pub struct RdbWriter {
     crc: u64,
     /// Options for every string.
     pub opts: Options,
-    /// Bytes written so far (handed over or buffered).
-    pub written: u64,
 }
 
 impl RdbWriter {
-    /// Starts a file: magic, version and Redis's aux fields (`redis-ver` says 7.0.15, the
-    /// version whose format this is, so tools that check it accept the file).
+    /// Starts a file: magic, version and Redis's aux fields (`redis-ver` is the version
+    /// INFO reports).
     pub fn new(opts: Options, ctime: u64, used_mem: u64, aof_base: bool) -> RdbWriter {
         let mut w = RdbWriter {
             buf: Vec::with_capacity(64 * 1024),
             crc: 0,
             opts,
-            written: 0,
         };
         w.buf
             .extend_from_slice(format!("REDIS{:04}", rdb::RDB_VERSION).as_bytes());
@@ -377,7 +374,6 @@ impl RdbWriter {
     /// Takes the buffered bytes (to write them out), folding them into the checksum.
     pub fn take(&mut self) -> Vec<u8> {
         self.crc = crc64::crc64(self.crc, &self.buf);
-        self.written += self.buf.len() as u64;
         std::mem::replace(&mut self.buf, Vec::with_capacity(64 * 1024))
     }
 

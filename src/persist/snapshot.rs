@@ -207,6 +207,8 @@ pub struct Snapshot {
     sent_all: bool,
     /// The writer was told to finish.
     done_sent: bool,
+    /// Write the CRC64 trailer.
+    checksum: bool,
     /// When it started (ms since the epoch) and the store's change count then.
     pub start_ms: u64,
     /// The store's change counter when the snapshot started.
@@ -256,6 +258,7 @@ impl Snapshot {
             pending: None,
             sent_all: false,
             done_sent: false,
+            checksum: target.checksum,
             start_ms: now_ms,
             dirty_at_start: store.dirty(),
             start: Instant::now(),
@@ -263,13 +266,7 @@ impl Snapshot {
     }
 
     /// Serializes keys for about `budget`, handing full chunks to the writer thread.
-    pub fn step(
-        &mut self,
-        store: &mut Store,
-        budget: Duration,
-        now: u64,
-        checksum: bool,
-    ) -> Progress {
+    pub fn step(&mut self, store: &mut Store, budget: Duration, now: u64) -> Progress {
         let t0 = Instant::now();
         loop {
             if let Some(chunk) = self.pending.take()
@@ -301,7 +298,11 @@ impl Snapshot {
                 }
             } else {
                 // Every database is out: the trailer, then the last chunk.
-                let tail = self.writer.take().expect("checked above").finish(checksum);
+                let tail = self
+                    .writer
+                    .take()
+                    .expect("checked above")
+                    .finish(self.checksum);
                 self.sent_all = true;
                 self.pending = Some(tail);
                 continue;
@@ -346,14 +347,9 @@ impl Snapshot {
 
     /// Runs the snapshot to the end (SAVE, SHUTDOWN): walks everything, waiting for the
     /// disk when it is behind, then for the file to be renamed into place.
-    pub fn run_to_end(
-        mut self,
-        store: &mut Store,
-        now: u64,
-        checksum: bool,
-    ) -> Result<u64, String> {
+    pub fn run_to_end(mut self, store: &mut Store, now: u64) -> Result<u64, String> {
         loop {
-            match self.step(store, Duration::from_secs(3600), now, checksum) {
+            match self.step(store, Duration::from_secs(3600), now) {
                 Progress::Finished(r) => return r,
                 Progress::Working => {}
                 Progress::Waiting => {

@@ -980,11 +980,6 @@ impl Db {
         self.snapshot = None;
     }
 
-    /// True while a snapshot of this database is being taken.
-    pub fn snapshot_active(&self) -> bool {
-        self.snapshot.is_some()
-    }
-
     /// Whether lookups now come from commands that may write (the dispatcher says so).
     #[inline]
     pub fn set_snapshot_writing(&mut self, writing: bool) {
@@ -1005,7 +1000,7 @@ impl Db {
         if snap.visited(slot) || snap.handled.contains(key) {
             return;
         }
-        if let Some(e) = self.table.find(hash, |e| *e.key == *key)
+        if let Some(e) = slot.and_then(|i| self.table.get_bucket(i))
             && !e.is_expired(now)
         {
             let marker = snap.markers.marker(e.access(), now);

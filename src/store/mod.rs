@@ -294,11 +294,6 @@ impl Store {
         self.dbs.iter().map(Db::changes).sum()
     }
 
-    /// True while a snapshot is being taken of some database.
-    pub fn snapshot_active(&self) -> bool {
-        self.dbs.iter().any(Db::snapshot_active)
-    }
-
     /// Tells the databases under a snapshot whether the running command may write (its
     /// lookups then save keys first).
     pub fn set_snapshot_writing(&mut self, writing: bool) {
