@@ -471,6 +471,7 @@ pub fn serve(ctx: &mut Ctx, key: &[u8]) -> bool {
             return false;
         }
         finish_served(ctx, blocked.slot, mark);
+        super::propagate::after_served(ctx);
         let waited = crate::clock::nanos_between(blocked.since, ctx.shared.last_tick);
         ctx.shared.stats.blocked_wait.record_n(waited, 1);
         return true;
@@ -503,6 +504,7 @@ pub fn serve(ctx: &mut Ctx, key: &[u8]) -> bool {
         Waiting::Stream(_) => unreachable!("stream waits are served above"),
     }
     finish_served(ctx, blocked.slot, mark);
+    super::propagate::after_served(ctx);
     // finish_served read the clock: the wait ends at the reply.
     let waited = crate::clock::nanos_between(blocked.since, ctx.shared.last_tick);
     ctx.shared.stats.blocked_wait.record_n(waited, 1);

@@ -72,6 +72,7 @@ fn config_set(ctx: &mut Ctx, args: Args) {
         .collect();
     let before = ctx.shared.params.settings.loglevel;
     let memory_before = ctx.shared.params.settings.memory;
+    let aof_before = ctx.shared.params.settings.aof.enabled;
     match ctx.shared.params.config_set(&pairs, ctx.client.local) {
         Ok(()) => {
             let settings = &ctx.shared.params.settings;
@@ -86,6 +87,22 @@ fn config_set(ctx: &mut Ctx, args: Args) {
                 || memory.policy != memory_before.policy
             {
                 ctx.store.set_access_mode(memory.access_mode());
+            }
+            let aof_on = settings.aof.enabled;
+            if aof_on != aof_before {
+                if !aof_on {
+                    super::aof::turn_off(ctx.store, ctx.shared);
+                } else if let Err(e) = super::aof::turn_on(ctx.store, ctx.shared, ctx.now) {
+                    let _ = ctx
+                        .shared
+                        .params
+                        .config_set(&[(b"appendonly", b"no")], true);
+                    ctx.out.error_parts(&[
+                        b"ERR CONFIG SET failed (possibly related to argument 'appendonly') - ",
+                        e.as_bytes(),
+                    ]);
+                    return;
+                }
             }
             // A lowered limit is applied at once (Redis's updateMaxmemory).
             if memory.maxmemory != memory_before.maxmemory && memory.maxmemory != 0 {

@@ -118,6 +118,7 @@ fn evict_key(ctx: &mut Ctx, db: usize, key: &[u8]) {
     bump(&ctx.shared.stats.evicted_keys, 1);
     notify::notify_db(ctx, db, notify::EVICTED, "evicted", key);
     let lazy = ctx.shared.params.settings.lazyfree.eviction;
+    super::propagate::deleted(ctx.shared, db, key, lazy);
     crate::store::lazyfree::free_if(lazy, entry.value);
 }
 

@@ -6,6 +6,7 @@
 //! [`Reply`]. Handlers never touch sockets: anything that needs the event loop (listing or
 //! killing other clients, shutting down) is requested through [`Ctx::request`].
 
+pub mod aof;
 pub mod bitops;
 pub mod blocking;
 pub mod config;
@@ -22,6 +23,7 @@ pub mod notify;
 pub mod object;
 pub mod pause;
 pub mod persistence;
+pub mod propagate;
 pub mod pubsub;
 pub mod scripting;
 pub mod server;
@@ -162,6 +164,7 @@ impl Table {
             object::COMMANDS,
             memory::COMMANDS,
             persistence::COMMANDS,
+            aof::COMMANDS,
             expire::COMMANDS,
             lists::COMMANDS,
             hashes::COMMANDS,
@@ -497,6 +500,10 @@ pub struct Shared {
     pub eviction: memory::EvictionState,
     /// Snapshot state and bookkeeping (SAVE, BGSAVE, save points, INFO persistence).
     pub persist: persistence::Persistence,
+    /// Writes on their way to the append-only file.
+    pub propagation: propagate::Propagation,
+    /// The append-only file (appendonly, BGREWRITEAOF, INFO persistence).
+    pub aof: aof::Aof,
 }
 
 impl Shared {
@@ -531,6 +538,8 @@ impl Shared {
             script_keys: None,
             eviction: Default::default(),
             persist: persistence::Persistence::new(crate::util::now_us() / 1_000_000),
+            propagation: Default::default(),
+            aof: Default::default(),
         }
     }
 }
@@ -819,15 +828,15 @@ pub fn execute(ctx: &mut Ctx, args: Args) {
     }
     // After a failed background save, writes (and PING) are refused (Redis's
     // writeCommandsDeniedByDiskError), for the request as a whole as the OOM check is.
-    if ctx.shared.persist.last_bgsave_failed
+    if (ctx.shared.persist.last_bgsave_failed || ctx.shared.aof.last_write_error.is_some())
         && !ctx.shared.in_exec
         && !ctx.shared.in_script
-        && misconf_refused(ctx, cmd, args)
+        && let Some(text) = misconf_refused(ctx, cmd, args)
     {
         if cmd.name == "exec" && ctx.client.multi.is_some() {
-            transactions::abort(ctx, persistence::MISCONF);
+            transactions::abort(ctx, &text);
         } else {
-            ctx.out.error(persistence::MISCONF);
+            ctx.out.error(&text);
         }
         reject(ctx, slot, mark);
         return;
@@ -869,7 +878,15 @@ pub fn execute(ctx: &mut Ctx, args: Args) {
         ctx.store
             .set_snapshot_writing(cmd.flags & flags::READONLY == 0);
     }
+    let dirty_before = if ctx.shared.propagation.on {
+        ctx.store.dirty()
+    } else {
+        0
+    };
     (cmd.handler)(ctx, args);
+    if ctx.shared.propagation.on {
+        propagate::after_command(ctx, cmd, args, dirty_before);
+    }
     if ctx.store.has_events() {
         notify::flush_store_events(ctx);
     }
@@ -901,13 +918,29 @@ fn oom_refused(ctx: &mut Ctx, cmd: &Command, args: Args) -> bool {
     memory::refuse_for_oom(ctx, cmd, f)
 }
 
+/// The -MISCONF error refusing this command after a failed background save or a failed
+/// write to the append-only file (Redis's writeCommandsDeniedByDiskError), if any.
 #[cold]
 #[inline(never)]
-fn misconf_refused(ctx: &Ctx, cmd: &Command, args: Args) -> bool {
-    ctx.shared
+fn misconf_refused(ctx: &Ctx, cmd: &Command, args: Args) -> Option<String> {
+    let text = if ctx
+        .shared
         .persist
         .refuses_writes(&ctx.shared.params.settings.rdb)
-        && (cmd.name == "ping" || request_flags(ctx, cmd, args) & flags::WRITE != 0)
+    {
+        persistence::MISCONF.to_string()
+    } else if let Some(e) = ctx
+        .shared
+        .aof
+        .last_write_error
+        .as_ref()
+        .filter(|_| ctx.shared.aof.on)
+    {
+        aof::misconf(e)
+    } else {
+        return None;
+    };
+    (cmd.name == "ping" || request_flags(ctx, cmd, args) & flags::WRITE != 0).then_some(text)
 }
 
 /// A request's flags as Redis's getCommandFlags sees them: a script's own (its shebang or

@@ -52,6 +52,8 @@ pub struct Persistence {
     pub loaded_keys: u64,
     /// Expired keys skipped by the last load.
     pub loaded_expired: u64,
+    /// BGSAVE SCHEDULE waits for an AOF rewrite to end.
+    pub bgsave_scheduled: bool,
 }
 
 impl Persistence {
@@ -101,12 +103,15 @@ pub fn target(shared: &Shared) -> Target {
                 Markers::None
             }
         },
+        aof_base: false,
     }
 }
 
 /// Saves a snapshot now, in the foreground (SAVE, SHUTDOWN, SIGTERM). Returns the error
 /// logged on failure.
 pub fn save_now(store: &mut Store, shared: &mut Shared, now: u64) -> Result<(), String> {
+    // The walk of a rewrite in progress must end first (there is one walk at a time).
+    super::aof::finish_rewrite_now(store, shared, now);
     let started = std::time::Instant::now();
     let dirty = store.dirty();
     let result = begin(store, shared, now).and_then(|snapshot| snapshot.run_to_end(store, now));
@@ -217,7 +222,15 @@ pub fn cron(store: &mut Store, shared: &mut Shared, now: u64) {
         &shared.stats.rdb_changes,
         shared.persist.changes_since_save(store),
     );
-    if shared.persist.bgsave.is_some() {
+    if shared.persist.bgsave.is_some() || shared.aof.rewrite.is_some() {
+        return;
+    }
+    let p = &shared.persist;
+    let retry_ok =
+        !p.last_bgsave_failed || now.saturating_sub(p.last_bgsave_try_ms) > RETRY_DELAY_MS;
+    if p.bgsave_scheduled && retry_ok {
+        shared.persist.bgsave_scheduled = false;
+        let _ = start_bgsave(store, shared, now);
         return;
     }
     let p = &shared.persist;
@@ -259,6 +272,15 @@ fn bgsave(ctx: &mut Ctx, args: Args) {
         ctx.error("ERR Background save already in progress");
         return;
     }
+    if ctx.shared.aof.rewrite.is_some() || ctx.shared.in_exec {
+        if args.len() == 2 || ctx.shared.in_exec {
+            ctx.shared.persist.bgsave_scheduled = true;
+            ctx.out.simple("Background saving scheduled");
+        } else {
+            ctx.error("ERR Another child process is active (AOF?): can't BGSAVE right now. Use BGSAVE SCHEDULE in order to schedule a BGSAVE whenever possible.");
+        }
+        return;
+    }
     // Redis replies before its child writes anything; a save that cannot even start fails
     // the same way a failing child does: logged, and in INFO.
     let _ = start_bgsave(ctx.store, ctx.shared, ctx.now);
@@ -296,10 +318,44 @@ pub fn load_at_start(store: &mut Store, shared: &mut Shared, now: u64) -> Result
         }
     };
     let started = std::time::Instant::now();
+    match load_snapshot(store, shared, &data, now) {
+        Ok(loaded) => {
+            log::info!(
+                "Done loading RDB, keys loaded: {}, keys expired: {}.",
+                loaded.keys,
+                loaded.expired
+            );
+            log::info!(
+                "DB loaded from disk: {:.3} seconds",
+                started.elapsed().as_secs_f64()
+            );
+            let p = &mut shared.persist;
+            p.loaded_keys = loaded.keys;
+            p.loaded_expired = loaded.expired;
+            // Loading is not a change to save again.
+            p.dirty_at_save = store.dirty();
+            Ok(loaded)
+        }
+        Err(e) => Err(format!(
+            "Error loading {}: {e}. Refusing to start: the file must be repaired (redis-check-rdb) \
+             or moved away.",
+            path.display()
+        )),
+    }
+}
+
+/// Loads an RDB file's contents (a snapshot, or an append-only file's base) into the
+/// store: its keys (skipping those whose TTL passed) and its function libraries.
+pub fn load_snapshot(
+    store: &mut Store,
+    shared: &mut Shared,
+    data: &[u8],
+    now: u64,
+) -> Result<Loaded, String> {
     let databases = store.dbs().len();
     let limits = shared.params.settings.limits;
     let mut loaded = Loaded::default();
-    let result = crate::persist::load::load_rdb(&data, databases, &limits, |item| {
+    let result = crate::persist::load::load_rdb(data, databases, &limits, |item| {
         use crate::persist::load::{Item, LoadError};
         match item {
             Item::Key {
@@ -347,28 +403,5 @@ pub fn load_at_start(store: &mut Store, shared: &mut Shared, now: u64) -> Result
             Item::Aux { .. } | Item::ResizeDb { .. } => Ok(()),
         }
     });
-    match result {
-        Ok(()) => {
-            log::info!(
-                "Done loading RDB, keys loaded: {}, keys expired: {}.",
-                loaded.keys,
-                loaded.expired
-            );
-            log::info!(
-                "DB loaded from disk: {:.3} seconds",
-                started.elapsed().as_secs_f64()
-            );
-            let p = &mut shared.persist;
-            p.loaded_keys = loaded.keys;
-            p.loaded_expired = loaded.expired;
-            // Loading is not a change to save again.
-            p.dirty_at_save = store.dirty();
-            Ok(loaded)
-        }
-        Err(e) => Err(format!(
-            "Error loading {}: {e}. Refusing to start: the file must be repaired (redis-check-rdb) \
-             or moved away.",
-            path.display()
-        )),
-    }
+    result.map(|()| loaded).map_err(|e| e.to_string())
 }

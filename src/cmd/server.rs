@@ -65,6 +65,11 @@ fn shutdown(ctx: &mut Ctx, args: Args) {
     if let Some(snapshot) = ctx.shared.persist.bgsave.take() {
         let _ = snapshot.abort(ctx.store);
     }
+    if !super::aof::prepare_shutdown(ctx.store, ctx.shared, force) {
+        log::warn!("Errors trying to shut down the server. Check the logs for more information.");
+        ctx.error("ERR Errors trying to SHUTDOWN. Check logs.");
+        return;
+    }
     // Redis saves a final snapshot when asked to, or when save points are configured and
     // NOSAVE is not given; if that fails it stays up, unless FORCE.
     if save || (!ctx.shared.params.settings.rdb.save_points.is_empty() && !nosave) {
@@ -548,20 +553,9 @@ fn persistence_section(ctx: &Ctx, t: &mut Text) {
     t.fixed(&[("rdb_last_cow_size", "0")]);
     t.field("rdb_last_load_keys_expired", p.loaded_expired);
     t.field("rdb_last_load_keys_loaded", p.loaded_keys);
-    t.fixed(&[
-        ("aof_enabled", "0"),
-        ("aof_rewrite_in_progress", "0"),
-        ("aof_rewrite_scheduled", "0"),
-        ("aof_last_rewrite_time_sec", "-1"),
-        ("aof_current_rewrite_time_sec", "-1"),
-        ("aof_last_bgrewrite_status", "ok"),
-        ("aof_rewrites", "0"),
-        ("aof_rewrites_consecutive_failures", "0"),
-        ("aof_last_write_status", "ok"),
-        ("aof_last_cow_size", "0"),
-        ("module_fork_in_progress", "0"),
-        ("module_fork_last_cow_size", "0"),
-    ]);
+    for (name, value) in super::aof::info_fields(ctx.shared) {
+        t.field(name, value);
+    }
     t.field(
         "keyval_snapshot_keys_saved_early",
         ctx.store.dbs().iter().map(|d| d.saved_early()).sum::<u64>(),

@@ -108,6 +108,31 @@ pub struct Config {
     #[arg(long, env = "KEYVAL_STOP_WRITES_ON_BGSAVE_ERROR", default_value = "yes", value_parser = parse_yes_no, action = clap::ArgAction::Set)]
     pub stop_writes_on_bgsave_error: bool,
 
+    /// Keep an append-only file of every write (yes/no), as Redis's `appendonly`.
+    #[arg(long, env = "KEYVAL_APPENDONLY", default_value = "no", value_parser = parse_yes_no, action = clap::ArgAction::Set)]
+    pub appendonly: bool,
+
+    /// When the append-only file is fsynced: always, everysec or no.
+    #[arg(long, env = "KEYVAL_APPENDFSYNC", default_value = "everysec")]
+    pub appendfsync: String,
+
+    /// The append-only file's directory, inside --dir.
+    #[arg(long, env = "KEYVAL_APPENDDIRNAME", default_value = "appendonlydir")]
+    pub appenddirname: String,
+
+    /// The prefix of the append-only files' names.
+    #[arg(long, env = "KEYVAL_APPENDFILENAME", default_value = "appendonly.aof")]
+    pub appendfilename: String,
+
+    /// Write the append-only file's base as an RDB (yes/no).
+    #[arg(long, env = "KEYVAL_AOF_USE_RDB_PREAMBLE", default_value = "yes", value_parser = parse_yes_no, action = clap::ArgAction::Set)]
+    pub aof_use_rdb_preamble: bool,
+
+    /// Load an append-only file whose last command was cut short, dropping that command
+    /// (yes/no).
+    #[arg(long, env = "KEYVAL_AOF_LOAD_TRUNCATED", default_value = "yes", value_parser = parse_yes_no, action = clap::ArgAction::Set)]
+    pub aof_load_truncated: bool,
+
     /// Log level: error, warn, info, debug or trace. Logs go to stderr.
     #[arg(long, env = "KEYVAL_LOG_LEVEL", default_value = "info", value_parser = parse_level)]
     pub log_level: log::LevelFilter,
@@ -207,6 +232,20 @@ impl Config {
             &mut p,
             "stop-writes-on-bgsave-error",
             yes_no(self.stop_writes_on_bgsave_error),
+        )?;
+        set(&mut p, "appendonly", yes_no(self.appendonly))?;
+        set(&mut p, "appendfsync", self.appendfsync.clone())?;
+        set(&mut p, "appenddirname", self.appenddirname.clone())?;
+        set(&mut p, "appendfilename", self.appendfilename.clone())?;
+        set(
+            &mut p,
+            "aof-use-rdb-preamble",
+            yes_no(self.aof_use_rdb_preamble),
+        )?;
+        set(
+            &mut p,
+            "aof-load-truncated",
+            yes_no(self.aof_load_truncated),
         )?;
         set(&mut p, "maxmemory", self.maxmemory.clone())?;
         set(&mut p, "maxmemory-policy", self.maxmemory_policy.clone())?;

@@ -48,6 +48,10 @@ pub enum Check {
     None,
     /// A file name without a directory (dbfilename).
     DbFilename,
+    /// A non-empty file name without a directory (appendfilename).
+    AofFilename,
+    /// A non-empty directory name without a path (appenddirname).
+    AofDirname,
     /// Letters, digits, '-' and '.' (cluster-announce-hostname).
     Hostname,
     /// A template of known `{variables}` that expands to something (proc-title-template).
@@ -242,6 +246,41 @@ pub struct Settings {
     pub memory: MemorySettings,
     /// Snapshot settings (`save`, `dbfilename`, `rdb*`, `stop-writes-on-bgsave-error`).
     pub rdb: RdbSettings,
+    /// Append-only file settings (`appendonly`, `appendfsync`, `aof-*`...).
+    pub aof: AofSettings,
+}
+
+/// When the append-only file is fsynced (`appendfsync`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Fsync {
+    /// Never: the kernel writes back when it likes.
+    No,
+    /// After every write, before the replies go out.
+    Always,
+    /// About once a second, off the event loop.
+    #[default]
+    EverySec,
+}
+
+/// The append-only file's settings.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct AofSettings {
+    /// `appendonly`.
+    pub enabled: bool,
+    /// `appendfsync`.
+    pub fsync: Fsync,
+    /// `appenddirname`, inside `dir`.
+    pub dirname: String,
+    /// `appendfilename`: the prefix of the files' names.
+    pub filename: String,
+    /// `aof-use-rdb-preamble`: the base file is an RDB.
+    pub rdb_preamble: bool,
+    /// `aof-load-truncated`: a torn last command is cut off instead of stopping the start.
+    pub load_truncated: bool,
+    /// `auto-aof-rewrite-percentage` (0 = no automatic rewrite).
+    pub auto_rewrite_percentage: u64,
+    /// `auto-aof-rewrite-min-size` in bytes.
+    pub auto_rewrite_min_size: u64,
 }
 
 /// How and when snapshots are written.
@@ -397,6 +436,7 @@ impl Params {
                 limits: crate::store::Limits::default(),
                 lazyfree: Default::default(),
                 rdb: RdbSettings::default(),
+                aof: AofSettings::default(),
                 memory: MemorySettings {
                     maxmemory: 0,
                     policy: crate::store::evict::Policy::NoEviction,
@@ -841,6 +881,27 @@ impl Params {
                 checksum: self.bool_value("rdbchecksum"),
                 stop_writes_on_error: self.bool_value("stop-writes-on-bgsave-error"),
             },
+            aof: AofSettings {
+                enabled: self.bool_value("appendonly"),
+                fsync: match self.enum_value("appendfsync") {
+                    0 => Fsync::No,
+                    1 => Fsync::Always,
+                    _ => Fsync::EverySec,
+                },
+                dirname: match self.value_of("appenddirname") {
+                    Value::Str(s) => String::from_utf8_lossy(s).into_owned(),
+                    _ => "appendonlydir".into(),
+                },
+                filename: match self.value_of("appendfilename") {
+                    Value::Str(s) => String::from_utf8_lossy(s).into_owned(),
+                    _ => "appendonly.aof".into(),
+                },
+                rdb_preamble: self.bool_value("aof-use-rdb-preamble"),
+                load_truncated: self.bool_value("aof-load-truncated"),
+                auto_rewrite_percentage: self.num_value("auto-aof-rewrite-percentage").max(0)
+                    as u64,
+                auto_rewrite_min_size: self.num_value("auto-aof-rewrite-min-size").max(0) as u64,
+            },
             memory: MemorySettings {
                 maxmemory: self.num_value("maxmemory").max(0) as u64,
                 policy: crate::store::evict::Policy::from_index(
@@ -1126,6 +1187,20 @@ fn check_string(check: Check, v: &[u8]) -> Result<(), String> {
         Check::DbFilename => {
             if v.contains(&b'/') || v.contains(&b'\\') {
                 Err("dbfilename can't be a path, just a filename".into())
+            } else {
+                Ok(())
+            }
+        }
+        Check::AofFilename | Check::AofDirname => {
+            let (name, what) = if check == Check::AofFilename {
+                ("appendfilename", "filename")
+            } else {
+                ("appenddirname", "dirname")
+            };
+            if v.is_empty() {
+                Err(format!("{name} can't be empty"))
+            } else if v.contains(&b'/') {
+                Err(format!("{name} can't be a path, just a {what}"))
             } else {
                 Ok(())
             }

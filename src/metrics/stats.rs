@@ -481,6 +481,22 @@ pub struct Stats {
     pub rdb_failures: AtomicU64,
     /// Bytes of the last snapshot written.
     pub rdb_last_save_bytes: AtomicU64,
+    /// The append-only file is on (1) or off (0).
+    pub aof_enabled: AtomicU64,
+    /// Size of the append-only file: base plus incr files (INFO aof_current_size).
+    pub aof_size: AtomicU64,
+    /// Size of the base file after the last rewrite (INFO aof_base_size).
+    pub aof_base_size: AtomicU64,
+    /// 1 while a rewrite of the append-only file runs.
+    pub aof_rewrite_in_progress: AtomicU64,
+    /// Rewrites finished successfully.
+    pub aof_rewrites: AtomicU64,
+    /// Rewrites that failed.
+    pub aof_rewrite_failures: AtomicU64,
+    /// Failed writes to the append-only file.
+    pub aof_write_errors: AtomicU64,
+    /// Duration of the last fsync of the append-only file (microseconds).
+    pub aof_last_fsync_us: AtomicU64,
     /// Failed calls whose error reply repeated one already counted (a script's error
     /// raised by a command it called): total_error_replies counts such an error once.
     pub errors_counted_twice: AtomicU64,
@@ -556,6 +572,14 @@ impl Stats {
             rdb_saves: AtomicU64::new(0),
             rdb_failures: AtomicU64::new(0),
             rdb_last_save_bytes: AtomicU64::new(0),
+            aof_enabled: AtomicU64::new(0),
+            aof_size: AtomicU64::new(0),
+            aof_base_size: AtomicU64::new(0),
+            aof_rewrite_in_progress: AtomicU64::new(0),
+            aof_rewrites: AtomicU64::new(0),
+            aof_rewrite_failures: AtomicU64::new(0),
+            aof_write_errors: AtomicU64::new(0),
+            aof_last_fsync_us: AtomicU64::new(0),
             errors_counted_twice: AtomicU64::new(0),
             keys: AtomicU64::new(0),
             keys_with_expiry: AtomicU64::new(0),

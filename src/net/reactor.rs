@@ -154,7 +154,7 @@ impl Server {
         let mut store = Store::new(config.databases as usize, now);
         store.set_access_mode(params.settings.memory.access_mode());
         let mut shared = Shared::new(config, params);
-        persistence::load_at_start(&mut store, &mut shared, now).map_err(io::Error::other)?;
+        crate::cmd::aof::open_at_start(&mut store, &mut shared, now).map_err(io::Error::other)?;
         Ok(Server {
             poll,
             sockets,
@@ -237,6 +237,9 @@ impl Server {
             if self.shared.persist.bgsave.is_some() {
                 self.snapshot_busy =
                     persistence::bgsave_step(&mut self.store, &mut self.shared, now_ms());
+            } else if self.shared.aof.rewrite.is_some() {
+                self.snapshot_busy =
+                    crate::cmd::aof::rewrite_step(&mut self.store, &mut self.shared, now_ms());
             }
         }
         self.shutdown();
@@ -295,6 +298,9 @@ impl Server {
         } else {
             self.expiry_pending = self.store.expire_due(now, Instant::now() + EXPIRE_BUDGET);
         }
+        if self.shared.propagation.on {
+            crate::cmd::propagate::after_loop_work(&mut self.store, &mut self.shared);
+        }
         if self.shared.release_postponed {
             self.release_postponed();
         }
@@ -352,6 +358,9 @@ impl Server {
         };
         for sig in signals.pending() {
             log::info!("received signal {sig}, shutting down");
+            if !crate::cmd::aof::prepare_shutdown(&mut self.store, &mut self.shared, false) {
+                continue;
+            }
             // With save points set, Redis saves first, and stays up if it cannot.
             if !self.shared.params.settings.rdb.save_points.is_empty() {
                 if let Some(s) = self.shared.persist.bgsave.take() {
@@ -827,6 +836,8 @@ impl Server {
 
     /// Writes every queued client's replies; arms WRITABLE only for leftovers.
     fn flush_all(&mut self) {
+        // Writes reach the append-only file before their replies reach the clients.
+        crate::cmd::aof::write_pending(&mut self.shared);
         let mut queue = std::mem::take(&mut self.to_flush);
         for &token in &queue {
             self.flush_one(token);
@@ -935,6 +946,7 @@ impl Server {
         self.clients_cron(now);
         self.eviction_cron(now);
         persistence::cron(&mut self.store, &mut self.shared, now);
+        crate::cmd::aof::cron(&mut self.store, &mut self.shared, now);
         if self.shared.tracking.active() {
             // A lowered tracking-table-max-keys applies even to an idle server.
             crate::cmd::tracking::limit(&mut self.shared);
@@ -971,6 +983,7 @@ impl Server {
             now,
         };
         crate::cmd::memory::cron(&mut ctx);
+        crate::cmd::propagate::after_loop_work(&mut self.store, &mut self.shared);
         if self.shared.loop_work || self.shared.pubsub.has_outbox() {
             self.loop_work(now);
         }
@@ -1168,6 +1181,8 @@ unsafe fn busy_turn(
     // while the running client's command is in progress.
     let parts = unsafe { &mut *state.cast::<BusyParts>() };
     let (poll, sockets) = unsafe { (&mut *parts.poll, &mut *parts.sockets) };
+    // Replies of the turn may go out below: the writes they acknowledge first.
+    crate::cmd::aof::write_pending(shared);
     let mut events = Events::with_capacity(256);
     if poll.poll(&mut events, Some(Duration::ZERO)).is_err() {
         return;

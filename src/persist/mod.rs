@@ -3,6 +3,7 @@
 //! ([`listpack`], [`listpack_writer`], [`ziplist`], [`intset`]), writing and reading whole
 //! values and files ([`save`], [`load`]), and snapshots taken without fork ([`snapshot`]).
 
+pub mod aof;
 pub mod crc64;
 pub mod intset;
 pub mod listpack;

@@ -107,6 +107,8 @@ pub struct Target {
     pub checksum: bool,
     /// Eviction markers before keys.
     pub markers: Markers,
+    /// The file is an append-only file's base (its `aof-base` aux field says so).
+    pub aof_base: bool,
 }
 
 /// What the writer thread is told.
@@ -239,7 +241,7 @@ impl Snapshot {
         used_mem: u64,
     ) -> Result<Snapshot, String> {
         let file = FileWriter::start(target)?;
-        let mut writer = RdbWriter::new(target.opts, now_ms / 1000, used_mem, false);
+        let mut writer = RdbWriter::new(target.opts, now_ms / 1000, used_mem, target.aof_base);
         writer.functions(functions);
         let mut dbs = Vec::new();
         for i in 0..store.dbs().len() {

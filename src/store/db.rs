@@ -183,6 +183,11 @@ pub struct KeyEvents {
     pub classes: u32,
     /// Recorded events, oldest first: (class, event name, key).
     pub log: Vec<(u32, &'static str, Box<[u8]>)>,
+    /// Expired keys are recorded in `expired_keys` (the append-only file writes their
+    /// deletion, as Redis propagates one).
+    pub log_expired: bool,
+    /// Keys removed because their TTL passed, oldest first, while `log_expired`.
+    pub expired_keys: Vec<Box<[u8]>>,
 }
 
 impl KeyEvents {
@@ -196,6 +201,9 @@ impl KeyEvents {
     #[inline]
     fn expired(&mut self, key: &[u8]) {
         self.record(crate::config::params::notify::EXPIRED, "expired", key);
+        if self.log_expired {
+            self.expired_keys.push(key.into());
+        }
     }
 }
 
@@ -296,6 +304,25 @@ impl Db {
     /// Which keyspace events this database records (see [`KeyEvents`]).
     pub fn set_event_classes(&mut self, classes: u32) {
         self.events.classes = classes;
+    }
+
+    /// Records keys removed by expiry for [`Db::take_expired_keys`], or stops.
+    pub fn set_log_expired(&mut self, on: bool) {
+        self.events.log_expired = on;
+        if !on {
+            self.events.expired_keys = Vec::new();
+        }
+    }
+
+    /// Takes the keys removed by expiry since the last call (while logging them).
+    pub fn take_expired_keys(&mut self) -> Vec<Box<[u8]>> {
+        std::mem::take(&mut self.events.expired_keys)
+    }
+
+    /// True when expired keys wait in [`Db::take_expired_keys`].
+    #[inline]
+    pub fn has_expired_keys(&self) -> bool {
+        !self.events.expired_keys.is_empty()
     }
 
     /// Takes the recorded keyspace events, oldest first.

@@ -65,6 +65,8 @@ pub struct Store {
     rng: u64,
     /// Keyspace event classes the databases record (0: none, the usual case).
     event_classes: u32,
+    /// Keys removed by expiry are recorded ([`Store::take_expired_keys`]).
+    log_expired: bool,
     /// Clients blocked on keys, in all databases (0: nothing to serve after a write).
     blocked: usize,
     /// Some client tracks keys: writes record the keys they change.
@@ -83,6 +85,7 @@ impl Store {
             // Seeded from the clock; RANDOMKEY and friends need variety, not secrecy.
             rng: now | 1,
             event_classes: 0,
+            log_expired: false,
             blocked: 0,
             tracking: false,
             eviction_pool: evict::Pool::default(),
@@ -212,6 +215,32 @@ impl Store {
         for (i, db) in self.dbs.iter_mut().enumerate() {
             if db.has_events() {
                 all.extend(db.take_events().into_iter().map(|(c, e, k)| (i, c, e, k)));
+            }
+        }
+        all
+    }
+
+    /// Records keys removed by expiry (the append-only file writes their deletion), or
+    /// stops.
+    pub fn set_log_expired(&mut self, on: bool) {
+        self.log_expired = on;
+        for db in &mut self.dbs {
+            db.set_log_expired(on);
+        }
+    }
+
+    /// True when keys removed by expiry wait in [`Store::take_expired_keys`].
+    #[inline]
+    pub fn has_expired_keys(&self) -> bool {
+        self.log_expired && self.dbs.iter().any(Db::has_expired_keys)
+    }
+
+    /// Takes the keys removed by expiry since the last call, as (database, key).
+    pub fn take_expired_keys(&mut self) -> Vec<(usize, Box<[u8]>)> {
+        let mut all = Vec::new();
+        for (i, db) in self.dbs.iter_mut().enumerate() {
+            if db.has_expired_keys() {
+                all.extend(db.take_expired_keys().into_iter().map(|k| (i, k)));
             }
         }
         all
