@@ -20,12 +20,12 @@ use std::sync::mpsc::{Sender, channel};
 use std::time::Instant;
 
 use super::flags::{ADMIN, NOSCRIPT};
-use super::{Client, Command, Ctx, Shared, persistence, propagate, table};
+use super::{Command, Ctx, Shared, persistence, propagate};
 use crate::config::params::Fsync;
 use crate::metrics::stats::{bump, set};
-use crate::persist::aof::{AofFile, Manifest, Read, read_command};
+use crate::persist::aof::{AofFile, Manifest};
 use crate::persist::snapshot::{Progress, Snapshot, Target};
-use crate::resp::{Args, Reply};
+use crate::resp::Args;
 use crate::store::Store;
 
 /// The AOF family's command table.
@@ -222,10 +222,12 @@ fn publish(shared: &Shared) {
     set(&s.aof_rewrite_in_progress, u64::from(a.rewrite.is_some()));
 }
 
-/// At start, before clients: with `appendonly yes` loads the AOF (or nothing, when there
-/// is none, as Redis: the RDB is not read then) and opens it for appending, writing a
-/// first base when the directory is new; otherwise loads the RDB snapshot.
+/// At start, before clients: with `appendonly yes` starts loading the AOF (or nothing,
+/// when there is none, as Redis: the RDB is not read then), which is opened for appending
+/// once loaded ([`finish_open`]); otherwise starts loading the RDB snapshot, if there is
+/// one. The loads run from the event loop ([`super::loading`]).
 pub fn open_at_start(store: &mut Store, shared: &mut Shared, now: u64) -> Result<(), String> {
+    use super::loading::{File as LoadFile, Loading};
     let manifest_file = manifest_path(shared);
     let manifest = match std::fs::read(&manifest_file) {
         Ok(text) => Manifest::parse(&text).map_err(|e| {
@@ -244,15 +246,55 @@ pub fn open_at_start(store: &mut Store, shared: &mut Shared, now: u64) -> Result
         }
     };
     shared.aof.manifest = manifest;
+    // Redis counts its start as the last save.
+    set(&shared.stats.rdb_last_save_time, shared.persist.lastsave);
     if !shared.params.settings.aof.enabled {
-        persistence::load_at_start(store, shared, now)?;
+        let path = PathBuf::from(&shared.params.settings.rdb.dbfilename);
+        match std::fs::metadata(&path) {
+            Ok(_) => {
+                let file = LoadFile { path, kind: "RDB" };
+                shared.loading = Some(Box::new(Loading::new(vec![file], false, now)));
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => {
+                return Err(format!(
+                    "Fatal error loading the DB: {}. Exiting.",
+                    io_text(&e)
+                ));
+            }
+        }
         publish(shared);
         return Ok(());
     }
-    set(&shared.stats.rdb_last_save_time, shared.persist.lastsave);
-    if !shared.aof.manifest.is_empty() {
-        load_files(store, shared, now)?;
+    if shared.aof.manifest.is_empty() {
+        return finish_open(store, shared, now);
     }
+    let dir = dir(shared);
+    let m = &shared.aof.manifest;
+    let mut files = Vec::new();
+    for (f, kind) in m
+        .base
+        .iter()
+        .map(|f| (f, "base"))
+        .chain(m.incr.iter().map(|f| (f, "incr")))
+    {
+        let path = dir.join(&f.name);
+        if !path.exists() {
+            return Err(format!(
+                "The AOF file {} listed in the manifest doesn't exist",
+                path.display()
+            ));
+        }
+        files.push(LoadFile { path, kind });
+    }
+    shared.loading = Some(Box::new(Loading::new(files, true, now)));
+    Ok(())
+}
+
+/// Opens the AOF for appending once its files are loaded (Redis's
+/// aofOpenIfNeededOnServerStart): a new directory gets a base of the dataset first; the
+/// last incr file (a new one if there is none) is opened and the manifest written.
+pub fn finish_open(store: &mut Store, shared: &mut Shared, now: u64) -> Result<(), String> {
     let dir = dir(shared);
     std::fs::create_dir_all(&dir).map_err(|e| {
         format!(
@@ -263,8 +305,7 @@ pub fn open_at_start(store: &mut Store, shared: &mut Shared, now: u64) -> Result
     })?;
     let prefix = shared.params.settings.aof.filename.clone();
     if shared.aof.manifest.is_empty() {
-        // A new AOF starts with a base of the dataset (empty, or what a failed... no: the
-        // dataset as loaded), written now.
+        // A new AOF starts with a base of the dataset, written now.
         let base = shared.aof.manifest.next_base(&prefix, true);
         let size = write_base_now(store, shared, &base, now)?;
         log::info!("Creating AOF base file {} on server start", base.name);
@@ -340,159 +381,6 @@ fn write_base_now(
     let functions = shared.functions.libraries.dump();
     let used = crate::alloc::allocated() as u64;
     Snapshot::start(store, &target, &functions, now, used)?.run_to_end(store, now)
-}
-
-/// Loads the files the manifest lists: the base (an RDB, or commands), then each incr
-/// file's commands.
-fn load_files(store: &mut Store, shared: &mut Shared, now: u64) -> Result<(), String> {
-    let started = Instant::now();
-    let manifest = shared.aof.manifest.clone();
-    let dir = dir(shared);
-    let files: Vec<&AofFile> = manifest.base.iter().chain(manifest.incr.iter()).collect();
-    for path in files.iter().map(|f| dir.join(&f.name)) {
-        if !path.exists() {
-            return Err(format!(
-                "The AOF file {} listed in the manifest doesn't exist",
-                path.display()
-            ));
-        }
-    }
-    let total = files.len();
-    for (i, f) in files.iter().enumerate() {
-        let path = dir.join(&f.name);
-        let data = std::fs::read(&path).map_err(|e| {
-            format!(
-                "Fatal error: can't open the append log file {} for reading: {}",
-                f.name,
-                io_text(&e)
-            )
-        })?;
-        let t0 = Instant::now();
-        if data.starts_with(b"REDIS") {
-            let loaded = persistence::load_snapshot(store, shared, &data, now).map_err(|e| {
-                format!(
-                    "Error reading the RDB base file {}, AOF loading aborted: {e}",
-                    f.name
-                )
-            })?;
-            shared.persist.loaded_keys = loaded.keys;
-            shared.persist.loaded_expired = loaded.expired;
-        } else {
-            run_commands(store, shared, &data, &path, i + 1 == total, now)?;
-        }
-        let kind = if f.kind == b'b' { "base" } else { "incr" };
-        log::info!(
-            "DB loaded from {kind} file {}: {:.3} seconds",
-            f.name,
-            t0.elapsed().as_secs_f64()
-        );
-    }
-    log::info!(
-        "DB loaded from append only file: {:.3} seconds",
-        started.elapsed().as_secs_f64()
-    );
-    // Loading is not a change to save again.
-    shared.persist.dirty_at_save = store.dirty();
-    Ok(())
-}
-
-/// Runs the commands of one AOF file through a client of its own, as Redis's loader does.
-/// A command cut short at the end (a torn write), or a MULTI without its EXEC, is dropped
-/// and the file truncated before it when `aof-load-truncated` is on and this is the last
-/// file; anything else malformed stops the start.
-fn run_commands(
-    store: &mut Store,
-    shared: &mut Shared,
-    data: &[u8],
-    path: &Path,
-    last_file: bool,
-    now: u64,
-) -> Result<(), String> {
-    let name = path
-        .file_name()
-        .map_or_else(String::new, |n| n.to_string_lossy().into_owned());
-    let mut client = Client::new(0, true, now);
-    client.token = usize::MAX;
-    let mut out = Reply::new();
-    let mut pos = 0;
-    let mut valid_up_to = 0;
-    let mut before_multi = 0;
-    let truncated_at = loop {
-        match read_command(data, pos) {
-            Err(e) => {
-                return Err(format!(
-                    "{e} of {name}: make a backup of your AOF file, then use \
-                     redis-check-aof --fix <filename.manifest>"
-                ));
-            }
-            Ok(Read::End) => {
-                if client.multi.is_some() {
-                    log::warn!("Revert incomplete MULTI/EXEC transaction in AOF file {name}");
-                    break Some(before_multi);
-                }
-                break None;
-            }
-            Ok(Read::Truncated) => {
-                break Some(if client.multi.is_some() {
-                    before_multi
-                } else {
-                    valid_up_to
-                });
-            }
-            Ok(Read::Command(spans, next)) => {
-                let args = Args::new(data, &spans);
-                let Some(id) = table().lookup(args.get(0)) else {
-                    return Err(format!(
-                        "Unknown command '{}' reading the append only file {name}",
-                        String::from_utf8_lossy(args.get(0))
-                    ));
-                };
-                if table().get(id).name == "multi" {
-                    before_multi = valid_up_to;
-                }
-                // As EXEC runs its commands: nothing blocks, waits for a pause, or is
-                // refused for memory.
-                shared.in_exec = true;
-                let mut ctx = Ctx {
-                    store,
-                    client: &mut client,
-                    out: &mut out,
-                    shared,
-                    now,
-                };
-                super::execute(&mut ctx, args);
-                shared.in_exec = false;
-                shared.request = None;
-                out.truncate(0);
-                pos = next;
-                valid_up_to = next;
-            }
-        }
-    };
-    let Some(cut) = truncated_at else {
-        return Ok(());
-    };
-    if !shared.params.settings.aof.load_truncated || !last_file {
-        let why = if last_file {
-            "Unexpected end of file reading the append only file"
-        } else {
-            "Fatal error: the truncated file is not the last file"
-        };
-        return Err(format!(
-            "{why} {name}. You can: 1) Make a backup of your AOF file, then use \
-             redis-check-aof --fix <filename.manifest>. 2) Alternatively you can set the \
-             'aof-load-truncated' configuration option to yes and restart the server."
-        ));
-    }
-    log::warn!("!!! Warning: short read while loading the AOF file {name}!!!");
-    log::warn!("!!! Truncating the AOF {name} at offset {cut} !!!");
-    OpenOptions::new()
-        .write(true)
-        .open(path)
-        .and_then(|f| f.set_len(cut as u64))
-        .map_err(|e| format!("Error truncating the AOF file {name}: {}", io_text(&e)))?;
-    log::warn!("AOF {name} loaded anyway because aof-load-truncated is enabled");
-    Ok(())
 }
 
 /// Writes what the turn recorded to the file, before the turn's replies go out (Redis's

@@ -17,6 +17,7 @@ pub mod functions;
 pub mod hashes;
 pub mod keys;
 pub mod lists;
+pub mod loading;
 pub mod memory;
 pub mod monitor;
 pub mod notify;
@@ -504,6 +505,8 @@ pub struct Shared {
     pub propagation: propagate::Propagation,
     /// The append-only file (appendonly, BGREWRITEAOF, INFO persistence).
     pub aof: aof::Aof,
+    /// The dataset is being loaded: commands not flagged `loading` get -LOADING.
+    pub loading: Option<Box<loading::Loading>>,
 }
 
 impl Shared {
@@ -540,6 +543,7 @@ impl Shared {
             persist: persistence::Persistence::new(crate::util::now_us() / 1_000_000),
             propagation: Default::default(),
             aof: Default::default(),
+            loading: None,
         }
     }
 }
@@ -807,6 +811,13 @@ pub fn execute(ctx: &mut Ctx, args: Args) {
     };
     if !ctx.client.authenticated && cmd.flags & flags::NO_AUTH == 0 {
         ctx.out.error(err::NOAUTH);
+        reject(ctx, slot, mark);
+        return;
+    }
+    // While the dataset loads, only commands flagged `loading` run (Redis's
+    // processCommand); the loader's own commands run as EXEC's do.
+    if ctx.shared.loading.is_some() && cmd.flags & flags::LOADING == 0 && !ctx.shared.in_exec {
+        ctx.out.error(loading::LOADING_ERROR);
         reject(ctx, slot, mark);
         return;
     }

@@ -291,7 +291,7 @@ fn lastsave(ctx: &mut Ctx, _args: Args) {
     ctx.out.int(ctx.shared.persist.lastsave as i64);
 }
 
-/// What loading the snapshot at start found.
+/// What loading found so far.
 #[derive(Debug, Default, PartialEq, Eq)]
 pub struct Loaded {
     /// Keys loaded.
@@ -300,108 +300,59 @@ pub struct Loaded {
     pub expired: u64,
 }
 
-/// Loads the snapshot file (`dir`/`dbfilename`) if there is one, before the server takes
-/// clients. A file that cannot be read entirely is an error: the server must not start
-/// with part of the data, or none of it, as if that were all (Redis exits too).
-pub fn load_at_start(store: &mut Store, shared: &mut Shared, now: u64) -> Result<Loaded, String> {
-    // Redis counts its start as the last save.
-    set(&shared.stats.rdb_last_save_time, shared.persist.lastsave);
-    let path = PathBuf::from(&shared.params.settings.rdb.dbfilename);
-    let data = match std::fs::read(&path) {
-        Ok(d) => d,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Loaded::default()),
-        Err(e) => {
-            return Err(format!(
-                "Fatal error loading the DB: {}. Exiting.",
-                crate::util::os_error_text(&e)
-            ));
-        }
-    };
-    let started = std::time::Instant::now();
-    match load_snapshot(store, shared, &data, now) {
-        Ok(loaded) => {
-            log::info!(
-                "Done loading RDB, keys loaded: {}, keys expired: {}.",
-                loaded.keys,
-                loaded.expired
-            );
-            log::info!(
-                "DB loaded from disk: {:.3} seconds",
-                started.elapsed().as_secs_f64()
-            );
-            let p = &mut shared.persist;
-            p.loaded_keys = loaded.keys;
-            p.loaded_expired = loaded.expired;
-            // Loading is not a change to save again.
-            p.dirty_at_save = store.dirty();
-            Ok(loaded)
-        }
-        Err(e) => Err(format!(
-            "Error loading {}: {e}. Refusing to start: the file must be repaired (redis-check-rdb) \
-             or moved away.",
-            path.display()
-        )),
-    }
-}
-
-/// Loads an RDB file's contents (a snapshot, or an append-only file's base) into the
-/// store: its keys (skipping those whose TTL passed) and its function libraries.
-pub fn load_snapshot(
+/// Applies one item of an RDB file being loaded (a snapshot, or an append-only file's
+/// base): a key goes into the store (unless its TTL passed, as a primary's rdbLoad skips
+/// it), a function library is created. A key already present is an error, as in Redis.
+pub fn apply_item(
     store: &mut Store,
     shared: &mut Shared,
-    data: &[u8],
+    item: crate::persist::load::Item,
     now: u64,
-) -> Result<Loaded, String> {
-    let databases = store.dbs().len();
-    let limits = shared.params.settings.limits;
-    let mut loaded = Loaded::default();
-    let result = crate::persist::load::load_rdb(data, databases, &limits, |item| {
-        use crate::persist::load::{Item, LoadError};
-        match item {
-            Item::Key {
-                db,
-                key,
-                value,
-                expire_ms,
-                idle_secs,
-                freq,
-            } => {
-                // Keys whose TTL passed are not loaded (a primary's rdbLoad).
-                if let Some(at) = expire_ms
-                    && at < now as i64
-                {
-                    loaded.expired += 1;
-                    return Ok(());
-                }
-                let d = store.db(db);
-                if d.peek_raw(&key).is_some() {
-                    return Err(LoadError::Corrupt(format!(
-                        "Duplicate key '{}' found in RDB file",
-                        String::from_utf8_lossy(&key)
-                    )));
-                }
-                let ttl = expire_ms.map_or(crate::store::Ttl::Clear, |at| {
-                    crate::store::Ttl::At(at.max(0) as u64)
-                });
-                d.insert_new(&key, value, ttl, now);
-                if idle_secs.is_some() || freq.is_some() {
-                    d.set_loaded_access(&key, idle_secs, freq, now);
-                }
-                loaded.keys += 1;
-                Ok(())
+    loaded: &mut Loaded,
+) -> Result<(), String> {
+    use crate::persist::load::Item;
+    match item {
+        Item::Key {
+            db,
+            key,
+            value,
+            expire_ms,
+            idle_secs,
+            freq,
+        } => {
+            if let Some(at) = expire_ms
+                && at < now as i64
+            {
+                loaded.expired += 1;
+                return Ok(());
             }
-            Item::Function(code) => {
-                let (engine, libraries) = shared
-                    .functions
-                    .parts()
-                    .map_err(|e| LoadError::Corrupt(format!("Lua engine failed to start: {e}")))?;
-                libraries
-                    .create(engine, &code, false, None)
-                    .map(drop)
-                    .map_err(|e| LoadError::Corrupt(format!("Failed loading library: {e}")))
+            let d = store.db(db);
+            if d.peek_raw(&key).is_some() {
+                return Err(format!(
+                    "Duplicate key '{}' found in RDB file",
+                    String::from_utf8_lossy(&key)
+                ));
             }
-            Item::Aux { .. } | Item::ResizeDb { .. } => Ok(()),
+            let ttl = expire_ms.map_or(crate::store::Ttl::Clear, |at| {
+                crate::store::Ttl::At(at.max(0) as u64)
+            });
+            d.insert_new(&key, value, ttl, now);
+            if idle_secs.is_some() || freq.is_some() {
+                d.set_loaded_access(&key, idle_secs, freq, now);
+            }
+            loaded.keys += 1;
+            Ok(())
         }
-    });
-    result.map(|()| loaded).map_err(|e| e.to_string())
+        Item::Function(code) => {
+            let (engine, libraries) = shared
+                .functions
+                .parts()
+                .map_err(|e| format!("Lua engine failed to start: {e}"))?;
+            libraries
+                .create(engine, &code, false, None)
+                .map(drop)
+                .map_err(|e| format!("Failed loading library: {e}"))
+        }
+        Item::Aux { .. } | Item::ResizeDb { .. } => Ok(()),
+    }
 }

@@ -61,6 +61,12 @@ fn shutdown(ctx: &mut Ctx, args: Args) {
         ctx.error("ERR No shutdown in progress.");
         return;
     }
+    // While loading, nothing is saved: the file would lose what is not loaded yet
+    // (Redis's shutdownCommand).
+    if ctx.shared.loading.is_some() {
+        save = false;
+        nosave = true;
+    }
     // A background save in progress is abandoned (Redis kills its child).
     if let Some(snapshot) = ctx.shared.persist.bgsave.take() {
         let _ = snapshot.abort(ctx.store);
@@ -522,8 +528,8 @@ fn persistence_section(ctx: &Ctx, t: &mut Text) {
     let p = &ctx.shared.persist;
     t.section("Persistence");
     // Snapshots are taken without fork: there is never a copy-on-write figure to show.
+    t.field("loading", u8::from(ctx.shared.loading.is_some()));
     t.fixed(&[
-        ("loading", "0"),
         ("async_loading", "0"),
         ("current_cow_peak", "0"),
         ("current_cow_size", "0"),
@@ -555,6 +561,11 @@ fn persistence_section(ctx: &Ctx, t: &mut Text) {
     t.field("rdb_last_load_keys_loaded", p.loaded_keys);
     for (name, value) in super::aof::info_fields(ctx.shared) {
         t.field(name, value);
+    }
+    if let Some(loading) = &ctx.shared.loading {
+        for (name, value) in super::loading::info_fields(loading) {
+            t.field(name, value);
+        }
     }
     t.field(
         "keyval_snapshot_keys_saved_early",

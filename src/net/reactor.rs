@@ -234,7 +234,16 @@ impl Server {
             }
             self.process_ready();
             self.after_events();
-            if self.shared.persist.bgsave.is_some() {
+            if self.shared.loading.is_some() {
+                let now = now_ms();
+                match crate::cmd::loading::step(&mut self.store, &mut self.shared, now) {
+                    Ok(more) => self.snapshot_busy = more,
+                    Err(e) => {
+                        log::error!("{e}");
+                        return Err(io::Error::other("the dataset could not be loaded"));
+                    }
+                }
+            } else if self.shared.persist.bgsave.is_some() {
                 self.snapshot_busy =
                     persistence::bgsave_step(&mut self.store, &mut self.shared, now_ms());
             } else if self.shared.aof.rewrite.is_some() {
@@ -290,8 +299,11 @@ impl Server {
         if self.accept_again_at.is_some_and(|at| now >= at) {
             self.accept_clients();
         }
-        // While CLIENT PAUSE is on the dataset must not change: the expiry cycle waits.
-        if self.shared.pause.active()
+        // While CLIENT PAUSE is on the dataset must not change: the expiry cycle waits (and
+        // while the dataset loads, as Redis's loading runs before any cycle).
+        if self.shared.loading.is_some() {
+            self.expiry_pending = false;
+        } else if self.shared.pause.active()
             && crate::cmd::pause::check_timeout(&mut self.shared, &mut self.store, now)
         {
             self.expiry_pending = false;
@@ -361,8 +373,11 @@ impl Server {
             if !crate::cmd::aof::prepare_shutdown(&mut self.store, &mut self.shared, false) {
                 continue;
             }
-            // With save points set, Redis saves first, and stays up if it cannot.
-            if !self.shared.params.settings.rdb.save_points.is_empty() {
+            // With save points set, Redis saves first, and stays up if it cannot (not while
+            // loading: the file would lose what is not loaded yet).
+            if !self.shared.params.settings.rdb.save_points.is_empty()
+                && self.shared.loading.is_none()
+            {
                 if let Some(s) = self.shared.persist.bgsave.take() {
                     let _ = s.abort(&mut self.store);
                 }
@@ -944,9 +959,11 @@ impl Server {
         set(&stats.used_memory, used);
 
         self.clients_cron(now);
-        self.eviction_cron(now);
-        persistence::cron(&mut self.store, &mut self.shared, now);
-        crate::cmd::aof::cron(&mut self.store, &mut self.shared, now);
+        if self.shared.loading.is_none() {
+            self.eviction_cron(now);
+            persistence::cron(&mut self.store, &mut self.shared, now);
+            crate::cmd::aof::cron(&mut self.store, &mut self.shared, now);
+        }
         if self.shared.tracking.active() {
             // A lowered tracking-table-max-keys applies even to an idle server.
             crate::cmd::tracking::limit(&mut self.shared);

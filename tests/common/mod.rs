@@ -73,8 +73,28 @@ impl Server {
     }
 
     /// [`Server::start_with`] in directory `dir` (a restart that must find the snapshot
-    /// an earlier server wrote there).
+    /// an earlier server wrote there); returns once the dataset is loaded (commands get
+    /// -LOADING until then, as from redis-server).
     pub fn start_in(dir: PathBuf, configure: impl FnOnce(&mut Command)) -> Server {
+        let server = Server::start_loading_in(dir, configure);
+        server.wait_loaded();
+        server
+    }
+
+    /// Polls INFO persistence until `loading:0` (Redis's tests' wait_done_loading).
+    pub fn wait_loaded(&self) {
+        let mut c = self.client();
+        let loaded = wait_for(Duration::from_secs(120), || {
+            c.cmd_str("INFO persistence")
+                .contains("\r\nloading:0\r\n")
+                .then_some(())
+        });
+        assert!(loaded.is_some(), "the server did not finish loading");
+    }
+
+    /// [`Server::start_in`] without waiting for the dataset to load: the server answers,
+    /// but may still reply -LOADING.
+    pub fn start_loading_in(dir: PathBuf, configure: impl FnOnce(&mut Command)) -> Server {
         let mut cmd = Command::new(server_bin());
         cmd.current_dir(&dir);
         cmd.arg("--bind")
