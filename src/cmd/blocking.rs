@@ -155,7 +155,7 @@ fn list_len(ctx: &mut Ctx, key: &[u8]) -> Result<usize, ()> {
 /// `[key, [elements]]`, with Redis's notifications (`lpop`/`rpop`, then `del` when the
 /// list is emptied and removed).
 fn pop_and_reply(ctx: &mut Ctx, key: &[u8], front: bool, count: Option<usize>) {
-    let empty = {
+    let (empty, popped) = {
         let (found, out) = ctx.write(key);
         let Some(Entry {
             value: Value::List(list),
@@ -164,6 +164,7 @@ fn pop_and_reply(ctx: &mut Ctx, key: &[u8], front: bool, count: Option<usize>) {
         else {
             return;
         };
+        let before = list.len();
         out.array(2);
         out.bulk(key);
         match count {
@@ -182,10 +183,24 @@ fn pop_and_reply(ctx: &mut Ctx, key: &[u8], front: bool, count: Option<usize>) {
                 }
             }
         }
-        list.is_empty()
+        (list.is_empty(), count.map(|c| c.min(before)))
     };
     notify::notify(ctx, LIST, if front { "lpop" } else { "rpop" }, key);
     super::lists::after_removal(ctx, key, empty);
+    // Written as the pop it was (LPOP key [count]), which never blocks.
+    let name: &[u8] = if front { b"LPOP" } else { b"RPOP" };
+    propagate_pop(ctx, name, key, popped);
+}
+
+/// Writes a pop of `count` elements (None: the single-element form) from `key`.
+fn propagate_pop(ctx: &mut Ctx, name: &[u8], key: &[u8], count: Option<usize>) {
+    match count {
+        None => ctx.propagate_as(&[name, key]),
+        Some(n) => {
+            let mut digits = [0u8; 20];
+            ctx.propagate_as(&[name, key, crate::resp::format_i64(n as i64, &mut digits)]);
+        }
+    }
 }
 
 /// BLPOP / BRPOP / BLMPOP: pops from the first key with data, or blocks.
@@ -352,7 +367,7 @@ fn zset_len(ctx: &mut Ctx, key: &[u8]) -> Result<usize, ()> {
 /// None) or `[key, [[member, score], ...]]` (Redis's genericZpopCommand with emitkey),
 /// with the `zpopmin`/`zpopmax` event, then `del` when the set is emptied and removed.
 fn zpop_and_reply(ctx: &mut Ctx, key: &[u8], max: bool, count: Option<usize>) {
-    let empty = {
+    let (empty, popped) = {
         let (found, out) = ctx.write(key);
         let Some(Entry {
             value: Value::ZSet(z),
@@ -383,10 +398,12 @@ fn zpop_and_reply(ctx: &mut Ctx, key: &[u8], max: bool, count: Option<usize>) {
             out.bulk(&member);
             super::zsets::reply_score(out, score);
         }
-        z.is_empty()
+        (z.is_empty(), count.map(|_| n))
     };
     notify::notify(ctx, ZSET, if max { "zpopmax" } else { "zpopmin" }, key);
     super::lists::after_removal(ctx, key, empty);
+    let name: &[u8] = if max { b"ZPOPMAX" } else { b"ZPOPMIN" };
+    propagate_pop(ctx, name, key, popped);
 }
 
 /// BZPOPMIN / BZPOPMAX / BZMPOP: pops from the first key with members, or blocks.

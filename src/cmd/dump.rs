@@ -119,6 +119,7 @@ fn restore(ctx: &mut Ctx, args: Args) {
         drop(value);
         if deleted {
             notify::notify(ctx, GENERIC, "del", key);
+            ctx.propagate_as(&[b"DEL", key]);
         }
         ctx.out.ok();
         return;
@@ -134,5 +135,13 @@ fn restore(ctx: &mut Ctx, args: Args) {
         db.set_loaded_access(key, idle, freq, now);
     }
     notify::notify(ctx, GENERIC, "restore", key);
+    if let Some(at) = at.filter(|_| !absttl) {
+        // Written with the absolute time (the same arguments, then ABSTTL), as Redis does.
+        let mut digits = [0u8; 20];
+        let mut argv: Vec<&[u8]> = (0..args.len()).map(|i| args.get(i)).collect();
+        argv[2] = crate::resp::format_i64(at, &mut digits);
+        argv.push(b"ABSTTL");
+        ctx.propagate_as(&argv);
+    }
     ctx.out.ok();
 }

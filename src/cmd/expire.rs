@@ -115,11 +115,21 @@ fn expire_generic(ctx: &mut Ctx, args: Args, base: u64, seconds: bool, cmd: &str
         }
         notify::notify(ctx, GENERIC, "del", key);
         ctx.out.int(1);
+        ctx.propagate_as(&[if lazy { b"UNLINK" } else { b"DEL" }, key]);
     } else {
         // Here Redis replies first.
         db.set_ttl(key, Ttl::At(when as u64), now);
         ctx.out.int(1);
         notify::notify(ctx, GENERIC, "expire", key);
+        // Written as PEXPIREAT with the absolute time (and the same conditions).
+        let mut digits = [0u8; 20];
+        let mut argv: Vec<&[u8]> = vec![
+            b"PEXPIREAT",
+            key,
+            crate::resp::format_i64(when, &mut digits),
+        ];
+        argv.extend((3..args.len()).map(|i| args.get(i)));
+        ctx.propagate_as(&argv);
     }
 }
 

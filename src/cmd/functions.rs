@@ -123,6 +123,7 @@ fn function(ctx: &mut Ctx, args: Args) {
                 Err(_) => false,
             };
             if deleted {
+                ctx.force_propagate();
                 ctx.out.ok();
             } else {
                 ctx.error("ERR Library not found");
@@ -147,6 +148,7 @@ fn function(ctx: &mut Ctx, args: Args) {
             if let Ok((engine, libraries)) = ctx.shared.functions.parts() {
                 libraries.clear(engine);
             }
+            ctx.force_propagate();
             ctx.out.ok();
         }
         "list" => list(ctx, args),
@@ -196,7 +198,10 @@ fn load(ctx: &mut Ctx, args: Args) {
             libraries.create(engine, args.get(pos), replace, Some(LOAD_TIMEOUT))
         });
     match created {
-        Ok(name) => ctx.out.bulk(&name),
+        Ok(name) => {
+            ctx.force_propagate();
+            ctx.out.bulk(&name);
+        }
         Err(e) => ctx.error(&format!("ERR {e}")),
     }
 }
@@ -321,7 +326,10 @@ fn restore(ctx: &mut Ctx, args: Args) {
         Ok(()) => current.join(engine, restored, policy == Policy::Replace),
     };
     match outcome {
-        Ok(()) => ctx.out.ok(),
+        Ok(()) => {
+            ctx.force_propagate();
+            ctx.out.ok();
+        }
         Err((e, mut rest)) => {
             rest.clear(engine);
             ctx.error(&format!("ERR {e}"));

@@ -327,6 +327,7 @@ fn hincrbyfloat(ctx: &mut Ctx, args: Args) {
             create_with(ctx, key, field, &text);
             ctx.out.bulk(&text);
             notify(ctx, HASH, "hincrbyfloat", key);
+            ctx.propagate_as(&[b"HSET", key, field, &text]);
         }
         return;
     };
@@ -340,6 +341,8 @@ fn hincrbyfloat(ctx: &mut Ctx, args: Args) {
             out.bulk(&text);
             ctx.modified(key);
             notify(ctx, HASH, "hincrbyfloat", key);
+            // The result, not the increment, as Redis writes it.
+            ctx.propagate_as(&[b"HSET", key, field, &text]);
         }
         Err(FloatError::NotFloat) => out.error("ERR hash value is not a float"),
         Err(FloatError::NanOrInfinity) => {

@@ -233,6 +233,7 @@ fn swapdb(ctx: &mut Ctx, args: Args) {
     }
     // Cached keys are not per database: tracking clients drop everything (as Redis).
     super::tracking::invalidate_all(ctx);
+    ctx.force_propagate();
     ctx.out.ok();
 }
 
@@ -412,6 +413,7 @@ fn flushdb(ctx: &mut Ctx, args: Args) {
     let old = ctx.db().clear();
     release(vec![old], background);
     super::tracking::invalidate_all(ctx);
+    ctx.force_propagate();
     ctx.out.ok();
 }
 
@@ -424,6 +426,7 @@ fn flushall(ctx: &mut Ctx, args: Args) {
         .collect();
     release(old, background);
     super::tracking::invalidate_all(ctx);
+    ctx.force_propagate();
     ctx.out.ok();
 }
 

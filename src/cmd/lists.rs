@@ -621,6 +621,7 @@ pub(super) fn lmove_generic(
                 notify(ctx, LIST, push_event(to_front), dst);
                 ctx.out.bulk(&el);
                 notify(ctx, LIST, pop_event(from_front), src);
+                propagate_lmove(ctx, src, dst, from_front, to_front);
                 return;
             }
         }
@@ -660,6 +661,14 @@ pub(super) fn lmove_generic(
     ctx.out.bulk(&el);
     notify(ctx, LIST, pop_event(from_front), src);
     after_removal(ctx, src, empty);
+    propagate_lmove(ctx, src, dst, from_front, to_front);
+}
+
+/// A move is written as LMOVE (BLMOVE and BRPOPLPUSH served later must not block when
+/// the file is read).
+fn propagate_lmove(ctx: &mut Ctx, src: &[u8], dst: &[u8], from_front: bool, to_front: bool) {
+    let side = |front: bool| -> &'static [u8] { if front { b"LEFT" } else { b"RIGHT" } };
+    ctx.propagate_as(&[b"LMOVE", src, dst, side(from_front), side(to_front)]);
 }
 
 fn lmove(ctx: &mut Ctx, args: Args) {

@@ -54,24 +54,36 @@ impl Propagation {
         std::mem::take(&mut self.buf)
     }
 
-    fn write(&mut self, op: &Op) {
-        if self.selected != Some(op.db) {
+    /// SELECT `db` first if the reader is in another database.
+    #[inline]
+    fn select(&mut self, db: usize) {
+        if self.selected != Some(db) {
             let mut digits = [0u8; 20];
-            let db = crate::resp::format_i64(op.db as i64, &mut digits);
-            append_command(&mut self.buf, &[&b"SELECT"[..], db]);
-            self.selected = Some(op.db);
+            let n = crate::resp::format_i64(db as i64, &mut digits);
+            append_command(&mut self.buf, &[&b"SELECT"[..], n]);
+            self.selected = Some(db);
         }
+    }
+
+    fn write(&mut self, op: &Op) {
+        self.select(op.db);
         append_command(&mut self.buf, &op.argv);
     }
 
-    /// Writes the request's commands, between MULTI and EXEC when `unit` and more than
-    /// one.
-    fn flush_pending(&mut self, unit: bool) {
+    /// A request's own arguments, as received.
+    fn buf_command(&mut self, args: Args) {
+        crate::persist::aof::append_args(&mut self.buf, args.len(), |i| args.get(i));
+    }
+
+    /// Writes the request's commands, between MULTI and EXEC when there are more than
+    /// one (Redis 7.0 wraps whatever one call propagates: EXEC's commands, a script's, the
+    /// XCLAIMs of one XREADGROUP, a key's expiry with the command that found it).
+    fn flush_pending(&mut self) {
         if self.pending.is_empty() {
             return;
         }
         let ops = std::mem::take(&mut self.pending);
-        let wrap = unit && ops.len() > 1;
+        let wrap = ops.len() > 1;
         if wrap {
             append_command(&mut self.buf, &[b"MULTI"]);
         }
@@ -174,6 +186,12 @@ pub fn after_command(ctx: &mut Ctx, cmd: &Command, args: Args, dirty_before: u64
     if let Some(ops) = p.replaced.take() {
         p.pending.extend(ops);
     } else if (forced || ctx.store.dirty() != dirty_before) && !runs_others(cmd) {
+        if p.pending.is_empty() && !ctx.shared.in_exec && !ctx.shared.in_script {
+            // The common case, a command on its own: straight into the buffer.
+            p.select(ctx.client.db);
+            p.buf_command(args);
+            return;
+        }
         let argv = (0..args.len()).map(|i| args.get(i).to_vec()).collect();
         p.pending.push(Op {
             db: ctx.client.db,
@@ -181,7 +199,7 @@ pub fn after_command(ctx: &mut Ctx, cmd: &Command, args: Args, dirty_before: u64
         });
     }
     if !ctx.shared.in_exec && !ctx.shared.in_script {
-        ctx.shared.propagation.flush_pending(runs_others(cmd));
+        ctx.shared.propagation.flush_pending();
     }
 }
 
@@ -197,7 +215,7 @@ pub fn after_served(ctx: &mut Ctx) {
         p.pending.extend(ops);
     }
     p.forced = false;
-    p.flush_pending(false);
+    p.flush_pending();
 }
 
 /// Writes what the server did between requests (the expiry cycle, evictions by the cron).
@@ -206,7 +224,14 @@ pub fn after_loop_work(store: &mut Store, shared: &mut Shared) {
         return;
     }
     collect_expired(store, shared);
-    shared.propagation.flush_pending(false);
+    // Each deletion on its own, as Redis's expiry cycle propagates them.
+    let p = &mut shared.propagation;
+    let ops = std::mem::take(&mut p.pending);
+    for op in &ops {
+        p.write(op);
+    }
+    p.pending = ops;
+    p.pending.clear();
 }
 
 /// Turns recording on or off (the append-only file was opened or closed).
@@ -239,7 +264,7 @@ mod tests {
                 argv: vec![b"DEL".to_vec(), b"k".to_vec()],
             });
         }
-        p.flush_pending(true);
+        p.flush_pending();
         let text = String::from_utf8(p.take_buf()).unwrap();
         assert_eq!(
             text,

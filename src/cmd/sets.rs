@@ -229,6 +229,12 @@ fn spop(ctx: &mut Ctx, args: Args) {
     // Redis's order: `spop`, the reply, then `del` if the set is gone.
     notify(ctx, notify::SET, "spop", key);
     reply_member(ctx.out, popped.as_member());
+    // The member drawn, not the draw.
+    if ctx.shared.propagation.on {
+        popped
+            .as_member()
+            .with_bytes(|m| ctx.propagate_as(&[b"SREM", key, m]));
+    }
     after_removal(ctx, key, empty, true);
     if empty {
         notify(ctx, notify::GENERIC, "del", key);
@@ -258,6 +264,7 @@ fn spop_count(ctx: &mut Ctx, args: Args) {
     }
     // Redis publishes `spop` before any of the reply.
     notify(ctx, notify::SET, "spop", key);
+    let mut drawn: Option<Vec<Vec<u8>>> = ctx.shared.propagation.on.then(Vec::new);
     let (found, out) = ctx.write(key);
     let Some(Value::Set(s)) = found.map(|e| &mut e.value) else {
         return; // checked above
@@ -268,16 +275,28 @@ fn spop_count(ctx: &mut Ctx, args: Args) {
         reply_set(out, s);
         after_removal(ctx, key, true, true);
         notify(ctx, notify::GENERIC, "del", key);
+        ctx.propagate_as(&[b"DEL", key]);
         return;
     }
     out.set(count as usize);
+    // The members drawn are written as one SREM.
     for _ in 0..count {
         match s.pop_random(next_random(&mut seed)) {
-            Some(p) => reply_member(out, p.as_member()),
+            Some(p) => {
+                reply_member(out, p.as_member());
+                if let Some(d) = drawn.as_mut() {
+                    p.as_member().with_bytes(|m| d.push(m.to_vec()));
+                }
+            }
             None => break, // unreachable: count < len
         }
     }
     after_removal(ctx, key, false, true);
+    if let Some(members) = drawn {
+        let mut argv: Vec<&[u8]> = vec![b"SREM", key];
+        argv.extend(members.iter().map(Vec::as_slice));
+        ctx.propagate_as(&argv);
+    }
 }
 
 fn srandmember(ctx: &mut Ctx, args: Args) {

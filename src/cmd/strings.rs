@@ -208,6 +208,12 @@ fn set_generic(ctx: &mut Ctx, key: &[u8], value: &[u8], o: &SetOptions, cmd: &st
     if o.expire.is_some() {
         notify::notify(ctx, GENERIC, "expire", key);
     }
+    if let Ttl::At(at) = ttl {
+        // Written with the absolute time, as Redis propagates it.
+        let mut digits = [0u8; 20];
+        let at = crate::resp::format_i64(at as i64, &mut digits);
+        ctx.propagate_as(&[b"SET", key, value, b"PXAT", at]);
+    }
     Some(true)
 }
 
@@ -267,6 +273,7 @@ fn getdel(ctx: &mut Ctx, args: Args) {
         if let Some(e) = ctx.db().remove(key, now) {
             crate::store::lazyfree::free_if(lazy, e.value);
             notify::notify(ctx, GENERIC, "del", key);
+            ctx.propagate_as(&[if lazy { b"UNLINK" } else { b"DEL" }, key]);
         }
     }
 }
@@ -315,6 +322,7 @@ fn getex(ctx: &mut Ctx, args: Args) {
                 crate::store::lazyfree::free_if(lazy, e.value);
             }
             notify::notify(ctx, GENERIC, "del", key);
+            ctx.propagate_as(&[if lazy { b"UNLINK" } else { b"DEL" }, key]);
         }
         (_, Ttl::Keep) => {}
         (_, Ttl::Clear) => {
@@ -322,11 +330,17 @@ fn getex(ctx: &mut Ctx, args: Args) {
             if had_ttl {
                 ctx.db().set_ttl(key, Ttl::Clear, now);
                 notify::notify(ctx, GENERIC, "persist", key);
+                ctx.propagate_as(&[b"PERSIST", key]);
             }
         }
         (_, ttl) => {
             ctx.db().set_ttl(key, ttl, now);
             notify::notify(ctx, GENERIC, "expire", key);
+            if let Ttl::At(at) = ttl {
+                let mut digits = [0u8; 20];
+                let at = crate::resp::format_i64(at as i64, &mut digits);
+                ctx.propagate_as(&[b"PEXPIREAT", key, at]);
+            }
         }
     }
 }
@@ -468,6 +482,8 @@ fn incrbyfloat(ctx: &mut Ctx, args: Args) {
                 _ => Some(Value::Str(Str::from_bytes(&text))),
             });
             notify::notify(ctx, STRING, "incrbyfloat", key);
+            // The result, not the increment: float arithmetic must not run twice.
+            ctx.propagate_as(&[b"SET", key, &text, b"KEEPTTL"]);
             ctx.out.bulk(&text);
         }
         Err(FloatError::NotFloat) => ctx.error(err::NOT_FLOAT),

@@ -232,6 +232,17 @@ pub fn append_command<A: AsRef<[u8]>>(out: &mut Vec<u8>, argv: &[A]) {
     }
 }
 
+/// Appends one command of `n` arguments, `arg(i)` each.
+pub fn append_args<'a>(out: &mut Vec<u8>, n: usize, arg: impl Fn(usize) -> &'a [u8]) {
+    push_header(out, b'*', n);
+    for i in 0..n {
+        let a = arg(i);
+        push_header(out, b'$', a.len());
+        out.extend_from_slice(a);
+        out.extend_from_slice(b"\r\n");
+    }
+}
+
 fn push_header(out: &mut Vec<u8>, kind: u8, n: usize) {
     let mut digits = [0u8; 20];
     out.push(kind);

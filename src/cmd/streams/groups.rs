@@ -156,6 +156,9 @@ pub fn xgroup(ctx: &mut Ctx, args: Args) {
             if created {
                 ctx.out.ok();
                 notify(ctx, STREAM, "xgroup-create", key);
+                // Group changes are not key changes (WATCH ignores them, as Redis), but
+                // they are written.
+                ctx.force_propagate();
             } else {
                 ctx.error("BUSYGROUP Consumer Group name already exists");
             }
@@ -177,11 +180,13 @@ pub fn xgroup(ctx: &mut Ctx, args: Args) {
             });
             ctx.out.ok();
             notify(ctx, STREAM, "xgroup-setid", key);
+            ctx.force_propagate();
         }
         b"destroy" if args.len() == 4 => {
             if with_stream(ctx, key, |s| s.groups.remove(name).is_some()) {
                 ctx.out.int(1);
                 notify(ctx, STREAM, "xgroup-destroy", key);
+                ctx.force_propagate();
                 // Its blocked readers get an error.
                 ctx.db().signal_ready(key);
             } else {
@@ -198,6 +203,7 @@ pub fn xgroup(ctx: &mut Ctx, args: Args) {
             ctx.out.int(i64::from(created));
             if created {
                 notify(ctx, STREAM, "xgroup-createconsumer", key);
+                ctx.force_propagate();
             }
         }
         b"delconsumer" if args.len() == 5 => {
@@ -210,6 +216,7 @@ pub fn xgroup(ctx: &mut Ctx, args: Args) {
             ctx.out.int(pending.unwrap_or(0) as i64);
             if pending.is_some() {
                 notify(ctx, STREAM, "xgroup-delconsumer", key);
+                ctx.force_propagate();
             }
         }
         _ => subcommand_syntax_error(ctx.out, args),
@@ -255,6 +262,9 @@ pub fn xack(ctx: &mut Ctx, args: Args) {
             .map_or(0, |g| ids.iter().filter(|&&id| g.ack(id)).count())
     });
     ctx.out.int(acked as i64);
+    if acked > 0 {
+        ctx.force_propagate();
+    }
 }
 
 pub fn xpending(ctx: &mut Ctx, args: Args) {
@@ -468,6 +478,7 @@ pub fn xclaim(ctx: &mut Ctx, args: Args) {
     };
     let now = now as u64;
     let mut created = false;
+    let mut effects = Claimed::default();
     {
         let (found, out) = ctx.read(key);
         let Ok(Some(stream)) = as_stream(found, out) else {
@@ -479,6 +490,7 @@ pub fn xclaim(ctx: &mut Ctx, args: Args) {
         };
         if last_id > group.last_id {
             group.last_id = last_id;
+            effects.moved_last_id = true;
         }
         let mut claimer = None;
         let at = out.begin_deferred();
@@ -489,6 +501,7 @@ pub fn xclaim(ctx: &mut Ctx, args: Args) {
                 // The entry is gone: its pending record goes too.
                 if pending.is_some() {
                     group.ack(id);
+                    effects.acked.push(id);
                 }
                 continue;
             }
@@ -522,13 +535,77 @@ pub fn xclaim(ctx: &mut Ctx, args: Args) {
             );
             group.transfer(id, (!forced).then_some(nack.consumer), slot);
             reply_claimed(out, log, id, justid);
+            effects.claimed.push((id, delivery_time, count));
             n += 1;
         }
         out.end_deferred(at, b'*', n);
+        effects.group_state = (group.last_id, group.entries_read);
     }
     if created {
         notify(ctx, STREAM, "xgroup-createconsumer", key);
     }
+    propagate_claims(ctx, key, name, consumer, &effects);
+}
+
+/// What XCLAIM or XAUTOCLAIM changed, for the append-only file.
+#[derive(Default)]
+struct Claimed {
+    /// Entries claimed: ID, delivery time, delivery count.
+    claimed: Vec<(StreamId, u64, u64)>,
+    /// Pending entries dropped because their entry was deleted.
+    acked: Vec<StreamId>,
+    /// LASTID moved the group's last ID.
+    moved_last_id: bool,
+    /// The group's last ID and entries-read counter afterwards.
+    group_state: (StreamId, i64),
+}
+
+/// Writes a claim as Redis propagates it: one XCLAIM per claimed entry with its exact
+/// delivery time and count (FORCE JUSTID, and the group's last ID); a pending entry
+/// dropped for a deleted entry as XACK; a moved last ID alone as XGROUP SETID.
+fn propagate_claims(ctx: &mut Ctx, key: &[u8], group: &[u8], consumer: &[u8], c: &Claimed) {
+    if !ctx.shared.propagation.on {
+        return;
+    }
+    let (last_id, entries_read) = c.group_state;
+    let mut last = [0u8; 41];
+    let last = last_id.format(&mut last).to_vec();
+    for &id in &c.acked {
+        let mut buf = [0u8; 41];
+        ctx.propagate_as(&[b"XACK", key, group, id.format(&mut buf)]);
+    }
+    for &(id, time, count) in &c.claimed {
+        let (mut i, mut t, mut n) = ([0u8; 41], [0u8; 20], [0u8; 20]);
+        ctx.propagate_as(&[
+            b"XCLAIM",
+            key,
+            group,
+            consumer,
+            b"0",
+            id.format(&mut i),
+            b"TIME",
+            crate::resp::format_i64(time as i64, &mut t),
+            b"RETRYCOUNT",
+            crate::resp::format_i64(count as i64, &mut n),
+            b"FORCE",
+            b"JUSTID",
+            b"LASTID",
+            &last,
+        ]);
+    }
+    if c.moved_last_id && c.claimed.is_empty() {
+        let mut n = [0u8; 20];
+        ctx.propagate_as(&[
+            b"XGROUP",
+            b"SETID",
+            key,
+            group,
+            &last,
+            b"ENTRIESREAD",
+            crate::resp::format_i64(entries_read, &mut n),
+        ]);
+    }
+    ctx.propagate_nothing();
 }
 
 /// A claimed entry: its ID (JUSTID) or the entry itself.
@@ -580,6 +657,7 @@ pub fn xautoclaim(ctx: &mut Ctx, args: Args) {
     }
     let now = ctx.now;
     let mut created = false;
+    let mut effects = Claimed::default();
     {
         let (found, out) = ctx.read(key);
         let stream = match as_stream(found, out) {
@@ -622,6 +700,7 @@ pub fn xautoclaim(ctx: &mut Ctx, args: Args) {
             if log.get(id).is_none() {
                 group.ack(id);
                 deleted.push(id);
+                effects.acked.push(id);
                 count -= 1;
                 continue;
             }
@@ -633,11 +712,14 @@ pub fn xautoclaim(ctx: &mut Ctx, args: Args) {
             if !justid {
                 nack.delivery_count = nack.delivery_count.wrapping_add(1);
             }
+            let count_now = nack.delivery_count;
             let slot = claim_for(group, consumer, &mut claimer, &mut created, now);
             group.transfer(id, Some(previous), slot);
             claimed.push(id);
+            effects.claimed.push((id, now, count_now));
             count -= 1;
         }
+        effects.group_state = (group.last_id, group.entries_read);
         // The cursor: the next pending entry after the last one looked at.
         let next = pos
             .and_then(|p| group.pel.iter_from(p).next())
@@ -656,4 +738,5 @@ pub fn xautoclaim(ctx: &mut Ctx, args: Args) {
     if created {
         notify(ctx, STREAM, "xgroup-createconsumer", key);
     }
+    propagate_claims(ctx, key, name, consumer, &effects);
 }

@@ -333,6 +333,35 @@ fn xadd(ctx: &mut Ctx, args: Args) {
         Some(to) => log.trim(to, parsed.approx, parsed.limit),
         None => 0,
     };
+    let length_after = log.length;
+    if ctx.shared.propagation.on {
+        // Written with the ID it got, and an approximate trim as the exact length it left,
+        // so reading the file makes the same stream (Redis rewrites both).
+        let mut id_buf = [0u8; 41];
+        let mut len_buf = [0u8; 20];
+        let mut argv: Vec<&[u8]> = vec![b"XADD", key];
+        if parsed.no_mkstream {
+            argv.push(b"NOMKSTREAM");
+        }
+        if parsed.trim.is_some() {
+            if parsed.approx {
+                argv.extend([
+                    &b"MAXLEN"[..],
+                    b"=",
+                    crate::resp::format_i64(length_after as i64, &mut len_buf),
+                ]);
+            } else {
+                argv.extend(
+                    (2..parsed.id_at)
+                        .map(|i| args.get(i))
+                        .filter(|a| !a.eq_ignore_ascii_case(b"nomkstream")),
+                );
+            }
+        }
+        argv.push(id.format(&mut id_buf));
+        argv.extend(pairs.iter().copied());
+        ctx.propagate_as(&argv);
+    }
     if exists {
         ctx.modified(key);
     }
@@ -436,9 +465,17 @@ fn xtrim(ctx: &mut Ctx, args: Args) {
         return;
     };
     let removed = stream.log.trim(to, parsed.approx, parsed.limit);
+    let length_after = stream.log.length;
     if removed > 0 {
         notify(ctx, STREAM, "xtrim", key);
         ctx.modified(key);
+        if parsed.approx {
+            // What an approximate trim removed depends on the nodes: written as the
+            // exact length it left.
+            let mut len_buf = [0u8; 20];
+            let len = crate::resp::format_i64(length_after as i64, &mut len_buf);
+            ctx.propagate_as(&[b"XTRIM", key, b"MAXLEN", b"=", len]);
+        }
     }
     ctx.out.int(removed as i64);
 }

@@ -203,19 +203,34 @@ fn xread_generic(ctx: &mut Ctx, args: Args, xreadgroup: bool) {
         out.bulk(key);
         let start = gt.next().unwrap_or(StreamId::MAX);
         let mut created = false;
+        let mut delivered = Vec::new();
+        let mut group_state = None;
         match (cg, group_args) {
             (Some(g), Some((_, consumer))) => {
                 let slot = consumer_for(g, consumer, now, &mut created);
                 if history {
                     reply_history(out, log, g, slot, start, count, now);
                 } else {
-                    reply_new(out, log, g, slot, start, count, noack, now);
+                    reply_new(out, log, g, slot, start, count, noack, now, &mut delivered);
                 }
+                group_state = Some((g.last_id, g.entries_read));
             }
             _ => reply_entries_after(out, log, start, count),
         }
         if created {
             notify(ctx, STREAM, "xgroup-createconsumer", key);
+        }
+        if let (Some((group, consumer)), Some(state)) = (group_args, group_state) {
+            let read = Delivered {
+                key,
+                group,
+                consumer,
+                ids: &delivered,
+                state,
+                noack,
+                created,
+            };
+            propagate_delivered(ctx, &read, now);
         }
     }
     if served > 0 {
@@ -300,6 +315,7 @@ fn reply_new(
     count: u64,
     noack: bool,
     now: u64,
+    delivered: &mut Vec<StreamId>,
 ) {
     let at = out.begin_deferred();
     let mut n = 0u64;
@@ -309,6 +325,7 @@ fn reply_new(
         if !noack {
             group.deliver(entry.id, slot, now);
         }
+        delivered.push(entry.id);
         n += 1;
         if n == count {
             break;
@@ -404,15 +421,109 @@ pub fn serve(ctx: &mut Ctx, key: &[u8], wait: &StreamWait) -> bool {
     }
     out.bulk(key);
     let mut created = false;
+    let mut delivered = Vec::new();
+    let mut group_state = None;
     match target {
         Some((g, read)) => {
             let slot = consumer_for(g, &read.consumer, now, &mut created);
-            reply_new(out, log, g, slot, start, wait.count, read.noack, now);
+            reply_new(
+                out,
+                log,
+                g,
+                slot,
+                start,
+                wait.count,
+                read.noack,
+                now,
+                &mut delivered,
+            );
+            group_state = Some((g.last_id, g.entries_read));
         }
         None => reply_entries_after(out, log, start, wait.count),
     }
     if created {
         notify(ctx, STREAM, "xgroup-createconsumer", key);
     }
+    if let (Some(read), Some(state)) = (&wait.group, group_state) {
+        let d = Delivered {
+            key,
+            group: &read.group,
+            consumer: &read.consumer,
+            ids: &delivered,
+            state,
+            noack: read.noack,
+            created,
+        };
+        propagate_delivered(ctx, &d, now);
+    }
     true
+}
+
+/// What one XREADGROUP `>` did to a group, for the append-only file.
+struct Delivered<'a> {
+    key: &'a [u8],
+    group: &'a [u8],
+    consumer: &'a [u8],
+    /// The entries delivered, in order.
+    ids: &'a [StreamId],
+    /// The group's last ID and entries-read counter afterwards.
+    state: (StreamId, i64),
+    noack: bool,
+    /// The consumer was created by this read.
+    created: bool,
+}
+
+/// Writes an XREADGROUP as Redis propagates it: each entry that became pending as an
+/// XCLAIM that recreates its pending entry (FORCE JUSTID) and moves the group's last ID
+/// (LASTID); with NOACK, the consumer's creation and XGROUP SETID with ENTRIESREAD.
+fn propagate_delivered(ctx: &mut Ctx, d: &Delivered, now: u64) {
+    if !ctx.shared.propagation.on {
+        return;
+    }
+    let mut time = [0u8; 20];
+    let time = crate::resp::format_i64(now as i64, &mut time);
+    if d.noack {
+        if d.created {
+            ctx.propagate_as(&[b"XGROUP", b"CREATECONSUMER", d.key, d.group, d.consumer]);
+        }
+        if !d.ids.is_empty() {
+            let (last, read) = d.state;
+            let mut id = [0u8; 41];
+            let mut n = [0u8; 20];
+            ctx.propagate_as(&[
+                b"XGROUP",
+                b"SETID",
+                d.key,
+                d.group,
+                last.format(&mut id),
+                b"ENTRIESREAD",
+                crate::resp::format_i64(read, &mut n),
+            ]);
+        }
+    } else {
+        for &entry in d.ids {
+            let mut id = [0u8; 41];
+            let mut last = [0u8; 41];
+            let id = entry.format(&mut id).to_vec();
+            // The group's last ID moved to each entry as it was delivered.
+            ctx.propagate_as(&[
+                b"XCLAIM",
+                d.key,
+                d.group,
+                d.consumer,
+                b"0",
+                &id,
+                b"TIME",
+                time,
+                b"RETRYCOUNT",
+                b"1",
+                b"FORCE",
+                b"JUSTID",
+                b"LASTID",
+                entry.format(&mut last),
+            ]);
+        }
+    }
+    // Nothing else changes (a history read is not written, as in Redis).
+    ctx.propagate_nothing();
 }
