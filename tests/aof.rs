@@ -1697,3 +1697,163 @@ fn a_redis_6_appendonly_aof_is_loaded_and_moved_into_the_directory() {
         b"*2\r\n$5\r\nvalue\r\n$1\r\n1\r\n"
     );
 }
+
+#[test]
+fn config_set_appendonly_yes_during_a_bgsave_waits_for_it() {
+    const N: usize = 200_000;
+    let server = ours_in(
+        common::fresh_dir("aof-config-bgsave"),
+        &["--appendonly", "no"],
+    );
+    let mut c = server.client();
+    load_keys(&mut c, N);
+    let mut batch = common::encode(&[b"BGSAVE"]);
+    batch.extend(common::encode(&[b"CONFIG", b"SET", b"appendonly", b"yes"]));
+    batch.extend(common::encode(&[b"SET", b"during", b"1"]));
+    c.send_raw(&batch);
+    assert_eq!(c.read_reply(), b"+Background saving started\r\n");
+    assert_eq!(c.read_reply(), b"+OK\r\n");
+    assert_eq!(c.read_reply(), b"+OK\r\n");
+    let on = wait_for(Duration::from_secs(60), || {
+        let info = c.cmd_str("INFO persistence");
+        (info.contains("aof_rewrite_in_progress:0")
+            && info.contains("aof_enabled:1")
+            && info.contains("aof_rewrite_scheduled:0")
+            && info.contains("rdb_bgsave_in_progress:0"))
+        .then_some(())
+    });
+    assert!(on.is_some(), "{}", c.cmd_str("INFO persistence"));
+    ok(&mut c, "SET after 1");
+    let dir = shutdown_nosave(server);
+    let server = restart_aof(dir, &[]);
+    let mut c = server.client();
+    assert_eq!(c.int("DBSIZE"), N as i64 + 2);
+    assert_eq!(c.cmd("MGET during after"), b"*2\r\n$1\r\n1\r\n$1\r\n1\r\n");
+}
+
+#[test]
+fn we_load_the_resp_base_redis_server_writes_without_the_rdb_preamble() {
+    if !have_redis_7_0() {
+        return;
+    }
+    let dir = common::fresh_dir("aof-from-redis-resp");
+    let flags = ["--appendonly", "yes", "--aof-use-rdb-preamble", "no"];
+    let redis = RedisIn::start(&dir, &flags);
+    let mut r = redis.client();
+    fill_first_half(&mut r);
+    fill_second_half(&mut r);
+    rewrite(&mut r);
+    ok(&mut r, "SET after:rewrite 1");
+    let want = dump(&mut r, true);
+    redis.shutdown();
+    let (base, _) = manifest_files(&dir)
+        .into_iter()
+        .find(|(_, t)| t == "b")
+        .expect("a base");
+    let data = std::fs::read(aof_dir(&dir).join(&base)).expect("base");
+    assert!(
+        data.starts_with(b"*"),
+        "redis-server wrote an RDB base {base}"
+    );
+    let server = restart_aof(dir, &[]);
+    assert_same(
+        &dump(&mut server.client(), true),
+        &want,
+        "we read redis-server's RESP base",
+    );
+}
+
+#[test]
+fn a_torn_command_inside_a_transaction_cuts_the_whole_transaction() {
+    let server = ours_aof(&[]);
+    let mut c = server.client();
+    ok(&mut c, "SET a 1");
+    let dir = shutdown_nosave(server);
+    let incr = last_incr(&dir);
+    let good = std::fs::read(&incr).expect("incr");
+    let mut tail = common::encode(&[b"MULTI"]);
+    tail.extend(common::encode(&[b"SET", b"m", b"1"]));
+    tail.extend_from_slice(b"*2\r\n$4\r\nINCR\r\n$1\r\n");
+    append(&incr, &tail);
+    let server = restart_aof(dir, &[]);
+    let mut c = server.client();
+    assert_eq!(c.cmd("MGET a m"), b"*2\r\n$1\r\n1\r\n$-1\r\n");
+    assert_eq!(std::fs::read(&incr).expect("incr"), good);
+}
+
+#[test]
+fn kill_9_in_the_middle_of_concurrent_pipelined_writes_keeps_every_acknowledged_one() {
+    use std::sync::atomic::{AtomicI64, Ordering};
+    for fsync in ["always", "everysec"] {
+        let mut server = ours_aof(&["--appendfsync", fsync]);
+        let port = server.port;
+        let acked: Arc<Vec<AtomicI64>> = Arc::new((0..4).map(|_| AtomicI64::new(-1)).collect());
+        let writers: Vec<_> = (0..4)
+            .map(|w| {
+                let acked = Arc::clone(&acked);
+                std::thread::spawn(move || {
+                    let mut stream =
+                        std::net::TcpStream::connect(("127.0.0.1", port)).expect("connect");
+                    let mut i = 0i64;
+                    // Pipelines of 10 RPUSHes (a write that is wrong if replayed twice);
+                    // a reply means the write is acknowledged. Stops when the server dies.
+                    while i < 1_000_000 {
+                        let mut batch = Vec::new();
+                        for j in i..i + 10 {
+                            batch.extend(common::encode(&[
+                                b"RPUSH",
+                                format!("list:{w}").as_bytes(),
+                                j.to_string().as_bytes(),
+                            ]));
+                        }
+                        if std::io::Write::write_all(&mut stream, &batch).is_err() {
+                            return;
+                        }
+                        let mut c = Client::from_stream(stream.try_clone().expect("clone"));
+                        for j in i..i + 10 {
+                            let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                                c.read_reply()
+                            }));
+                            match r {
+                                Ok(r) => {
+                                    assert_eq!(text(&r), format!(":{}\r\n", j + 1));
+                                    acked[w].store(j, Ordering::SeqCst);
+                                }
+                                Err(_) => return,
+                            }
+                        }
+                        i += 10;
+                    }
+                })
+            })
+            .collect();
+        let busy = wait_for(PATIENCE, || {
+            acked
+                .iter()
+                .all(|a| a.load(Ordering::SeqCst) >= 500)
+                .then_some(())
+        });
+        assert!(busy.is_some(), "{fsync}: the writers did not get going");
+        server.signal_and_wait(libc::SIGKILL);
+        for w in writers {
+            let _ = w.join();
+        }
+        let dir = std::mem::take(&mut server.dir);
+        drop(server);
+        let server = restart_aof(dir, &["--appendfsync", fsync]);
+        let mut c = server.client();
+        for (w, a) in acked.iter().enumerate() {
+            let last = a.load(Ordering::SeqCst);
+            let items = common::bulk_strings(&c.cmd(&format!("LRANGE list:{w} 0 -1")));
+            assert!(
+                items.len() as i64 > last,
+                "{fsync}: list:{w} has {} items, {} were acknowledged",
+                items.len(),
+                last + 1
+            );
+            for (j, item) in items.iter().enumerate() {
+                assert_eq!(text(item), j.to_string(), "{fsync}: list:{w}[{j}]");
+            }
+        }
+    }
+}
