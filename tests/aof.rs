@@ -864,7 +864,32 @@ fn damaged_dir_base() -> PathBuf {
 #[test]
 fn damaged_aof_directories_stop_the_start_untouched() {
     type Damage = fn(&Path);
-    let cases: [(&str, Damage, &str); 4] = [
+    let cases: [(&str, Damage, &str); 7] = [
+        (
+            "a damaged base file",
+            |dir| {
+                let (base, _) = manifest_files(dir)
+                    .into_iter()
+                    .find(|(_, t)| t == "b")
+                    .expect("a base");
+                let path = aof_dir(dir).join(base);
+                let mut data = std::fs::read(&path).expect("base");
+                let at = data.len() - 12;
+                data[at] ^= 0x55;
+                std::fs::write(&path, data).expect("write");
+            },
+            "base",
+        ),
+        (
+            "an unknown command in an incr file",
+            |dir| append(&last_incr(dir), &common::encode(&[b"NOSUCHCOMMAND", b"x"])),
+            "Unknown command",
+        ),
+        (
+            "an empty manifest",
+            |dir| std::fs::write(manifest_path(dir), b"").expect("write"),
+            "empty",
+        ),
         (
             "garbage in the middle of an incr file",
             |dir| {
@@ -1856,4 +1881,41 @@ fn kill_9_in_the_middle_of_concurrent_pipelined_writes_keeps_every_acknowledged_
             }
         }
     }
+}
+
+#[test]
+fn the_aof_is_rewritten_automatically_when_it_grows() {
+    let server = ours_aof(&[]);
+    let mut c = server.client();
+    ok(&mut c, "CONFIG SET auto-aof-rewrite-min-size 1mb");
+    ok(&mut c, "CONFIG SET auto-aof-rewrite-percentage 100");
+    assert_eq!(info_field(&mut c, "persistence", "aof_rewrites"), 0);
+    // Overwrite a few keys until the incr file passes 1 MB: the rewrite makes it small.
+    let value = "x".repeat(1000);
+    let batch: Vec<Vec<String>> = (0..1500)
+        .map(|i| vec!["SET".into(), format!("k{}", i % 10), value.clone()])
+        .collect();
+    pipeline(&mut c, &batch);
+    let rewritten = wait_for(PATIENCE, || {
+        (info_field(&mut c, "persistence", "aof_rewrites") >= 1).then_some(())
+    });
+    assert!(rewritten.is_some(), "{}", c.cmd_str("INFO persistence"));
+    wait_rewrite_done(&mut c);
+    let size = info_field(&mut c, "persistence", "aof_current_size");
+    assert!(size < 100_000, "aof_current_size {size} after the rewrite");
+    // INFO's size is the files' size.
+    let on_disk: u64 = manifest_files(&server.dir)
+        .iter()
+        .map(|(n, _)| {
+            std::fs::metadata(aof_dir(&server.dir).join(n))
+                .expect("file")
+                .len()
+        })
+        .sum();
+    assert_eq!(size, on_disk);
+    let dir = shutdown_nosave(server);
+    let server = restart_aof(dir, &[]);
+    let mut c = server.client();
+    assert_eq!(c.int("DBSIZE"), 10);
+    assert_eq!(c.int("STRLEN k9"), 1000);
 }
