@@ -265,10 +265,7 @@ pub fn open_at_start(store: &mut Store, shared: &mut Shared, now: u64) -> Result
     if shared.aof.manifest.is_empty() {
         // A new AOF starts with a base of the dataset (empty, or what a failed... no: the
         // dataset as loaded), written now.
-        let base = shared
-            .aof
-            .manifest
-            .next_base(&prefix, shared.params.settings.aof.rdb_preamble);
+        let base = shared.aof.manifest.next_base(&prefix, true);
         let size = write_base_now(store, shared, &base, now)?;
         log::info!("Creating AOF base file {} on server start", base.name);
         shared.aof.manifest.base = Some(base);
@@ -661,7 +658,7 @@ fn begin_rewrite(store: &mut Store, shared: &mut Shared, now: u64) -> Result<(),
         // The AOF is off: only a new base (every incr file becomes history).
         (u64::MAX, None)
     };
-    let base = manifest.next_base(&prefix, shared.params.settings.aof.rdb_preamble);
+    let base = manifest.next_base(&prefix, true);
     let target = base_target(shared, &base);
     let functions = shared.functions.libraries.dump();
     let used = crate::alloc::allocated() as u64;

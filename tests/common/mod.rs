@@ -419,9 +419,8 @@ pub fn spawn_redis() -> Redis {
         if up.is_none() {
             continue;
         }
-        let info = Client::connect(port).cmd_str("INFO server");
-        if !info.contains(&format!("process_id:{pid}\r\n")) {
-            continue; // another process holds the port
+        if !is_process_on_port(port, pid) {
+            continue; // another process holds (or just held) the port
         }
         return redis;
     }
@@ -713,4 +712,35 @@ pub fn until_busy(c: &mut Client) -> String {
         r.starts_with("-BUSY").then_some(r)
     });
     busy.expect("the server never answered -BUSY")
+}
+
+/// Whether the server answering on `port` is process `pid` (INFO server's process_id). A
+/// connection refused or reset (another test's server that was just stopping) is a no.
+fn is_process_on_port(port: u16, pid: u32) -> bool {
+    use std::io::{Read, Write};
+    let Ok(mut s) = TcpStream::connect(("127.0.0.1", port)) else {
+        return false;
+    };
+    let _ = s.set_read_timeout(Some(Duration::from_secs(5)));
+    if s.write_all(b"INFO server\r\n").is_err() {
+        return false;
+    }
+    let want = format!("process_id:{pid}\r\n");
+    let mut text = Vec::new();
+    let mut buf = [0u8; 4096];
+    while let Ok(n) = s.read(&mut buf) {
+        if n == 0 {
+            break;
+        }
+        text.extend_from_slice(&buf[..n]);
+        let seen = String::from_utf8_lossy(&text);
+        if seen.contains(&want) {
+            return true;
+        }
+        // The whole bulk reply arrived without it.
+        if seen.ends_with("\r\n\r\n") || text.len() > 1 << 20 {
+            break;
+        }
+    }
+    false
 }
