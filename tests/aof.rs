@@ -1729,6 +1729,45 @@ fn a_redis_6_appendonly_aof_is_loaded_and_moved_into_the_directory() {
 }
 
 #[test]
+fn a_redis_6_aof_with_an_rdb_preamble_loads_the_preamble_then_its_commands() {
+    // Redis 6 with aof-use-rdb-preamble wrote one file: an RDB, then commands after it.
+    let src = ours_in(
+        common::fresh_dir("aof-preamble-src"),
+        &["--appendonly", "no"],
+    );
+    let mut c = src.client();
+    ok(&mut c, "SET from-rdb 1");
+    ok(&mut c, "RPUSH list a b");
+    assert_eq!(c.cmd("SAVE"), b"+OK\r\n");
+    let rdb = std::fs::read(src.dir.join("dump.rdb")).expect("the snapshot");
+    let dir = common::fresh_dir("aof-preamble");
+    let mut old = rdb.clone();
+    old.extend(common::encode(&[b"SELECT", b"0"]));
+    old.extend(common::encode(&[b"SET", b"from-tail", b"2"]));
+    old.extend(common::encode(&[b"RPUSH", b"list", b"c"]));
+    // A torn last command, cut back past the preamble's end.
+    let complete = old.len();
+    old.extend_from_slice(b"*3\r\n$3\r\nSET\r\n$1\r\nx");
+    std::fs::write(dir.join("appendonly.aof"), &old).expect("write");
+    let server = restart_aof(dir, &[]);
+    let mut c = server.client();
+    assert_eq!(
+        c.cmd("MGET from-rdb from-tail x"),
+        b"*3\r\n$1\r\n1\r\n$1\r\n2\r\n$-1\r\n"
+    );
+    assert_eq!(c.int("LLEN list"), 3);
+    let moved = server.dir.join("appendonlydir").join("appendonly.aof");
+    assert_eq!(
+        std::fs::metadata(&moved)
+            .expect("moved into the directory")
+            .len(),
+        complete as u64,
+        "the torn command is cut off at its offset in the file"
+    );
+    assert!(rdb.len() < complete);
+}
+
+#[test]
 fn config_set_appendonly_yes_during_a_bgsave_waits_for_it() {
     const N: usize = 200_000;
     let server = ours_in(

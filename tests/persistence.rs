@@ -484,3 +484,48 @@ fn eviction_markers_survive_a_restart() {
         assert!((want..want + 30).contains(&got), "{policy}: {read} = {got}");
     }
 }
+
+/// An RDB file of `n` string keys `key:<i>` = `v`, written directly (CRC64 0: "not
+/// computed", which loaders accept).
+fn big_rdb(n: usize) -> Vec<u8> {
+    let mut f = b"REDIS0010".to_vec();
+    f.extend_from_slice(&[0xFE, 0]);
+    for i in 0..n {
+        let key = format!("key:{i:09}");
+        f.push(0); // string
+        f.push(key.len() as u8);
+        f.extend_from_slice(key.as_bytes());
+        f.extend_from_slice(&[1, b'v']);
+    }
+    f.push(0xFF);
+    f.extend_from_slice(&[0; 8]);
+    f
+}
+
+#[test]
+fn commands_get_loading_until_the_dataset_is_loaded() {
+    const N: usize = 2_000_000;
+    let dir = common::fresh_dir("loading");
+    std::fs::write(dir.join("dump.rdb"), big_rdb(N)).expect("write the file");
+    let server = Server::start_loading_in(dir, |cmd| {
+        cmd.args(["--save", ""]);
+    });
+    let mut c = server.client();
+    // The server answers at once; data commands get Redis's -LOADING until the load ends,
+    // INFO (flagged loading) runs and reports the progress.
+    let first = c.cmd_str("DBSIZE");
+    assert_eq!(
+        first, "-LOADING Redis is loading the dataset in memory\r\n",
+        "{N} keys loaded before the first command"
+    );
+    // (The load of 2M keys takes seconds; this follows the -LOADING at once.)
+    let info = c.cmd_str("INFO persistence");
+    assert!(info.contains("\r\nloading:1\r\n"), "{info}");
+    assert!(info.contains("loading_total_bytes:"), "{info}");
+    assert!(info.contains("loading_start_time:"), "{info}");
+    server.wait_loaded();
+    assert_eq!(c.int("DBSIZE"), N as i64);
+    assert_eq!(c.cmd_str("GET key:001234567"), "$1\r\nv\r\n");
+    let loaded = info_field(&mut c, "persistence", "rdb_last_load_keys_loaded");
+    assert_eq!(loaded, N as u64);
+}

@@ -266,6 +266,7 @@ pub fn open_at_start(store: &mut Store, shared: &mut Shared, now: u64) -> Result
         publish(shared);
         return Ok(());
     }
+    upgrade_old_file(shared)?;
     if shared.aof.manifest.is_empty() {
         return finish_open(store, shared, now);
     }
@@ -288,6 +289,54 @@ pub fn open_at_start(store: &mut Store, shared: &mut Shared, now: u64) -> Result
         files.push(LoadFile { path, kind });
     }
     shared.loading = Some(Box::new(Loading::new(files, true, now)));
+    Ok(())
+}
+
+/// A Redis 6 `appendonly.aof` in the working directory, with no AOF directory of Redis 7
+/// (or one a crash left before the move), becomes the base of a new directory, as Redis
+/// 7.0's aofUpgradePrepare does: the manifest first, then the file moves in.
+fn upgrade_old_file(shared: &mut Shared) -> Result<(), String> {
+    let name = shared.params.settings.aof.filename.clone();
+    let old = PathBuf::from(&name);
+    if !old.is_file() {
+        return Ok(());
+    }
+    let dir = dir(shared);
+    let m = &shared.aof.manifest;
+    let half_done = m.incr.is_empty()
+        && m.base.as_ref().is_some_and(|b| b.name == name)
+        && !dir.join(&name).exists();
+    if dir.is_dir() && !m.is_empty() && !half_done {
+        return Ok(());
+    }
+    std::fs::create_dir_all(&dir).map_err(|e| {
+        format!(
+            "Can't open or create append-only dir {}: {}",
+            dir.display(),
+            io_text(&e)
+        )
+    })?;
+    let manifest = Manifest {
+        base: Some(AofFile {
+            name: name.clone(),
+            seq: 1,
+            kind: b'b',
+        }),
+        ..Manifest::default()
+    };
+    persist_manifest(shared, &manifest)?;
+    std::fs::rename(&old, dir.join(&name)).map_err(|e| {
+        format!(
+            "Error trying to move the old AOF file {name} into dir {}: {}",
+            dir.display(),
+            io_text(&e)
+        )
+    })?;
+    log::info!(
+        "Successfully migrated an old-style AOF file ({name}) into the AOF directory ({}).",
+        dir.display()
+    );
+    shared.aof.manifest = manifest;
     Ok(())
 }
 

@@ -33,8 +33,9 @@ const STEP: Duration = Duration::from_millis(2);
 /// What the parser thread sends.
 enum Msg {
     Items(Vec<Item>),
-    /// The end of the file: fine, or why it could not be read.
-    Done(Result<(), String>),
+    /// The end of the file: fine (with the commands after the RDB image of an old-style
+    /// AOF, if any), or why it could not be read.
+    Done(Result<Vec<u8>, String>),
 }
 
 /// What a file to load is.
@@ -50,6 +51,8 @@ pub struct File {
 struct Commands {
     data: Vec<u8>,
     pos: usize,
+    /// Where `data` starts in the file (after an RDB preamble).
+    offset: usize,
     path: PathBuf,
     name: String,
     last_file: bool,
@@ -128,6 +131,7 @@ fn start_parser(
     data: Vec<u8>,
     databases: usize,
     limits: crate::store::Limits,
+    keep_tail: bool,
 ) -> Result<Receiver<Msg>, String> {
     let (tx, rx) = sync_channel::<Msg>(BATCHES_AHEAD);
     std::thread::Builder::new()
@@ -148,7 +152,16 @@ fn start_parser(
             if !batch.is_empty() && result.is_ok() {
                 let _ = tx.send(Msg::Items(batch));
             }
-            let _ = tx.send(Msg::Done(result.map_err(|e| e.to_string())));
+            let outcome = result
+                .map(|end| {
+                    if keep_tail {
+                        data[end..].to_vec()
+                    } else {
+                        Vec::new()
+                    }
+                })
+                .map_err(|e| e.to_string());
+            let _ = tx.send(Msg::Done(outcome));
         })
         .map_err(|e| format!("Can't start the loading thread: {e}"))?;
     Ok(rx)
@@ -172,7 +185,9 @@ fn open_next(loading: &mut Loading, shared: &Shared, now: u64) -> Result<bool, S
             log::info!("Reading RDB base file on AOF loading...");
         }
         let databases = shared.config.databases as usize;
-        let rx = start_parser(data, databases, shared.params.settings.limits)?;
+        // A Redis 6 `appendonly.aof` may go on with commands after its RDB preamble.
+        let old_style = loading.aof && name == shared.params.settings.aof.filename;
+        let rx = start_parser(data, databases, shared.params.settings.limits, old_style)?;
         loading.phase = Some(Phase::Rdb { rx });
     } else {
         let mut client = Client::new(0, true, now);
@@ -180,6 +195,7 @@ fn open_next(loading: &mut Loading, shared: &Shared, now: u64) -> Result<bool, S
         loading.phase = Some(Phase::Commands(Box::new(Commands {
             data,
             pos: 0,
+            offset: 0,
             path: file.path.clone(),
             name,
             last_file: loading.files.is_empty(),
@@ -237,7 +253,31 @@ fn step_inner(
                         }
                         false
                     }
-                    Ok(Msg::Done(Ok(()))) => true,
+                    Ok(Msg::Done(Ok(tail))) if tail.is_empty() => true,
+                    Ok(Msg::Done(Ok(tail))) => {
+                        log::info!("Reading the remaining AOF tail...");
+                        let (file, size, _) = loading.current.as_ref().expect("a file is open");
+                        let mut client = Client::new(0, true, now);
+                        client.token = usize::MAX;
+                        let path = file.path.clone();
+                        let name = path
+                            .file_name()
+                            .map_or_else(String::new, |n| n.to_string_lossy().into_owned());
+                        let offset = *size as usize - tail.len();
+                        loading.phase = Some(Phase::Commands(Box::new(Commands {
+                            data: tail,
+                            pos: 0,
+                            offset,
+                            path,
+                            name,
+                            last_file: loading.files.is_empty(),
+                            client,
+                            out: Reply::new(),
+                            valid_up_to: 0,
+                            before_multi: 0,
+                        })));
+                        continue;
+                    }
                     Ok(Msg::Done(Err(e))) => {
                         let (file, _, _) = loading.current.as_ref().expect("a file is open");
                         let path = file.path.display();
@@ -363,11 +403,14 @@ fn run_commands(
         ));
     }
     log::warn!("!!! Warning: short read while loading the AOF file {name}!!!");
-    log::warn!("!!! Truncating the AOF {name} at offset {cut} !!!");
+    log::warn!(
+        "!!! Truncating the AOF {name} at offset {} !!!",
+        c.offset + cut
+    );
     std::fs::OpenOptions::new()
         .write(true)
         .open(&c.path)
-        .and_then(|f| f.set_len(cut as u64))
+        .and_then(|f| f.set_len((c.offset + cut) as u64))
         .map_err(|e| {
             format!(
                 "Error truncating the AOF file {name}: {}",

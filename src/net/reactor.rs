@@ -206,7 +206,12 @@ impl Server {
     /// Runs until SHUTDOWN or a termination signal, then flushes replies and returns.
     pub fn run(mut self) -> io::Result<()> {
         let mut events = Events::with_capacity(1024);
-        log::info!("ready to accept connections on {}", self.local_addr);
+        // Clients are answered from now on (with -LOADING while the dataset loads); the
+        // server is ready, as Redis says, once it is loaded.
+        log::info!("listening on {}", self.local_addr);
+        if self.shared.loading.is_none() {
+            log::info!("ready to accept connections on {}", self.local_addr);
+        }
         let mut busy = false;
         while !self.shutting_down {
             let timeout = self.poll_timeout();
@@ -237,7 +242,12 @@ impl Server {
             if self.shared.loading.is_some() {
                 let now = now_ms();
                 match crate::cmd::loading::step(&mut self.store, &mut self.shared, now) {
-                    Ok(more) => self.snapshot_busy = more,
+                    Ok(more) => {
+                        self.snapshot_busy = more;
+                        if !more {
+                            log::info!("ready to accept connections on {}", self.local_addr);
+                        }
+                    }
                     Err(e) => {
                         log::error!("{e}");
                         return Err(io::Error::other("the dataset could not be loaded"));

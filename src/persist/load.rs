@@ -629,13 +629,14 @@ fn eof() -> LoadError {
 /// MODULE_AUX -> refused), objects, EOF, then the CRC64 when version >= 5 (a stored checksum of 0
 /// means "not computed" and is accepted; otherwise it must match). `databases` bounds SELECTDB.
 /// Calls `f` per item; an EmptyKey value is skipped (not passed to f), as Redis does. Errors
-/// from `f` stop the load.
+/// from `f` stop the load. Returns the length of the RDB image (an old-style AOF continues
+/// with commands after it).
 pub fn load_rdb(
     data: &[u8],
     databases: usize,
     limits: &Limits,
     mut f: impl FnMut(Item) -> Result<(), LoadError>,
-) -> Result<(), LoadError> {
+) -> Result<usize, LoadError> {
     let mut r = Reader::new(data);
     let header = r.take(9).ok_or_else(eof)?;
     if &header[..5] != b"REDIS" {
@@ -731,7 +732,7 @@ pub fn load_rdb(
             )));
         }
     }
-    Ok(())
+    Ok(r.position())
 }
 
 #[cfg(test)]

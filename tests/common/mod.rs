@@ -65,9 +65,9 @@ impl Server {
 
     /// Starts the server, letting `configure` adjust the command (flags, env).
     ///
-    /// The server binds port 0 and the test reads the port it got from its "ready to accept
-    /// connections on ADDR" log line: picking a free port first and passing it would race
-    /// with other processes taking that port in between.
+    /// The server binds port 0 and the test reads the port it got from its "listening on
+    /// ADDR" log line: picking a free port first and passing it would race with other
+    /// processes taking that port in between.
     pub fn start_with(configure: impl FnOnce(&mut Command)) -> Server {
         Server::start_in(fresh_dir("test"), configure)
     }
@@ -121,7 +121,7 @@ impl Server {
                 .lines()
                 .map_while(Result::ok)
             {
-                if let Some(addr) = line.split("ready to accept connections on ").nth(1)
+                if let Some(addr) = line.split("listening on ").nth(1)
                     && let Some(tx) = tx.take()
                 {
                     let _ = tx.send(addr.trim().to_string());
