@@ -311,11 +311,9 @@ impl Server {
         }
         // While CLIENT PAUSE is on the dataset must not change: the expiry cycle waits (and
         // while the dataset loads, as Redis's loading runs before any cycle).
-        if self.shared.loading.is_some() {
-            self.expiry_pending = false;
-        } else if self.shared.pause.active()
-            && crate::cmd::pause::check_timeout(&mut self.shared, &mut self.store, now)
-        {
+        let paused = self.shared.pause.active()
+            && crate::cmd::pause::check_timeout(&mut self.shared, &mut self.store, now);
+        if paused || self.shared.loading.is_some() {
             self.expiry_pending = false;
         } else {
             self.expiry_pending = self.store.expire_due(now, Instant::now() + EXPIRE_BUDGET);
