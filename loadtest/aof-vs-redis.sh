@@ -38,4 +38,11 @@ fi
 grep -q 'KEYVAL_APPENDONLY=yes' "$COPY" || { echo "could not rewrite the keyval command line" >&2; exit 1; }
 cd "$HERE"
 if [[ -n "${AOF_BENCH_SHOW:-}" ]]; then grep -n 'KEYVAL_APPENDONLY\|redis-server --port\|METRICS_BIND=off\|redis.log' "$COPY"; exit 0; fi
-bash "$COPY" --no-memory "$@"
+# The copy starts one server from inside its temporary directory: the binary's path must
+# be absolute.
+BIN_ARGS=()
+if [[ " $* " != *" --bin "* ]]; then
+  cargo build --release --quiet --bin rust-keyval
+  BIN_ARGS=(--bin "$HERE/target/release/rust-keyval")
+fi
+bash "$COPY" --no-memory "${BIN_ARGS[@]}" "$@"

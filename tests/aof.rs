@@ -1289,35 +1289,6 @@ fn appenddirname_and_appendfilename_name_the_files() {
     assert_eq!(server.client().cmd("GET k"), b"$1\r\nv\r\n");
 }
 
-#[test]
-#[ignore = "not implemented yet: the base is always an RDB (ARCHITECTURE.md, c24abf0)"]
-fn without_the_rdb_preamble_the_base_is_commands() {
-    let flags = ["--appendonly", "yes", "--aof-use-rdb-preamble", "no"];
-    let server = ours_in(common::fresh_dir("aof-resp-base"), &flags);
-    let mut c = server.client();
-    fill_first_half(&mut c);
-    rewrite(&mut c);
-    let want = dump(&mut c, false);
-    let dir = shutdown_nosave(server);
-    let (base, _) = manifest_files(&dir)
-        .into_iter()
-        .find(|(_, t)| t == "b")
-        .expect("a base");
-    assert!(base.ends_with(".base.aof"), "{base}");
-    let data = std::fs::read(aof_dir(&dir).join(&base)).expect("base");
-    assert!(
-        data.starts_with(b"*"),
-        "the base {base} is not RESP: starts with {:?}",
-        text(&data[..data.len().min(16)])
-    );
-    let server = restart_aof(dir, &["--aof-use-rdb-preamble", "no"]);
-    assert_same(
-        &dump(&mut server.client(), false),
-        &want,
-        "from a RESP base",
-    );
-}
-
 /// The commands of an AOF's RESP text, as their arguments.
 fn commands_of(data: &[u8]) -> Vec<Vec<Vec<u8>>> {
     let mut out = Vec::new();

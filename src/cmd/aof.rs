@@ -66,8 +66,8 @@ pub struct Aof {
     /// The size after the last rewrite (INFO aof_base_size), the growth reference of the
     /// automatic rewrite.
     pub base_size: u64,
-    /// Sends files to fsync to the fsync thread.
-    fsync_tx: Option<Sender<Arc<File>>>,
+    /// Sends work to the fsync thread.
+    fsync_tx: Option<Sender<Job>>,
     /// Something was written since the last fsync.
     unsynced: bool,
     /// When the last fsync was asked for (ms).
@@ -181,19 +181,34 @@ fn file_size(path: &Path) -> u64 {
     std::fs::metadata(path).map_or(0, |m| m.len())
 }
 
-/// The thread that fsyncs the file for `everysec` (Redis's bio fsync job).
-fn start_fsync_thread(shared: &Shared) -> Sender<Arc<File>> {
-    let (tx, rx) = channel::<Arc<File>>();
+/// Work for the AOF's helper thread (Redis's bio jobs).
+enum Job {
+    /// fsync this file (`everysec`).
+    Fsync(Arc<File>),
+    /// Delete a file a rewrite replaced (freeing a big file's blocks takes a while).
+    Delete(PathBuf),
+}
+
+/// The thread that fsyncs the file for `everysec` and deletes old files.
+fn start_fsync_thread(shared: &Shared) -> Sender<Job> {
+    let (tx, rx) = channel::<Job>();
     let stats = Arc::clone(&shared.stats);
     let spawned = std::thread::Builder::new()
         .name("keyval-aof-fsync".into())
         .spawn(move || {
-            while let Ok(file) = rx.recv() {
-                let t0 = Instant::now();
-                if let Err(e) = file.sync_data() {
-                    log::warn!("Error fsyncing the append-only file: {}", io_text(&e));
+            while let Ok(job) = rx.recv() {
+                match job {
+                    Job::Fsync(file) => {
+                        let t0 = Instant::now();
+                        if let Err(e) = file.sync_data() {
+                            log::warn!("Error fsyncing the append-only file: {}", io_text(&e));
+                        }
+                        set(&stats.aof_last_fsync_us, t0.elapsed().as_micros() as u64);
+                    }
+                    Job::Delete(path) => {
+                        let _ = std::fs::remove_file(path);
+                    }
                 }
-                set(&stats.aof_last_fsync_us, t0.elapsed().as_micros() as u64);
             }
         });
     if let Err(e) = spawned {
@@ -505,7 +520,7 @@ pub fn cron(store: &mut Store, shared: &mut Shared, now: u64) {
             && now.saturating_sub(shared.aof.last_fsync_ms) >= 1000
         {
             if let (Some(tx), Some(file)) = (&shared.aof.fsync_tx, &shared.aof.file) {
-                let _ = tx.send(Arc::clone(file));
+                let _ = tx.send(Job::Fsync(Arc::clone(file)));
             }
             shared.aof.unsynced = false;
             shared.aof.last_fsync_ms = now;
@@ -582,7 +597,7 @@ fn begin_rewrite(store: &mut Store, shared: &mut Shared, now: u64) -> Result<(),
     } else if shared.aof.on {
         write_pending(shared);
         if let (Some(tx), Some(file)) = (&shared.aof.fsync_tx, &shared.aof.file) {
-            let _ = tx.send(Arc::clone(file));
+            let _ = tx.send(Job::Fsync(Arc::clone(file)));
         }
         let name = manifest.add_incr(&prefix);
         let file = open_append(&dir.join(&name), true)?;
@@ -719,7 +734,15 @@ fn complete(
         manifest.complete_rewrite(base, first_incr);
         persist_manifest(shared, &manifest)?;
         for old in std::mem::take(&mut manifest.history) {
-            let _ = std::fs::remove_file(dir.join(&old.name));
+            let path = dir.join(&old.name);
+            match &shared.aof.fsync_tx {
+                Some(tx) => {
+                    let _ = tx.send(Job::Delete(path));
+                }
+                None => {
+                    let _ = std::fs::remove_file(path);
+                }
+            }
         }
         persist_manifest(shared, &manifest)?;
         shared.aof.manifest = manifest;

@@ -182,6 +182,9 @@ fn copy(ctx: &mut Ctx, args: Args) {
     }
     dst_db.set(dst, value, ttl, now);
     notify::notify_db(ctx, target, GENERIC, "copy_to", dst);
+    // The change may be in another database than the client's, which is the one the
+    // append-only file's check looks at.
+    ctx.force_propagate();
     ctx.out.int(1);
 }
 

@@ -889,10 +889,12 @@ pub fn execute(ctx: &mut Ctx, args: Args) {
         ctx.store
             .set_snapshot_writing(cmd.flags & flags::READONLY == 0);
     }
+    // The client's database's changes: a command that changes another one (SWAPDB,
+    // FLUSHALL, COPY ... DB) forces its propagation.
     let dirty_before = if ctx.shared.propagation.on {
-        ctx.store.dirty()
+        (ctx.client.db, ctx.db().changes())
     } else {
-        0
+        (0, 0)
     };
     (cmd.handler)(ctx, args);
     if ctx.shared.propagation.on {

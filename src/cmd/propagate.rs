@@ -174,18 +174,21 @@ fn runs_others(cmd: &Command) -> bool {
     )
 }
 
-/// After a command ran (`dirty_before` was the store's change counter before it): records
+/// After a command ran (`dirty_before` was the client's database's change counter before
+/// it): records
 /// what it writes, and at the end of a request (not inside EXEC or a script) moves it all
 /// to the buffer.
 #[cold]
 #[inline(never)]
-pub fn after_command(ctx: &mut Ctx, cmd: &Command, args: Args, dirty_before: u64) {
+pub fn after_command(ctx: &mut Ctx, cmd: &Command, args: Args, dirty_before: (usize, u64)) {
     collect_expired(ctx.store, ctx.shared);
+    let (db, before) = dirty_before;
+    let changed = ctx.store.db(db).changes() != before;
     let p = &mut ctx.shared.propagation;
     let forced = std::mem::take(&mut p.forced);
     if let Some(ops) = p.replaced.take() {
         p.pending.extend(ops);
-    } else if (forced || ctx.store.dirty() != dirty_before) && !runs_others(cmd) {
+    } else if (forced || changed) && !runs_others(cmd) {
         if p.pending.is_empty() && !ctx.shared.in_exec && !ctx.shared.in_script {
             // The common case, a command on its own: straight into the buffer.
             p.select(ctx.client.db);

@@ -243,11 +243,25 @@ pub fn append_args<'a>(out: &mut Vec<u8>, n: usize, arg: impl Fn(usize) -> &'a [
     }
 }
 
+#[inline]
 fn push_header(out: &mut Vec<u8>, kind: u8, n: usize) {
-    let mut digits = [0u8; 20];
-    out.push(kind);
-    out.extend_from_slice(crate::resp::format_i64(n as i64, &mut digits));
-    out.extend_from_slice(b"\r\n");
+    // Most counts and lengths have one or two digits: no general formatting for them.
+    if n < 10 {
+        out.extend_from_slice(&[kind, b'0' + n as u8, b'\r', b'\n']);
+    } else if n < 100 {
+        out.extend_from_slice(&[
+            kind,
+            b'0' + (n / 10) as u8,
+            b'0' + (n % 10) as u8,
+            b'\r',
+            b'\n',
+        ]);
+    } else {
+        let mut digits = [0u8; 20];
+        out.push(kind);
+        out.extend_from_slice(crate::resp::format_i64(n as i64, &mut digits));
+        out.extend_from_slice(b"\r\n");
+    }
 }
 
 /// What reading one command of an AOF found.

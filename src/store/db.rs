@@ -173,6 +173,12 @@ impl Waiters {
     }
 }
 
+/// Some database logged an expired key since [`super::Store::take_expired_keys`] (one
+/// flag to look at after each command instead of every database; the keyspace has one
+/// thread, so relaxed accesses suffice).
+pub(super) static EXPIRED_LOGGED: std::sync::atomic::AtomicBool =
+    std::sync::atomic::AtomicBool::new(false);
+
 /// Keyspace events raised below the command level: Redis publishes `expired` when a key
 /// is found expired or the expiry cycle removes it, and `new` when a key is created. They
 /// are only recorded for the classes [`KeyEvents::classes`] selects (none by default: one
@@ -203,6 +209,7 @@ impl KeyEvents {
         self.record(crate::config::params::notify::EXPIRED, "expired", key);
         if self.log_expired {
             self.expired_keys.push(key.into());
+            EXPIRED_LOGGED.store(true, std::sync::atomic::Ordering::Relaxed);
         }
     }
 }

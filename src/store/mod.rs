@@ -232,11 +232,12 @@ impl Store {
     /// True when keys removed by expiry wait in [`Store::take_expired_keys`].
     #[inline]
     pub fn has_expired_keys(&self) -> bool {
-        self.log_expired && self.dbs.iter().any(Db::has_expired_keys)
+        db::EXPIRED_LOGGED.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// Takes the keys removed by expiry since the last call, as (database, key).
     pub fn take_expired_keys(&mut self) -> Vec<(usize, Box<[u8]>)> {
+        db::EXPIRED_LOGGED.store(false, std::sync::atomic::Ordering::Relaxed);
         let mut all = Vec::new();
         for (i, db) in self.dbs.iter_mut().enumerate() {
             if db.has_expired_keys() {
