@@ -1586,3 +1586,30 @@ fn snapshots_are_exported() {
             && s.get("keyval_rdb_bgsave_in_progress") == Some(0.0)
     });
 }
+
+#[test]
+fn the_append_only_file_is_exported() {
+    let k = Keyval::start(&["--save", "", "--appendonly", "yes"]);
+    let mut c = k.client();
+    let s = k.scrape_until("the AOF on", |s| s.get("keyval_aof_enabled") == Some(1.0));
+    let base = s.value("keyval_aof_base_size_bytes");
+    assert!(base > 0.0, "a fresh AOF has a base");
+    for i in 0..100 {
+        c.cmd(&format!("SET k{i} v{i}"));
+    }
+    k.scrape_until("the file grew by the 100 writes", |s| {
+        s.get("keyval_aof_size_bytes")
+            .is_some_and(|size| size >= base + 100.0 * 25.0)
+    });
+    assert_eq!(
+        c.cmd("BGREWRITEAOF"),
+        b"+Background append only file rewriting started\r\n"
+    );
+    let s = k.scrape_until("one rewrite, none running", |s| {
+        s.get("keyval_aof_rewrites_total") == Some(1.0)
+            && s.get("keyval_aof_rewrite_in_progress") == Some(0.0)
+    });
+    assert!(s.value("keyval_aof_base_size_bytes") > base);
+    assert_eq!(s.value("keyval_aof_write_errors_total"), 0.0);
+    assert_eq!(s.value("keyval_aof_rewrite_failures_total"), 0.0);
+}
