@@ -784,6 +784,10 @@ pub fn turn_on(store: &mut Store, shared: &mut Shared, now: u64) -> Result<(), S
         return Ok(());
     }
     shared.aof.waiting_to_start = true;
+    if shared.loading.is_some() {
+        // The dataset is not all there yet: the cron starts the rewrite once it is.
+        return Ok(());
+    }
     if shared.persist.bgsave.is_some() {
         log::warn!(
             "AOF was enabled but there is already another background operation. An AOF background was scheduled to start when possible."

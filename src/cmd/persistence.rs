@@ -327,16 +327,15 @@ pub fn apply_item(
                 return Ok(());
             }
             let d = store.db(db);
-            if d.peek_raw(&key).is_some() {
+            let ttl = expire_ms.map_or(crate::store::Ttl::Clear, |at| {
+                crate::store::Ttl::At(at.max(0) as u64)
+            });
+            if !d.load_insert(&key, value, ttl, now) {
                 return Err(format!(
                     "Duplicate key '{}' found in RDB file",
                     String::from_utf8_lossy(&key)
                 ));
             }
-            let ttl = expire_ms.map_or(crate::store::Ttl::Clear, |at| {
-                crate::store::Ttl::At(at.max(0) as u64)
-            });
-            d.insert_new(&key, value, ttl, now);
             if idle_secs.is_some() || freq.is_some() {
                 d.set_loaded_access(&key, idle_secs, freq, now);
             }
@@ -353,6 +352,12 @@ pub fn apply_item(
                 .map(drop)
                 .map_err(|e| format!("Failed loading library: {e}"))
         }
-        Item::Aux { .. } | Item::ResizeDb { .. } => Ok(()),
+        Item::ResizeDb { db, keys, .. } => {
+            // A hint the loader bounds by the file's size.
+            let d = store.db(db);
+            d.reserve((keys as usize).saturating_sub(d.len()));
+            Ok(())
+        }
+        Item::Aux { .. } => Ok(()),
     }
 }

@@ -677,7 +677,14 @@ pub fn load_rdb(
             OPCODE_RESIZEDB => {
                 let keys = read_len(&mut r, "a database size")?;
                 let expires = read_len(&mut r, "a database expires size")?;
-                f(Item::ResizeDb { db, keys, expires })?;
+                // Only a hint, which callers may allocate for: no more keys than the rest of
+                // the file can hold (at least 4 bytes each).
+                let fit = (r.remaining() / 4) as u64;
+                f(Item::ResizeDb {
+                    db,
+                    keys: keys.min(fit),
+                    expires: expires.min(fit),
+                })?;
             }
             OPCODE_AUX => {
                 let key = read_string(&mut r, "an aux field")?;

@@ -548,6 +548,37 @@ impl Db {
         });
     }
 
+    /// Adds a key read from a file at start: one lookup, which also says whether the key
+    /// was already there (false: nothing stored, the file is bad).
+    pub fn load_insert(&mut self, key: &[u8], value: Value, ttl: Ttl, now: u64) -> bool {
+        let hash = self.hash(key);
+        if self.table.find(hash, |e| *e.key == *key).is_some() {
+            return false;
+        }
+        self.changes += 1;
+        let mut name = KeyBytes::new(key);
+        name.set_access(self.access.initial(now));
+        let entry = Box::new(Entry {
+            key: name,
+            value,
+            expiry: None,
+        });
+        let entry = self
+            .table
+            .insert_unique(hash, entry, |e| hash_bytes(&e.key))
+            .into_mut();
+        apply_ttl(&mut self.wheel, &mut self.expires, entry, hash, ttl);
+        true
+    }
+
+    /// Makes room for `additional` more keys at once (a file's RESIZEDB hint), instead of
+    /// growing step by step while loading.
+    pub fn reserve(&mut self, additional: usize) {
+        if self.snapshot.is_none() {
+            self.table.reserve(additional, |e| hash_bytes(&e.key));
+        }
+    }
+
     /// Removes a key, returning its entry (None if absent or expired).
     pub fn remove(&mut self, key: &[u8], now: u64) -> Option<Entry> {
         let hash = self.hash(key);
