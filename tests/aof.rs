@@ -315,6 +315,13 @@ fn copy_aof_dir(from: &Path, tag: &str) -> PathBuf {
     to
 }
 
+/// redis-server started with `--appendonly yes` on the AOF directory in `dir` holds the
+/// dataset `want` (`dump`'s form, with TTLs when `ttls`).
+fn assert_redis_replays(dir: &Path, ttls: bool, want: &[String], what: &str) {
+    let redis = RedisIn::start(dir, &["--appendonly", "yes"]);
+    assert_same(&dump(&mut redis.client(), ttls), want, what);
+}
+
 /// Polls INFO persistence until no rewrite runs.
 fn wait_rewrite_done(c: &mut Client) {
     let done = wait_for(PATIENCE, || {
@@ -753,13 +760,7 @@ fn redis_server_loads_our_aof_and_redis_check_aof_accepts_it() {
     assert!(report.contains("is valid"), "{report}");
     let copy = copy_aof_dir(&dir, "aof-to-redis");
     let _ = std::fs::remove_dir_all(&dir);
-    let redis = RedisIn::start(&copy, &["--appendonly", "yes"]);
-    assert_same(
-        &dump(&mut redis.client(), false),
-        &ours,
-        "redis-server read our AOF",
-    );
-    drop(redis);
+    assert_redis_replays(&copy, false, &ours, "redis-server read our AOF");
     let _ = std::fs::remove_dir_all(&copy);
 }
 
@@ -1091,13 +1092,7 @@ fn redis_server_replays_our_time_and_randomness_dependent_commands_the_same() {
     let dir = shutdown_nosave(server);
     let copy = copy_aof_dir(&dir, "aof-effects-to-redis");
     let _ = std::fs::remove_dir_all(&dir);
-    let redis = RedisIn::start(&copy, &["--appendonly", "yes"]);
-    assert_same(
-        &dump(&mut redis.client(), true),
-        &before,
-        "redis-server replayed our AOF",
-    );
-    drop(redis);
+    assert_redis_replays(&copy, true, &before, "redis-server replayed our AOF");
     let _ = std::fs::remove_dir_all(&copy);
 }
 
@@ -1529,12 +1524,7 @@ fn writes_of_every_family_replay_the_same() {
     let server = restart_aof(dir, &[]);
     assert_same(&dump(&mut server.client(), true), &want, "after a restart");
     if have_redis_7_0() {
-        let redis = RedisIn::start(&copy, &["--appendonly", "yes"]);
-        assert_same(
-            &dump(&mut redis.client(), true),
-            &want,
-            "redis-server read it",
-        );
+        assert_redis_replays(&copy, true, &want, "redis-server read it");
     }
     let _ = std::fs::remove_dir_all(&copy);
 }

@@ -37,6 +37,11 @@ pub const COMMANDS: &[Command] = &[
 /// A rewrite in progress.
 pub struct Rewrite {
     snapshot: Snapshot,
+    plan: Plan,
+}
+
+/// What a rewrite does with its files once its base is written.
+struct Plan {
     /// The base file it writes.
     base: AofFile,
     /// Sequence number of the incr file opened when it started: that one and later ones
@@ -45,6 +50,7 @@ pub struct Rewrite {
     /// Turning the AOF on: writes go to this temporary incr file, which becomes the
     /// first incr file only once the base exists (Redis's AOF_WAIT_REWRITE).
     initial: Option<PathBuf>,
+    /// When it started (INFO aof_current_rewrite_time_sec, aof_last_rewrite_time_sec).
     started: Instant,
 }
 
@@ -66,8 +72,8 @@ pub struct Aof {
     /// The size after the last rewrite (INFO aof_base_size), the growth reference of the
     /// automatic rewrite.
     pub base_size: u64,
-    /// Sends work to the fsync thread.
-    fsync_tx: Option<Sender<Job>>,
+    /// Sends work to the helper thread (None: it could not start, the loop does the work).
+    helper: Option<Sender<Job>>,
     /// Something was written since the last fsync.
     unsynced: bool,
     /// When the last fsync was asked for (ms).
@@ -100,7 +106,7 @@ impl Default for Aof {
             incr_size: 0,
             current_size: 0,
             base_size: 0,
-            fsync_tx: None,
+            helper: None,
             unsynced: false,
             last_fsync_ms: 0,
             rewrite: None,
@@ -112,6 +118,13 @@ impl Default for Aof {
             last_rewrite_failed: false,
             last_write_error: None,
         }
+    }
+}
+
+impl Aof {
+    /// The AOF is on, or being turned on (INFO aof_enabled).
+    pub fn enabled(&self) -> bool {
+        self.on || self.waiting_to_start
     }
 }
 
@@ -130,6 +143,19 @@ fn manifest_path(shared: &Shared) -> PathBuf {
 
 fn io_text(e: &std::io::Error) -> String {
     crate::util::os_error_text(e)
+}
+
+/// Creates the AOF directory if it is missing.
+fn create_dir(shared: &Shared) -> Result<PathBuf, String> {
+    let dir = dir(shared);
+    std::fs::create_dir_all(&dir).map_err(|e| {
+        format!(
+            "Can't open or create append-only dir {}: {}",
+            dir.display(),
+            io_text(&e)
+        )
+    })?;
+    Ok(dir)
 }
 
 /// Writes the manifest: a temporary file, fsynced, renamed over the old one, and the
@@ -189,32 +215,62 @@ enum Job {
     Delete(PathBuf),
 }
 
-/// The thread that fsyncs the file for `everysec` and deletes old files.
-fn start_fsync_thread(shared: &Shared) -> Sender<Job> {
+impl Job {
+    fn run(self, stats: &crate::metrics::stats::Stats) {
+        match self {
+            Job::Fsync(file) => {
+                let t0 = Instant::now();
+                if let Err(e) = file.sync_data() {
+                    log::warn!("Error fsyncing the append-only file: {}", io_text(&e));
+                }
+                set(&stats.aof_last_fsync_us, t0.elapsed().as_micros() as u64);
+            }
+            Job::Delete(path) => {
+                let _ = std::fs::remove_file(path);
+            }
+        }
+    }
+}
+
+/// Starts the thread that fsyncs the file for `everysec` and deletes old files, once.
+fn start_helper(shared: &mut Shared) {
+    if shared.aof.helper.is_some() {
+        return;
+    }
     let (tx, rx) = channel::<Job>();
     let stats = Arc::clone(&shared.stats);
     let spawned = std::thread::Builder::new()
         .name("keyval-aof-fsync".into())
         .spawn(move || {
             while let Ok(job) = rx.recv() {
-                match job {
-                    Job::Fsync(file) => {
-                        let t0 = Instant::now();
-                        if let Err(e) = file.sync_data() {
-                            log::warn!("Error fsyncing the append-only file: {}", io_text(&e));
-                        }
-                        set(&stats.aof_last_fsync_us, t0.elapsed().as_micros() as u64);
-                    }
-                    Job::Delete(path) => {
-                        let _ = std::fs::remove_file(path);
-                    }
-                }
+                job.run(&stats);
             }
         });
-    if let Err(e) = spawned {
-        log::warn!("Can't start the AOF fsync thread ({e}): fsyncs happen on the event loop");
+    match spawned {
+        Ok(_) => shared.aof.helper = Some(tx),
+        Err(e) => {
+            log::warn!("Can't start the AOF fsync thread ({e}): fsyncs happen on the event loop");
+        }
     }
-    tx
+}
+
+/// Hands `job` to the helper thread, or does it now when there is none.
+fn background(shared: &Shared, job: Job) {
+    let job = match &shared.aof.helper {
+        Some(tx) => match tx.send(job) {
+            Ok(()) => return,
+            Err(std::sync::mpsc::SendError(job)) => job,
+        },
+        None => job,
+    };
+    job.run(&shared.stats);
+}
+
+/// Asks for an fsync of the file being written.
+fn request_fsync(shared: &Shared) {
+    if let Some(file) = &shared.aof.file {
+        background(shared, Job::Fsync(Arc::clone(file)));
+    }
 }
 
 /// Switches writing to `file` (of `size` bytes): the reader of a new file starts without
@@ -228,10 +284,7 @@ fn use_file(shared: &mut Shared, file: File, size: u64) {
 fn publish(shared: &Shared) {
     let a = &shared.aof;
     let s = &shared.stats;
-    set(
-        &s.aof_enabled,
-        u64::from(a.on || a.rewrite.as_ref().is_some_and(|r| r.initial.is_some())),
-    );
+    set(&s.aof_enabled, u64::from(a.enabled()));
     set(&s.aof_size, a.current_size);
     set(&s.aof_base_size, a.base_size);
     set(&s.aof_rewrite_in_progress, u64::from(a.rewrite.is_some()));
@@ -324,13 +377,7 @@ fn upgrade_old_file(shared: &mut Shared) -> Result<(), String> {
     if dir.is_dir() && !m.is_empty() && !half_done {
         return Ok(());
     }
-    std::fs::create_dir_all(&dir).map_err(|e| {
-        format!(
-            "Can't open or create append-only dir {}: {}",
-            dir.display(),
-            io_text(&e)
-        )
-    })?;
+    create_dir(shared)?;
     let manifest = Manifest {
         base: Some(AofFile {
             name: name.clone(),
@@ -359,14 +406,7 @@ fn upgrade_old_file(shared: &mut Shared) -> Result<(), String> {
 /// aofOpenIfNeededOnServerStart): a new directory gets a base of the dataset first; the
 /// last incr file (a new one if there is none) is opened and the manifest written.
 pub fn finish_open(store: &mut Store, shared: &mut Shared, now: u64) -> Result<(), String> {
-    let dir = dir(shared);
-    std::fs::create_dir_all(&dir).map_err(|e| {
-        format!(
-            "Can't open or create append-only dir {}: {}",
-            dir.display(),
-            io_text(&e)
-        )
-    })?;
+    let dir = create_dir(shared)?;
     let prefix = shared.params.settings.aof.filename.clone();
     if shared.aof.manifest.is_empty() {
         // A new AOF starts with a base of the dataset, written now.
@@ -407,7 +447,7 @@ pub fn finish_open(store: &mut Store, shared: &mut Shared, now: u64) -> Result<(
         if created { "Creating" } else { "Opening" }
     );
     shared.aof.on = true;
-    shared.aof.fsync_tx = Some(start_fsync_thread(shared));
+    start_helper(shared);
     shared.aof.last_fsync_ms = now;
     propagate::set_on(store, shared, true);
     publish(shared);
@@ -441,10 +481,8 @@ fn write_base_now(
     base: &AofFile,
     now: u64,
 ) -> Result<u64, String> {
-    let target = base_target(shared, base);
-    let functions = shared.functions.libraries.dump();
-    let used = crate::alloc::allocated() as u64;
-    Snapshot::start(store, &target, &functions, now, used)?.run_to_end(store, now)
+    persistence::start_snapshot(store, shared, &base_target(shared, base), now)?
+        .run_to_end(store, now)
 }
 
 /// Writes what the turn recorded to the file, before the turn's replies go out (Redis's
@@ -519,9 +557,7 @@ pub fn cron(store: &mut Store, shared: &mut Shared, now: u64) {
             && shared.params.settings.aof.fsync == Fsync::EverySec
             && now.saturating_sub(shared.aof.last_fsync_ms) >= 1000
         {
-            if let (Some(tx), Some(file)) = (&shared.aof.fsync_tx, &shared.aof.file) {
-                let _ = tx.send(Job::Fsync(Arc::clone(file)));
-            }
+            request_fsync(shared);
             shared.aof.unsynced = false;
             shared.aof.last_fsync_ms = now;
         }
@@ -576,14 +612,7 @@ pub fn start_rewrite(store: &mut Store, shared: &mut Shared, now: u64) -> Result
 }
 
 fn begin_rewrite(store: &mut Store, shared: &mut Shared, now: u64) -> Result<(), String> {
-    let dir = dir(shared);
-    std::fs::create_dir_all(&dir).map_err(|e| {
-        format!(
-            "Can't open or create append-only dir {}: {}",
-            dir.display(),
-            io_text(&e)
-        )
-    })?;
+    let dir = create_dir(shared)?;
     let prefix = shared.params.settings.aof.filename.clone();
     let turning_on = shared.aof.waiting_to_start;
     let mut manifest = shared.aof.manifest.clone();
@@ -596,9 +625,7 @@ fn begin_rewrite(store: &mut Store, shared: &mut Shared, now: u64) -> Result<(),
         (manifest.last_incr_seq() + 1, Some(temp))
     } else if shared.aof.on {
         write_pending(shared);
-        if let (Some(tx), Some(file)) = (&shared.aof.fsync_tx, &shared.aof.file) {
-            let _ = tx.send(Job::Fsync(Arc::clone(file)));
-        }
+        request_fsync(shared);
         let name = manifest.add_incr(&prefix);
         let file = open_append(&dir.join(&name), true)?;
         persist_manifest(shared, &manifest)?;
@@ -612,9 +639,7 @@ fn begin_rewrite(store: &mut Store, shared: &mut Shared, now: u64) -> Result<(),
     };
     let base = manifest.next_base(&prefix, true);
     let target = base_target(shared, &base);
-    let functions = shared.functions.libraries.dump();
-    let used = crate::alloc::allocated() as u64;
-    let snapshot = match Snapshot::start(store, &target, &functions, now, used) {
+    let snapshot = match persistence::start_snapshot(store, shared, &target, now) {
         Ok(s) => s,
         Err(e) => {
             if let Some(temp) = &initial {
@@ -627,18 +652,18 @@ fn begin_rewrite(store: &mut Store, shared: &mut Shared, now: u64) -> Result<(),
     if turning_on {
         shared.aof.waiting_to_start = false;
         shared.aof.on = true;
-        if shared.aof.fsync_tx.is_none() {
-            shared.aof.fsync_tx = Some(start_fsync_thread(shared));
-        }
+        start_helper(shared);
         shared.aof.last_fsync_ms = now;
         propagate::set_on(store, shared, true);
     }
     shared.aof.rewrite = Some(Rewrite {
         snapshot,
-        base,
-        first_incr,
-        initial,
-        started: Instant::now(),
+        plan: Plan {
+            base,
+            first_incr,
+            initial,
+            started: Instant::now(),
+        },
     });
     Ok(())
 }
@@ -662,7 +687,7 @@ pub fn rewrite_step(store: &mut Store, shared: &mut Shared, now: u64) -> bool {
         Progress::Waiting => false,
         Progress::Finished(result) => {
             let rewrite = shared.aof.rewrite.take().expect("checked above");
-            rewrite_done(store, shared, rewrite, result, now);
+            complete(store, shared, rewrite.plan, result, now);
             false
         }
     }
@@ -670,52 +695,26 @@ pub fn rewrite_step(store: &mut Store, shared: &mut Shared, now: u64) -> bool {
 
 /// Finishes a rewrite in progress now (SAVE, SHUTDOWN need the walk).
 pub fn finish_rewrite_now(store: &mut Store, shared: &mut Shared, now: u64) {
-    if let Some(rewrite) = shared.aof.rewrite.take() {
-        let Rewrite {
-            snapshot,
-            base,
-            first_incr,
-            initial,
-            started,
-        } = rewrite;
+    if let Some(Rewrite { snapshot, plan }) = shared.aof.rewrite.take() {
         let result = snapshot.run_to_end(store, now);
-        // run_to_end consumed the snapshot; bookkeeping needs only the rest.
-        complete(
-            store, shared, base, first_incr, initial, started, result, now,
-        );
+        complete(store, shared, plan, result, now);
     }
 }
 
-fn rewrite_done(
+/// The books and the files once a rewrite's base is written (or failed to be).
+fn complete(
     store: &mut Store,
     shared: &mut Shared,
-    rewrite: Rewrite,
+    plan: Plan,
     result: Result<u64, String>,
     now: u64,
 ) {
-    let Rewrite {
+    let Plan {
         base,
         first_incr,
         initial,
         started,
-        ..
-    } = rewrite;
-    complete(
-        store, shared, base, first_incr, initial, started, result, now,
-    );
-}
-
-#[allow(clippy::too_many_arguments)]
-fn complete(
-    store: &mut Store,
-    shared: &mut Shared,
-    base: AofFile,
-    first_incr: u64,
-    initial: Option<PathBuf>,
-    started: Instant,
-    result: Result<u64, String>,
-    now: u64,
-) {
+    } = plan;
     shared.aof.last_rewrite_secs = started.elapsed().as_secs() as i64;
     let outcome = result.and_then(|base_bytes| {
         let dir = dir(shared);
@@ -734,15 +733,7 @@ fn complete(
         manifest.complete_rewrite(base, first_incr);
         persist_manifest(shared, &manifest)?;
         for old in std::mem::take(&mut manifest.history) {
-            let path = dir.join(&old.name);
-            match &shared.aof.fsync_tx {
-                Some(tx) => {
-                    let _ = tx.send(Job::Delete(path));
-                }
-                None => {
-                    let _ = std::fs::remove_file(path);
-                }
-            }
+            background(shared, Job::Delete(dir.join(&old.name)));
         }
         persist_manifest(shared, &manifest)?;
         shared.aof.manifest = manifest;
@@ -814,7 +805,6 @@ pub fn turn_off(store: &mut Store, shared: &mut Shared) {
     shared.aof.on = false;
     shared.aof.waiting_to_start = false;
     shared.aof.file = None;
-    shared.aof.fsync_tx = None;
     propagate::set_on(store, shared, false);
     publish(shared);
 }
@@ -822,7 +812,7 @@ pub fn turn_off(store: &mut Store, shared: &mut Shared) {
 fn abort_rewrite(store: &mut Store, shared: &mut Shared) {
     if let Some(rewrite) = shared.aof.rewrite.take() {
         let _ = rewrite.snapshot.abort(store);
-        if let Some(temp) = rewrite.initial {
+        if let Some(temp) = rewrite.plan.initial {
             let _ = std::fs::remove_file(temp);
             shared.aof.file = None;
             shared.aof.on = false;
@@ -850,7 +840,7 @@ pub fn prepare_shutdown(store: &mut Store, shared: &mut Shared, force: bool) -> 
         .aof
         .rewrite
         .as_ref()
-        .is_some_and(|r| r.initial.is_some())
+        .is_some_and(|r| r.plan.initial.is_some())
     {
         if !force {
             log::warn!("Writing initial AOF, can't exit.");
@@ -889,7 +879,7 @@ fn bgrewriteaof(ctx: &mut Ctx, _args: Args) {
 /// `aof_rewrite_in_progress` up to `aof_last_cow_size`, then the size fields when on).
 pub fn info_fields(shared: &Shared) -> Vec<(&'static str, String)> {
     let a = &shared.aof;
-    let enabled = a.on || a.waiting_to_start;
+    let enabled = a.enabled();
     let mut f = vec![
         ("aof_enabled", u8::from(enabled).to_string()),
         (
@@ -905,7 +895,7 @@ pub fn info_fields(shared: &Shared) -> Vec<(&'static str, String)> {
             "aof_current_rewrite_time_sec",
             a.rewrite
                 .as_ref()
-                .map_or(-1, |r| r.started.elapsed().as_secs() as i64)
+                .map_or(-1, |r| r.plan.started.elapsed().as_secs() as i64)
                 .to_string(),
         ),
         (

@@ -54,12 +54,42 @@ struct Commands {
     /// Where `data` starts in the file (after an RDB preamble).
     offset: usize,
     path: PathBuf,
+    /// The file's name, for messages.
     name: String,
     last_file: bool,
     client: Client,
     out: Reply,
     valid_up_to: usize,
     before_multi: usize,
+}
+
+impl Commands {
+    /// The phase that runs `data`, which starts at `offset` in the file at `path`.
+    fn start(
+        data: Vec<u8>,
+        offset: usize,
+        path: &std::path::Path,
+        last_file: bool,
+        now: u64,
+    ) -> Phase {
+        Phase::Commands(Box::new(Commands {
+            data,
+            pos: 0,
+            offset,
+            path: path.to_path_buf(),
+            name: file_name(path),
+            last_file,
+            client: Client::new(0, true, now),
+            out: Reply::new(),
+            valid_up_to: 0,
+            before_multi: 0,
+        }))
+    }
+}
+
+fn file_name(path: &std::path::Path) -> String {
+    path.file_name()
+        .map_or_else(String::new, |n| n.to_string_lossy().into_owned())
 }
 
 enum Phase {
@@ -174,10 +204,7 @@ fn open_next(loading: &mut Loading, shared: &Shared, now: u64) -> Result<bool, S
     };
     let data = read(&file.path)?;
     let size = data.len() as u64;
-    let name = file
-        .path
-        .file_name()
-        .map_or_else(String::new, |n| n.to_string_lossy().into_owned());
+    let name = file_name(&file.path);
     // A snapshot is an RDB whatever it holds (an empty or foreign file is an error); an
     // AOF file is an RDB when it says so.
     if !loading.aof || data.starts_with(b"REDIS") {
@@ -190,20 +217,8 @@ fn open_next(loading: &mut Loading, shared: &Shared, now: u64) -> Result<bool, S
         let rx = start_parser(data, databases, shared.params.settings.limits, old_style)?;
         loading.phase = Some(Phase::Rdb { rx });
     } else {
-        let mut client = Client::new(0, true, now);
-        client.token = usize::MAX;
-        loading.phase = Some(Phase::Commands(Box::new(Commands {
-            data,
-            pos: 0,
-            offset: 0,
-            path: file.path.clone(),
-            name,
-            last_file: loading.files.is_empty(),
-            client,
-            out: Reply::new(),
-            valid_up_to: 0,
-            before_multi: 0,
-        })));
+        let last_file = loading.files.is_empty();
+        loading.phase = Some(Commands::start(data, 0, &file.path, last_file, now));
     }
     loading.current = Some((file, size, Instant::now()));
     Ok(true)
@@ -257,25 +272,10 @@ fn step_inner(
                     Ok(Msg::Done(Ok(tail))) => {
                         log::info!("Reading the remaining AOF tail...");
                         let (file, size, _) = loading.current.as_ref().expect("a file is open");
-                        let mut client = Client::new(0, true, now);
-                        client.token = usize::MAX;
-                        let path = file.path.clone();
-                        let name = path
-                            .file_name()
-                            .map_or_else(String::new, |n| n.to_string_lossy().into_owned());
                         let offset = *size as usize - tail.len();
-                        loading.phase = Some(Phase::Commands(Box::new(Commands {
-                            data: tail,
-                            pos: 0,
-                            offset,
-                            path,
-                            name,
-                            last_file: loading.files.is_empty(),
-                            client,
-                            out: Reply::new(),
-                            valid_up_to: 0,
-                            before_multi: 0,
-                        })));
+                        let last_file = loading.files.is_empty();
+                        let phase = Commands::start(tail, offset, &file.path, last_file, now);
+                        loading.phase = Some(phase);
                         continue;
                     }
                     Ok(Msg::Done(Err(e))) => {

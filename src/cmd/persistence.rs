@@ -131,10 +131,20 @@ pub fn save_now(store: &mut Store, shared: &mut Shared, now: u64) -> Result<(), 
 
 /// Starts a snapshot of the dataset as it is now, to the file the settings name.
 fn begin(store: &mut Store, shared: &Shared, now: u64) -> Result<Snapshot, String> {
-    let target = target(shared);
+    start_snapshot(store, shared, &target(shared), now)
+}
+
+/// Starts a snapshot of the dataset and the function libraries as they are now, to
+/// `target` (the RDB file, or an append-only file's base).
+pub fn start_snapshot(
+    store: &mut Store,
+    shared: &Shared,
+    target: &Target,
+    now: u64,
+) -> Result<Snapshot, String> {
     let functions = shared.functions.libraries.dump();
     let used = crate::alloc::allocated() as u64;
-    Snapshot::start(store, &target, &functions, now, used)
+    Snapshot::start(store, target, &functions, now, used)
 }
 
 /// The books after a snapshot that started at `start_ms`, when the store had made `dirty`

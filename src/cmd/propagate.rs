@@ -174,10 +174,9 @@ fn runs_others(cmd: &Command) -> bool {
     )
 }
 
-/// After a command ran (`dirty_before` was the client's database's change counter before
-/// it): records
-/// what it writes, and at the end of a request (not inside EXEC or a script) moves it all
-/// to the buffer.
+/// After a command ran (`dirty_before`: the client's database and its change counter
+/// before it): records what it writes, and at the end of a request (not inside EXEC or a
+/// script) moves it all to the buffer.
 #[cold]
 #[inline(never)]
 pub fn after_command(ctx: &mut Ctx, cmd: &Command, args: Args, dirty_before: (usize, u64)) {

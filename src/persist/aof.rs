@@ -223,13 +223,7 @@ fn quote(name: &str) -> String {
 
 /// Appends one command in RESP (`*N`, then `$len` and each argument).
 pub fn append_command<A: AsRef<[u8]>>(out: &mut Vec<u8>, argv: &[A]) {
-    push_header(out, b'*', argv.len());
-    for a in argv {
-        let a = a.as_ref();
-        push_header(out, b'$', a.len());
-        out.extend_from_slice(a);
-        out.extend_from_slice(b"\r\n");
-    }
+    append_args(out, argv.len(), |i| argv[i].as_ref());
 }
 
 /// Appends one command of `n` arguments, `arg(i)` each.

@@ -65,8 +65,7 @@ pub struct Store {
     rng: u64,
     /// Keyspace event classes the databases record (0: none, the usual case).
     event_classes: u32,
-    /// Keys removed by expiry are recorded ([`Store::take_expired_keys`]).
-    log_expired: bool,
+
     /// Clients blocked on keys, in all databases (0: nothing to serve after a write).
     blocked: usize,
     /// Some client tracks keys: writes record the keys they change.
@@ -85,7 +84,6 @@ impl Store {
             // Seeded from the clock; RANDOMKEY and friends need variety, not secrecy.
             rng: now | 1,
             event_classes: 0,
-            log_expired: false,
             blocked: 0,
             tracking: false,
             eviction_pool: evict::Pool::default(),
@@ -223,7 +221,6 @@ impl Store {
     /// Records keys removed by expiry (the append-only file writes their deletion), or
     /// stops.
     pub fn set_log_expired(&mut self, on: bool) {
-        self.log_expired = on;
         for db in &mut self.dbs {
             db.set_log_expired(on);
         }
