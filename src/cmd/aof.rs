@@ -502,7 +502,19 @@ fn write_pending_cold(shared: &mut Shared) {
         return;
     };
     let buf = &shared.propagation.buf;
-    match (&*file).write_all(buf) {
+    let write_started = Instant::now();
+    let written = (&*file).write_all(buf);
+    let write_ms = write_started.elapsed().as_millis() as u64;
+    // Redis's flushAppendOnlyFile samples the write under its circumstance and as a whole.
+    let circumstance = if shared.aof.rewrite.is_some() {
+        "aof-write-active-child"
+    } else {
+        "aof-write-alone"
+    };
+    super::latency::sample_if_needed(shared, circumstance, write_ms);
+    super::latency::sample_if_needed(shared, "aof-write", write_ms);
+    let buf = &shared.propagation.buf;
+    match written {
         Ok(()) => {
             let n = buf.len() as u64;
             shared.aof.incr_size += n;
@@ -521,10 +533,9 @@ fn write_pending_cold(shared: &mut Shared) {
                     );
                     std::process::exit(1);
                 }
-                set(
-                    &shared.stats.aof_last_fsync_us,
-                    t0.elapsed().as_micros() as u64,
-                );
+                let us = t0.elapsed().as_micros() as u64;
+                set(&shared.stats.aof_last_fsync_us, us);
+                super::latency::sample_if_needed(shared, "aof-fsync-always", us / 1000);
             } else {
                 shared.aof.unsynced = true;
             }

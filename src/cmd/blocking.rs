@@ -78,6 +78,12 @@ pub struct Blocked {
     /// Clock ticks ([`crate::clock`]) when the blocking command started: a served client
     /// waited from there (the `keyval_blocked_wait_seconds` histogram).
     pub since: u64,
+    /// The command as the client sent it, for SLOWLOG when the client is unblocked
+    /// (set once the command has blocked).
+    pub args: Vec<Box<[u8]>>,
+    /// How long the command ran before it blocked, in nanoseconds: part of its duration in
+    /// SLOWLOG, as Redis counts it.
+    pub ran_ns: u64,
 }
 
 impl Blocked {
@@ -126,6 +132,8 @@ pub(crate) fn block(ctx: &mut Ctx, keys: &[&[u8]], waiting: Waiting, deadline: u
         deadline,
         slot,
         since: ctx.shared.last_tick,
+        args: Vec::new(),
+        ran_ns: 0,
     }));
     ctx.shared.newly_blocked.push(ctx.client.token);
     ctx.shared.loop_work = true;
@@ -487,7 +495,7 @@ pub fn serve(ctx: &mut Ctx, key: &[u8]) -> bool {
         if !super::streams::read::serve(ctx, key, wait) {
             return false;
         }
-        finish_served(ctx, blocked.slot, mark);
+        finish_served(ctx, &blocked, mark);
         super::propagate::after_served(ctx);
         let waited = crate::clock::nanos_between(blocked.since, ctx.shared.last_tick);
         ctx.shared.stats.blocked_wait.record_n(waited, 1);
@@ -520,7 +528,7 @@ pub fn serve(ctx: &mut Ctx, key: &[u8]) -> bool {
         Waiting::ZsetPop { max, count } => zpop_and_reply(ctx, key, *max, *count),
         Waiting::Stream(_) => unreachable!("stream waits are served above"),
     }
-    finish_served(ctx, blocked.slot, mark);
+    finish_served(ctx, &blocked, mark);
     super::propagate::after_served(ctx);
     // finish_served read the clock: the wait ends at the reply.
     let waited = crate::clock::nanos_between(blocked.since, ctx.shared.last_tick);
@@ -545,6 +553,8 @@ mod tests {
             deadline: 0,
             slot: 0,
             since: 0,
+            args: Vec::new(),
+            ran_ns: 0,
         };
         b.reply_timeout(&mut out);
         assert_eq!(out.bytes(), b"*-1\r\n");

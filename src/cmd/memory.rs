@@ -85,19 +85,31 @@ pub fn perform_evictions(ctx: &mut Ctx) -> bool {
         let Some((db, key)) = ctx.store.pick_victim(mem.policy, mem.samples, now) else {
             // Nothing (left) to evict: noeviction, or no key qualifies.
             ctx.shared.eviction.pending = false;
+            cycle_done(ctx, started);
             return true;
         };
+        let del_started = Instant::now();
         evict_key(ctx, db, &key);
+        let del_ms = del_started.elapsed().as_millis() as u64;
+        super::latency::sample_if_needed(ctx.shared, "eviction-del", del_ms);
         evicted += 1;
         if evicted.is_multiple_of(16) && started.elapsed().as_micros() as u64 > limit_us {
             // Redis's EVICT_RUNNING: not an OOM; the cron goes on.
             ctx.shared.eviction.pending = true;
+            cycle_done(ctx, started);
             return false;
         }
     }
     ctx.shared.eviction.pending = false;
+    cycle_done(ctx, started);
     note_back_under(ctx);
     false
+}
+
+/// The latency monitor's `eviction-cycle` event: how long one eviction pass took.
+fn cycle_done(ctx: &mut Ctx, started: Instant) {
+    let ms = started.elapsed().as_millis() as u64;
+    super::latency::sample_if_needed(ctx.shared, "eviction-cycle", ms);
 }
 
 /// Memory is under the limit again: close the over-the-limit period.

@@ -9,6 +9,7 @@
 pub mod aof;
 pub mod bitops;
 pub mod blocking;
+pub mod command_specs;
 pub mod config;
 pub mod connection;
 pub mod dump;
@@ -16,6 +17,7 @@ pub mod expire;
 pub mod functions;
 pub mod hashes;
 pub mod keys;
+pub mod latency;
 pub mod lists;
 pub mod loading;
 pub mod memory;
@@ -29,6 +31,7 @@ pub mod pubsub;
 pub mod scripting;
 pub mod server;
 pub mod sets;
+pub mod slowlog;
 pub mod streams;
 pub mod strings;
 pub mod tracking;
@@ -182,6 +185,8 @@ impl Table {
             scripting::COMMANDS,
             functions::COMMANDS,
             bitops::COMMANDS,
+            slowlog::COMMANDS,
+            latency::COMMANDS,
         ];
         let commands: Vec<&'static Command> = families.iter().flat_map(|f| f.iter()).collect();
         let mut by_name = HashMap::with_hasher(ahash::RandomState::new());
@@ -203,6 +208,8 @@ impl Table {
             ("xinfo", streams::XINFO_SUBCOMMANDS),
             ("object", object::OBJECT_SUBCOMMANDS),
             ("memory", memory::MEMORY_SUBCOMMANDS),
+            ("slowlog", slowlog::SLOWLOG_SUBCOMMANDS),
+            ("latency", latency::LATENCY_SUBCOMMANDS),
         ] {
             let id = by_name[name.as_bytes()];
             containers.push(Container {
@@ -251,6 +258,11 @@ impl Table {
     /// Always false: the table has commands.
     pub fn is_empty(&self) -> bool {
         self.commands.is_empty()
+    }
+
+    /// The subcommands of command `id` (`(name, arity)`), empty unless it is a container.
+    pub fn subcommands(&self, id: usize) -> &'static [(&'static str, i32)] {
+        self.container(id).map_or(&[], |c| c.subcommands)
     }
 
     /// The container entry of command `id`, if its first argument names a subcommand.
@@ -507,6 +519,10 @@ pub struct Shared {
     pub aof: aof::Aof,
     /// The dataset is being loaded: commands not flagged `loading` get -LOADING.
     pub loading: Option<Box<loading::Loading>>,
+    /// SLOWLOG's entries.
+    pub slowlog: slowlog::Slowlog,
+    /// The latency monitor's events (LATENCY).
+    pub latency: latency::Monitor,
 }
 
 impl Shared {
@@ -544,6 +560,8 @@ impl Shared {
             propagation: Default::default(),
             aof: Default::default(),
             loading: None,
+            slowlog: Default::default(),
+            latency: Default::default(),
         }
     }
 }
@@ -909,16 +927,36 @@ pub fn execute(ctx: &mut Ctx, args: Args) {
     if ctx.shared.tracking.active() {
         tracking::after_command(ctx, cmd, args);
     }
-    if ctx.client.blocked.is_some() {
+    if let Some(blocked) = ctx.client.blocked.as_mut() {
         // Counted when it is unblocked, as Redis does.
-        ctx.shared.last_tick = crate::clock::ticks();
+        let now = crate::clock::ticks();
+        blocked.ran_ns = crate::clock::nanos_between(ctx.shared.last_tick, now);
+        blocked.args = args.iter().map(Box::from).collect();
+        ctx.shared.last_tick = now;
         return;
     }
     if ctx.store.has_ready() {
         ctx.shared.loop_work = true;
     }
     let failed = ctx.out.first_byte_since(mark) == Some(b'-');
-    finish(ctx, slot, failed, mark);
+    let ns = finish(ctx, slot, failed, mark);
+    if ns >= ctx.shared.params.settings.slow_watch_ns {
+        slow_run(ctx, cmd, args, ns);
+    }
+}
+
+/// A run long enough to concern SLOWLOG or the latency monitor (Redis's call(): the
+/// `command` or `fast-command` event, then the slow log).
+#[cold]
+#[inline(never)]
+fn slow_run(ctx: &mut Ctx, cmd: &Command, args: Args, ns: u64) {
+    let event = if cmd.flags & flags::FAST != 0 {
+        "fast-command"
+    } else {
+        "command"
+    };
+    latency::sample_if_needed(ctx.shared, event, ns / 1_000_000);
+    slowlog::record(ctx, cmd.name, args, ns / 1000);
 }
 
 /// Evicts under maxmemory, then tells whether the command must be refused with -OOM
@@ -1063,17 +1101,22 @@ fn reject(ctx: &mut Ctx, slot: usize, mark: usize) {
 
 /// Records the call of a blocked client that was just served (its reply written since
 /// `mark`), as Redis's updateStatsOnUnblock.
-fn finish_served(ctx: &mut Ctx, slot: usize, mark: usize) {
+fn finish_served(ctx: &mut Ctx, blocked: &blocking::Blocked, mark: usize) {
     let failed = ctx.out.first_byte_since(mark) == Some(b'-');
-    finish(ctx, slot, failed, mark);
+    let ns = finish(ctx, blocked.slot, failed, mark) + blocked.ran_ns;
+    slowlog::record_unblocked(ctx.shared, ctx.client, blocked, ns);
 }
 
-/// Records a finished run: one clock read, shared with the next command's start.
+/// Records a finished run: one clock read, shared with the next command's start. Returns
+/// how long it ran, in nanoseconds.
 #[inline]
-fn finish(ctx: &mut Ctx, slot: usize, failed: bool, mark: usize) {
+fn finish(ctx: &mut Ctx, slot: usize, failed: bool, mark: usize) -> u64 {
     let now = crate::clock::ticks();
     let ns = crate::clock::nanos_between(ctx.shared.last_tick, now);
     ctx.shared.last_tick = now;
+    if ctx.shared.params.settings.latency_tracking {
+        ctx.shared.stats.commands[slot].record_level(ns);
+    }
     if failed {
         // A script's error that a command of the script already replied (and counted).
         if ctx.shared.error_counted {
@@ -1084,6 +1127,7 @@ fn finish(ctx: &mut Ctx, slot: usize, failed: bool, mark: usize) {
         }
     }
     ctx.shared.stats.commands[slot].record(ns, failed);
+    ns
 }
 
 /// Counts the error reply written at `mark` under its code (INFO errorstats).

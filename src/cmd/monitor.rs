@@ -87,7 +87,7 @@ fn hidden(name: &str, sub: &[u8]) -> bool {
 
 /// Indexes of the arguments Redis replaces with `(redacted)`: AUTH's password (and user
 /// name, in its two-argument form), and the user and password of HELLO's AUTH option.
-fn redacted(name: &str, args: Args) -> Vec<usize> {
+pub fn redacted(name: &str, args: Args) -> Vec<usize> {
     match name {
         "auth" if args.len() <= 3 => (1..args.len()).collect(),
         "hello" => {

@@ -3,7 +3,7 @@
 use std::fmt::Write as _;
 
 use super::flags::{self, ADMIN, FAST, LOADING, NO_MULTI, NOSCRIPT, STALE};
-use super::{Command, Ctx, Request, err, reply_help, subcommand, table};
+use super::{Command, Ctx, Request, command_specs, err, reply_help, subcommand, table};
 use crate::alloc::Rusage;
 use crate::metrics::stats::get;
 use crate::resp::{Args, Reply};
@@ -801,7 +801,8 @@ fn reply_command_docs(out: &mut Reply, c: &Command) {
     out.bulk(b"summary");
     out.bulk(c.summary.as_bytes());
     out.bulk(b"since");
-    out.bulk(b"1.0.0");
+    let since = command_specs::spec(c.name).map_or("1.0.0", |s| s.since);
+    out.bulk(since.as_bytes());
     out.bulk(b"group");
     out.bulk(c.group.as_bytes());
 }
@@ -813,15 +814,82 @@ pub const COMMAND_SUBCOMMANDS: &[(&str, i32)] = &[
     ("info", -2),
     ("docs", -2),
     ("list", -2),
+    ("getkeys", -4),
+    ("getkeysandflags", -4),
     ("help", 2),
 ];
+
+/// COMMAND INFO of one of our commands: Redis's declared facts when it has them (with the
+/// subcommands we have), else what our table says.
+fn reply_info(out: &mut Reply, id: usize) {
+    let tbl = table();
+    let c = tbl.get(id);
+    let Some(spec) = command_specs::spec(c.name) else {
+        return reply_command_info(out, c);
+    };
+    let subs: Vec<&'static command_specs::Spec> = tbl
+        .subcommands(id)
+        .iter()
+        .filter_map(|(sub, _)| command_specs::spec(&format!("{}|{sub}", c.name)))
+        .collect();
+    command_specs::reply_info(out, spec, &subs);
+}
+
+/// Our command named by `name` (`get`), or by `container|sub` for the subcommands we
+/// have: the command's id and the subcommand's name.
+fn find_command(name: &[u8]) -> Option<(usize, Option<&'static str>)> {
+    let tbl = table();
+    let lower = name.to_ascii_lowercase();
+    let mut parts = lower.splitn(2, |&b| b == b'|');
+    let id = tbl.lookup(parts.next()?)?;
+    match parts.next() {
+        None => Some((id, None)),
+        Some(sub) => tbl
+            .subcommands(id)
+            .iter()
+            .find(|(n, _)| n.as_bytes() == sub)
+            .map(|(n, _)| (id, Some(*n))),
+    }
+}
+
+/// The spec GETKEYS examines for a call: the command's, or its subcommand's for a
+/// container (Redis's lookupCommand; an unknown subcommand is an unknown command).
+fn spec_of_call(call: &[&[u8]]) -> Option<&'static command_specs::Spec> {
+    let tbl = table();
+    let id = tbl.lookup(call.first()?)?;
+    let name = tbl.get(id).name;
+    let subs = tbl.subcommands(id);
+    if subs.is_empty() || call.len() < 2 {
+        return command_specs::spec(name);
+    }
+    let sub = subs
+        .iter()
+        .find(|(n, _)| n.as_bytes().eq_ignore_ascii_case(call[1]))?;
+    command_specs::spec(&format!("{name}|{}", sub.0))
+}
+
+/// Every command and subcommand we have, by full name (`get`, `config|get`), with Redis's
+/// facts when it has them.
+fn all_full_names() -> Vec<(String, Option<&'static command_specs::Spec>)> {
+    let tbl = table();
+    let mut names = Vec::new();
+    for (id, c) in tbl.all().iter().enumerate() {
+        names.push((c.name.to_string(), command_specs::spec(c.name)));
+        for (sub, _) in tbl.subcommands(id) {
+            let full = format!("{}|{sub}", c.name);
+            let spec = command_specs::spec(&full);
+            names.push((full, spec));
+        }
+    }
+    names
+}
 
 fn command(ctx: &mut Ctx, args: Args) {
     let tbl = table();
     if args.len() == 1 {
         ctx.out.array(tbl.len());
-        for c in tbl.all() {
-            reply_command_info(ctx.out, c);
+        for id in 0..tbl.len() {
+            reply_info(ctx.out, id);
         }
         return;
     }
@@ -833,19 +901,28 @@ fn command(ctx: &mut Ctx, args: Args) {
         "count" => ctx.out.int(tbl.len() as i64),
         "info" if args.len() == 2 => {
             ctx.out.array(tbl.len());
-            for c in tbl.all() {
-                reply_command_info(ctx.out, c);
+            for id in 0..tbl.len() {
+                reply_info(ctx.out, id);
             }
         }
         "info" => {
             ctx.out.array(args.len() - 2);
             for a in args.iter().skip(2) {
-                match lookup(a) {
-                    Some(c) => reply_command_info(ctx.out, c),
+                match find_command(a) {
+                    Some((id, None)) => reply_info(ctx.out, id),
+                    Some((id, Some(sub))) => {
+                        let full = format!("{}|{sub}", tbl.get(id).name);
+                        match command_specs::spec(&full) {
+                            Some(spec) => command_specs::reply_info(ctx.out, spec, &[]),
+                            None => ctx.out.null(),
+                        }
+                    }
                     None => ctx.out.null(),
                 }
             }
         }
+        "getkeys" => command_specs::getkeys(ctx.out, args, false, spec_of_call),
+        "getkeysandflags" => command_specs::getkeys(ctx.out, args, true, spec_of_call),
         "docs" => {
             let found: Vec<&Command> = if args.len() == 2 {
                 tbl.all().to_vec()
@@ -858,31 +935,42 @@ fn command(ctx: &mut Ctx, args: Args) {
             }
         }
         "list" => {
-            if args.len() > 2 {
-                // FILTERBY needs module/ACL/pattern filters; only the pattern form exists here.
-                let ok = args.len() == 5
-                    && args.get(2).eq_ignore_ascii_case(b"filterby")
-                    && args.get(3).eq_ignore_ascii_case(b"pattern");
-                if !ok {
+            // COMMAND LIST [FILTERBY MODULE name | ACLCAT category | PATTERN pattern]:
+            // commands and their subcommands by full name; the last filter given counts.
+            let mut filter: Option<(Vec<u8>, &[u8])> = None;
+            let mut i = 2;
+            while i < args.len() {
+                let more = args.len() - 1 - i;
+                let kind = if more == 2 && args.get(i).eq_ignore_ascii_case(b"filterby") {
+                    args.get(i + 1).to_ascii_lowercase()
+                } else {
+                    Vec::new()
+                };
+                if !matches!(kind.as_slice(), b"module" | b"aclcat" | b"pattern") {
                     ctx.error(err::SYNTAX);
                     return;
                 }
-                let pat = args.get(4);
-                let names: Vec<&str> = tbl
-                    .all()
-                    .iter()
-                    .map(|c| c.name)
-                    .filter(|n| glob_match(pat, n.as_bytes(), true))
-                    .collect();
-                ctx.out.array(names.len());
-                for n in names {
-                    ctx.out.bulk(n.as_bytes());
-                }
-                return;
+                filter = Some((kind, args.get(i + 2)));
+                i += 3;
             }
-            ctx.out.array(tbl.len());
-            for c in tbl.all() {
-                ctx.out.bulk(c.name.as_bytes());
+            let names: Vec<String> = all_full_names()
+                .into_iter()
+                .filter(|(name, spec)| match &filter {
+                    None => true,
+                    // No module is loaded: no command belongs to one.
+                    Some((kind, _)) if kind == b"module" => false,
+                    Some((kind, cat)) if kind == b"aclcat" => spec.is_some_and(|s| {
+                        command_specs::info_categories(s)
+                            .iter()
+                            .any(|c| c.as_bytes().eq_ignore_ascii_case(cat))
+                    }),
+                    Some((_, pat)) => glob_match(pat, name.as_bytes(), true),
+                })
+                .map(|(name, _)| name)
+                .collect();
+            ctx.out.array(names.len());
+            for n in names {
+                ctx.out.bulk(n.as_bytes());
             }
         }
         _ => {
@@ -898,6 +986,12 @@ fn command(ctx: &mut Ctx, args: Args) {
                 "    Return details about multiple commands.",
                 "DOCS [<command-name> ...]",
                 "    Return documentation details about multiple commands.",
+                "    If no command names are given, documentation details for all",
+                "    commands are returned.",
+                "GETKEYS <full-command>",
+                "    Return the keys from a full Redis command.",
+                "GETKEYSANDFLAGS <full-command>",
+                "    Return the keys and the access flags from a full Redis command.",
                 "HELP",
                 "    Print this help.",
             ];

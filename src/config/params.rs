@@ -230,6 +230,15 @@ pub struct Settings {
     pub latency_tracking: bool,
     /// Percentiles INFO latencystats reports.
     pub latency_percentiles: Vec<f64>,
+    /// SLOWLOG logs commands that ran at least this long, microseconds (-1 = off).
+    pub slowlog_slower_than_us: i64,
+    /// Most SLOWLOG entries.
+    pub slowlog_max_len: u64,
+    /// The latency monitor samples events at least this long, ms (0 = off).
+    pub latency_monitor_threshold_ms: u64,
+    /// A run at least this long (ns) may concern SLOWLOG or the latency monitor: the
+    /// one comparison the command path makes for both (u64::MAX when both are off).
+    pub slow_watch_ns: u64,
     /// Keyspace event classes.
     pub notify_keyspace_events: u32,
     /// Most keys the client-side caching table remembers (0 = no limit).
@@ -248,6 +257,17 @@ pub struct Settings {
     pub rdb: RdbSettings,
     /// Append-only file settings (`appendonly`, `appendfsync`, `aof-*`...).
     pub aof: AofSettings,
+}
+
+/// The shortest run that SLOWLOG (`slowlog-log-slower-than`, -1 = off) or the latency
+/// monitor (`latency-monitor-threshold`, 0 = off) may want to see, in nanoseconds.
+fn slow_watch_ns(slowlog_us: i64, monitor_ms: u64) -> u64 {
+    let slowlog = u64::try_from(slowlog_us).map_or(u64::MAX, |us| us.saturating_mul(1000));
+    let monitor = match monitor_ms {
+        0 => u64::MAX,
+        ms => ms.saturating_mul(1_000_000),
+    };
+    slowlog.min(monitor)
 }
 
 /// When the append-only file is fsynced (`appendfsync`).
@@ -429,6 +449,10 @@ impl Params {
                 tcp_keepalive: 0,
                 latency_tracking: true,
                 latency_percentiles: Vec::new(),
+                slowlog_slower_than_us: 10_000,
+                slowlog_max_len: 128,
+                latency_monitor_threshold_ms: 0,
+                slow_watch_ns: 10_000_000,
                 notify_keyspace_events: 0,
                 tracking_table_max_keys: 1_000_000,
                 busy_reply_threshold_ms: 5000,
@@ -827,6 +851,9 @@ impl Params {
             Value::Events(e) => *e,
             _ => unreachable!("events"),
         };
+        let slowlog_slower_than_us = self.num_value("slowlog-log-slower-than");
+        let latency_monitor_threshold_ms =
+            self.num_value("latency-monitor-threshold").max(0) as u64;
         self.settings = Settings {
             port: self.num_value("port") as u16,
             timeout: self.num_value("timeout") as u64,
@@ -843,6 +870,10 @@ impl Params {
                 .clamp(0, i64::from(u32::MAX)) as u32,
             latency_tracking: self.bool_value("latency-tracking"),
             latency_percentiles: percentiles,
+            slowlog_slower_than_us,
+            slowlog_max_len: self.num_value("slowlog-max-len").max(0) as u64,
+            latency_monitor_threshold_ms,
+            slow_watch_ns: slow_watch_ns(slowlog_slower_than_us, latency_monitor_threshold_ms),
             notify_keyspace_events: events,
             tracking_table_max_keys: self.num_value("tracking-table-max-keys").max(0) as u64,
             busy_reply_threshold_ms: self.num_value("busy-reply-threshold").max(0) as u64,

@@ -128,6 +128,36 @@ pub struct CommandStats {
     /// Non-cumulative histogram counts of the runs, one per bound of [`LATENCY_BUCKETS`],
     /// plus +Inf.
     pub buckets: [AtomicU64; LATENCY_BUCKETS.len() + 1],
+    /// Non-cumulative counts per power-of-two level of [`LOG2_LEVELS`] (LATENCY HISTOGRAM).
+    pub log2: [AtomicU64; LOG2_LEVELS.len()],
+}
+
+/// The levels of LATENCY HISTOGRAM, as Redis reads its HDR histogram (nanoseconds, two
+/// significant digits) with a logarithmic iterator from 1024 ns, base 2: level `k` counts
+/// the runs up to the highest value equivalent to `1024 << k` ns (that value plus its
+/// sub-bucket's width, 1/128 of it, minus one), and is labelled with that bound in whole
+/// microseconds. Runs are clamped to 1 ns..1 s as Redis records them. `(bound_ns, label_us)`.
+pub const LOG2_LEVELS: [(u64, u64); 21] = {
+    let mut levels = [(0, 0); 21];
+    let mut k = 0;
+    while k < levels.len() {
+        let level = 1024u64 << k;
+        let bound = level + level / 128 - 1;
+        levels[k] = (bound, bound / 1000);
+        k += 1;
+    }
+    levels
+};
+
+/// The level of [`LOG2_LEVELS`] a run of `ns` nanoseconds counts in.
+#[inline]
+pub fn log2_level(ns: u64) -> usize {
+    let v = ns.clamp(1, 1_000_000_000);
+    if v <= LOG2_LEVELS[0].0 {
+        return 0;
+    }
+    let k = 63 - (v >> 10).leading_zeros() as usize;
+    if v <= LOG2_LEVELS[k].0 { k } else { k + 1 }
 }
 
 impl CommandStats {
@@ -147,6 +177,22 @@ impl CommandStats {
             .position(|&b| ns <= b)
             .unwrap_or(LATENCY_BUCKETS_NS.len());
         bump(&self.buckets[i], 1);
+    }
+
+    /// Records a run in the LATENCY HISTOGRAM levels (only with `latency-tracking yes`).
+    #[inline]
+    pub fn record_level(&self, ns: u64) {
+        bump(&self.log2[log2_level(ns)], 1);
+    }
+
+    /// The LATENCY HISTOGRAM counts per level of [`LOG2_LEVELS`] (not cumulative).
+    pub fn log2_counts(&self) -> [u64; LOG2_LEVELS.len()] {
+        std::array::from_fn(|i| get(&self.log2[i]))
+    }
+
+    /// Runs in the LATENCY HISTOGRAM levels.
+    pub fn log2_total(&self) -> u64 {
+        self.log2.iter().map(get).sum()
     }
 
     /// Records a request refused before running (no run, so no latency).
@@ -199,7 +245,7 @@ impl CommandStats {
         for c in [&self.calls, &self.failed, &self.rejected, &self.latency_ns] {
             set(c, 0);
         }
-        for b in &self.buckets {
+        for b in self.buckets.iter().chain(&self.log2) {
             set(b, 0);
         }
     }

@@ -316,7 +316,12 @@ impl Server {
         if paused || self.shared.loading.is_some() {
             self.expiry_pending = false;
         } else {
-            self.expiry_pending = self.store.expire_due(now, Instant::now() + EXPIRE_BUDGET);
+            let started = Instant::now();
+            self.expiry_pending = self.store.expire_due(now, started + EXPIRE_BUDGET);
+            if self.shared.params.settings.latency_monitor_threshold_ms != 0 {
+                let ms = started.elapsed().as_millis() as u64;
+                crate::cmd::latency::sample_if_needed(&mut self.shared, "expire-cycle", ms);
+            }
         }
         if self.shared.propagation.on {
             crate::cmd::propagate::after_loop_work(&mut self.store, &mut self.shared);
@@ -602,6 +607,7 @@ impl Server {
                         b.reply_timeout(&mut c.out);
                     }
                     self.shared.stats.commands[b.slot].record(0, true);
+                    crate::cmd::slowlog::record_unblocked(&mut self.shared, &c.client, b, b.ran_ns);
                     self.unblock(t);
                     done = true;
                 }
@@ -761,6 +767,7 @@ impl Server {
             if let Some(b) = &conn.client.blocked {
                 b.reply_timeout(&mut conn.out);
                 self.shared.stats.commands[b.slot].record(0, false);
+                crate::cmd::slowlog::record_unblocked(&mut self.shared, &conn.client, b, b.ran_ns);
             }
             self.unblock(token);
         }
