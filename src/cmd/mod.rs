@@ -12,6 +12,7 @@ pub mod blocking;
 pub mod command_specs;
 pub mod config;
 pub mod connection;
+pub mod debug;
 pub mod dump;
 pub mod expire;
 pub mod functions;
@@ -187,6 +188,7 @@ impl Table {
             bitops::COMMANDS,
             slowlog::COMMANDS,
             latency::COMMANDS,
+            debug::COMMANDS,
         ];
         let commands: Vec<&'static Command> = families.iter().flat_map(|f| f.iter()).collect();
         let mut by_name = HashMap::with_hasher(ahash::RandomState::new());
@@ -519,6 +521,8 @@ pub struct Shared {
     pub aof: aof::Aof,
     /// The dataset is being loaded: commands not flagged `loading` get -LOADING.
     pub loading: Option<Box<loading::Loading>>,
+    /// The expiry cycle runs (DEBUG SET-ACTIVE-EXPIRE 0 leaves expired keys to be found).
+    pub active_expire: bool,
     /// SLOWLOG's entries.
     pub slowlog: slowlog::Slowlog,
     /// The latency monitor's events (LATENCY).
@@ -560,6 +564,7 @@ impl Shared {
             propagation: Default::default(),
             aof: Default::default(),
             loading: None,
+            active_expire: true,
             slowlog: Default::default(),
             latency: Default::default(),
         }

@@ -133,6 +133,11 @@ pub struct Config {
     #[arg(long, env = "KEYVAL_AOF_LOAD_TRUNCATED", default_value = "yes", value_parser = parse_yes_no, action = clap::ArgAction::Set)]
     pub aof_load_truncated: bool,
 
+    /// Allow the DEBUG command: no, yes, or local (loopback clients only), as Redis 7's
+    /// `enable-debug-command`.
+    #[arg(long, env = "KEYVAL_ENABLE_DEBUG_COMMAND", default_value = "no", value_parser = ["no", "yes", "local"])]
+    pub enable_debug_command: String,
+
     /// Log level: error, warn, info, debug or trace. Logs go to stderr.
     #[arg(long, env = "KEYVAL_LOG_LEVEL", default_value = "info", value_parser = parse_level)]
     pub log_level: log::LevelFilter,
@@ -234,6 +239,11 @@ impl Config {
             yes_no(self.stop_writes_on_bgsave_error),
         )?;
         set(&mut p, "appendonly", yes_no(self.appendonly))?;
+        set(
+            &mut p,
+            "enable-debug-command",
+            self.enable_debug_command.clone(),
+        )?;
         set(&mut p, "appendfsync", self.appendfsync.clone())?;
         set(&mut p, "appenddirname", self.appenddirname.clone())?;
         set(&mut p, "appendfilename", self.appendfilename.clone())?;

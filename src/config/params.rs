@@ -575,6 +575,15 @@ impl Params {
         Ok(())
     }
 
+    /// `enable-debug-command` lets this client run DEBUG (Redis's allowProtectedAction).
+    pub fn debug_allowed(&self, local: bool) -> bool {
+        match self.enum_value("enable-debug-command") {
+            1 => true,
+            2 => local,
+            _ => false,
+        }
+    }
+
     fn protected_allowed(&self, local: bool) -> bool {
         match self.enum_value("enable-protected-configs") {
             1 => true,

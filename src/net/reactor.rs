@@ -313,7 +313,7 @@ impl Server {
         // while the dataset loads, as Redis's loading runs before any cycle).
         let paused = self.shared.pause.active()
             && crate::cmd::pause::check_timeout(&mut self.shared, &mut self.store, now);
-        if paused || self.shared.loading.is_some() {
+        if paused || self.shared.loading.is_some() || !self.shared.active_expire {
             self.expiry_pending = false;
         } else {
             let started = Instant::now();

@@ -99,6 +99,17 @@ fn save_str(out: &mut Vec<u8>, s: &Str, opts: Options) {
 }
 
 fn save_list(out: &mut Vec<u8>, list: &List, opts: Options) {
+    let nodes = list_nodes(list);
+    rdb::save_len(out, nodes.len() as u64);
+    for n in &nodes {
+        rdb::save_len(out, CONTAINER_PACKED);
+        save_string(out, n, opts);
+    }
+}
+
+/// A list as the listpack nodes of Redis's quicklist (the RDB form; DEBUG OBJECT's
+/// node count and sizes).
+pub fn list_nodes(list: &List) -> Vec<Vec<u8>> {
     let mut nodes: Vec<Vec<u8>> = Vec::new();
     let mut node = ListpackWriter::new();
     for elem in list.iter() {
@@ -113,11 +124,7 @@ fn save_list(out: &mut Vec<u8>, list: &List, opts: Options) {
     if !node.is_empty() {
         nodes.push(node.finish());
     }
-    rdb::save_len(out, nodes.len() as u64);
-    for n in &nodes {
-        rdb::save_len(out, CONTAINER_PACKED);
-        save_string(out, n, opts);
-    }
+    nodes
 }
 
 fn save_hash(out: &mut Vec<u8>, hash: &Hash, opts: Options) {

@@ -314,6 +314,23 @@ impl Reply {
         self.header(t, n as i64);
     }
 
+    /// A big number (DEBUG PROTOCOL): RESP3 `(digits`, RESP2 a bulk string.
+    pub fn big_number(&mut self, digits: &[u8]) {
+        if self.resp3 {
+            self.buf.push(b'(');
+            self.buf.extend_from_slice(digits);
+            self.buf.extend_from_slice(b"\r\n");
+        } else {
+            self.bulk(digits);
+        }
+    }
+
+    /// Header of RESP3 attributes (`|n`, n key/value pairs) that precede a reply; only for
+    /// RESP3 clients.
+    pub fn attribute(&mut self, n: usize) {
+        self.header(b'|', n as i64);
+    }
+
     /// Verbatim text (INFO, CLIENT LIST): RESP3 `=len\r\ntxt:...`, RESP2 a bulk string.
     pub fn verbatim(&mut self, text: &[u8]) {
         if self.resp3 {

@@ -234,6 +234,15 @@ pub fn reply_len(buf: &[u8]) -> Option<usize> {
                 let stop = end + 2 + n as usize + 2;
                 (buf.len() >= stop).then_some(stop)
             }
+            b'|' => {
+                // Attributes, then the reply they describe.
+                let n: i64 = head().parse().ok()?;
+                let mut pos = end + 2;
+                for _ in 0..(n * 2).max(0) {
+                    pos = one(buf, pos)?;
+                }
+                one(buf, pos)
+            }
             b'*' | b'~' | b'%' | b'>' => {
                 let n: i64 = head().parse().ok()?;
                 let count = if t == b'%' { n * 2 } else { n };
@@ -401,10 +410,15 @@ impl Drop for Redis {
 /// Starts redis-server when it is installed and is version 7.0 (whose behaviour we copy);
 /// None (after printing SKIPPED) otherwise.
 pub fn start_redis() -> Option<Redis> {
+    start_redis_with(&[])
+}
+
+/// As [`start_redis`], with more redis-server flags (`--enable-debug-command yes`).
+pub fn start_redis_with(extra: &[&str]) -> Option<Redis> {
     if !have_tool("redis-server") {
         return None;
     }
-    let redis = spawn_redis();
+    let redis = spawn_redis_with(extra);
     let info = Client::connect(redis.port).cmd_str("INFO server");
     if !info.contains("redis_version:7.0.") {
         eprintln!("SKIPPED the Redis half: this redis-server is not 7.0");
@@ -417,6 +431,11 @@ pub fn start_redis() -> Option<Redis> {
 /// processes pick free ports too, so the server that answers must report the process id
 /// started here, or another port is tried.
 pub fn spawn_redis() -> Redis {
+    spawn_redis_with(&[])
+}
+
+/// As [`spawn_redis`], with more redis-server flags.
+pub fn spawn_redis_with(extra: &[&str]) -> Redis {
     for _ in 0..5 {
         let port = free_port();
         let dir = std::env::temp_dir().join(format!("keyval-redis-{port}-{}", std::process::id()));
@@ -427,6 +446,7 @@ pub fn spawn_redis() -> Redis {
             // A safety net: a runaway reply (say HRANDFIELD with a huge negative count)
             // must not grow redis-server until the machine runs out of memory.
             .args(["--client-output-buffer-limit", "normal 256mb 256mb 0"])
+            .args(extra)
             .current_dir(&dir)
             .stdout(Stdio::null())
             .spawn()
