@@ -314,3 +314,51 @@ fn blocking_sorted_set_pops() {
         t
     });
 }
+
+/// WAIT without replicas: errors as Redis's; asking for none, or inside MULTI, replies 0
+/// at once; otherwise the client blocks until its timeout (or CLIENT UNBLOCK) and gets 0.
+#[test]
+fn wait_without_replicas_as_redis() {
+    same_on_both(|port| {
+        let mut c = Client::connect(port);
+        let mut t = Vec::new();
+        for line in [
+            "WAIT 0 0",
+            "WAIT -1 100",
+            "WAIT x 0",
+            "WAIT 1 x",
+            "WAIT 1 -1",
+            "WAIT 1",
+            "MULTI",
+            "WAIT 1 0",
+            "EXEC",
+        ] {
+            t.push(text(c.cmd(line)));
+        }
+        // Blocks for its timeout: counted as blocked meanwhile, then 0.
+        let mut w = Client::connect(port);
+        w.send(&[b"WAIT", b"1", b"300"]);
+        let blocked = wait_for(Duration::from_secs(5), || {
+            (info_field(&mut c, "clients", "blocked_clients") == 1).then_some(())
+        });
+        t.push(format!("blocked: {}", blocked.is_some()));
+        t.push(text(w.read_reply()));
+        // Forever, until CLIENT UNBLOCK.
+        w.send(&[b"WAIT", b"2", b"0"]);
+        wait_for(Duration::from_secs(5), || {
+            (info_field(&mut c, "clients", "blocked_clients") == 1).then_some(())
+        })
+        .expect("blocked");
+        let wid = {
+            let list = text(c.cmd("CLIENT LIST"));
+            list.lines()
+                .find(|l| l.contains("cmd=wait"))
+                .and_then(|l| l.split(' ').find_map(|f| f.strip_prefix("id=")))
+                .unwrap_or("0")
+                .to_string()
+        };
+        t.push(text(c.cmd_args(&["CLIENT", "UNBLOCK", &wid])));
+        t.push(text(w.read_reply()));
+        t
+    });
+}

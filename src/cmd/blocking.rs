@@ -28,6 +28,7 @@ pub const COMMANDS: &[Command] = &[
     Command { name: "bzpopmax", arity: -3, flags: WRITE | NOSCRIPT | FAST, keys: (1, -2, 1), group: "sorted-set", summary: "Removes and returns the member with the highest score from one or more sorted sets. Blocks until a member available otherwise.  Deletes the sorted set if the last element was popped.", handler: bzpopmax },
     Command { name: "bzmpop", arity: -5, flags: WRITE, keys: (0, 0, 0), group: "sorted-set", summary: "Removes and returns a member by score from one or more sorted sets. Blocks until a member is available otherwise. Deletes the sorted set if the last element was popped.", handler: bzmpop },
     Command { name: "zmpop", arity: -4, flags: WRITE, keys: (0, 0, 0), group: "sorted-set", summary: "Returns the highest- or lowest-scoring members from one or more sorted sets after removing them. Deletes the sorted set if the last member was popped.", handler: zmpop },
+    Command { name: "wait", arity: 3, flags: NOSCRIPT, keys: (0, 0, 0), group: "generic", summary: "Blocks until the writes of this connection reach a number of replicas, or a timeout; replies how many did.", handler: wait },
 ];
 
 /// What a blocked client waits to do once one of its keys has data.
@@ -60,6 +61,9 @@ pub enum Waiting {
     },
     /// XREAD / XREADGROUP with BLOCK: entries past an ID (see `streams::read`).
     Stream(Box<super::streams::read::StreamWait>),
+    /// WAIT: acknowledgements from replicas. There are none, so it ends at its timeout
+    /// (or CLIENT UNBLOCK) with 0.
+    Replicas,
 }
 
 /// A client waiting for data (Redis's `c->bpop`).
@@ -91,7 +95,11 @@ impl Blocked {
     /// TIMEOUT): a null array, for every kind of wait (Redis's replyToBlockedClientTimedOut;
     /// even BLMOVE, which answers a null bulk when it does not block).
     pub fn reply_timeout(&self, out: &mut crate::resp::Reply) {
-        out.null_array();
+        match self.waiting {
+            // WAIT's reply: the replicas that acknowledged.
+            Waiting::Replicas => out.int(0),
+            _ => out.null_array(),
+        }
     }
 }
 
@@ -482,6 +490,34 @@ fn bzmpop(ctx: &mut Ctx, args: Args) {
     blocking_zpop(ctx, &keys, max, Some(count), deadline);
 }
 
+/// WAIT numreplicas timeout (Redis's waitCommand): this server has no replicas, so none
+/// acknowledges. Asking for none (or inside MULTI, where nothing blocks) replies 0 at
+/// once; otherwise the client blocks until its timeout in milliseconds (0 = forever), then
+/// gets 0, as a primary without replicas answers.
+fn wait(ctx: &mut Ctx, args: Args) {
+    let Some(wanted) = ctx.int_arg(args.get(1)) else {
+        return;
+    };
+    let Some(ms) = parse_i64(args.get(2)) else {
+        ctx.error("ERR timeout is not an integer or out of range");
+        return;
+    };
+    if ms < 0 {
+        ctx.error("ERR timeout is negative");
+        return;
+    }
+    if wanted <= 0 || !may_block(ctx) {
+        ctx.out.int(0);
+        return;
+    }
+    let deadline = if ms == 0 {
+        0
+    } else {
+        ctx.now.saturating_add(ms as u64)
+    };
+    block(ctx, &[], Waiting::Replicas, deadline);
+}
+
 /// Serves a blocked client (the context's) with `key`, which was written since it
 /// blocked: pops for it and writes its reply, if the key now holds data of the type it
 /// waits for. Returns false (nothing written) when the key does not serve it, which
@@ -527,6 +563,7 @@ pub fn serve(ctx: &mut Ctx, key: &[u8]) -> bool {
         } => super::lists::lmove_generic(ctx, key, target, *from_front, *to_front),
         Waiting::ZsetPop { max, count } => zpop_and_reply(ctx, key, *max, *count),
         Waiting::Stream(_) => unreachable!("stream waits are served above"),
+        Waiting::Replicas => unreachable!("WAIT waits for no key"),
     }
     finish_served(ctx, &blocked, mark);
     super::propagate::after_served(ctx);
