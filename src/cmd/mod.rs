@@ -14,6 +14,7 @@ pub mod connection;
 pub mod dump;
 pub mod expire;
 pub mod functions;
+pub mod geo;
 pub mod hashes;
 pub mod keys;
 pub mod lists;
@@ -171,6 +172,7 @@ impl Table {
             hashes::COMMANDS,
             sets::COMMANDS,
             zsets::COMMANDS,
+            geo::COMMANDS,
             streams::COMMANDS,
             transactions::COMMANDS,
             connection::COMMANDS,
