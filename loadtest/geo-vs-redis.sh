@@ -9,7 +9,7 @@
 #
 # Scenarios (ratios keyval / redis):
 #   geoadd      GEOADD of one random point (13.x 38.x, 12 random digits each) and member
-#               m:<random of 100k> into a set emptied before each run: it grows to ~63k
+#               m:<random of 100k> into a set that starts each run with the 100k points
 #   search1     GEOSEARCH ... BYRADIUS 1 km around a random point of a 100k-member set
 #               (the points spread uniformly over 1 x 1 degree: ~30 results)
 #   search5c    the same with BYRADIUS 5 km ASC COUNT 10 (~800 candidates, partial sort)
@@ -52,6 +52,7 @@ for round in $(seq "$ROUNDS"); do
       case $case in
         geoadd)
           redis-cli -p "$p" del geo:add >/dev/null
+          sed 's/geo:100k/geo:add/' "$WORK/points.txt" | redis-cli -p "$p" --pipe >/dev/null
           v=$(rps "$p" GEOADD geo:add 13.__rand_int__ 38.__rand_int__ m:__rand_int__) ;;
         search1)
           v=$(rps "$p" GEOSEARCH geo:100k FROMLONLAT 13.__rand_int__ 38.__rand_int__ BYRADIUS 1 km) ;;

@@ -284,12 +284,19 @@ fn geoadd(ctx: &mut Ctx, args: Args) {
         ctx.error(err::SYNTAX);
         return;
     }
-    let mut scores = Vec::with_capacity(rest / 3);
-    for i in (at..args.len()).step_by(3) {
+    // Every position is checked before anything changes. A few scores stay on the stack.
+    let (mut inline, mut heap) = ([0u64; 8], Vec::new());
+    let scores: &mut [u64] = if rest / 3 <= inline.len() {
+        &mut inline[..rest / 3]
+    } else {
+        heap.resize(rest / 3, 0);
+        &mut heap
+    };
+    for (slot, i) in scores.iter_mut().zip((at..args.len()).step_by(3)) {
         let Some([lon, lat]) = lon_lat_arg(ctx.out, args.get(i), args.get(i + 1)) else {
             return;
         };
-        scores.push(geohash::encode_score(lon, lat).unwrap_or(0));
+        *slot = geohash::encode_score(lon, lat).unwrap_or(0);
     }
     let now = ctx.now;
     let limits = ctx.limits();
@@ -336,7 +343,7 @@ fn geoadd(ctx: &mut Ctx, args: Args) {
     if changed {
         notify(ctx, notify::ZSET, "zadd", key);
         if ctx.shared.propagation.on {
-            propagate_as_zadd(ctx, args, at, &scores);
+            propagate_as_zadd(ctx, args, at, scores);
         }
     }
 }
