@@ -16,6 +16,7 @@ pub mod debug;
 pub mod dump;
 pub mod expire;
 pub mod functions;
+pub mod geo;
 pub mod hashes;
 pub mod keys;
 pub mod latency;
@@ -175,6 +176,7 @@ impl Table {
             hashes::COMMANDS,
             sets::COMMANDS,
             zsets::COMMANDS,
+            geo::COMMANDS,
             streams::COMMANDS,
             transactions::COMMANDS,
             connection::COMMANDS,

@@ -3,6 +3,7 @@
 pub mod bytes;
 pub mod db;
 pub mod evict;
+pub mod geohash;
 pub mod hash;
 pub mod keybytes;
 pub mod lazyfree;
