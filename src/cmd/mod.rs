@@ -33,6 +33,7 @@ pub mod streams;
 pub mod strings;
 pub mod tracking;
 pub mod transactions;
+pub mod zset_algebra;
 pub mod zsets;
 
 use std::collections::HashMap;
@@ -171,6 +172,7 @@ impl Table {
             hashes::COMMANDS,
             sets::COMMANDS,
             zsets::COMMANDS,
+            zset_algebra::COMMANDS,
             streams::COMMANDS,
             transactions::COMMANDS,
             connection::COMMANDS,
