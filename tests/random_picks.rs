@@ -1,4 +1,4 @@
-//! Random picks are uniform: SRANDMEMBER, SPOP, HRANDFIELD and RANDOMKEY, with and without
+//! Random picks are uniform: SRANDMEMBER, SPOP, HRANDFIELD, ZRANDMEMBER and RANDOMKEY, with and without
 //! a count, on every encoding (intset, small hash, hash table), on our server and on
 //! redis-server; and on tables left sparse by deletions, on ours only. (Redis fails those:
 //! its "fair" pick samples a window of at most 100 buckets, which in a sparse table favours
@@ -391,6 +391,87 @@ fn hrandfield_is_uniform() {
     let replies = pipeline(&mut c, &[hset("sparse", &all, 100), hdel]);
     assert_eq!(replies[1], b":776\r\n");
     check_hrandfield(port, &mut c, "sparse hashtable", "sparse", &all[..224]);
+}
+
+/// ZRANDMEMBER without a count, with a negative count (also WITHSCORES, whose scores must
+/// be the members'), and with positive counts: small ones (random picks, or on a listpack
+/// one ordered pass) and large ones (a partial shuffle).
+fn check_zrandmember(port: u16, c: &mut Client, what: &str, key: &str, members: &[Vec<u8>]) {
+    let n = members.len() * 200;
+    let picks: Vec<Vec<u8>> = pipeline(c, &vec![req(&format!("ZRANDMEMBER {key}"), &[]); n])
+        .iter()
+        .map(|r| bulk(r))
+        .collect();
+    assert_uniform(&format!("ZRANDMEMBER {what}"), port, members, &picks);
+    let picks = bulk_strings(&c.cmd(&format!("ZRANDMEMBER {key} -{n}")));
+    assert_eq!(picks.len(), n);
+    assert_uniform(&format!("ZRANDMEMBER -{n} {what}"), port, members, &picks);
+    let pairs = bulk_strings(&c.cmd(&format!("ZRANDMEMBER {key} -{n} WITHSCORES")));
+    let picks: Vec<Vec<u8>> = pairs
+        .chunks(2)
+        .map(|p| {
+            // Member i scores i.
+            let i = members.iter().position(|m| *m == p[0]).expect("a member");
+            assert_eq!(p[1], i.to_string().into_bytes());
+            p[0].clone()
+        })
+        .collect();
+    assert_uniform(
+        &format!("ZRANDMEMBER -{n} WITHSCORES {what}"),
+        port,
+        members,
+        &picks,
+    );
+    for count in [2, members.len() / 5, members.len() / 2] {
+        let rounds = members.len() * 100 / count;
+        let picks: Vec<Vec<u8>> = pipeline(
+            c,
+            &vec![req(&format!("ZRANDMEMBER {key} {count}"), &[]); rounds],
+        )
+        .iter()
+        .flat_map(|r| bulk_strings(r))
+        .collect();
+        assert_eq!(picks.len(), rounds * count);
+        assert_uniform(
+            &format!("ZRANDMEMBER {count} {what}"),
+            port,
+            members,
+            &picks,
+        );
+    }
+}
+
+/// ZADD `key` with `members`, member i scoring i.
+fn zadd(key: &str, members: &[Vec<u8>]) -> Vec<Vec<u8>> {
+    let mut r = vec![b"ZADD".to_vec(), key.as_bytes().to_vec()];
+    for (i, m) in members.iter().enumerate() {
+        r.push(i.to_string().into_bytes());
+        r.push(m.clone());
+    }
+    r
+}
+
+#[test]
+fn zrandmember_is_uniform() {
+    on_both(&[], |port| {
+        let mut c = Client::connect(port);
+        c.cmd("FLUSHALL");
+        let members = items((0..20).map(|i| format!("member:{i}")));
+        pipeline(&mut c, &[zadd("small", &members)]);
+        check_zrandmember(port, &mut c, "listpack", "small", &members);
+    });
+    // Ours only: Redis's "fair" pick from a skiplist's dict scored from 50 to 100 on 20
+    // members, and over 2000 on 300 (its sampling window favours members with few
+    // neighbours; see the top of the file).
+    let ours = Server::start(&[]);
+    let (port, mut c) = (ours.port, ours.client());
+    // Members past 64 bytes make a skiplist in Redis (our big form past 16 members).
+    let long = items((0..20).map(|i| format!("member:{i}:{}", "x".repeat(64))));
+    pipeline(&mut c, &[zadd("long", &long)]);
+    check_zrandmember(port, &mut c, "skiplist", "long", &long);
+    let many = items((0..300).map(|i| format!("m{i}")));
+    pipeline(&mut c, &[zadd("big", &many)]);
+    check_zrandmember(port, &mut c, "big skiplist", "big", &many);
 }
 
 /// MSET of `keys`, each to "v".

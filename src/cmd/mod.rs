@@ -38,6 +38,7 @@ pub mod streams;
 pub mod strings;
 pub mod tracking;
 pub mod transactions;
+pub mod zset_algebra;
 pub mod zsets;
 
 use std::collections::HashMap;
@@ -177,6 +178,7 @@ impl Table {
             sets::COMMANDS,
             zsets::COMMANDS,
             geo::COMMANDS,
+            zset_algebra::COMMANDS,
             streams::COMMANDS,
             transactions::COMMANDS,
             connection::COMMANDS,

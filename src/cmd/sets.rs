@@ -510,7 +510,7 @@ fn store_result(ctx: &mut Ctx, dst: &[u8], result: Set, event: &'static str) {
 }
 
 /// Deletes the destination of an empty STORE result, publishing `del` if it existed.
-fn delete_result(ctx: &mut Ctx, dst: &[u8]) {
+pub(super) fn delete_result(ctx: &mut Ctx, dst: &[u8]) {
     let now = ctx.now;
     if let Some(e) = ctx.db().remove(dst, now) {
         crate::store::lazyfree::free_server_del(e.value);

@@ -358,7 +358,10 @@ pub fn after_command(ctx: &mut Ctx, cmd: &Command, args: Args) {
 /// The key arguments of a command, from its key positions (first, last, step), or from
 /// its `numkeys` argument for the commands that have one.
 fn command_keys<'a>(cmd: &Command, args: Args<'a>) -> Vec<&'a [u8]> {
-    if cmd.name == "sintercard" || cmd.name == "zintercard" {
+    if matches!(
+        cmd.name,
+        "sintercard" | "zintercard" | "zunion" | "zinter" | "zdiff"
+    ) {
         let n = parse_i64(args.get(1)).unwrap_or(0).max(0) as usize;
         return args.iter().skip(2).take(n).collect();
     }

@@ -1,8 +1,9 @@
 //! Sorted-set commands (Redis's t_zset.c): ZADD (NX XX GT LT CH INCR) ZINCRBY ZREM ZCARD
 //! ZSCORE ZMSCORE ZRANK ZREVRANK ZCOUNT ZLEXCOUNT, the ZRANGE family (BYSCORE BYLEX REV
 //! LIMIT WITHSCORES, and the older ZRANGEBYSCORE ZREVRANGEBYSCORE ZRANGEBYLEX
-//! ZREVRANGEBYLEX ZREVRANGE), ZPOPMIN ZPOPMAX, ZREMRANGEBYRANK ZREMRANGEBYSCORE
-//! ZREMRANGEBYLEX and ZSCAN.
+//! ZREVRANGEBYLEX ZREVRANGE, and ZRANGESTORE), ZPOPMIN ZPOPMAX, ZREMRANGEBYRANK
+//! ZREMRANGEBYSCORE ZREMRANGEBYLEX, ZRANDMEMBER and ZSCAN. The algebra (ZUNION and its
+//! kin) is in `zset_algebra.rs`.
 //!
 //! Every handler parses its arguments in Redis's order (so that the same bad request gets
 //! the same error), then applies. A sorted set that loses its last member is deleted.
@@ -13,11 +14,11 @@
 use super::flags::{DENYOOM, FAST, READONLY, WRITE};
 use super::keys::{parse_cursor, parse_scan_args};
 use super::notify::{self, notify};
-use super::sets::{NOT_POSITIVE, after_removal, empty_scan, notify_removal};
+use super::sets::{NOT_POSITIVE, after_removal, delete_result, empty_scan, notify_removal};
 use super::{Command, Ctx, err};
 use crate::resp::{Args, Reply, format_i64, parse_i64};
 use crate::store::zset::{AddFlags, AddOutcome, LexBound, ScoreRange};
-use crate::store::{Ttl, Value, ZSet};
+use crate::store::{Limits, Ttl, Value, ZSet, next_random};
 use crate::util::{fmt_double, glob_match};
 
 /// The family's command table.
@@ -44,6 +45,8 @@ pub const COMMANDS: &[Command] = &[
     Command { name: "zremrangebyrank", arity: 4, flags: WRITE, keys: (1, 1, 1), group: "sorted-set", summary: "Removes members in a sorted set within a range of indexes. Deletes the sorted set if all members were removed.", handler: zremrangebyrank },
     Command { name: "zremrangebyscore", arity: 4, flags: WRITE, keys: (1, 1, 1), group: "sorted-set", summary: "Removes members in a sorted set within a range of scores. Deletes the sorted set if all members were removed.", handler: zremrangebyscore },
     Command { name: "zremrangebylex", arity: 4, flags: WRITE, keys: (1, 1, 1), group: "sorted-set", summary: "Removes members in a sorted set within a lexicographical range. Deletes the sorted set if all members were removed.", handler: zremrangebylex },
+    Command { name: "zrangestore", arity: -5, flags: WRITE | DENYOOM, keys: (1, 2, 1), group: "sorted-set", summary: "Store a range of members from sorted set into another key", handler: zrangestore },
+    Command { name: "zrandmember", arity: -2, flags: READONLY, keys: (1, 1, 1), group: "sorted-set", summary: "Get one or multiple random elements from a sorted set", handler: zrandmember },
     Command { name: "zscan", arity: -3, flags: READONLY, keys: (1, 1, 1), group: "sorted-set", summary: "Iterates over members and scores of a sorted set.", handler: zscan },
 ];
 
@@ -228,7 +231,7 @@ fn strtod(s: &[u8]) -> Strtod {
 
 /// A score argument, as Redis's `getDoubleFromObject` reads it: the whole string is a
 /// number, with no leading space, no overflow or underflow to zero, and not NaN.
-fn parse_score(arg: &[u8]) -> Option<f64> {
+pub(super) fn parse_score(arg: &[u8]) -> Option<f64> {
     if arg.first().is_none_or(|&c| is_c_space(c)) {
         return None;
     }
@@ -713,15 +716,22 @@ enum By {
 }
 
 /// ZRANGE and its older forms (Redis's `zrangeGenericCommand`): `kind` and `rev` are fixed
-/// by the older commands, open (`Auto`, None) for ZRANGE.
-fn zrange_generic(ctx: &mut Ctx, args: Args, mut kind: By, mut rev: Option<bool>) {
+/// by the older commands, open (`Auto`, None) for ZRANGE and ZRANGESTORE. ZRANGESTORE
+/// passes its arguments from the destination `dst` on, so that the source is `args[1]`.
+fn zrange_generic(
+    ctx: &mut Ctx,
+    args: Args,
+    mut kind: By,
+    mut rev: Option<bool>,
+    dst: Option<&[u8]>,
+) {
     let key = args.get(1);
     let (mut withscores, mut offset, mut limit) = (false, 0i64, -1i64);
     let mut j = 4;
     while j < args.len() {
         let opt = args.get(j);
         let is = |name: &[u8]| opt.eq_ignore_ascii_case(name);
-        if is(b"withscores") {
+        if dst.is_none() && is(b"withscores") {
             withscores = true;
         } else if is(b"limit") && args.len() - j > 2 {
             let Some(o) = ctx.int_arg(args.get(j + 1)) else {
@@ -767,9 +777,13 @@ fn zrange_generic(ctx: &mut Ctx, args: Args, mut kind: By, mut rev: Option<bool>
     let Some(bounds) = Bounds::parse(ctx, kind, min, max) else {
         return;
     };
+    let limits = ctx.limits();
     let (found, out) = ctx.read(key);
     let Some(e) = found else {
-        out.array(0);
+        match dst {
+            Some(dst) => store_zset(ctx, dst, ZSet::new(), "zrangestore"),
+            None => out.array(0),
+        }
         return;
     };
     let Some(z) = as_zset(&mut e.value, out) else {
@@ -787,7 +801,56 @@ fn zrange_generic(ctx: &mut Ctx, args: Args, mut kind: By, mut rev: Option<bool>
     } else {
         limit_ranks(start, end, offset, limit, rev)
     };
-    reply_range(out, z, lo, hi, rev, withscores);
+    match dst {
+        None => reply_range(out, z, lo, hi, rev, withscores),
+        Some(dst) => {
+            let mut items: Vec<(&[u8], f64)> = z.range(lo, hi, false).collect();
+            zrangestore_zeros(&mut items, rev, kind == By::Rank, &limits);
+            let result = ZSet::from_sorted(&items, &limits);
+            store_zset(ctx, dst, result, "zrangestore");
+        }
+    }
+}
+
+/// The scores ZRANGESTORE stores for `items` (ascending; walked descending with `rev`).
+/// Redis adds them one by one, in the order it walks them, to a listpack (unless a rank
+/// range is known to be too long for one: then to a skiplist), which turns into a skiplist
+/// when the next member would not fit. A listpack stores -0 as 0: so do the members added
+/// before that point (all of them when it never comes), while the later ones keep -0.
+fn zrangestore_zeros(items: &mut [(&[u8], f64)], rev: bool, by_rank: bool, limits: &Limits) {
+    let n = items.len();
+    let walked = |k: usize| if rev { n - 1 - k } else { k };
+    let converted = if by_rank && n > limits.zset_entries {
+        0
+    } else {
+        (0..n)
+            .find(|&k| k + 1 > limits.zset_entries || items[walked(k)].0.len() > limits.zset_value)
+            .unwrap_or(n)
+    };
+    for k in 0..converted {
+        let score = &mut items[walked(k)].1;
+        if *score == 0.0 {
+            *score = 0.0;
+        }
+    }
+}
+
+/// Stores a command's result at `dst` (replacing the key and its TTL), replies with its
+/// size and publishes `event`; or, when it is empty, replies 0 and deletes `dst`
+/// (publishing `del` if it existed). Redis's order: the store's own events (`new`) come
+/// before the reply, the command's after it.
+pub(super) fn store_zset(ctx: &mut Ctx, dst: &[u8], result: ZSet, event: &'static str) {
+    let n = result.len();
+    if n == 0 {
+        ctx.out.int(0);
+        delete_result(ctx, dst);
+        return;
+    }
+    let now = ctx.now;
+    ctx.db().set(dst, Value::ZSet(result), Ttl::Clear, now);
+    notify::flush_store_events(ctx);
+    ctx.out.int(n as i64);
+    notify(ctx, notify::ZSET, event, dst);
 }
 
 /// Applies `LIMIT offset count` to the ranks `[start, end)` of a score or lex range, walking
@@ -827,27 +890,33 @@ fn reply_range(out: &mut Reply, z: &ZSet, lo: usize, hi: usize, rev: bool, withs
 }
 
 fn zrange(ctx: &mut Ctx, args: Args) {
-    zrange_generic(ctx, args, By::Auto, None);
+    zrange_generic(ctx, args, By::Auto, None, None);
+}
+
+/// ZRANGESTORE dst src min max [BYSCORE|BYLEX] [REV] [LIMIT offset count]: ZRANGE's
+/// parsing (without WITHSCORES), its result stored as a sorted set.
+fn zrangestore(ctx: &mut Ctx, args: Args) {
+    zrange_generic(ctx, args.tail(1), By::Auto, None, Some(args.get(1)));
 }
 
 fn zrevrange(ctx: &mut Ctx, args: Args) {
-    zrange_generic(ctx, args, By::Rank, Some(true));
+    zrange_generic(ctx, args, By::Rank, Some(true), None);
 }
 
 fn zrangebyscore(ctx: &mut Ctx, args: Args) {
-    zrange_generic(ctx, args, By::Score, Some(false));
+    zrange_generic(ctx, args, By::Score, Some(false), None);
 }
 
 fn zrevrangebyscore(ctx: &mut Ctx, args: Args) {
-    zrange_generic(ctx, args, By::Score, Some(true));
+    zrange_generic(ctx, args, By::Score, Some(true), None);
 }
 
 fn zrangebylex(ctx: &mut Ctx, args: Args) {
-    zrange_generic(ctx, args, By::Lex, Some(false));
+    zrange_generic(ctx, args, By::Lex, Some(false), None);
 }
 
 fn zrevrangebylex(ctx: &mut Ctx, args: Args) {
-    zrange_generic(ctx, args, By::Lex, Some(true));
+    zrange_generic(ctx, args, By::Lex, Some(true), None);
 }
 
 /// ZCOUNT / ZLEXCOUNT: the size of a score or lex range, from two O(log n) rank lookups.
@@ -992,6 +1061,138 @@ fn zremrangebyscore(ctx: &mut Ctx, args: Args) {
 
 fn zremrangebylex(ctx: &mut Ctx, args: Args) {
     zremrange_generic(ctx, args, By::Lex);
+}
+
+/// ZRANDMEMBER key [count [WITHSCORES]] (Redis's `zrandmemberCommand`).
+fn zrandmember(ctx: &mut Ctx, args: Args) {
+    if args.len() >= 3 {
+        let Some(count) = ctx.int_arg(args.get(2)) else {
+            return;
+        };
+        if count == i64::MIN {
+            // Redis parses the count within [-LONG_MAX, LONG_MAX].
+            ctx.error("ERR value is out of range, value must between -9223372036854775807 and 9223372036854775807");
+            return;
+        }
+        let withscores = args.len() == 4 && args.get(3).eq_ignore_ascii_case(b"withscores");
+        if args.len() > 4 || (args.len() == 4 && !withscores) {
+            ctx.error(err::SYNTAX);
+            return;
+        }
+        // Twice the count (member and score) must fit in a long.
+        if withscores && !(-(i64::MAX / 2)..=i64::MAX / 2).contains(&count) {
+            ctx.error("ERR value is out of range");
+            return;
+        }
+        zrandmember_count(ctx, args.get(1), count, withscores);
+        return;
+    }
+    let rand = ctx.store.random();
+    match ctx.read(args.get(1)) {
+        (None, out) => out.null(),
+        (Some(e), out) => {
+            if let Some(z) = as_zset(&mut e.value, out) {
+                let r = (rand % z.len() as u64) as usize;
+                if let Some((m, _)) = z.range(r, r + 1, false).next() {
+                    out.bulk(m);
+                }
+            }
+        }
+    }
+}
+
+/// ZRANDMEMBER with a count (Redis's `zrandmemberWithCountCommand`): a negative count may
+/// repeat members, in random order; a positive one gives distinct members, at most all of
+/// them (then in descending order). With WITHSCORES, RESP3 nests each member and score in a pair.
+fn zrandmember_count(ctx: &mut Ctx, key: &[u8], count: i64, withscores: bool) {
+    let mut seed = ctx.store.random() | 1;
+    let max_reply = ctx.shared.params.settings.max_pending_reply();
+    let (found, out) = ctx.read(key);
+    let Some(e) = found else {
+        out.array(0);
+        return;
+    };
+    let Some(z) = as_zset(&mut e.value, out) else {
+        return;
+    };
+    let z = &*z;
+    let (n, size) = (count.unsigned_abs() as usize, z.len());
+    if n == 0 {
+        out.array(0);
+        return;
+    }
+    let nested = withscores && out.is_resp3();
+    let header =
+        |out: &mut Reply, n: usize| out.array(if withscores && !nested { 2 * n } else { n });
+    let emit = |out: &mut Reply, (m, s): (&[u8], f64)| {
+        if nested {
+            out.array(2);
+        }
+        out.bulk(m);
+        if withscores {
+            reply_score(out, s);
+        }
+    };
+    let mut below = |bound: usize| (next_random(&mut seed) % bound as u64) as usize;
+    let at_rank = |r: usize| z.range(r, r + 1, false).next();
+    if count < 0 || n == 1 {
+        header(out, n);
+        // A packed set is listed once (reading one by rank walks it); a big one is read
+        // by rank, in O(log n).
+        let listed: Vec<(&[u8], f64)> = if z.is_compact() && n > 1 {
+            z.iter().collect()
+        } else {
+            Vec::new()
+        };
+        for _ in 0..n {
+            let r = below(size);
+            if let Some(item) = listed.get(r).copied().or_else(|| at_rank(r)) {
+                emit(out, item);
+            }
+            // A huge count would grow the reply without bound: stop once the client is
+            // past its output limit, which disconnects it.
+            if out.len() > max_reply {
+                break;
+            }
+        }
+        return;
+    }
+    header(out, n.min(size));
+    if n >= size {
+        // All of them, from the last (Redis's iterator over a sorted set walks backwards).
+        z.range(0, size, true).for_each(|item| emit(out, item));
+    } else if n * 3 > size {
+        // Most of the members: a partial shuffle of them all.
+        let mut all: Vec<(&[u8], f64)> = z.iter().collect();
+        for i in 0..n {
+            all.swap(i, i + below(size - i));
+            emit(out, all[i]);
+        }
+    } else if z.is_compact() {
+        // A few members of a packed set: one pass, each member taken with the probability
+        // that leaves the right number for the rest (in order, as Redis's listpack walk).
+        let mut need = n;
+        for (i, item) in z.iter().enumerate() {
+            if below(size - i) < need {
+                emit(out, item);
+                need -= 1;
+                if need == 0 {
+                    break;
+                }
+            }
+        }
+    } else {
+        // A few members of a big set: random ranks, skipping repeats.
+        let mut seen = std::collections::HashSet::with_capacity(n);
+        while seen.len() < n {
+            let r = below(size);
+            if seen.insert(r)
+                && let Some(item) = at_rank(r)
+            {
+                emit(out, item);
+            }
+        }
+    }
 }
 
 fn zscan(ctx: &mut Ctx, args: Args) {

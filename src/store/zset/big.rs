@@ -48,6 +48,31 @@ impl Big {
         b
     }
 
+    /// A big set of `items`, which are distinct and in order (scores as stored).
+    pub(super) fn from_sorted(items: &[(&[u8], f64)]) -> Big {
+        let slots: Vec<Slot> = items
+            .iter()
+            .map(|&(m, score)| Slot {
+                member: MemberBytes::new(m),
+                score,
+            })
+            .collect();
+        let mut dict = HashTable::with_capacity(items.len());
+        for (id, &(m, _)) in items.iter().enumerate() {
+            dict.insert_unique(hash_bytes(m), id as Id, |&i| {
+                hash_bytes(&slots[i as usize].member)
+            });
+        }
+        let tree = Tree::from_sorted(&slots);
+        Big {
+            compact: false,
+            slots,
+            free: Vec::new(),
+            dict,
+            tree,
+        }
+    }
+
     fn len(&self) -> usize {
         self.dict.len()
     }

@@ -460,6 +460,28 @@ impl ZSet {
         outcome
     }
 
+    /// The sorted set of `items`: distinct members in the sorted-set order (ascending
+    /// score, then bytes), no score NaN. For results (ZUNIONSTORE, ZRANGESTORE...), which
+    /// Redis encodes as a listpack when they have at most `zset-max-listpack-entries`
+    /// members of at most `zset-max-listpack-value` bytes (`limits`), as a skiplist
+    /// otherwise. Built in O(n), where adding the members one by one would take O(n log n).
+    pub fn from_sorted(items: &[(&[u8], f64)], limits: &Limits) -> ZSet {
+        debug_assert!(
+            items
+                .windows(2)
+                .all(|w| less(w[0].1, w[0].0, w[1].1, w[1].0)),
+            "from_sorted: members out of order"
+        );
+        let compact = items.len() <= limits.zset_entries
+            && items.iter().all(|(m, _)| m.len() <= limits.zset_value);
+        let repr = if compact || items.len() <= SMALL_MAX {
+            Repr::Small(Packed::from_sorted(items, compact))
+        } else {
+            Repr::Big(Box::new(Big::from_sorted(items)))
+        };
+        ZSet { repr }
+    }
+
     /// Sets `member`'s score, adding it if needed; true when it is new (ZADD without
     /// options, building result sets).
     pub fn insert(&mut self, member: &[u8], score: f64) -> bool {

@@ -5,7 +5,7 @@
 //! limits) they cost less than hashing, and the set takes one allocation and a few bytes
 //! a member instead of a slot, a dict entry and a tree key each.
 
-use super::less;
+use super::{less, stored};
 use crate::store::thin::ThinBuf;
 
 /// A small sorted set, packed like Redis's listpack: entries back to back in one
@@ -46,6 +46,43 @@ fn score_form(score: f64) -> (usize, usize) {
     } else {
         (SCORE_F64, 8)
     }
+}
+
+/// The entry header: `(member length << 2 | score form)` in LEB128, and its length.
+#[inline]
+fn header(form: usize, member_len: usize) -> ([u8; 10], usize) {
+    let mut head = [0u8; 10];
+    let (mut n, mut left) = (0, (member_len << 2) | form);
+    loop {
+        let b = (left & 0x7f) as u8;
+        left >>= 7;
+        head[n] = if left > 0 { b | 0x80 } else { b };
+        n += 1;
+        if left == 0 {
+            return (head, n);
+        }
+    }
+}
+
+/// Bytes the entry `(score, member)` takes.
+#[inline]
+fn entry_size(score: f64, member: &[u8]) -> usize {
+    let (form, score_size) = score_form(score);
+    header(form, member.len()).1 + score_size + member.len()
+}
+
+/// Writes the entry `(score, member)` into `out`, which is [`entry_size`] bytes long.
+#[inline]
+fn write_entry(out: &mut [u8], score: f64, member: &[u8]) {
+    let (form, score_size) = score_form(score);
+    let (head, n) = header(form, member.len());
+    out[..n].copy_from_slice(&head[..n]);
+    match form {
+        SCORE_I16 => out[n..n + 2].copy_from_slice(&(score as i16).to_le_bytes()),
+        SCORE_F32 => out[n..n + 4].copy_from_slice(&(score as f32).to_le_bytes()),
+        _ => out[n..n + 8].copy_from_slice(&score.to_le_bytes()),
+    }
+    out[n + score_size..].copy_from_slice(member);
 }
 
 impl Packed {
@@ -120,27 +157,30 @@ impl Packed {
             .entries()
             .find(|e| !less(e.score, e.member, score, member))
             .map_or(self.buf.len(), |e| e.start);
-        let (form, score_size) = score_form(score);
-        let mut head = [0u8; 10];
-        let (mut n, mut left) = (0, (member.len() << 2) | form);
-        loop {
-            let b = (left & 0x7f) as u8;
-            left >>= 7;
-            head[n] = if left > 0 { b | 0x80 } else { b };
-            n += 1;
-            if left == 0 {
-                break;
-            }
-        }
-        let gap = self.buf.splice_gap(at, 0, n + score_size + member.len());
-        gap[..n].copy_from_slice(&head[..n]);
-        match form {
-            SCORE_I16 => gap[n..n + 2].copy_from_slice(&(score as i16).to_le_bytes()),
-            SCORE_F32 => gap[n..n + 4].copy_from_slice(&(score as f32).to_le_bytes()),
-            _ => gap[n..n + 8].copy_from_slice(&score.to_le_bytes()),
-        }
-        gap[n + score_size..].copy_from_slice(member);
+        let gap = self.buf.splice_gap(at, 0, entry_size(score, member));
+        write_entry(gap, score, member);
         self.len += 1;
+    }
+
+    /// A set of `items`, which are distinct and in order.
+    pub(super) fn from_sorted(items: &[(&[u8], f64)], compact: bool) -> Packed {
+        let size = items
+            .iter()
+            .map(|&(m, s)| entry_size(stored(compact, s), m))
+            .sum();
+        let mut bytes = vec![0u8; size];
+        let mut at = 0;
+        for &(m, s) in items {
+            let s = stored(compact, s);
+            let end = at + entry_size(s, m);
+            write_entry(&mut bytes[at..end], s, m);
+            at = end;
+        }
+        Packed {
+            buf: ThinBuf::from_slice(&bytes),
+            len: items.len() as u32,
+            compact,
+        }
     }
 
     /// Removes the entries of bytes `start..end` (`count` of them).

@@ -498,3 +498,76 @@ fn packed_scores_keep_their_exact_value() {
     p.insert(2.5, &long);
     assert_eq!(p.find(&long).map(|(_, e)| e.score), Some(2.5));
 }
+
+#[test]
+fn sets_built_from_sorted_members_match_sets_built_one_by_one() {
+    let limits = Limits::default();
+    let mut rng = Rng(99);
+    // Sizes around every boundary: the packed form, the listpack limit, one leaf, one
+    // inner node of leaves, several levels (test builds have 8-key nodes).
+    for n in [
+        0, 1, 2, 7, 8, 9, 16, 17, 63, 64, 65, 127, 128, 129, 300, 511, 512, 513, 4097,
+    ] {
+        let mut model = Model::default();
+        while model.scores.len() < n {
+            let m = format!("m{}", rng.below(10 * n as u64 + 10)).into_bytes();
+            model.scores.insert(m, (rng.below(50) as f64) - 25.0);
+        }
+        let sorted = model.sorted();
+        let items: Vec<(&[u8], f64)> = sorted.iter().map(|(s, m)| (&m[..], *s)).collect();
+        let z = ZSet::from_sorted(&items, &limits);
+        z.check();
+        let mut one_by_one = ZSet::new();
+        for &(m, s) in &items {
+            one_by_one.insert(m, s);
+        }
+        assert_eq!(all(&z), all(&one_by_one), "{n} members");
+        assert_eq!(z.encoding(), one_by_one.encoding(), "{n} members");
+        assert_eq!(z.len(), n);
+        for (rank, (s, m)) in sorted.iter().enumerate() {
+            assert_eq!(z.score(m), Some(*s));
+            assert_eq!(z.rank(m), Some(rank));
+        }
+        // It goes on like any other set.
+        let mut z = z;
+        for i in 0..n / 2 {
+            let m = &sorted[(i * 7) % n].1;
+            z.remove(m);
+            z.insert(format!("new{i}").as_bytes(), i as f64);
+        }
+        z.check();
+    }
+}
+
+#[test]
+fn sets_built_from_sorted_members_follow_the_listpack_limits() {
+    let mut limits = Limits::default();
+    let long = [b'x'; 65];
+    let z = ZSet::from_sorted(&[(&b"a"[..], -0.0), (&long[..], 1.0)], &limits);
+    assert_eq!(z.encoding(), "skiplist");
+    // Past the listpack limits -0 stays -0; within them it is stored as 0, as in Redis.
+    assert!(z.score(b"a").unwrap().is_sign_negative());
+    let z = ZSet::from_sorted(&[(&b"a"[..], -0.0), (&b"b"[..], 1.0)], &limits);
+    assert_eq!(z.encoding(), "listpack");
+    assert!(z.score(b"a").unwrap().is_sign_positive());
+    limits.zset_entries = 1;
+    let z = ZSet::from_sorted(&[(&b"a"[..], 0.0), (&b"b"[..], 1.0)], &limits);
+    assert_eq!(z.encoding(), "skiplist");
+    limits.zset_entries = 0;
+    let z = ZSet::from_sorted(&[(&b"a"[..], 0.0)], &limits);
+    assert_eq!(z.encoding(), "skiplist");
+    z.check();
+}
+
+#[test]
+fn packed_sets_built_from_sorted_members_store_negative_zero_as_zero() {
+    // -0 takes 8 bytes as a double, 0 two as an integer: the buffer is sized for what is
+    // stored.
+    let items: Vec<(&[u8], f64)> = vec![(b"a", -0.0), (b"b", -0.0), (b"c", 1.5), (b"d", -0.0)];
+    let mut sorted = items.clone();
+    sorted.sort_by(|a, b| a.1.partial_cmp(&b.1).unwrap().then(a.0.cmp(b.0)));
+    let z = ZSet::from_sorted(&sorted, &Limits::default());
+    z.check();
+    assert_eq!(all(&z).len(), 4);
+    assert!(z.iter().all(|(_, s)| s.is_sign_positive()));
+}

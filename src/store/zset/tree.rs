@@ -141,6 +141,75 @@ impl Tree {
         }
     }
 
+    /// The tree of the members `slots`, which are in order: slot `i` is the key of rank `i`.
+    /// Built bottom-up in O(n): as few leaves (then inner nodes) as can hold the keys,
+    /// filled evenly, so every node is at least half full.
+    pub(super) fn from_sorted(slots: &[Slot]) -> Tree {
+        let n = slots.len();
+        if n == 0 {
+            return Tree::new();
+        }
+        /// `count` items cut into `parts` runs of nearly equal length: the run `i`.
+        fn run(count: usize, parts: usize, i: usize) -> std::ops::Range<usize> {
+            count * i / parts..count * (i + 1) / parts
+        }
+        let leaves = n.div_ceil(LEAF_MAX);
+        let mut nodes = Vec::with_capacity(leaves + leaves.div_ceil(INNER_MAX / 2) * 2);
+        // Each node of the level being built: its id, its number of keys, and the slot of
+        // its last key (the separator that follows it in its parent).
+        let mut level: Vec<(NodeId, usize, usize)> = Vec::with_capacity(leaves);
+        for i in 0..leaves {
+            let keys = run(n, leaves, i);
+            let id = i as NodeId;
+            level.push((id, keys.len(), keys.end - 1));
+            nodes.push(Node::Leaf(Leaf {
+                keys: keys
+                    .map(|k| Key {
+                        score: slots[k].score,
+                        id: k as Id,
+                    })
+                    .collect(),
+                prev: if i == 0 { NIL } else { id - 1 },
+                next: if i + 1 == leaves { NIL } else { id + 1 },
+            }));
+        }
+        let mut height = 0;
+        while level.len() > 1 {
+            let parents = level.len().div_ceil(INNER_MAX);
+            let mut above = Vec::with_capacity(parents);
+            for i in 0..parents {
+                let children = &level[run(level.len(), parents, i)];
+                let Some(&(_, _, last)) = children.last() else {
+                    unreachable!("a run of at least INNER_MAX / 2 children");
+                };
+                let counts: Vec<usize> = children.iter().map(|c| c.1).collect();
+                above.push((nodes.len() as NodeId, counts.iter().sum(), last));
+                nodes.push(Node::Inner(Inner {
+                    seps: children[..children.len() - 1]
+                        .iter()
+                        .map(|&(_, _, k)| Sep {
+                            score: slots[k].score,
+                            member: slots[k].member.as_bytes().into(),
+                        })
+                        .collect(),
+                    children: children.iter().map(|c| c.0).collect(),
+                    counts,
+                }));
+            }
+            level = above;
+            height += 1;
+        }
+        Tree {
+            nodes,
+            free: Vec::new(),
+            root: level[0].0,
+            height,
+            first: 0,
+            last: (leaves - 1) as NodeId,
+            len: n,
+        }
+    }
+
     pub(super) fn leaf(&self, n: NodeId) -> &Leaf {
         match &self.nodes[n as usize] {
             Node::Leaf(l) => l,
