@@ -16,6 +16,7 @@ pub mod expire;
 pub mod functions;
 pub mod hashes;
 pub mod keys;
+pub mod lcs;
 pub mod lists;
 pub mod loading;
 pub mod memory;
@@ -29,6 +30,7 @@ pub mod pubsub;
 pub mod scripting;
 pub mod server;
 pub mod sets;
+pub mod sort;
 pub mod streams;
 pub mod strings;
 pub mod tracking;
@@ -160,7 +162,9 @@ impl Table {
     fn build() -> Table {
         let families: &[&'static [Command]] = &[
             strings::COMMANDS,
+            lcs::COMMANDS,
             keys::COMMANDS,
+            sort::COMMANDS,
             dump::COMMANDS,
             object::COMMANDS,
             memory::COMMANDS,

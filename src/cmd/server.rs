@@ -813,6 +813,7 @@ pub const COMMAND_SUBCOMMANDS: &[(&str, i32)] = &[
     ("info", -2),
     ("docs", -2),
     ("list", -2),
+    ("getkeys", -4),
     ("help", 2),
 ];
 
@@ -885,6 +886,7 @@ fn command(ctx: &mut Ctx, args: Args) {
                 ctx.out.bulk(c.name.as_bytes());
             }
         }
+        "getkeys" => getkeys(ctx, args),
         _ => {
             let lines = [
                 "COMMAND <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
@@ -898,11 +900,45 @@ fn command(ctx: &mut Ctx, args: Args) {
                 "    Return details about multiple commands.",
                 "DOCS [<command-name> ...]",
                 "    Return documentation details about multiple commands.",
+                "GETKEYS <full-command>",
+                "    Return the keys from a full Redis command.",
                 "HELP",
                 "    Print this help.",
             ];
             reply_help(ctx.out, &lines);
         }
+    }
+}
+
+/// COMMAND GETKEYS: the key arguments of the command given in full (Redis's
+/// getKeysSubcommandImpl), for the commands whose keys the server knows how to find.
+fn getkeys(ctx: &mut Ctx, args: Args) {
+    let tbl = table();
+    let Some(cmd) = tbl.lookup(args.get(2)).map(|id| tbl.get(id)) else {
+        ctx.error("ERR Invalid command specified");
+        return;
+    };
+    let full = args.tail(2);
+    let movable = matches!(
+        cmd.name,
+        "sort" | "sintercard" | "zintercard" | "xread" | "xreadgroup"
+    );
+    if cmd.keys.0 <= 0 && !movable {
+        ctx.error("ERR The command has no key arguments");
+        return;
+    }
+    if !super::arity_ok(cmd.arity, full.len()) {
+        ctx.error("ERR Invalid number of arguments specified for command");
+        return;
+    }
+    let keys = super::tracking::command_keys(cmd, full);
+    if keys.is_empty() {
+        ctx.error("ERR Invalid arguments specified for command");
+        return;
+    }
+    ctx.out.array(keys.len());
+    for k in keys {
+        ctx.out.bulk(k);
     }
 }
 

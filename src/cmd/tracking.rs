@@ -356,8 +356,11 @@ pub fn after_command(ctx: &mut Ctx, cmd: &Command, args: Args) {
 }
 
 /// The key arguments of a command, from its key positions (first, last, step), or from
-/// its `numkeys` argument for the commands that have one.
-fn command_keys<'a>(cmd: &Command, args: Args<'a>) -> Vec<&'a [u8]> {
+/// its `numkeys` argument for the commands that have one (also COMMAND GETKEYS's answer).
+pub(crate) fn command_keys<'a>(cmd: &Command, args: Args<'a>) -> Vec<&'a [u8]> {
+    if cmd.name == "sort" {
+        return super::sort::sort_keys(args);
+    }
     if cmd.name == "sintercard" || cmd.name == "zintercard" {
         let n = parse_i64(args.get(1)).unwrap_or(0).max(0) as usize;
         return args.iter().skip(2).take(n).collect();
