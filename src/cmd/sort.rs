@@ -214,19 +214,20 @@ fn parse_options<'a>(ctx: &mut Ctx, args: Args<'a>, readonly: bool) -> Option<Op
     Some(o)
 }
 
-/// The elements to sort, copied out of the key: one buffer, each element followed by a
-/// NUL byte (so `strcoll` can read it in place).
+/// Strings copied out of the keyspace (the elements to sort, or their BY values): one
+/// buffer, each string followed by a NUL byte (so `strcoll` can read it in place).
 #[derive(Default)]
 struct Arena {
     bytes: Vec<u8>,
-    /// Start and length of each element in `bytes`.
-    spans: Vec<(usize, usize)>,
+    /// Start, length, and length up to the first NUL (the C string) of each string.
+    spans: Vec<(usize, usize, usize)>,
 }
 
 impl Arena {
     #[inline]
     fn push(&mut self, b: &[u8]) {
-        self.spans.push((self.bytes.len(), b.len()));
+        let c_len = b.iter().position(|&c| c == 0).unwrap_or(b.len());
+        self.spans.push((self.bytes.len(), b.len(), c_len));
         self.bytes.extend_from_slice(b);
         self.bytes.push(0);
     }
@@ -238,15 +239,22 @@ impl Arena {
 
     #[inline]
     fn get(&self, i: u32) -> &[u8] {
-        let (s, l) = self.spans[i as usize];
+        let (s, l, _) = self.spans[i as usize];
         &self.bytes[s..s + l]
     }
 
-    /// The element with its terminating NUL.
+    /// The string as C sees it: up to its first NUL.
     #[inline]
     fn c_str(&self, i: u32) -> &[u8] {
-        let (s, l) = self.spans[i as usize];
-        &self.bytes[s..=s + l]
+        let (s, _, c) = self.spans[i as usize];
+        &self.bytes[s..s + c]
+    }
+
+    /// The string as C sees it, with its terminating NUL.
+    #[inline]
+    fn c_str_nul(&self, i: u32) -> &[u8] {
+        let (s, _, c) = self.spans[i as usize];
+        &self.bytes[s..=s + c]
     }
 
     fn len(&self) -> usize {
@@ -254,16 +262,92 @@ impl Arena {
     }
 }
 
-/// C's `strcoll` of two NUL-terminated strings (each ends at its first NUL).
-#[inline]
-fn collate(a: &[u8], b: &[u8]) -> Ordering {
-    if BYTEWISE_COLLATION.load(std::sync::atomic::Ordering::Relaxed) {
-        let end = |s: &[u8]| s.iter().position(|&c| c == 0).unwrap_or(s.len());
-        return a[..end(a)].cmp(&b[..end(b)]);
+/// How ALPHA compares strings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum StrOrder {
+    /// Redis's compareStringObjects (with STORE): memcmp, then the shorter first.
+    Binary,
+    /// strcoll in a locale where it is strcmp: the bytes up to the first NUL.
+    CBytes,
+    /// strcoll in another locale.
+    Locale,
+}
+
+impl StrOrder {
+    fn current(store: bool) -> StrOrder {
+        if store {
+            StrOrder::Binary
+        } else if BYTEWISE_COLLATION.load(std::sync::atomic::Ordering::Relaxed) {
+            StrOrder::CBytes
+        } else {
+            StrOrder::Locale
+        }
     }
-    // SAFETY: both slices end with a NUL byte (Arena::c_str), so strcoll stays inside them.
-    let r = unsafe { libc::strcoll(a.as_ptr().cast(), b.as_ptr().cast()) };
-    r.cmp(&0)
+}
+
+/// A string to sort by: string `val` of an arena (MISSING: a BY value that is not there,
+/// first of all) for element `elem`, with its first 8 compared bytes as a big-endian
+/// number, so that most comparisons need not read the arena.
+#[derive(Debug, Clone, Copy)]
+struct StrKey {
+    prefix: u64,
+    val: u32,
+    elem: u32,
+}
+
+impl StrKey {
+    const MISSING: u32 = u32::MAX;
+
+    fn new(arena: &Arena, val: Option<u32>, elem: u32, order: StrOrder) -> StrKey {
+        let Some(val) = val else {
+            return StrKey {
+                prefix: 0,
+                val: StrKey::MISSING,
+                elem,
+            };
+        };
+        let bytes = match order {
+            StrOrder::Binary => arena.get(val),
+            StrOrder::CBytes => arena.c_str(val),
+            StrOrder::Locale => &[],
+        };
+        // Zero padding orders as a shorter string does: where two padded prefixes differ,
+        // the strings differ the same way.
+        let mut head = [0u8; 8];
+        let n = bytes.len().min(8);
+        head[..n].copy_from_slice(&bytes[..n]);
+        StrKey {
+            prefix: u64::from_be_bytes(head),
+            val,
+            elem,
+        }
+    }
+
+    #[inline]
+    fn cmp(&self, other: &StrKey, arena: &Arena, order: StrOrder) -> Ordering {
+        match (self.val == StrKey::MISSING, other.val == StrKey::MISSING) {
+            (true, true) => return Ordering::Equal,
+            (true, false) => return Ordering::Less,
+            (false, true) => return Ordering::Greater,
+            (false, false) => {}
+        }
+        match order {
+            StrOrder::Binary => self
+                .prefix
+                .cmp(&other.prefix)
+                .then_with(|| arena.get(self.val).cmp(arena.get(other.val))),
+            StrOrder::CBytes => self
+                .prefix
+                .cmp(&other.prefix)
+                .then_with(|| arena.c_str(self.val).cmp(arena.c_str(other.val))),
+            StrOrder::Locale => {
+                let (a, b) = (arena.c_str_nul(self.val), arena.c_str_nul(other.val));
+                // SAFETY: both slices end with a NUL byte, so strcoll stays inside them.
+                let r = unsafe { libc::strcoll(a.as_ptr().cast(), b.as_ptr().cast()) };
+                r.cmp(&0)
+            }
+        }
+    }
 }
 
 /// A score as SORT reads it: C's `strtod` of the whole string (a NUL byte ends it), with
@@ -291,6 +375,18 @@ fn score_of(b: &[u8], cbuf: &mut Vec<u8>) -> Option<f64> {
         (v, *end, *libc::__errno_location() == libc::ERANGE)
     };
     (rest == 0 && !erange && !v.is_nan()).then_some(v)
+}
+
+/// A score (not NaN) as an integer that orders as the scores do, -0 and 0 equal: the
+/// sign bit flipped for positive numbers, every bit for negative ones.
+#[inline]
+fn score_key(v: f64) -> u64 {
+    let bits = (v + 0.0).to_bits();
+    if bits >> 63 == 1 {
+        !bits
+    } else {
+        bits | 1 << 63
+    }
 }
 
 /// Finds the value `pat` names for `elem` (Redis's `lookupKeyByPattern`, a read lookup of
@@ -454,49 +550,35 @@ fn sort_generic(ctx: &mut Ctx, args: Args, readonly: bool) {
         let partial =
             (o.by.is_some() && (start != 0 || end != n as i64 - 1)).then_some((start, end));
         let by = o.by.map(Pattern::parse);
-        let (desc, binary) = (o.desc, o.store.is_some());
+        let desc = o.desc;
         let dir = |c: Ordering| if desc { c.reverse() } else { c };
         if o.alpha {
-            match by {
-                None => {
-                    let cmp = |a: &u32, b: &u32| {
-                        dir(if binary {
-                            items.get(*a).cmp(items.get(*b))
-                        } else {
-                            collate(items.c_str(*a), items.c_str(*b))
-                        })
-                    };
-                    arrange(&mut order, partial, cmp);
-                }
-                Some(pat) => {
-                    // The BY values, copied; None when missing.
-                    let mut values = Arena::default();
-                    let mut keyed: Vec<(Option<u32>, u32)> = Vec::with_capacity(n);
-                    for i in 0..n as u32 {
+            let sorder = StrOrder::current(o.store.is_some());
+            // The elements themselves, or their BY values (copied; None when missing).
+            let mut values = Arena::default();
+            let mut keyed: Vec<StrKey> = Vec::with_capacity(n);
+            for i in 0..n as u32 {
+                let k = match by {
+                    None => StrKey::new(&items, Some(i), i, sorder),
+                    Some(pat) => {
                         let v = with_value(ctx, pat, items.get(i), &mut keybuf, |v, _| {
                             v.map(|v| {
                                 values.push(v);
                                 values.len() as u32 - 1
                             })
                         });
-                        keyed.push((v, i));
+                        StrKey::new(&values, v, i, sorder)
                     }
-                    let cmp = |a: &(Option<u32>, u32), b: &(Option<u32>, u32)| {
-                        dir(match (a.0, b.0) {
-                            (None, None) => Ordering::Equal,
-                            (None, Some(_)) => Ordering::Less,
-                            (Some(_), None) => Ordering::Greater,
-                            (Some(x), Some(y)) if binary => values.get(x).cmp(values.get(y)),
-                            (Some(x), Some(y)) => collate(values.c_str(x), values.c_str(y)),
-                        })
-                    };
-                    arrange(&mut keyed, partial, cmp);
-                    order = keyed.into_iter().map(|(_, i)| i).collect();
-                }
+                };
+                keyed.push(k);
             }
+            let arena = if by.is_some() { &values } else { &items };
+            arrange(&mut keyed, partial, |a, b| dir(a.cmp(b, arena, sorder)));
+            order = keyed.into_iter().map(|k| k.elem).collect();
         } else {
             let mut cbuf = Vec::new();
-            let mut scored: Vec<(f64, u32)> = Vec::with_capacity(n);
+            // Scores as integers in the same order (see `score_key`), with the element.
+            let mut scored: Vec<(u64, u32)> = Vec::with_capacity(n);
             for i in 0..n as u32 {
                 let score = match by {
                     None => score_of(items.get(i), &mut cbuf),
@@ -505,17 +587,15 @@ fn sort_generic(ctx: &mut Ctx, args: Args, readonly: bool) {
                     }),
                 };
                 bad_score |= score.is_none();
-                scored.push((score.unwrap_or(0.0), i));
+                scored.push((score_key(score.unwrap_or(0.0)), i));
             }
             if !bad_score {
-                let cmp = |a: &(f64, u32), b: &(f64, u32)| {
-                    dir(if a.0 > b.0 {
-                        Ordering::Greater
-                    } else if a.0 < b.0 {
-                        Ordering::Less
-                    } else {
-                        items.get(a.1).cmp(items.get(b.1))
-                    })
+                // Equal scores: the elements' bytes decide (Redis's compareStringObjects).
+                let cmp = |a: &(u64, u32), b: &(u64, u32)| {
+                    dir(a
+                        .0
+                        .cmp(&b.0)
+                        .then_with(|| items.get(a.1).cmp(items.get(b.1))))
                 };
                 arrange(&mut scored, partial, cmp);
                 order = scored.into_iter().map(|(_, i)| i).collect();
@@ -820,6 +900,33 @@ mod tests {
     }
 
     #[test]
+    fn score_keys_order_as_scores() {
+        let v = [
+            f64::NEG_INFINITY,
+            -1e300,
+            -2.5,
+            -1.0,
+            -f64::MIN_POSITIVE,
+            -0.0,
+            0.0,
+            f64::MIN_POSITIVE,
+            1.0,
+            2.5,
+            1e300,
+            f64::INFINITY,
+        ];
+        for a in v {
+            for b in v {
+                assert_eq!(
+                    score_key(a).cmp(&score_key(b)),
+                    a.partial_cmp(&b).unwrap(),
+                    "{a} {b}"
+                );
+            }
+        }
+    }
+
+    #[test]
     fn sort_keys_like_redis() {
         let check = |s: &str, want: &[&str]| {
             let mut spans = Vec::new();
@@ -843,6 +950,51 @@ mod tests {
         check("sort abc by store", &["abc"]);
         check("sort abc limit 0 1 store x get y", &["abc", "x"]);
         check("sort abc store", &["abc"]);
+    }
+
+    #[test]
+    fn string_keys_order_as_their_comparisons() {
+        let mut seed = 11u64;
+        let mut next = || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        };
+        let mut arena = Arena::default();
+        for _ in 0..300 {
+            let n = (next() % 12) as usize;
+            let s: Vec<u8> = (0..n)
+                .map(|_| [0u8, 1, b'a', b'b', 0xff][(next() % 5) as usize])
+                .collect();
+            arena.push(&s);
+        }
+        let cut = |s: &[u8]| s[..s.iter().position(|&c| c == 0).unwrap_or(s.len())].to_vec();
+        for order in [StrOrder::Binary, StrOrder::CBytes] {
+            let keys: Vec<StrKey> = (0..arena.len() as u32)
+                .map(|i| StrKey::new(&arena, Some(i), i, order))
+                .collect();
+            for a in &keys {
+                for b in &keys {
+                    let (x, y) = (arena.get(a.val), arena.get(b.val));
+                    let want = match order {
+                        StrOrder::Binary => x.cmp(y),
+                        _ => cut(x).cmp(&cut(y)),
+                    };
+                    assert_eq!(a.cmp(b, &arena, order), want, "{x:?} {y:?} {order:?}");
+                }
+            }
+        }
+        let missing = StrKey::new(&arena, None, 0, StrOrder::Binary);
+        let present = StrKey::new(&arena, Some(0), 0, StrOrder::Binary);
+        assert_eq!(
+            missing.cmp(&missing, &arena, StrOrder::Binary),
+            Ordering::Equal
+        );
+        assert_eq!(
+            missing.cmp(&present, &arena, StrOrder::Binary),
+            Ordering::Less
+        );
     }
 
     #[test]
