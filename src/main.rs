@@ -13,6 +13,8 @@ static ALLOC: rust_keyval::alloc::CountingAlloc = rust_keyval::alloc::CountingAl
 
 fn main() -> ExitCode {
     let config = Config::parse();
+    // Redis's setlocale(LC_COLLATE, ""): SORT ... ALPHA collates in the environment's locale.
+    rust_keyval::cmd::sort::init_collation();
     rust_keyval::logging::init(config.log_level);
     let metrics = config.metrics_bind;
     let metrics_limits = Limits {

@@ -20,6 +20,7 @@ pub mod geo;
 pub mod hashes;
 pub mod keys;
 pub mod latency;
+pub mod lcs;
 pub mod lists;
 pub mod loading;
 pub mod memory;
@@ -34,6 +35,7 @@ pub mod scripting;
 pub mod server;
 pub mod sets;
 pub mod slowlog;
+pub mod sort;
 pub mod streams;
 pub mod strings;
 pub mod tracking;
@@ -166,7 +168,9 @@ impl Table {
     fn build() -> Table {
         let families: &[&'static [Command]] = &[
             strings::COMMANDS,
+            lcs::COMMANDS,
             keys::COMMANDS,
+            sort::COMMANDS,
             dump::COMMANDS,
             object::COMMANDS,
             memory::COMMANDS,

@@ -358,6 +358,9 @@ pub fn after_command(ctx: &mut Ctx, cmd: &Command, args: Args) {
 /// The key arguments of a command, from its key positions (first, last, step), or from
 /// its `numkeys` argument for the commands that have one.
 fn command_keys<'a>(cmd: &Command, args: Args<'a>) -> Vec<&'a [u8]> {
+    if cmd.name == "sort" {
+        return super::sort::sort_keys(args);
+    }
     if matches!(
         cmd.name,
         "sintercard" | "zintercard" | "zunion" | "zinter" | "zdiff"
