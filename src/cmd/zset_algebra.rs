@@ -360,6 +360,8 @@ fn generic(ctx: &mut Ctx, args: Args, name: &str, op: Op, output: Output) {
         // Smallest first; equal sizes keep their order (glibc's qsort is a merge sort).
         inputs.sort_by_key(|i| i.src.len());
     }
+    // Text of the integers of sets: one buffer per input walked (a union walks them all,
+    // the others only the first).
     let mut ints = vec![Vec::new(); if op == Op::Union { numkeys } else { 1 }];
     let mut items = match op {
         Op::Union => union(&inputs, &mut ints, agg),
