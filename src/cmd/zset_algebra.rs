@@ -384,7 +384,6 @@ fn generic(ctx: &mut Ctx, args: Args, name: &str, op: Op, output: Output) {
     match output {
         Output::Store(dst) => {
             let z = ZSet::from_sorted(&items, &limits);
-            drop(items);
             let event = match op {
                 Op::Union => "zunionstore",
                 Op::Inter => "zinterstore",

@@ -1071,7 +1071,7 @@ fn zrandmember(ctx: &mut Ctx, args: Args) {
         };
         if count == i64::MIN {
             // Redis parses the count within [-LONG_MAX, LONG_MAX].
-            ctx.error("ERR value is out of range, value must between -9223372036854775807 and 9223372036854775807");
+            ctx.error(err::COUNT_RANGE);
             return;
         }
         let withscores = args.len() == 4 && args.get(3).eq_ignore_ascii_case(b"withscores");
