@@ -357,12 +357,7 @@ fn hrandfield(ctx: &mut Ctx, args: Args) {
         // Redis reads the count in [-i64::MAX, i64::MAX].
         let count = match parse_i64(args.get(2)) {
             None => return ctx.error(err::NOT_INTEGER),
-            Some(i64::MIN) => {
-                return ctx.error(
-                    "ERR value is out of range, value must between -9223372036854775807 and \
-                     9223372036854775807",
-                );
-            }
+            Some(i64::MIN) => return ctx.error(err::COUNT_RANGE),
             Some(c) => c,
         };
         if args.len() > 4 || (args.len() == 4 && !args.get(3).eq_ignore_ascii_case(b"withvalues")) {

@@ -74,6 +74,9 @@ pub mod err {
     pub const NOAUTH: &str = "NOAUTH Authentication required.";
     /// Strings may not grow past proto-max-bulk-len.
     pub const TOO_BIG: &str = "ERR string exceeds maximum allowed size (proto-max-bulk-len)";
+    /// A count of SRANDMEMBER, HRANDFIELD or ZRANDMEMBER that is `i64::MIN` (Redis reads
+    /// them within [-LONG_MAX, LONG_MAX]).
+    pub const COUNT_RANGE: &str = "ERR value is out of range, value must between -9223372036854775807 and 9223372036854775807";
 }
 
 /// Command flags (a subset of Redis's), reported by COMMAND INFO.

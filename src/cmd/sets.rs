@@ -331,7 +331,7 @@ fn srandmember_count(ctx: &mut Ctx, args: Args) {
     };
     if count == i64::MIN {
         // Redis parses the count within [-LONG_MAX, LONG_MAX].
-        ctx.error("ERR value is out of range, value must between -9223372036854775807 and 9223372036854775807");
+        ctx.error(err::COUNT_RANGE);
         return;
     }
     let mut seed = ctx.store.random() | 1;

@@ -16,7 +16,7 @@
 use hashbrown::HashTable;
 
 use super::flags::{DENYOOM, READONLY, WRITE};
-use super::zsets::{parse_score, reply_score, store_zset};
+use super::zsets::{parse_score, reply_members, store_zset};
 use super::{Command, Ctx, err};
 use crate::resp::{Args, format_i64, parse_i64};
 use crate::store::set::Member;
@@ -360,6 +360,8 @@ fn generic(ctx: &mut Ctx, args: Args, name: &str, op: Op, output: Output) {
         // Smallest first; equal sizes keep their order (glibc's qsort is a merge sort).
         inputs.sort_by_key(|i| i.src.len());
     }
+    // Text of the integers of sets: one buffer per input walked (a union walks them all,
+    // the others only the first).
     let mut ints = vec![Vec::new(); if op == Op::Union { numkeys } else { 1 }];
     let mut items = match op {
         Op::Union => union(&inputs, &mut ints, agg),
@@ -382,7 +384,6 @@ fn generic(ctx: &mut Ctx, args: Args, name: &str, op: Op, output: Output) {
     match output {
         Output::Store(dst) => {
             let z = ZSet::from_sorted(&items, &limits);
-            drop(items);
             let event = match op {
                 Op::Union => "zunionstore",
                 Op::Inter => "zinterstore",
@@ -390,24 +391,7 @@ fn generic(ctx: &mut Ctx, args: Args, name: &str, op: Op, output: Output) {
             };
             store_zset(ctx, dst, z, event);
         }
-        Output::Reply | Output::Count => {
-            let out = &mut *ctx.out;
-            let nested = withscores && out.is_resp3();
-            out.array(if withscores && !nested {
-                2 * items.len()
-            } else {
-                items.len()
-            });
-            for (m, s) in items {
-                if nested {
-                    out.array(2);
-                }
-                out.bulk(m);
-                if withscores {
-                    reply_score(out, s);
-                }
-            }
-        }
+        Output::Reply | Output::Count => reply_members(ctx.out, items.into_iter(), withscores),
     }
 }
 

@@ -872,9 +872,18 @@ fn limit_ranks(start: usize, end: usize, offset: i64, limit: i64, rev: bool) -> 
 }
 
 /// Replies with the members of ranks `[lo, hi)` (descending with `rev`), with their scores
-/// when asked: RESP2 flattens pairs into one array, RESP3 nests each pair.
+/// when asked.
 fn reply_range(out: &mut Reply, z: &ZSet, lo: usize, hi: usize, rev: bool, withscores: bool) {
-    let items = z.range(lo, hi, rev);
+    reply_members(out, z.range(lo, hi, rev), withscores);
+}
+
+/// Replies with `items` in order, with their scores when asked: RESP2 flattens pairs into
+/// one array, RESP3 nests each pair.
+pub(super) fn reply_members<'a>(
+    out: &mut Reply,
+    items: impl ExactSizeIterator<Item = (&'a [u8], f64)>,
+    withscores: bool,
+) {
     let n = items.len();
     let nested = withscores && out.is_resp3();
     out.array(if withscores && !nested { 2 * n } else { n });
@@ -1071,7 +1080,7 @@ fn zrandmember(ctx: &mut Ctx, args: Args) {
         };
         if count == i64::MIN {
             // Redis parses the count within [-LONG_MAX, LONG_MAX].
-            ctx.error("ERR value is out of range, value must between -9223372036854775807 and 9223372036854775807");
+            ctx.error(err::COUNT_RANGE);
             return;
         }
         let withscores = args.len() == 4 && args.get(3).eq_ignore_ascii_case(b"withscores");
