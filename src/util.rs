@@ -202,6 +202,38 @@ fn trim_zeros(d: &[u8]) -> &[u8] {
     &d[..end]
 }
 
+/// A fixed buffer that `write!` formats into without allocating.
+pub struct StackBuf<const N: usize> {
+    pub buf: [u8; N],
+    pub len: usize,
+}
+
+impl<const N: usize> StackBuf<N> {
+    /// An empty buffer.
+    pub fn new() -> Self {
+        StackBuf {
+            buf: [0; N],
+            len: 0,
+        }
+    }
+}
+
+impl<const N: usize> Default for StackBuf<N> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<const N: usize> std::fmt::Write for StackBuf<N> {
+    fn write_str(&mut self, s: &str) -> std::fmt::Result {
+        let end = self.len + s.len();
+        let dst = self.buf.get_mut(self.len..end).ok_or(std::fmt::Error)?;
+        dst.copy_from_slice(s.as_bytes());
+        self.len = end;
+        Ok(())
+    }
+}
+
 /// Parses a double argument as Redis's `getDoubleFromObject` / `string2d`: the whole
 /// string must be a number (no spaces), `inf`/`-inf`/`+inf` are accepted, NaN is not.
 pub fn parse_f64(s: &[u8]) -> Option<f64> {

@@ -385,11 +385,8 @@ fn reload(ctx: &mut Ctx, args: Args) {
         return;
     }
     if flush {
-        let old: Vec<_> = (0..ctx.store.len())
-            .map(|i| ctx.store.db(i).clear())
-            .collect();
-        crate::store::lazyfree::free_uncounted(old);
-        super::tracking::invalidate_all(ctx);
+        // Redis's emptyData: in the foreground.
+        super::keys::empty_all(ctx, false);
     }
     let path = super::persistence::target(ctx.shared).path;
     let loaded = std::fs::read(&path)

@@ -187,30 +187,11 @@ fn reply_distance(out: &mut Reply, d: f64) {
     out.bulk(fmt_distance(d, &mut buf));
 }
 
-/// A fixed buffer that `write!` formats into.
-struct StackBuf {
-    buf: [u8; 64],
-    len: usize,
-}
-
-impl std::fmt::Write for StackBuf {
-    fn write_str(&mut self, s: &str) -> std::fmt::Result {
-        let end = self.len + s.len();
-        let dst = self.buf.get_mut(self.len..end).ok_or(std::fmt::Error)?;
-        dst.copy_from_slice(s.as_bytes());
-        self.len = end;
-        Ok(())
-    }
-}
-
 /// Replies with a coordinate as Redis's `addReplyHumanLongDouble`: `%.17Lf` without
 /// trailing zeros (nor a trailing dot, and `-0` as `0`); a RESP2 bulk string or a RESP3
 /// double.
 fn reply_coord(out: &mut Reply, v: f64) {
-    let mut s = StackBuf {
-        buf: [0; 64],
-        len: 0,
-    };
+    let mut s = crate::util::StackBuf::<64>::new();
     s.buf[0] = b',';
     s.len = 1;
     if v.is_infinite() {
@@ -727,118 +708,12 @@ fn merge_sort(v: &mut [Point], desc: bool) {
     sort(v, &mut tmp, desc);
 }
 
-/// Redis's `pqsort`: Bentley & McIlroy's quicksort that only sorts the parts holding
-/// elements `lrange..=rrange`. Used for COUNT; its order of equal distances is its own.
+/// Redis's `pqsort` (see [`super::pqsort`]): only the parts holding elements
+/// `lrange..=rrange` are sorted. Used for COUNT; its order of equal distances is its own.
 fn partial_sort(v: &mut [Point], desc: bool, lrange: usize, rrange: usize) {
-    let cmp = |v: &[Point], a: usize, b: usize| compare(&v[a], &v[b], desc);
-    let med3 = |v: &[Point], a: usize, b: usize, c: usize| {
-        if cmp(v, a, b) < 0 {
-            if cmp(v, b, c) < 0 {
-                b
-            } else if cmp(v, a, c) < 0 {
-                c
-            } else {
-                a
-            }
-        } else if cmp(v, b, c) > 0 {
-            b
-        } else if cmp(v, a, c) < 0 {
-            a
-        } else {
-            c
-        }
-    };
-    let vecswap = |v: &mut [Point], a: usize, b: usize, n: usize| {
-        for k in 0..n {
-            v.swap(a + k, b + k);
-        }
-    };
-    // Whether the elements [lo, lo + n) hold none of the wanted range.
-    let outside = |lo: usize, n: usize| {
-        (lrange < lo && rrange < lo) || (lrange >= lo + n && rrange >= lo + n)
-    };
-    let mut stack = vec![(0usize, v.len())];
-    while let Some((mut lo, mut n)) = stack.pop() {
-        loop {
-            if n < 7 {
-                for m in lo + 1..lo + n {
-                    let mut l = m;
-                    while l > lo && cmp(v, l - 1, l) > 0 {
-                        v.swap(l, l - 1);
-                        l -= 1;
-                    }
-                }
-                break;
-            }
-            let mut pm = lo + n / 2;
-            if n > 7 {
-                let mut pl = lo;
-                let mut pn = lo + n - 1;
-                if n > 40 {
-                    let d = n / 8;
-                    pl = med3(v, pl, pl + d, pl + 2 * d);
-                    pm = med3(v, pm - d, pm, pm + d);
-                    pn = med3(v, pn - 2 * d, pn - d, pn);
-                }
-                pm = med3(v, pl, pm, pn);
-            }
-            v.swap(lo, pm);
-            let (mut pa, mut pb) = (lo + 1, lo + 1);
-            let (mut pc, mut pd) = (lo + n - 1, lo + n - 1);
-            loop {
-                while pb <= pc {
-                    let r = cmp(v, pb, lo);
-                    if r > 0 {
-                        break;
-                    }
-                    if r == 0 {
-                        v.swap(pa, pb);
-                        pa += 1;
-                    }
-                    pb += 1;
-                }
-                while pb <= pc {
-                    let r = cmp(v, pc, lo);
-                    if r < 0 {
-                        break;
-                    }
-                    if r == 0 {
-                        v.swap(pc, pd);
-                        pd -= 1;
-                    }
-                    pc -= 1;
-                }
-                if pb > pc {
-                    break;
-                }
-                v.swap(pb, pc);
-                pb += 1;
-                pc -= 1;
-            }
-            let pn = lo + n;
-            let r = (pa - lo).min(pb - pa);
-            vecswap(v, lo, pb - r, r);
-            let r = (pd - pc).min(pn - pd - 1);
-            vecswap(v, pb, pn - r, r);
-            // The left part is sorted first (C recurses into it), then the right one.
-            let left = pb - pa;
-            let right = pd - pc;
-            let right_lo = pn - right;
-            let do_right = right > 1 && !outside(right_lo, right);
-            if left > 1 && !outside(lo, left) {
-                if do_right {
-                    stack.push((right_lo, right));
-                }
-                n = left;
-                continue;
-            }
-            if do_right {
-                (lo, n) = (right_lo, right);
-                continue;
-            }
-            break;
-        }
-    }
+    super::pqsort::pqsort(v, lrange as i64, rrange as i64, &mut |a, b| {
+        compare(a, b, desc).cmp(&0)
+    });
 }
 
 /// What a search leaves to do once the source set is no longer borrowed.

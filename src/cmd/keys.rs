@@ -424,13 +424,19 @@ fn flushall(ctx: &mut Ctx, args: Args) {
     let Some(background) = flush_mode(ctx, args) else {
         return;
     };
+    empty_all(ctx, background);
+    ctx.force_propagate();
+    ctx.out.ok();
+}
+
+/// Empties every database (FLUSHALL, DEBUG RELOAD): the old tables are freed here or on
+/// the lazyfree thread, and tracking clients are told everything changed.
+pub fn empty_all(ctx: &mut Ctx, background: bool) {
     let old: Vec<_> = (0..ctx.store.len())
         .map(|i| ctx.store.db(i).clear())
         .collect();
     release(old, background);
     super::tracking::invalidate_all(ctx);
-    ctx.force_propagate();
-    ctx.out.ok();
 }
 
 #[cfg(test)]

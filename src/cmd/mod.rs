@@ -29,6 +29,7 @@ pub mod notify;
 pub mod object;
 pub mod pause;
 pub mod persistence;
+pub mod pqsort;
 pub mod propagate;
 pub mod pubsub;
 pub mod scripting;

@@ -187,6 +187,9 @@ pub fn record_unblocked(
 ) {
     let s = &shared.params.settings;
     let limits = (s.slowlog_slower_than_us, s.slowlog_max_len);
+    if limits.0 < 0 || ns / 1000 < limits.0 as u64 {
+        return;
+    }
     let args: Vec<&[u8]> = blocked.args.iter().map(|a| &a[..]).collect();
     shared
         .slowlog

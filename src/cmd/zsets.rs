@@ -292,22 +292,6 @@ fn d2string(v: f64) -> Vec<u8> {
     fmt_double(v).into_bytes()
 }
 
-/// A fixed buffer that `write!` can format into without allocating.
-struct StackBuf {
-    buf: [u8; 48],
-    len: usize,
-}
-
-impl std::fmt::Write for StackBuf {
-    fn write_str(&mut self, s: &str) -> std::fmt::Result {
-        let end = self.len + s.len();
-        let dst = self.buf.get_mut(self.len..end).ok_or(std::fmt::Error)?;
-        dst.copy_from_slice(s.as_bytes());
-        self.len = end;
-        Ok(())
-    }
-}
-
 /// Formats `v` as C's `printf("%.17g")` (Redis 7.0's double replies; `inf`, `-inf`, `-0`)
 /// into `buf` and returns the text. The same output as `util::fmt_double`, without its heap
 /// allocations: scores are formatted once per element of every WITHSCORES reply.
@@ -329,10 +313,7 @@ fn fmt_score(v: f64, buf: &mut [u8; 32]) -> &[u8] {
         put(buf, digits)
     } else {
         // 17 significant digits, correctly rounded: [-]d.dddddddddddddddde<exp>.
-        let mut sci = StackBuf {
-            buf: [0; 48],
-            len: 0,
-        };
+        let mut sci = crate::util::StackBuf::<48>::new();
         if std::fmt::Write::write_fmt(&mut sci, format_args!("{v:.16e}")).is_err() {
             return &buf[..0];
         }
