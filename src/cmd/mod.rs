@@ -15,6 +15,7 @@ pub mod dump;
 pub mod expire;
 pub mod functions;
 pub mod hashes;
+pub mod hyperloglog;
 pub mod keys;
 pub mod lists;
 pub mod loading;
@@ -182,6 +183,7 @@ impl Table {
             scripting::COMMANDS,
             functions::COMMANDS,
             bitops::COMMANDS,
+            hyperloglog::COMMANDS,
         ];
         let commands: Vec<&'static Command> = families.iter().flat_map(|f| f.iter()).collect();
         let mut by_name = HashMap::with_hasher(ahash::RandomState::new());

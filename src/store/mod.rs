@@ -4,6 +4,7 @@ pub mod bytes;
 pub mod db;
 pub mod evict;
 pub mod hash;
+pub mod hll;
 pub mod keybytes;
 pub mod lazyfree;
 pub mod list;
