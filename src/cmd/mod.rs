@@ -18,6 +18,7 @@ pub mod expire;
 pub mod functions;
 pub mod geo;
 pub mod hashes;
+pub mod hyperloglog;
 pub mod keys;
 pub mod latency;
 pub mod lcs;
@@ -201,6 +202,7 @@ impl Table {
             slowlog::COMMANDS,
             latency::COMMANDS,
             debug::COMMANDS,
+            hyperloglog::COMMANDS,
         ];
         let commands: Vec<&'static Command> = families.iter().flat_map(|f| f.iter()).collect();
         let mut by_name = HashMap::with_hasher(ahash::RandomState::new());

@@ -245,6 +245,8 @@ pub struct Settings {
     pub tracking_table_max_keys: u64,
     /// A script running longer (ms) makes the server answer others with -BUSY (0 = never).
     pub busy_reply_threshold_ms: u64,
+    /// Largest sparse HyperLogLog, bytes, header included (`hll-sparse-max-bytes`).
+    pub hll_sparse_max_bytes: u64,
     /// Stream node limits (`stream-node-max-bytes`, `stream-node-max-entries`).
     pub stream_node_limits: crate::store::stream::NodeLimits,
     /// When collections change encoding (`*-max-listpack-*`, `set-max-intset-entries`).
@@ -456,6 +458,7 @@ impl Params {
                 notify_keyspace_events: 0,
                 tracking_table_max_keys: 1_000_000,
                 busy_reply_threshold_ms: 5000,
+                hll_sparse_max_bytes: 3000,
                 stream_node_limits: Default::default(),
                 limits: crate::store::Limits::default(),
                 lazyfree: Default::default(),
@@ -886,6 +889,7 @@ impl Params {
             notify_keyspace_events: events,
             tracking_table_max_keys: self.num_value("tracking-table-max-keys").max(0) as u64,
             busy_reply_threshold_ms: self.num_value("busy-reply-threshold").max(0) as u64,
+            hll_sparse_max_bytes: self.num_value("hll-sparse-max-bytes").max(0) as u64,
             stream_node_limits: crate::store::stream::NodeLimits {
                 max_bytes: self.num_value("stream-node-max-bytes").max(0) as u64,
                 max_entries: self.num_value("stream-node-max-entries").max(0) as u64,

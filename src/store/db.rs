@@ -848,6 +848,14 @@ impl Db {
         self.watch.touch(key);
     }
 
+    /// Counts `n` changes that signal nobody (Redis's `server.dirty += n` without
+    /// signalModifiedKey: PFADD's extra registers, PFDEBUG's conversions): the save points
+    /// and the append-only file see them.
+    #[inline]
+    pub fn count_changes(&mut self, n: u64) {
+        self.changes += n;
+    }
+
     /// Records changed keys for client-side caching, or stops.
     pub fn set_tracking(&mut self, on: bool) {
         self.watch.track = on;

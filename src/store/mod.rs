@@ -5,6 +5,7 @@ pub mod db;
 pub mod evict;
 pub mod geohash;
 pub mod hash;
+pub mod hll;
 pub mod keybytes;
 pub mod lazyfree;
 pub mod list;

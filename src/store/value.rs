@@ -7,6 +7,7 @@ use super::hash::Hash;
 use super::list::List;
 use super::set::Set;
 use super::stream::Stream;
+use super::thin::ThinBuf;
 use super::zset::ZSet;
 use crate::resp::{format_i64, parse_i64};
 
@@ -15,7 +16,6 @@ pub const STR_INLINE: usize = 22;
 
 /// A string value, 24 bytes whatever its form (a test checks it), so that a whole entry
 /// (key, value, TTL pointer) fits a 64-byte allocation.
-#[derive(Clone)]
 pub enum Str {
     /// A string that is the canonical decimal form of this integer.
     Int(i64),
@@ -31,6 +31,12 @@ pub enum Str {
     /// A string that grows in place (APPEND, SETRANGE): a `Vec` with spare capacity, so
     /// repeated appends are amortised O(1).
     Growable(Box<Vec<u8>>),
+    /// A string that a command edits in place in a format of its own, a few bytes at a time
+    /// (a HyperLogLog's sparse form): one allocation behind a thin pointer, grown in
+    /// [`ThinBuf`]'s steps. Redis's `raw`. The byte is what Redis's string holds right after
+    /// its end (its terminator, normally 0), which a HyperLogLog edit can leave non-zero
+    /// and a later read of a corrupted HyperLogLog sees (see `store/hll.rs`).
+    Packed(ThinBuf, u8),
 }
 
 impl Str {
@@ -57,6 +63,16 @@ impl Str {
             }
         } else {
             Str::Exact(bytes.into())
+        }
+    }
+
+    /// A string owning `bytes` (no copy), never the integer form, held in exactly its size
+    /// (a dense HyperLogLog).
+    pub fn from_boxed(bytes: Box<[u8]>) -> Str {
+        if bytes.len() <= STR_INLINE {
+            Str::raw(&bytes)
+        } else {
+            Str::Exact(bytes)
         }
     }
 
@@ -99,6 +115,7 @@ impl Str {
             Str::Inline { len, buf } => &buf[..usize::from(*len)],
             Str::Exact(b) => b,
             Str::Growable(v) => v,
+            Str::Packed(b, _) => b.as_slice(),
         }
     }
 
@@ -110,6 +127,35 @@ impl Str {
             Str::Inline { len, buf } => Some(&buf[..usize::from(*len)]),
             Str::Exact(b) => Some(b),
             Str::Growable(v) => Some(v),
+            Str::Packed(b, _) => Some(b.as_slice()),
+        }
+    }
+
+    /// The bytes of a string that is not in integer form, writable in place (same length).
+    pub fn raw_bytes_mut(&mut self) -> Option<&mut [u8]> {
+        match self {
+            Str::Int(_) => None,
+            Str::Inline { len, buf } => Some(&mut buf[..usize::from(*len)]),
+            Str::Exact(b) => Some(b),
+            Str::Growable(v) => Some(v),
+            Str::Packed(b, _) => Some(b.as_mut_slice()),
+        }
+    }
+
+    /// The string as a [`ThinBuf`] to edit in place (and the byte past its end), converting
+    /// other forms once (a copy); None for the integer form and for strings too long for
+    /// one ([`super::thin::MAX_LEN`]).
+    pub fn packed(&mut self) -> Option<(&mut ThinBuf, &mut u8)> {
+        if !matches!(self, Str::Packed(..)) {
+            let bytes = self.raw_bytes()?;
+            if bytes.len() > super::thin::MAX_LEN {
+                return None;
+            }
+            *self = Str::Packed(ThinBuf::from_slice(bytes), 0);
+        }
+        match self {
+            Str::Packed(b, past_end) => Some((b, past_end)),
+            _ => None,
         }
     }
 
@@ -120,6 +166,7 @@ impl Str {
             Str::Inline { len, .. } => usize::from(*len),
             Str::Exact(b) => b.len(),
             Str::Growable(v) => v.len(),
+            Str::Packed(b, _) => b.len(),
         }
     }
 
@@ -159,7 +206,7 @@ impl Str {
             Str::Int(_) => "int",
             Str::Inline { .. } => "embstr",
             Str::Exact(b) if b.len() <= 44 => "embstr",
-            Str::Exact(_) | Str::Growable(_) => "raw",
+            Str::Exact(_) | Str::Growable(_) | Str::Packed(..) => "raw",
         }
     }
 
@@ -169,6 +216,24 @@ impl Str {
             Str::Int(_) | Str::Inline { .. } => 0,
             Str::Exact(b) => b.len(),
             Str::Growable(v) => v.capacity() + std::mem::size_of::<Vec<u8>>(),
+            Str::Packed(b, _) => b.allocation_size(),
+        }
+    }
+}
+
+/// A copy is a new string: Redis's copies (COPY's dupStringObject) end in a fresh
+/// terminator, so the byte past a packed string's end is not copied.
+impl Clone for Str {
+    fn clone(&self) -> Str {
+        match self {
+            Str::Int(v) => Str::Int(*v),
+            Str::Inline { len, buf } => Str::Inline {
+                len: *len,
+                buf: *buf,
+            },
+            Str::Exact(b) => Str::Exact(b.clone()),
+            Str::Growable(v) => Str::Growable(v.clone()),
+            Str::Packed(b, _) => Str::Packed(b.clone(), 0),
         }
     }
 }
@@ -191,6 +256,7 @@ impl std::fmt::Debug for Str {
             Str::Inline { .. } => "Inline",
             Str::Exact(_) => "Exact",
             Str::Growable(_) => "Growable",
+            Str::Packed(..) => "Packed",
         };
         write!(
             f,
