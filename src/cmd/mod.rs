@@ -24,6 +24,7 @@ pub mod latency;
 pub mod lcs;
 pub mod lists;
 pub mod loading;
+pub mod lolwut;
 pub mod memory;
 pub mod monitor;
 pub mod notify;
@@ -203,6 +204,7 @@ impl Table {
             latency::COMMANDS,
             debug::COMMANDS,
             hyperloglog::COMMANDS,
+            lolwut::COMMANDS,
         ];
         let commands: Vec<&'static Command> = families.iter().flat_map(|f| f.iter()).collect();
         let mut by_name = HashMap::with_hasher(ahash::RandomState::new());
