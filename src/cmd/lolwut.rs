@@ -126,6 +126,8 @@ impl Canvas {
     fn square(&mut self, x: i32, y: i32, size: f32, angle: f32, color: u8) {
         // Each step in the precision Redis's C computes it: float variables, double
         // constants and libm calls.
+        // Redis's truncated constant, not SQRT_2: the last digits can move a pixel.
+        #[allow(clippy::approx_constant)]
         let size = (f64::from(size) / 1.4142135623) as f32;
         let size = f64::from(size).round() as f32;
         let mut px = [0i32; 4];
