@@ -235,3 +235,116 @@ fn set_active_expire_leaves_keys_until_touched() {
     });
     assert!(gone.is_some(), "the cycle expires keys again");
 }
+
+#[test]
+fn populate_as_redis() {
+    same_with_debug(|port| {
+        let mut c = Client::connect(port);
+        let mut t = Vec::new();
+        c.cmd("SET key:2 mine");
+        for line in [
+            "DEBUG POPULATE 5",
+            "DEBUG POPULATE 3 p",
+            "DEBUG POPULATE 4 sized 3",
+            "DEBUG POPULATE 2 long 12",
+            "DEBUG POPULATE 0",
+            "DEBUG POPULATE -1",
+            "DEBUG POPULATE x",
+            "DEBUG POPULATE 2 q -3",
+            "DEBUG POPULATE 2 q y",
+            "DEBUG POPULATE 1 a b c",
+        ] {
+            t.push(format!("{line} -> {}", text(c.cmd(line))));
+        }
+        for key in [
+            "key:0", "key:2", "key:4", "key:5", "p:2", "sized:0", "sized:3", "long:1",
+        ] {
+            t.push(format!("{key} = {}", text(c.cmd(&format!("GET {key}")))));
+        }
+        t.push(text(c.cmd("DBSIZE")));
+        // The key name is cut where Redis's 128-byte buffer ends.
+        let prefix = "x".repeat(200);
+        t.push(text(c.cmd_args(&["DEBUG", "POPULATE", "1", &prefix])));
+        t.push(text(c.cmd_args(&["KEYS", "xxx*"])));
+        t
+    });
+}
+
+#[test]
+fn skip_checksum_validation_lets_restore_take_a_bad_crc() {
+    same_with_debug(|port| {
+        let mut c = Client::connect(port);
+        let mut t = Vec::new();
+        c.cmd("RPUSH l a b c");
+        let dump = match common::parse(&c.cmd("DUMP l")) {
+            common::Resp::Bulk(Some(d)) => d,
+            other => panic!("DUMP: {other:?}"),
+        };
+        let mut bad = dump.clone();
+        let last = bad.len() - 1;
+        bad[last] ^= 0xff;
+        t.push(text(c.call(&[b"RESTORE", b"l2", b"0", &bad])));
+        t.push(text(c.cmd("DEBUG SET-SKIP-CHECKSUM-VALIDATION 1")));
+        t.push(text(c.call(&[b"RESTORE", b"l2", b"0", &bad])));
+        t.push(text(c.cmd("LRANGE l2 0 -1")));
+        t.push(text(c.cmd("DEBUG SET-SKIP-CHECKSUM-VALIDATION 0")));
+        t.push(text(c.call(&[b"RESTORE", b"l3", b"0", &bad])));
+        t
+    });
+}
+
+#[test]
+fn lists_work_with_every_element_in_its_own_node() {
+    same_with_debug(|port| {
+        let mut c = Client::connect(port);
+        let mut t = Vec::new();
+        for line in [
+            "DEBUG QUICKLIST-PACKED-THRESHOLD 5gb",
+            "DEBUG QUICKLIST-PACKED-THRESHOLD 1x",
+            "DEBUG QUICKLIST-PACKED-THRESHOLD 1b",
+        ] {
+            t.push(text(c.cmd(line)));
+        }
+        let mut rng = Rng(7);
+        for i in 0..300 {
+            let v = format!("v{}", rng.below(20));
+            let line = match rng.below(8) {
+                0 => format!("LPUSH l {v} {i}"),
+                1 => format!("RPUSH l {v}"),
+                2 => format!("LINSERT l BEFORE v{} x{i}", rng.below(20)),
+                3 => format!("LSET l {} s{i}", rng.signed(10)),
+                4 => format!("LREM l {} {v}", rng.signed(2)),
+                5 => format!("LPOS l {v} RANK -1"),
+                6 => "RPOP l".to_string(),
+                _ => format!("LRANGE l {} {}", rng.signed(5), rng.signed(5)),
+            };
+            t.push(text(c.cmd(&line)));
+        }
+        t.push(text(c.cmd("LRANGE l 0 -1")));
+        t.push(text(c.cmd("DEBUG QUICKLIST-PACKED-THRESHOLD 0")));
+        t
+    });
+}
+
+#[test]
+fn structure_subcommands_check_the_encoding() {
+    same_with_debug(|port| {
+        let mut c = Client::connect(port);
+        c.cmd("RPUSH l a b");
+        c.cmd("HSET h f v");
+        c.cmd("SET s v");
+        [
+            "DEBUG LISTPACK h",
+            "DEBUG LISTPACK l",
+            "DEBUG LISTPACK nosuch",
+            "DEBUG QUICKLIST l",
+            "DEBUG QUICKLIST l 1",
+            "DEBUG QUICKLIST h",
+            "DEBUG QUICKLIST s",
+            "DEBUG STRINGMATCH-TEST",
+        ]
+        .iter()
+        .map(|line| format!("{line} -> {}", text(c.cmd(line))))
+        .collect()
+    });
+}

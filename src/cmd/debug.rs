@@ -8,7 +8,7 @@ use super::slowlog::subcommand_syntax_error;
 use super::{Command, Ctx, reply_help};
 use crate::resp::Args;
 use crate::script::sha1::sha1;
-use crate::store::{Entry, Value};
+use crate::store::{Entry, Str, Ttl, Value};
 
 /// The family's command table.
 #[rustfmt::skip]
@@ -32,6 +32,11 @@ const HELP: &[&str] = &[
     "    Write <message> to the server log.",
     "OBJECT <key>",
     "    Show low level info about `key` and associated value.",
+    "POPULATE <count> [<prefix>] [<size>]",
+    "    Create <count> string keys named key:<num>. If <prefix> is specified then",
+    "    it is used instead of the 'key' prefix. These are not propagated to",
+    "    replicas. Cluster slots are not respected so keys not belonging to the",
+    "    current node can be created in cluster mode.",
     "PROTOCOL <type>",
     "    Reply with a test value of the specified type. <type> can be: string,",
     "    integer, double, bignum, null, array, set, map, attrib, push, verbatim,",
@@ -53,8 +58,20 @@ const HELP: &[&str] = &[
     "    Setting it to 0 disables expiring keys in background when they are not",
     "    accessed (otherwise the Redis behavior). Setting it to 1 reenables back the",
     "    default.",
+    "QUICKLIST-PACKED-THRESHOLD <size>",
+    "    Sets the threshold for elements to be inserted as plain vs packed nodes",
+    "    Default value is 1GB, allows values up to 4GB. Setting to 0 restores to default.",
+    "SET-SKIP-CHECKSUM-VALIDATION <0|1>",
+    "    Enables or disables checksum checks for RDB files and RESTORE's payload.",
     "SLEEP <seconds>",
     "    Stop the server for <seconds>. Decimals allowed.",
+    "STRINGMATCH-TEST",
+    "    Run a fuzz tester against the stringmatchlen() function.",
+    "LISTPACK <key>",
+    "    Show low level info about the listpack encoding of <key>.",
+    "QUICKLIST <key> [<0|1>]",
+    "    Show low level info about the quicklist encoding of <key>.",
+    "    The optional argument (0 by default) sets the level of detail",
     "HELP",
     "    Prints this help.",
 ];
@@ -112,10 +129,145 @@ fn debug(ctx: &mut Ctx, args: Args) {
             }
         }
         (b"object", 3) => object(ctx, args.get(2)),
+        (b"populate", 3..=5) => populate(ctx, args),
+        (b"set-skip-checksum-validation", 3) => {
+            let skip = atoi(args.get(2)) != 0;
+            crate::persist::rdb::SKIP_CHECKSUM_VALIDATION
+                .store(skip, std::sync::atomic::Ordering::Relaxed);
+            ctx.out.ok();
+        }
+        (b"quicklist-packed-threshold", 3) => {
+            let set = crate::config::params::memtoull(args.get(2))
+                .is_some_and(crate::store::list::set_packed_threshold);
+            if set {
+                ctx.out.ok();
+            } else {
+                ctx.out.error(
+                    "ERR argument must be a memory value bigger than 1 and smaller than 4gb",
+                );
+            }
+        }
+        (b"listpack", 3) => structure(ctx, args.get(2), "listpack"),
+        (b"quicklist", 3 | 4) => structure(ctx, args.get(2), "quicklist"),
+        (b"stringmatch-test", 2) => {
+            stringmatch_fuzz(ctx);
+            ctx.out
+                .simple("Apparently Redis did not crash: test passed");
+        }
         (b"protocol", 3) => protocol(ctx, args.get(2)),
         (b"reload", _) => reload(ctx, args),
         _ => subcommand_syntax_error(ctx.out, args),
     }
+}
+
+/// `DEBUG POPULATE count [prefix [size]]`: adds `prefix:N` = `value:N` (the default prefix
+/// is `key`) for N below `count`, leaving keys that exist alone; with `size`, each value is
+/// `size` bytes: `value:N` cut or padded with zero bytes. Not propagated, as in Redis.
+fn populate(ctx: &mut Ctx, args: Args) {
+    // Redis's getPositiveLongFromObjectOrReply: one error for "not a number" and "negative".
+    let positive = |ctx: &mut Ctx, arg: &[u8]| -> Option<u64> {
+        match crate::resp::parse_i64(arg) {
+            Some(v) if v >= 0 => Some(v as u64),
+            _ => {
+                ctx.out.error("ERR value is out of range, must be positive");
+                None
+            }
+        }
+    };
+    let Some(count) = positive(ctx, args.get(2)) else {
+        return;
+    };
+    let prefix = if args.len() >= 4 { args.get(3) } else { b"key" };
+    let size = if args.len() == 5 {
+        let Some(size) = positive(ctx, args.get(4)) else {
+            return;
+        };
+        size as usize
+    } else {
+        0
+    };
+    let now = ctx.now;
+    let db = ctx.client.db;
+    let mut key = Vec::new();
+    for j in 0..count {
+        key.clear();
+        key.extend_from_slice(prefix);
+        key.extend_from_slice(format!(":{j}").as_bytes());
+        // Redis formats the key into a 128-byte buffer: a long prefix is cut there.
+        key.truncate(127);
+        let db = ctx.store.db(db);
+        if db.get_mut(&key, now).is_some() {
+            continue;
+        }
+        let text = format!("value:{j}");
+        let value = if size == 0 {
+            Str::from_bytes(text.as_bytes())
+        } else {
+            let mut v = vec![0u8; size];
+            let n = size.min(text.len());
+            v[..n].copy_from_slice(&text.as_bytes()[..n]);
+            Str::from_vec(v)
+        };
+        db.insert_new(&key, Value::Str(value), Ttl::Clear, now);
+    }
+    ctx.out.ok();
+}
+
+/// `DEBUG LISTPACK key` / `DEBUG QUICKLIST key [full]`: writes the value's packed layout to
+/// the log (Redis prints it on stdout) when it has that encoding.
+fn structure(ctx: &mut Ctx, key: &[u8], encoding: &str) {
+    let db = ctx.client.db;
+    let Some(e) = ctx.store.db(db).peek_raw(key) else {
+        ctx.out.error("ERR no such key");
+        return;
+    };
+    if e.value.encoding() != encoding {
+        ctx.out
+            .error(&format!("ERR Not a {encoding} encoded object."));
+        return;
+    }
+    let name = String::from_utf8_lossy(key);
+    if let Value::List(l) = &e.value {
+        let nodes = l.node_layout();
+        log::warn!(
+            "{{quicklist}} key {name}: {} elements in {} nodes",
+            l.len(),
+            nodes.len()
+        );
+        for (i, (bytes, count)) in nodes.iter().enumerate() {
+            log::warn!("{{quicklist node {i}}} {count} entries, {bytes} bytes");
+        }
+        ctx.out.simple("Quicklist structure printed on stdout");
+    } else {
+        log::warn!(
+            "{{listpack}} key {name}: {} ({}), {} bytes",
+            e.value.type_name(),
+            e.value.encoding(),
+            e.value.heap_size()
+        );
+        ctx.out.simple("Listpack structure printed on stdout");
+    }
+}
+
+/// `DEBUG STRINGMATCH-TEST`: Redis's fuzz of its glob matcher, on ours: random patterns and
+/// strings of up to 31 bytes of 7-bit characters. Passing means not crashing (or hanging:
+/// the matcher gives up on exponential patterns as Redis's does).
+fn stringmatch_fuzz(ctx: &mut Ctx) {
+    let mut matches = 0u64;
+    let (mut pattern, mut string) = ([0u8; 32], [0u8; 32]);
+    for _ in 0..1_000_000 {
+        let r = ctx.store.random();
+        let (plen, slen) = ((r % 32) as usize, ((r >> 8) % 32) as usize);
+        for b in pattern[..plen].iter_mut().chain(string[..slen].iter_mut()) {
+            *b = (ctx.store.random() % 128) as u8;
+        }
+        matches += u64::from(crate::util::glob_match(
+            &pattern[..plen],
+            &string[..slen],
+            false,
+        ));
+    }
+    log::info!("DEBUG STRINGMATCH-TEST: {matches} matches");
 }
 
 /// C's atoi: an optional sign and the leading digits, 0 without any.

@@ -23,6 +23,35 @@ pub use entry::{Elem, Needle};
 /// Redis's `list-max-listpack-size` default: nodes of at most 8 KiB.
 pub const DEFAULT_FILL: i64 = -2;
 
+/// Redis's `packed_threshold` (quicklist.c): elements of at least this many bytes get a
+/// node of their own, as Redis's plain nodes. 1 GiB, so only DEBUG
+/// QUICKLIST-PACKED-THRESHOLD (which tests use to exercise such nodes) brings it into play.
+static PACKED_THRESHOLD: std::sync::atomic::AtomicUsize =
+    std::sync::atomic::AtomicUsize::new(DEFAULT_PACKED_THRESHOLD);
+
+/// The packed threshold's default: 1 GiB.
+const DEFAULT_PACKED_THRESHOLD: usize = 1 << 30;
+
+#[inline]
+fn packed_threshold() -> usize {
+    PACKED_THRESHOLD.load(std::sync::atomic::Ordering::Relaxed)
+}
+
+/// Sets the packed threshold (0 restores the default); false, changing nothing, for a
+/// value above 4 GiB less 1 MiB, as Redis's quicklistisSetPackedThreshold.
+pub fn set_packed_threshold(bytes: u64) -> bool {
+    if bytes > (1u64 << 32) - (1 << 20) {
+        return false;
+    }
+    let bytes = if bytes == 0 {
+        DEFAULT_PACKED_THRESHOLD
+    } else {
+        bytes as usize
+    };
+    PACKED_THRESHOLD.store(bytes, std::sync::atomic::Ordering::Relaxed);
+    true
+}
+
 /// Node limits for one `list-max-listpack-size` value.
 #[derive(Debug, Clone, Copy)]
 struct Limit {
@@ -50,10 +79,14 @@ impl Limit {
     }
 
     /// True when a node of `bytes` and `count` entries may take one more entry of `add`
-    /// bytes. An empty node takes anything (a huge element gets a node of its own).
+    /// bytes. An empty node takes anything (a huge element gets a node of its own), and
+    /// an element of at least the packed threshold is never packed with others.
     #[inline]
     fn allows(self, bytes: usize, count: usize, add: usize) -> bool {
-        count == 0 || (bytes + add + 8 <= self.bytes && count < self.count)
+        count == 0
+            || (bytes + add + 8 <= self.bytes
+                && count < self.count
+                && add.max(bytes) < packed_threshold())
     }
 }
 
@@ -240,6 +273,14 @@ impl List {
         }
     }
 
+    /// Each node's size in bytes and entry count, head first (DEBUG QUICKLIST).
+    pub fn node_layout(&self) -> Vec<(usize, u32)> {
+        match &self.repr {
+            Repr::One(n) => vec![(n.buf.len(), n.count)],
+            Repr::Many(m) => m.nodes.iter().map(|n| (n.buf.len(), n.count)).collect(),
+        }
+    }
+
     /// Number of elements.
     #[inline]
     pub fn len(&self) -> usize {
@@ -423,8 +464,11 @@ impl List {
     /// replacement in the middle).
     fn split_if_over(&mut self, n: usize, limit: Limit) {
         let node = self.node_mut(n);
-        let over =
-            node.count > 1 && (node.buf.len() > limit.bytes || node.count as usize > limit.count);
+        let len = node.buf.len();
+        let over = node.count > 1
+            && (len > limit.bytes
+                || node.count as usize > limit.count
+                || len >= packed_threshold());
         if over {
             let m = self.many();
             let tail = m.nodes[n].split();
@@ -602,7 +646,9 @@ impl List {
             let (a, b) = (&m.nodes[i], &m.nodes[i + 1]);
             let bytes = a.buf.len() + b.buf.len();
             let count = (a.count + b.count) as usize;
-            if a.count == 0 || b.count == 0 || (bytes + 8 <= limit.bytes && count <= limit.count) {
+            let fits =
+                bytes + 8 <= limit.bytes && count <= limit.count && bytes < packed_threshold();
+            if a.count == 0 || b.count == 0 || fits {
                 let b = m.nodes.remove(i + 1).expect("in range");
                 let a = &mut m.nodes[i];
                 a.buf.extend(b.bytes());
