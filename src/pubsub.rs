@@ -386,6 +386,26 @@ impl PubSub {
         self.outbox.push((token, message));
     }
 
+    /// How many messages are queued.
+    pub fn outbox_len(&self) -> usize {
+        self.outbox.len()
+    }
+
+    /// Takes the messages for `token` queued since the outbox held `since` messages, in
+    /// order, leaving the others queued.
+    pub fn take_queued_for(&mut self, token: usize, since: usize) -> Vec<Message> {
+        let mut taken = Vec::new();
+        let mut i = since;
+        while i < self.outbox.len() {
+            if self.outbox[i].0 == token {
+                taken.push(self.outbox.remove(i).1);
+            } else {
+                i += 1;
+            }
+        }
+        taken
+    }
+
     /// Takes the queued messages, in order.
     pub fn take_outbox(&mut self) -> Vec<(usize, Message)> {
         std::mem::take(&mut self.outbox)

@@ -335,3 +335,27 @@ fn scripts_track_their_declared_keys_when_they_read() {
         t
     });
 }
+
+#[test]
+fn eviction_invalidations_precede_the_reply() {
+    same_on_both(|port| {
+        let mut r = Client::connect(port);
+        r.cmd("FLUSHALL");
+        r.cmd("HELLO 3");
+        let mut t = vec![text(r.cmd("CLIENT TRACKING on"))];
+        // A limit 100 KB above what is used now; a volatile key the client reads, then a
+        // 200 KB bitmap: the next command evicts the volatile key before it runs, so its
+        // invalidation comes first, then the command's reply (Redis's processCommand).
+        let used = info_field(&mut r, "memory", "used_memory");
+        r.cmd(&format!("CONFIG SET maxmemory {}", used + 100 * 1024));
+        r.cmd("CONFIG SET maxmemory-policy volatile-random");
+        r.cmd("SETEX volatile-key 10000 x");
+        r.cmd("GET volatile-key");
+        t.push(text(r.cmd("SETBIT big-key 1600000 0")));
+        t.push(text(r.cmd("GETBIT big-key 0")));
+        t.push(text(r.read_reply()));
+        r.cmd("CONFIG SET maxmemory 0");
+        t.push(text(r.cmd("EXISTS volatile-key")));
+        t
+    });
+}

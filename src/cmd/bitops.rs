@@ -272,7 +272,7 @@ fn bitcount_of(bytes: &[u8], args: Args, out: &mut Reply) {
         return;
     }
     let (s, e) = (range.start as usize, range.end as usize);
-    let mut count: i64 = bytes[s..=e].iter().map(|b| i64::from(b.count_ones())).sum();
+    let mut count = popcount(&bytes[s..=e]) as i64;
     if range.first_mask != 0 {
         count -= i64::from((bytes[s] & range.first_mask).count_ones());
     }
@@ -282,10 +282,67 @@ fn bitcount_of(bytes: &[u8], args: Args, out: &mut Reply) {
     out.int(count);
 }
 
+/// The number of set bits in `bytes`. With the CPU's POPCNT instruction when it has one
+/// (checked once at run time: Debian's redis-server is built for the baseline x86-64 and
+/// counts with table lookups and bit tricks), eight bytes per instruction.
+pub fn popcount(bytes: &[u8]) -> u64 {
+    #[cfg(target_arch = "x86_64")]
+    {
+        if std::is_x86_feature_detected!("popcnt") {
+            // SAFETY: the CPU supports POPCNT, checked just above.
+            return unsafe { popcount_with_popcnt(bytes) };
+        }
+    }
+    popcount_words(bytes)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "popcnt")]
+unsafe fn popcount_with_popcnt(bytes: &[u8]) -> u64 {
+    popcount_words(bytes)
+}
+
+/// Counts eight bytes at a time, in four independent sums so the additions overlap.
+#[inline(always)]
+fn popcount_words(bytes: &[u8]) -> u64 {
+    let word =
+        |b: &[u8]| u64::from(u64::from_ne_bytes(b.try_into().expect("8 bytes")).count_ones());
+    let mut blocks = bytes.chunks_exact(32);
+    let mut sums = [0u64; 4];
+    for block in &mut blocks {
+        sums[0] += word(&block[0..8]);
+        sums[1] += word(&block[8..16]);
+        sums[2] += word(&block[16..24]);
+        sums[3] += word(&block[24..32]);
+    }
+    let tail: u64 = blocks
+        .remainder()
+        .iter()
+        .map(|b| u64::from(b.count_ones()))
+        .sum();
+    sums.iter().sum::<u64>() + tail
+}
+
 /// The first bit equal to `bit` in `s` (Redis's redisBitpos): -1 when looking for a 1 that
-/// is not there; for a 0 in all ones, the bit just past the end.
+/// is not there; for a 0 in all ones, the bit just past the end. Runs of bytes that cannot
+/// hold it (zeros when looking for a 1, 0xff for a 0) are skipped 32 bytes at a time.
 fn first_bit(s: &[u8], bit: bool) -> i64 {
-    for (i, &b) in s.iter().enumerate() {
+    let skipped_byte = if bit { 0u8 } else { 0xff };
+    let skipped_word = u64::from_ne_bytes([skipped_byte; 8]);
+    let word = |b: &[u8]| u64::from_ne_bytes(b.try_into().expect("8 bytes"));
+    let mut from = 0;
+    for block in s.chunks_exact(32) {
+        let all_skipped = (word(&block[0..8]) ^ skipped_word)
+            | (word(&block[8..16]) ^ skipped_word)
+            | (word(&block[16..24]) ^ skipped_word)
+            | (word(&block[24..32]) ^ skipped_word)
+            == 0;
+        if !all_skipped {
+            break;
+        }
+        from += 32;
+    }
+    for (i, &b) in s.iter().enumerate().skip(from) {
         let v = if bit { b } else { !b };
         if v != 0 {
             return i as i64 * 8 + i64::from(v.leading_zeros());
@@ -818,6 +875,34 @@ mod tests {
             Some(i64::MIN)
         );
         assert_eq!(signed_overflow(1, 1, 64, Overflow::Wrap), None);
+    }
+
+    #[test]
+    fn word_wise_scans_match_byte_by_byte() {
+        let mut state = 0x9e37_79b9_7f4a_7c15u64;
+        for len in 0..200usize {
+            for fill in [0u8, 0xff, 0x5a] {
+                let mut bytes = vec![fill; len];
+                // One odd byte somewhere (or none when len is 0).
+                if len > 0 {
+                    let at = (crate::store::next_random(&mut state) as usize) % len;
+                    bytes[at] = crate::store::next_random(&mut state) as u8;
+                }
+                let naive_count: u64 = bytes.iter().map(|b| u64::from(b.count_ones())).sum();
+                assert_eq!(popcount(&bytes), naive_count, "{bytes:?}");
+                for bit in [false, true] {
+                    let naive = bytes
+                        .iter()
+                        .enumerate()
+                        .find_map(|(i, &b)| {
+                            let v = if bit { b } else { !b };
+                            (v != 0).then(|| i as i64 * 8 + i64::from(v.leading_zeros()))
+                        })
+                        .unwrap_or(if bit { -1 } else { len as i64 * 8 });
+                    assert_eq!(first_bit(&bytes, bit), naive, "{bit} in {bytes:?}");
+                }
+            }
+        }
     }
 
     #[test]

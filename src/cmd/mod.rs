@@ -987,7 +987,11 @@ fn slow_run(ctx: &mut Ctx, cmd: &Command, args: Args, ns: u64) {
 #[inline(never)]
 fn oom_refused(ctx: &mut Ctx, cmd: &Command, args: Args) -> bool {
     let f = request_flags(ctx, cmd, args);
-    memory::refuse_for_oom(ctx, cmd, f)
+    let refused = memory::refuse_for_oom(ctx, cmd, f);
+    if ctx.store.has_touched() {
+        tracking::invalidate_evicted(ctx);
+    }
+    refused
 }
 
 /// The -MISCONF error refusing this command after a failed background save or a failed

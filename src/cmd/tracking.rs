@@ -255,6 +255,23 @@ pub fn invalidate_touched(shared: &mut Shared, store: &mut Store, current: Optio
     }
 }
 
+/// Invalidates the keys evicted before a command runs (Redis's processCommand evicts before
+/// call(), while no command is executing): the running client's own messages go into its
+/// reply buffer now, ahead of the reply, as Redis sends them at once; the others' are
+/// queued as usual.
+pub fn invalidate_evicted(ctx: &mut Ctx) {
+    let queued_before = ctx.shared.pubsub.outbox_len();
+    let id = ctx.client.id;
+    invalidate_touched(ctx.shared, ctx.store, Some(id));
+    let token = ctx.client.token;
+    let subscribed = ctx.client.pubsub.total() > 0;
+    for message in ctx.shared.pubsub.take_queued_for(token, queued_before) {
+        let start = ctx.out.mark();
+        message.append_to(ctx.out, subscribed);
+        ctx.out.kept_push(start);
+    }
+}
+
 /// Sends the BCAST messages collected during this loop turn.
 pub fn broadcast(shared: &mut Shared) {
     let Shared {
