@@ -278,3 +278,31 @@ fn random_bitmap_operations_match_redis() {
         t
     });
 }
+
+#[test]
+fn setbit_and_bitfield_count_changes_as_redis() {
+    common::same_on_both(|port| {
+        let mut c = Client::connect(port);
+        c.cmd("FLUSHALL");
+        let mut t = Vec::new();
+        let mut last = common::info_field(&mut c, "persistence", "rdb_changes_since_last_save");
+        for line in [
+            "SETBIT foo 0 0",
+            "BITFIELD foo2 SET i5 0 0",
+            "SETBIT foo 0 0",
+            "BITFIELD foo2 SET i5 0 0",
+            "SETBIT foo 0 1",
+            "SETBIT foo 100 0",
+            "BITFIELD foo2 SET i5 0 1 SET i5 5 1 INCRBY u4 20 1",
+            "BITFIELD foo3 SET u8 0 1 SET u8 8 2",
+            "BITFIELD foo3 SET u8 0 1 SET u8 8 3",
+            "BITFIELD foo3 GET u8 0",
+        ] {
+            c.cmd(line);
+            let now = common::info_field(&mut c, "persistence", "rdb_changes_since_last_save");
+            t.push(format!("{line}: +{}", now - last));
+            last = now;
+        }
+        t
+    });
+}

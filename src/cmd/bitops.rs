@@ -52,7 +52,7 @@ fn string_for_write<'a>(
     ctx: &'a mut Ctx,
     key: &[u8],
     max_bit: u64,
-) -> Option<(&'a mut Vec<u8>, bool)> {
+) -> Option<(&'a mut Vec<u8>, bool, bool)> {
     let needed = (max_bit >> 3) as usize + 1;
     let now = ctx.now;
     let exists = match ctx.write(key) {
@@ -81,7 +81,7 @@ fn string_for_write<'a>(
     if grew {
         buf.resize(needed, 0);
     }
-    Some((buf, grew || !exists))
+    Some((buf, grew || !exists, !exists))
 }
 
 fn setbit(ctx: &mut Ctx, args: Args) {
@@ -96,7 +96,7 @@ fn setbit(ctx: &mut Ctx, args: Args) {
             return;
         }
     };
-    let Some((buf, dirty)) = string_for_write(ctx, key, offset) else {
+    let Some((buf, dirty, created)) = string_for_write(ctx, key, offset) else {
         return;
     };
     let byte = (offset >> 3) as usize;
@@ -108,7 +108,11 @@ fn setbit(ctx: &mut Ctx, args: Args) {
         } else {
             buf[byte] &= !mask;
         }
-        ctx.modified(key);
+        // A created key was counted and signalled once by its insertion (Redis counts the
+        // command's one change).
+        if !created {
+            ctx.modified(key);
+        }
         notify::notify(ctx, STRING, "setbit", key);
     }
     ctx.out.int(i64::from(was));
@@ -772,10 +776,12 @@ fn bitfield_generic(ctx: &mut Ctx, args: Args, read_only_cmd: bool) {
     }
     let mut replies: Vec<Option<i64>> = Vec::with_capacity(ops.len());
     let mut changes = 0;
+    let created;
     {
-        let Some((buf, dirty)) = string_for_write(ctx, key, max_bit) else {
+        let Some((buf, dirty, was_created)) = string_for_write(ctx, key, max_bit) else {
             return;
         };
+        created = was_created;
         for op in &ops {
             let old = read_field(buf, op.offset, op.bits);
             if op.kind == FieldKind::Get {
@@ -832,7 +838,14 @@ fn bitfield_generic(ctx: &mut Ctx, args: Args, read_only_cmd: bool) {
         }
     }
     if changes > 0 {
-        ctx.modified(key);
+        // Redis adds one change per field written (dirty += changes); a created key's
+        // insertion already counted (and signalled) one.
+        if created {
+            ctx.db().count_changes(changes - 1);
+        } else {
+            ctx.modified(key);
+            ctx.db().count_changes(changes - 1);
+        }
         notify::notify(ctx, STRING, "setbit", key);
     }
     ctx.out.array(replies.len());
