@@ -12,11 +12,19 @@
 //!   locally.
 //! - A lost connection is reported; the next command reconnects (it is not silently re-sent,
 //!   since it might not be idempotent).
+//! - SUBSCRIBE, PSUBSCRIBE, SSUBSCRIBE and MONITOR print their messages until Ctrl-C, which
+//!   returns to the prompt on a fresh connection; Ctrl-C during any other command exits, as in
+//!   redis-cli.
+//! - `HELLO 3` switches the session to RESP3 (kept across reconnects, as SELECT's database
+//!   is); replies are shown with RESP3's types from then on.
+//! - On a terminal, hints (the arguments still to type) and tab completion come from the
+//!   server's COMMAND DOCS, or from keyval-cli's own table when the server has none.
 
 use std::borrow::Cow;
 use std::io::{self, BufRead, IsTerminal, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::time::Instant;
 
 use rustyline::completion::Completer;
 use rustyline::error::ReadlineError;
@@ -26,10 +34,13 @@ use rustyline::history::DefaultHistory;
 use rustyline::validate::Validator;
 use rustyline::{Context, Editor, Helper};
 
-use crate::Style;
 use crate::conn::{Connection, Target, describe};
+use crate::docs::{self, Entry};
+use crate::format::Style;
+use crate::interrupt;
 use crate::reply::Reply;
 use crate::split::split_args;
+use crate::stream::{self, End};
 
 /// Commands `help` documents and tab completion offers: (name, arguments, summary).
 const COMMANDS: &[(&str, &str, &str)] = &[
@@ -74,12 +85,16 @@ const COMMANDS: &[(&str, &str, &str)] = &[
 /// Commands handled by keyval-cli itself.
 const LOCAL_COMMANDS: &[&str] = &["help", "quit", "exit", "clear", "connect"];
 
-/// Runs the interactive session until `quit`, end of input or Ctrl-C.
-pub fn run(target: Target, style: Style) -> ExitCode {
+/// Runs the interactive session until `quit`, end of input or Ctrl-C. `push_style` is how
+/// RESP3 push messages that arrive between replies are shown (None: dropped).
+pub fn run(target: Target, style: Style, push_style: Option<Style>) -> ExitCode {
+    // Ctrl-C while a command runs exits (status 1); while SUBSCRIBE streams, it stops it.
+    interrupt::install();
     let mut session = Session {
         conn: None,
         target,
         style,
+        push_style,
         failures: 0,
     };
     // Connect up front so the prompt tells the truth; a failure is reported but the session
@@ -88,7 +103,7 @@ pub fn run(target: Target, style: Style) -> ExitCode {
 
     let interactive = io::stdin().is_terminal();
     let mut input: Box<dyn Input> = if interactive {
-        match LineEditor::new() {
+        match LineEditor::new(session.command_docs()) {
             Ok(editor) => Box::new(editor),
             Err(e) => {
                 eprintln!("Cannot start line editing ({e}); reading plain lines");
@@ -145,6 +160,7 @@ struct Session {
     conn: Option<Connection>,
     target: Target,
     style: Style,
+    push_style: Option<Style>,
     /// Commands that could not be sent or answered (exit status 1 if any).
     failures: u32,
 }
@@ -161,7 +177,8 @@ impl Session {
     /// (Re)connects; reports failure on stderr.
     fn connect(&mut self) -> bool {
         match Connection::open(&self.target) {
-            Ok(conn) => {
+            Ok(mut conn) => {
+                conn.push_style = self.push_style;
                 self.conn = Some(conn);
                 true
             }
@@ -186,9 +203,13 @@ impl Session {
         if args.len() > 1
             && let Some(n) = std::str::from_utf8(&args[0])
                 .ok()
-                .and_then(|s| s.parse::<u64>().ok())
+                .and_then(|s| s.parse::<i64>().ok())
         {
-            times = n;
+            if n <= 0 {
+                println!("Invalid redis-cli repeat command option value.");
+                return Flow::Continue;
+            }
+            times = n as u64;
             args.remove(0);
         }
         let name = String::from_utf8_lossy(&args[0]).to_ascii_lowercase();
@@ -203,10 +224,16 @@ impl Session {
             "connect" => self.reconnect_to(&args[1..]),
             _ => {
                 let args = crate::expand_shortcuts(args);
+                let started = Instant::now();
                 for _ in 0..times {
                     if !self.execute(&args) {
                         break;
                     }
+                }
+                // redis-cli tells how long a slow command took, on a terminal.
+                let elapsed = started.elapsed().as_secs_f64();
+                if elapsed >= 0.5 && self.style == Style::Pretty {
+                    println!("({elapsed:.2}s)");
                 }
             }
         }
@@ -241,6 +268,9 @@ impl Session {
         let Some(conn) = self.conn.as_mut() else {
             return false;
         };
+        if let Some(kind) = stream::streaming_kind(args) {
+            return self.follow(args, kind);
+        }
         let reply = match conn.call(args) {
             Ok(reply) => reply,
             Err(e) => {
@@ -253,7 +283,7 @@ impl Session {
         };
         self.remember_session_state(args, &reply);
         let mut text = Vec::new();
-        self.style.render(&reply, &mut text);
+        self.style.render_reply_to(args, &reply, &mut text);
         let mut stdout = io::stdout().lock();
         // A closed stdout (`keyval-cli < cmds | head -1`) leaves nothing useful to do.
         stdout
@@ -262,14 +292,63 @@ impl Session {
             .is_ok()
     }
 
-    /// Keeps what a reconnect must restore: the database chosen with SELECT and the
-    /// credentials accepted by AUTH.
+    /// Prints a SUBSCRIBE's or MONITOR's messages until Ctrl-C (then reconnects, as
+    /// redis-cli does, since the connection is still subscribed) or the connection ends.
+    fn follow(&mut self, args: &[Vec<u8>], kind: stream::Streaming) -> bool {
+        let Some(conn) = self.conn.as_mut() else {
+            return false;
+        };
+        let end = {
+            let _catching = interrupt::Catching::start();
+            stream::follow(conn, args, kind, self.style)
+        };
+        match end {
+            End::Interrupted => {
+                self.conn = None;
+                self.connect();
+                false
+            }
+            End::ErrorReply(reply) => {
+                let mut text = Vec::new();
+                self.style.render(&reply, &mut text);
+                let _ = io::stdout().write_all(&text);
+                let _ = io::stdout().flush();
+                true
+            }
+            End::Lost(e) => {
+                eprintln!("Error: {}", describe(&e));
+                self.conn = None;
+                self.failures += 1;
+                false
+            }
+            End::OutputClosed => false,
+        }
+    }
+
+    /// The server's command documentation for hints and completion, if it has COMMAND DOCS.
+    fn command_docs(&mut self) -> Option<Vec<Entry>> {
+        let conn = self.conn.as_mut()?;
+        let reply = conn.call(&[b"COMMAND".to_vec(), b"DOCS".to_vec()]).ok()?;
+        docs::from_command_docs(&reply)
+    }
+
+    /// Keeps what a reconnect must restore: the database chosen with SELECT, the
+    /// credentials accepted by AUTH, the protocol chosen with HELLO (RESET forgets both).
     fn remember_session_state(&mut self, args: &[Vec<u8>], reply: &Reply) {
         if matches!(reply, Reply::Error(_)) {
             return;
         }
         let name = args[0].to_ascii_lowercase();
-        if name == b"select" && args.len() == 2 {
+        if name == b"hello" && args.len() >= 2 {
+            match args[1].as_slice() {
+                b"3" => self.target.resp3 = true,
+                b"2" => self.target.resp3 = false,
+                _ => {}
+            }
+        } else if name == b"reset" && args.len() == 1 {
+            self.target.db = 0;
+            self.target.resp3 = false;
+        } else if name == b"select" && args.len() == 2 {
             if let Ok(db) = String::from_utf8_lossy(&args[1]).parse() {
                 self.target.db = db;
             }
@@ -338,9 +417,11 @@ struct LineEditor {
 }
 
 impl LineEditor {
-    fn new() -> rustyline::Result<LineEditor> {
+    fn new(docs: Option<Vec<Entry>>) -> rustyline::Result<LineEditor> {
         let mut editor = Editor::new()?;
-        editor.set_helper(Some(CommandHelper));
+        editor.set_helper(Some(CommandHelper {
+            entries: docs.unwrap_or_else(builtin_entries),
+        }));
         let history_file = history_file();
         if let Some(path) = &history_file {
             // A missing file is the normal first run.
@@ -383,8 +464,25 @@ fn history_file() -> Option<PathBuf> {
     }
 }
 
-/// Tab completion of command names for the first word of a line.
-struct CommandHelper;
+/// keyval-cli's own command table as help entries, for servers without COMMAND DOCS.
+fn builtin_entries() -> Vec<Entry> {
+    COMMANDS
+        .iter()
+        .map(|(name, params, summary)| Entry {
+            full: name.to_string(),
+            params: params.to_string(),
+            summary: summary.to_string(),
+            since: None,
+            group: None,
+            is_group: false,
+        })
+        .collect()
+}
+
+/// Hints and tab completion from the command documentation.
+struct CommandHelper {
+    entries: Vec<Entry>,
+}
 
 impl Completer for CommandHelper {
     type Candidate = String;
@@ -396,10 +494,16 @@ impl Completer for CommandHelper {
         _ctx: &Context<'_>,
     ) -> rustyline::Result<(usize, Vec<String>)> {
         let before = &line[..pos];
-        if before.contains(char::is_whitespace) {
-            return Ok((pos, Vec::new()));
+        let mut candidates = docs::complete(&self.entries, before);
+        if !before.contains(char::is_whitespace) {
+            // keyval-cli's own commands, in the case being typed.
+            candidates.extend(
+                complete_command(before)
+                    .into_iter()
+                    .filter(|c| LOCAL_COMMANDS.contains(&c.to_ascii_lowercase().as_str())),
+            );
         }
-        Ok((0, complete_command(before)))
+        Ok((0, candidates))
     }
 }
 
@@ -428,6 +532,14 @@ fn complete_command(prefix: &str) -> Vec<String> {
 
 impl Hinter for CommandHelper {
     type Hint = String;
+
+    fn hint(&self, line: &str, pos: usize, _ctx: &Context<'_>) -> Option<String> {
+        // Only at the end of the line, as redis-cli's linenoise shows them.
+        if pos < line.len() {
+            return None;
+        }
+        docs::hint(&self.entries, line).filter(|h| !h.trim().is_empty())
+    }
 }
 
 impl Highlighter for CommandHelper {
@@ -437,6 +549,11 @@ impl Highlighter for CommandHelper {
         _default: bool,
     ) -> Cow<'b, str> {
         Cow::Borrowed(prompt)
+    }
+
+    fn highlight_hint<'h>(&self, hint: &'h str) -> Cow<'h, str> {
+        // Dark grey, redis-cli's hint colour.
+        Cow::Owned(format!("\x1b[90m{hint}\x1b[0m"))
     }
 }
 
@@ -463,11 +580,13 @@ mod tests {
             user: None,
             password: None,
             db: 0,
+            resp3: false,
         };
         let mut session = Session {
             conn: None,
             target,
             style: Style::Pretty,
+            push_style: None,
             failures: 0,
         };
         assert_eq!(session.prompt(), "not connected> ");

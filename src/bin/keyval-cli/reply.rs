@@ -1,33 +1,70 @@
-//! RESP2 replies: the decoded [`Reply`] type and a blocking reader for it.
+//! RESP2 and RESP3 replies: the decoded [`Reply`] type and a blocking reader for it.
 //!
 //! The reader pulls exactly one reply from a [`BufRead`], issuing as many reads as the reply
 //! needs: a reply spread over many TCP segments (a 10 MiB value, KEYS over 100,000 keys) is
-//! normal, never an error.
+//! normal, never an error. RESP3's types (maps, sets, doubles, booleans, big numbers,
+//! verbatim strings, pushes, `_` null) are understood whatever protocol the connection
+//! negotiated, so `HELLO 3` typed by hand simply works; attributes (`|`) are read and
+//! dropped, as redis-cli's hiredis has no way to show them either.
 
 use std::io::{self, BufRead, Read};
 
-/// Deepest array nesting accepted, so a hostile server cannot overflow our stack.
+/// Deepest aggregate nesting accepted, so a hostile server cannot overflow our stack.
 const MAX_DEPTH: usize = 128;
 
-/// One RESP2 reply.
+/// One reply.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Reply {
     /// `+OK`: a status line.
     Status(Vec<u8>),
-    /// `-ERR ...`: an error line.
+    /// `-ERR ...` (or RESP3's blob error `!`): an error.
     Error(Vec<u8>),
     /// `:42`
     Integer(i64),
     /// `$3\r\nfoo`: a binary-safe string.
     Bulk(Vec<u8>),
-    /// `$-1` or `*-1`: no value.
+    /// `$-1`, `*-1` or RESP3's `_`: no value.
     Nil,
     /// `*2\r\n...`: nested replies.
     Array(Vec<Reply>),
+    /// RESP3 `,3.14`: kept as the server wrote it (`inf`, `-inf`, `1.5`), as redis-cli shows it.
+    Double(String),
+    /// RESP3 `#t` / `#f`.
+    Bool(bool),
+    /// RESP3 `(1234...`: an integer of any size, as its digits.
+    BigNumber(String),
+    /// RESP3 `=15\r\ntxt:Some string`: the text without its three-letter format prefix.
+    Verbatim(Vec<u8>),
+    /// RESP3 `%`: key/value pairs in the server's order.
+    Map(Vec<(Reply, Reply)>),
+    /// RESP3 `~`: a set.
+    Set(Vec<Reply>),
+    /// RESP3 `>`: an out-of-band message (pub/sub, invalidation, MONITOR is not one).
+    Push(Vec<Reply>),
+}
+
+impl Reply {
+    /// Whether this is an error reply.
+    pub fn is_error(&self) -> bool {
+        matches!(self, Reply::Error(_))
+    }
+
+    /// The text of a string-like reply (bulk, status, verbatim), for the modes that read
+    /// specific fields (`SCAN`'s cursor, `INFO`).
+    pub fn as_bytes(&self) -> Option<&[u8]> {
+        match self {
+            Reply::Bulk(b) | Reply::Status(b) | Reply::Verbatim(b) => Some(b),
+            _ => None,
+        }
+    }
 }
 
 fn invalid(msg: String) -> io::Error {
     io::Error::new(io::ErrorKind::InvalidData, format!("Protocol error: {msg}"))
+}
+
+fn closed() -> io::Error {
+    io::Error::new(io::ErrorKind::UnexpectedEof, "Server closed the connection")
 }
 
 /// Reads one CRLF-terminated line, without the CRLF.
@@ -35,10 +72,7 @@ fn read_line<R: BufRead>(r: &mut R) -> io::Result<Vec<u8>> {
     let mut line = Vec::new();
     r.read_until(b'\n', &mut line)?;
     if line.is_empty() {
-        return Err(io::Error::new(
-            io::ErrorKind::UnexpectedEof,
-            "Server closed the connection",
-        ));
+        return Err(closed());
     }
     if !line.ends_with(b"\r\n") {
         return Err(invalid(format!(
@@ -62,56 +96,110 @@ fn parse_number(digits: &[u8]) -> io::Result<i64> {
         })
 }
 
+/// Reads `len` bytes and the CRLF after them.
+fn read_blob<R: BufRead>(r: &mut R, len: i64) -> io::Result<Vec<u8>> {
+    // Read through `take` so the buffer grows with the data actually received rather than
+    // trusting the announced length for one up-front allocation.
+    let mut data = Vec::new();
+    let want = len as u64 + 2;
+    let got = r.by_ref().take(want).read_to_end(&mut data)?;
+    if (got as u64) < want {
+        return Err(closed());
+    }
+    if !data.ends_with(b"\r\n") {
+        return Err(invalid("bulk string not terminated by CRLF".into()));
+    }
+    data.truncate(data.len() - 2);
+    Ok(data)
+}
+
 /// Reads exactly one reply from `r`, blocking until all of it has arrived.
 pub fn read_reply<R: BufRead>(r: &mut R) -> io::Result<Reply> {
     read_at_depth(r, 0)
 }
 
 fn read_at_depth<R: BufRead>(r: &mut R, depth: usize) -> io::Result<Reply> {
+    if depth >= MAX_DEPTH {
+        return Err(invalid("replies nested too deeply".into()));
+    }
     let line = read_line(r)?;
     let Some((&kind, rest)) = line.split_first() else {
         return Err(invalid("empty reply line".into()));
     };
+    let text = |bytes: &[u8]| String::from_utf8_lossy(bytes).into_owned();
     match kind {
         b'+' => Ok(Reply::Status(rest.to_vec())),
         b'-' => Ok(Reply::Error(rest.to_vec())),
         b':' => Ok(Reply::Integer(parse_number(rest)?)),
-        b'$' => {
+        b',' => Ok(Reply::Double(text(rest))),
+        b'(' => {
+            let digits = rest.strip_prefix(b"-").unwrap_or(rest);
+            if digits.is_empty() || !digits.iter().all(u8::is_ascii_digit) {
+                return Err(invalid(format!("invalid big number {:?}", text(rest))));
+            }
+            Ok(Reply::BigNumber(text(rest)))
+        }
+        b'#' => match rest {
+            b"t" => Ok(Reply::Bool(true)),
+            b"f" => Ok(Reply::Bool(false)),
+            _ => Err(invalid(format!("invalid boolean {:?}", text(rest)))),
+        },
+        b'_' if rest.is_empty() => Ok(Reply::Nil),
+        b'$' | b'!' | b'=' => {
             let len = parse_number(rest)?;
             if len < 0 {
-                return Ok(Reply::Nil);
+                return if kind == b'$' {
+                    Ok(Reply::Nil)
+                } else {
+                    Err(invalid(format!("negative length {len}")))
+                };
             }
-            // Read through `take` so the buffer grows with the data actually received rather
-            // than trusting the announced length for one up-front allocation.
-            let mut data = Vec::new();
-            let want = len as u64 + 2;
-            let got = r.by_ref().take(want).read_to_end(&mut data)?;
-            if (got as u64) < want {
-                return Err(io::Error::new(
-                    io::ErrorKind::UnexpectedEof,
-                    "Server closed the connection",
-                ));
+            let data = read_blob(r, len)?;
+            match kind {
+                b'$' => Ok(Reply::Bulk(data)),
+                b'!' => Ok(Reply::Error(data)),
+                _ => {
+                    // `txt:` / `mkd:`: a three-letter format and a colon come first.
+                    if data.len() < 4 || data[3] != b':' {
+                        return Err(invalid("verbatim string without its format".into()));
+                    }
+                    Ok(Reply::Verbatim(data[4..].to_vec()))
+                }
             }
-            if !data.ends_with(b"\r\n") {
-                return Err(invalid("bulk string not terminated by CRLF".into()));
-            }
-            data.truncate(data.len() - 2);
-            Ok(Reply::Bulk(data))
         }
-        b'*' => {
+        b'*' | b'~' | b'>' | b'%' | b'|' => {
             let count = parse_number(rest)?;
             if count < 0 {
-                return Ok(Reply::Nil);
+                return if kind == b'*' {
+                    Ok(Reply::Nil)
+                } else {
+                    Err(invalid(format!("negative count {count}")))
+                };
             }
-            if depth >= MAX_DEPTH {
-                return Err(invalid("arrays nested too deeply".into()));
+            if kind == b'%' || kind == b'|' {
+                // The count comes from the wire: cap the pre-allocation.
+                let mut pairs = Vec::with_capacity((count as usize).min(1024));
+                for _ in 0..count {
+                    let key = read_at_depth(r, depth + 1)?;
+                    let value = read_at_depth(r, depth + 1)?;
+                    pairs.push((key, value));
+                }
+                if kind == b'|' {
+                    // An attribute describes the reply that follows it; show that reply.
+                    // (One level deeper, so a chain of attributes is bounded too.)
+                    return read_at_depth(r, depth + 1);
+                }
+                return Ok(Reply::Map(pairs));
             }
-            // The count comes from the wire: cap the pre-allocation.
             let mut items = Vec::with_capacity((count as usize).min(1024));
             for _ in 0..count {
                 items.push(read_at_depth(r, depth + 1)?);
             }
-            Ok(Reply::Array(items))
+            Ok(match kind {
+                b'*' => Reply::Array(items),
+                b'~' => Reply::Set(items),
+                _ => Reply::Push(items),
+            })
         }
         other => Err(invalid(format!(
             "unexpected reply type byte {:?}",
@@ -142,24 +230,59 @@ mod tests {
         read_reply(&mut Cursor::new(bytes.to_vec()))
     }
 
+    fn bulk(s: &str) -> Reply {
+        Reply::Bulk(s.as_bytes().to_vec())
+    }
+
     #[test]
-    fn reads_every_reply_type() {
+    fn reads_every_resp2_reply_type() {
         assert_eq!(read(b"+OK\r\n").unwrap(), Reply::Status(b"OK".to_vec()));
         assert_eq!(
             read(b"-ERR no\r\n").unwrap(),
             Reply::Error(b"ERR no".to_vec())
         );
         assert_eq!(read(b":-7\r\n").unwrap(), Reply::Integer(-7));
-        assert_eq!(
-            read(b"$3\r\na\nb\r\n").unwrap(),
-            Reply::Bulk(b"a\nb".to_vec())
-        );
+        assert_eq!(read(b"$3\r\na\nb\r\n").unwrap(), bulk("a\nb"));
         assert_eq!(read(b"$-1\r\n").unwrap(), Reply::Nil);
         assert_eq!(read(b"*-1\r\n").unwrap(), Reply::Nil);
         assert_eq!(
             read(b"*2\r\n*0\r\n$0\r\n\r\n").unwrap(),
             Reply::Array(vec![Reply::Array(vec![]), Reply::Bulk(vec![])])
         );
+    }
+
+    #[test]
+    fn reads_every_resp3_reply_type() {
+        assert_eq!(
+            read(b"%2\r\n$1\r\na\r\n:1\r\n+b\r\n,2.5\r\n").unwrap(),
+            Reply::Map(vec![
+                (bulk("a"), Reply::Integer(1)),
+                (Reply::Status(b"b".to_vec()), Reply::Double("2.5".into())),
+            ])
+        );
+        assert_eq!(
+            read(b"~2\r\n#t\r\n#f\r\n").unwrap(),
+            Reply::Set(vec![Reply::Bool(true), Reply::Bool(false)])
+        );
+        assert_eq!(read(b"_\r\n").unwrap(), Reply::Nil);
+        assert_eq!(
+            read(b"(-12345678901234567890123\r\n").unwrap(),
+            Reply::BigNumber("-12345678901234567890123".into())
+        );
+        assert_eq!(
+            read(b"=8\r\ntxt:a\r\nb\r\n").unwrap(),
+            Reply::Verbatim(b"a\r\nb".to_vec())
+        );
+        assert_eq!(
+            read(b"!5\r\nERR x\r\n").unwrap(),
+            Reply::Error(b"ERR x".to_vec())
+        );
+        assert_eq!(
+            read(b">2\r\n$7\r\nmessage\r\n:1\r\n").unwrap(),
+            Reply::Push(vec![bulk("message"), Reply::Integer(1)])
+        );
+        // An attribute is skipped: the reply after it is what is shown.
+        assert_eq!(read(b"|1\r\n+ttl\r\n:3\r\n$1\r\nv\r\n").unwrap(), bulk("v"));
     }
 
     #[test]
@@ -178,23 +301,24 @@ mod tests {
 
     #[test]
     fn truncated_or_garbled_replies_are_errors() {
-        assert_eq!(read(b"").unwrap_err().kind(), io::ErrorKind::UnexpectedEof);
-        assert_eq!(
-            read(b"$5\r\nab").unwrap_err().kind(),
-            io::ErrorKind::UnexpectedEof
-        );
-        assert_eq!(
-            read(b"*2\r\n:1\r\n").unwrap_err().kind(),
-            io::ErrorKind::UnexpectedEof
-        );
-        assert_eq!(
-            read(b"hello\r\n").unwrap_err().kind(),
-            io::ErrorKind::InvalidData
-        );
-        assert_eq!(
-            read(b"$1\r\nab\r\n").unwrap_err().kind(),
-            io::ErrorKind::InvalidData
-        );
+        let kind = |bytes: &[u8]| read(bytes).unwrap_err().kind();
+        assert_eq!(kind(b""), io::ErrorKind::UnexpectedEof);
+        assert_eq!(kind(b"$5\r\nab"), io::ErrorKind::UnexpectedEof);
+        assert_eq!(kind(b"*2\r\n:1\r\n"), io::ErrorKind::UnexpectedEof);
+        assert_eq!(kind(b"%1\r\n:1\r\n"), io::ErrorKind::UnexpectedEof);
+        assert_eq!(kind(b"hello\r\n"), io::ErrorKind::InvalidData);
+        assert_eq!(kind(b"$1\r\nab\r\n"), io::ErrorKind::InvalidData);
+        assert_eq!(kind(b"#x\r\n"), io::ErrorKind::InvalidData);
+        assert_eq!(kind(b"(12a\r\n"), io::ErrorKind::InvalidData);
+        assert_eq!(kind(b"=2\r\nab\r\n"), io::ErrorKind::InvalidData);
+        assert_eq!(kind(b"%-1\r\n"), io::ErrorKind::InvalidData);
+        // A hostile nesting depth is refused, not a stack overflow.
+        let deep = b"*1\r\n".repeat(10_000);
+        assert_eq!(kind(&deep), io::ErrorKind::InvalidData);
+        let deep_maps = b"%1\r\n".repeat(10_000);
+        assert_eq!(kind(&deep_maps), io::ErrorKind::InvalidData);
+        let attributes = b"|0\r\n".repeat(10_000);
+        assert_eq!(kind(&attributes), io::ErrorKind::InvalidData);
     }
 
     #[test]
