@@ -171,10 +171,10 @@ impl Scrape {
             let mut name = &line[..name_end];
             if !out.contains_key(name) {
                 for suffix in ["_bucket", "_sum", "_count"] {
-                    if let Some(base) = name.strip_suffix(suffix) {
-                        if out.contains_key(base) {
-                            name = base;
-                        }
+                    if let Some(base) = name.strip_suffix(suffix)
+                        && out.contains_key(base)
+                    {
+                        name = base;
                     }
                 }
             }
@@ -1229,7 +1229,7 @@ fn prometheus_answers_every_query_of_the_community_dashboard() {
         "instance",
     );
     let target = format!("127.0.0.1:{}", k.metrics_port);
-    assert_eq!(instances, [target.clone()]);
+    assert_eq!(instances, std::slice::from_ref(&target));
     let instance = grafana_regex_escape(&target);
 
     with_load(&k, || {
