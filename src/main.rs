@@ -17,6 +17,7 @@ fn main() -> ExitCode {
     rust_keyval::cmd::sort::init_collation();
     rust_keyval::logging::init(config.log_level);
     let metrics = config.metrics_bind;
+    let metrics_compat = config.metrics_compat;
     let metrics_limits = Limits {
         idle_timeout: Duration::from_millis(config.metrics_idle_timeout_ms),
         ..Limits::default()
@@ -34,8 +35,13 @@ fn main() -> ExitCode {
     }
     match metrics {
         MetricsBind::On(addr) => {
-            match rust_keyval::metrics::exporter::start(addr, server.stats(), metrics_limits) {
-                Ok(bound) => log::info!("metrics at http://{bound}/metrics"),
+            let stats = server.stats();
+            match rust_keyval::metrics::exporter::start(addr, stats, metrics_limits, metrics_compat)
+            {
+                Ok(bound) => {
+                    log::info!("metrics at http://{bound}/metrics");
+                    log::info!("live console at http://{bound}/");
+                }
                 Err(e) => {
                     log::error!("cannot serve metrics on {addr}: {e}");
                     return ExitCode::FAILURE;

@@ -822,10 +822,18 @@ fn endpoint_serves_the_text_format_and_404_elsewhere() {
             .ok(),
         Some(200)
     );
-    for path in ["/", "/metric", "/metrics/x", "/favicon.ico"] {
+    for path in ["/metric", "/metrics/x", "/favicon.ico"] {
         let r = http_get(k.metrics_port, path).expect("GET");
         assert_eq!(r.status, 404, "{path}");
     }
+    // `/` is the live console (tests/console.rs).
+    let r = http_get(k.metrics_port, "/").expect("GET /");
+    assert_eq!(r.status, 200);
+    assert!(
+        r.headers.contains("Content-Type: text/html"),
+        "{}",
+        r.headers
+    );
     let r = http(k.metrics_port, "POST", "/metrics").expect("POST");
     assert_eq!(r.status, 405);
     let r = http(k.metrics_port, "HEAD", "/metrics").expect("HEAD");

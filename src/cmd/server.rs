@@ -223,7 +223,7 @@ fn info_safe(name: &[u8]) -> String {
 }
 
 /// `sysname release machine` from uname(2), as Redis's `os` field (read once).
-fn os_name() -> &'static str {
+pub(crate) fn os_name() -> &'static str {
     static OS: std::sync::OnceLock<String> = std::sync::OnceLock::new();
     OS.get_or_init(|| {
         let mut u = std::mem::MaybeUninit::<libc::utsname>::zeroed();

@@ -93,6 +93,34 @@ impl Slowlog {
         self.entries.is_empty()
     }
 
+    /// Changes whenever an entry is added or removed: the next ID and the length (for
+    /// the metrics thread's copy, `metrics::published`).
+    pub fn change_mark(&self) -> (u64, u64) {
+        (self.next_id, self.entries.len() as u64)
+    }
+
+    /// The newest entry's ID and duration (microseconds), if any.
+    pub fn newest_entry(&self) -> Option<(u64, u64)> {
+        self.entries.front().map(|e| (e.id, e.duration_us))
+    }
+
+    /// The newest `n` entries, newest first, their bytes made text (for the console).
+    pub fn newest(&self, n: usize) -> Vec<crate::metrics::published::SlowEntry> {
+        let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+        self.entries
+            .iter()
+            .take(n)
+            .map(|e| crate::metrics::published::SlowEntry {
+                id: e.id,
+                time: e.time,
+                duration_us: e.duration_us,
+                args: e.args.iter().map(|a| text(a)).collect(),
+                client: e.peer.clone(),
+                name: text(&e.name),
+            })
+            .collect()
+    }
+
     fn reply_newest(&self, out: &mut Reply, count: usize) {
         let n = count.min(self.entries.len());
         out.array(n);

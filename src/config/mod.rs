@@ -141,6 +141,21 @@ pub struct Config {
     /// Log level: error, warn, info, debug or trace. Logs go to stderr.
     #[arg(long, env = "KEYVAL_LOG_LEVEL", default_value = "info", value_parser = parse_level)]
     pub log_level: log::LevelFilter,
+
+    /// Other metric names to export on /metrics besides ours: none, or redis-exporter
+    /// (also the names, labels and units of oliver006/redis_exporter, so that Redis
+    /// dashboards and alerts built on it work unchanged).
+    #[arg(long, env = "METRICS_COMPAT", default_value = "none", value_enum)]
+    pub metrics_compat: MetricsCompat,
+}
+
+/// Which other exporter's metric names /metrics adds to its own.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum MetricsCompat {
+    /// Only this server's names (`keyval_*` and `process_*`).
+    None,
+    /// Also oliver006/redis_exporter's names (`redis_*`).
+    RedisExporter,
 }
 
 /// Where the metrics endpoint listens.
@@ -297,5 +312,19 @@ mod tests {
         assert!(c.requirepass.is_empty());
         let off = Config::parse_from(["rust-keyval", "--metrics-bind", "off"]);
         assert_eq!(off.metrics_bind, MetricsBind::Off);
+        assert_eq!(c.metrics_compat, MetricsCompat::None);
+    }
+
+    #[test]
+    fn metrics_compat_values() {
+        let c = Config::parse_from(["rust-keyval", "--metrics-compat", "redis-exporter"]);
+        assert_eq!(c.metrics_compat, MetricsCompat::RedisExporter);
+        let e = Config::try_parse_from(["rust-keyval", "--metrics-compat", "prometheus"])
+            .expect_err("an unknown value is refused");
+        let text = e.to_string();
+        assert!(
+            text.contains("possible values: none, redis-exporter"),
+            "{text}"
+        );
     }
 }

@@ -1,9 +1,12 @@
-//! The Prometheus endpoint: `GET /metrics`, served by one thread ([`super::http`]).
+//! The metrics endpoint, served by one thread ([`super::http`]): `GET /metrics` for
+//! Prometheus, and the live console (`GET /` and `/console.json`, [`super::console`]).
 //!
 //! Nothing here touches the reactor. At scrape time [`StatsCollector`] reads the
 //! single-writer atomics of [`Stats`] (relaxed loads) and builds the metric families; the
-//! registry also carries the prometheus crate's process collector (RSS, CPU, fds...).
-//! The only lock is the registry's own, which only this thread takes.
+//! registry also carries the prometheus crate's process collector (RSS, CPU, fds...), and
+//! with `--metrics-compat redis-exporter` redis_exporter's families
+//! ([`super::redis_exporter`]). The only lock is the registry's own, which only this
+//! thread takes.
 
 use std::collections::HashMap;
 use std::io;
@@ -20,32 +23,57 @@ use prometheus::{Encoder, Registry, TEXT_FORMAT, TextEncoder};
 use tiny_http::{Method, Response, ResponseBox};
 
 use super::http::{self, Limits, Request, header};
+use super::redis_exporter::RedisExporterCollector;
 use super::stats::{CommandStats, Histogram, LATENCY_BUCKETS, Stats, get};
+use crate::config::MetricsCompat;
 
 /// The path Prometheus scrapes.
 const METRICS_PATH: &str = "/metrics";
 
-/// Binds `addr` and serves the metrics of `stats` from a background thread, within
-/// `limits` (connections open at once, idle timeout).
+/// The live console's page and the figures it reads.
+const CONSOLE_PATH: &str = "/";
+const CONSOLE_JSON_PATH: &str = "/console.json";
+
+/// Binds `addr` and serves the metrics of `stats` (with the names `compat` adds) and the
+/// console from a background thread, within `limits` (connections open at once, idle
+/// timeout).
 ///
 /// The bind happens before this returns, so a busy or invalid address is reported to
 /// the caller (the server refuses to start) instead of being lost in the thread.
 /// Returns the bound address (useful with port 0).
-pub fn start(addr: SocketAddr, stats: Arc<Stats>, limits: Limits) -> io::Result<SocketAddr> {
-    let registry = registry(stats).map_err(io::Error::other)?;
+pub fn start(
+    addr: SocketAddr,
+    stats: Arc<Stats>,
+    limits: Limits,
+    compat: MetricsCompat,
+) -> io::Result<SocketAddr> {
+    let registry = registry(Arc::clone(&stats), compat).map_err(io::Error::other)?;
     let listener = TcpListener::bind(addr)?;
     let bound = listener.local_addr()?;
     thread::Builder::new()
         .name("metrics".into())
-        .spawn(move || http::run(listener, limits, &|request| respond(request, &registry)))?;
+        .spawn(move || {
+            http::run(listener, limits, &|request| {
+                respond(request, &registry, &stats)
+            })
+        })?;
     Ok(bound)
 }
 
-/// A registry with the process collector and the server's own statistics.
-pub fn registry(stats: Arc<Stats>) -> prometheus::Result<Registry> {
+/// A registry with the process collector and the server's own statistics, and
+/// redis_exporter's families when `compat` asks for them.
+///
+/// Compat mode adds redis_exporter's names to ours rather than replacing them: the names
+/// do not collide (`redis_*` beside `keyval_*`), so turning it on breaks nothing that
+/// already reads ours (the provisioned dashboard, the README's queries, alerts), and
+/// both dashboards can run side by side while dashboards move over.
+pub fn registry(stats: Arc<Stats>, compat: MetricsCompat) -> prometheus::Result<Registry> {
     let registry = Registry::new();
     registry.register(Box::new(ProcessMetrics(ProcessCollector::for_self())))?;
-    registry.register(Box::new(StatsCollector::new(stats)?))?;
+    registry.register(Box::new(StatsCollector::new(Arc::clone(&stats))?))?;
+    if compat == MetricsCompat::RedisExporter {
+        registry.register(Box::new(RedisExporterCollector::new(stats)?))?;
+    }
     Ok(registry)
 }
 
@@ -81,17 +109,28 @@ pub fn render(registry: &Registry) -> prometheus::Result<Vec<u8>> {
     Ok(body)
 }
 
-/// `GET` or `HEAD /metrics` gets the exposition; other methods on it 405; any other path 404.
-fn respond(request: &Request, registry: &Registry) -> ResponseBox {
+/// `GET` or `HEAD` of `/metrics` gets the exposition, of `/` the console's page, of
+/// `/console.json` its figures; other methods on them 405; any other path 404.
+fn respond(request: &Request, registry: &Registry, stats: &Stats) -> ResponseBox {
     // Prometheus may add query parameters (e.g. for federation-style setups): ignore them.
     let path = request.url.split('?').next().unwrap_or_default();
-    if path != METRICS_PATH {
-        Response::from_string("not found; metrics are at /metrics\n")
+    if ![METRICS_PATH, CONSOLE_PATH, CONSOLE_JSON_PATH].contains(&path) {
+        Response::from_string("not found; metrics are at /metrics, the console at /\n")
             .with_status_code(404)
             .boxed()
     } else if !matches!(request.method, Method::Get | Method::Head) {
         Response::empty(405)
             .with_header(header("Allow", "GET, HEAD"))
+            .boxed()
+    } else if path == CONSOLE_PATH {
+        Response::from_string(super::console::PAGE)
+            .with_header(header("Content-Type", "text/html; charset=utf-8"))
+            .with_header(header("Cache-Control", "no-cache"))
+            .boxed()
+    } else if path == CONSOLE_JSON_PATH {
+        Response::from_string(super::console::json(stats))
+            .with_header(header("Content-Type", "application/json"))
+            .with_header(header("Cache-Control", "no-store"))
             .boxed()
     } else {
         match render(registry) {
@@ -316,7 +355,7 @@ impl Collector for StatsCollector {
     }
 }
 
-fn counter(v: f64) -> proto::Metric {
+pub(super) fn counter(v: f64) -> proto::Metric {
     let mut c = proto::Counter::default();
     c.set_value(v);
     let mut m = proto::Metric::default();
@@ -324,7 +363,7 @@ fn counter(v: f64) -> proto::Metric {
     m
 }
 
-fn gauge(v: f64) -> proto::Metric {
+pub(super) fn gauge(v: f64) -> proto::Metric {
     let mut g = proto::Gauge::default();
     g.set_value(v);
     proto::Metric::from_gauge(g)
@@ -345,7 +384,7 @@ fn histogram_metric(h: &Histogram) -> proto::Metric {
 }
 
 /// A histogram metric from its bounds (seconds), cumulative counts, total and sum.
-fn histogram_of(
+pub(super) fn histogram_of(
     bounds: impl Iterator<Item = f64>,
     cumulative: impl IntoIterator<Item = u64>,
     total: u64,
@@ -370,7 +409,7 @@ fn histogram_of(
 }
 
 /// Adds the label `name="value"` to a metric.
-fn labelled(name: &str, value: &str, mut m: proto::Metric) -> proto::Metric {
+pub(super) fn labelled(name: &str, value: &str, mut m: proto::Metric) -> proto::Metric {
     let mut pair = LabelPair::default();
     pair.set_name(name.to_string());
     pair.set_value(value.to_string());
@@ -387,7 +426,7 @@ mod tests {
     }
 
     fn text(stats: &Arc<Stats>) -> String {
-        let registry = registry(Arc::clone(stats)).expect("registry");
+        let registry = registry(Arc::clone(stats), MetricsCompat::None).expect("registry");
         String::from_utf8(render(&registry).expect("render")).expect("utf-8")
     }
 

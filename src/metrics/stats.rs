@@ -583,6 +583,8 @@ pub struct Stats {
     pub blocked_wait: Histogram,
     /// Bytes allocated by the process, from the counting allocator (0 if not installed).
     pub used_memory: AtomicU64,
+    /// Settings and reactor state copied out by the cron (maxmemory, the slow log...).
+    pub published: super::published::Published,
     /// Unix time (s) the server started.
     pub start_time: u64,
     /// When the server started, for uptime.
@@ -645,6 +647,7 @@ impl Stats {
             blocked_clients: AtomicU64::new(0),
             blocked_wait: Histogram::new(&BLOCKED_WAIT_BUCKETS_NS),
             used_memory: AtomicU64::new(0),
+            published: Default::default(),
             start_time: crate::util::now_ms() / 1000,
             started: Instant::now(),
         }

@@ -972,6 +972,7 @@ impl Server {
         let used = crate::alloc::allocated() as u64;
         self.shared.peak_memory = self.shared.peak_memory.max(used);
         set(&stats.used_memory, used);
+        self.publish_for_metrics();
 
         self.clients_cron(now);
         if self.shared.loading.is_none() {
@@ -1087,6 +1088,49 @@ impl Server {
         set(&stats.expired_keys, self.store.expired_total());
         set(&stats.blocked_clients, self.store.blocked_clients() as u64);
         self.shared.pubsub.publish_stats(stats);
+    }
+
+    /// Copies settings and reactor state that the metrics thread shows (redis_exporter's
+    /// names, the live console) into `Stats::published`: a few stores per cron tick, and
+    /// the slow log's newest entries only when it changed (see `metrics::published`).
+    fn publish_for_metrics(&self) {
+        let shared = &self.shared;
+        let p = &shared.stats.published;
+        let settings = &shared.params.settings;
+        p.identity
+            .get_or_init(|| crate::metrics::published::Identity {
+                redis_version: crate::cmd::server::REDIS_VERSION,
+                os: crate::cmd::server::os_name().to_string(),
+                run_id: shared.run_id.clone(),
+                tcp_port: settings.port,
+            });
+        set(&p.maxmemory, settings.memory.maxmemory);
+        p.set_policy(settings.memory.policy.name());
+        set(&p.maxclients, settings.maxclients);
+        set(&p.peak_memory, shared.peak_memory);
+        set(&p.paused_clients, shared.postponed.len() as u64);
+        set(&p.loading, u64::from(shared.loading.is_some()));
+        let persist = &shared.persist;
+        set(
+            &p.rdb_last_bgsave_ok,
+            u64::from(!persist.last_bgsave_failed),
+        );
+        set(
+            &p.rdb_last_bgsave_secs_plus_one,
+            (persist.last_bgsave_secs + 1).max(0) as u64,
+        );
+        set(&p.latency_tracking, u64::from(settings.latency_tracking));
+        p.publish_percentiles(&settings.latency_percentiles);
+        let slowlog = &shared.slowlog;
+        set(&p.slowlog_len, slowlog.len() as u64);
+        let (last_id, last_us) = slowlog
+            .newest_entry()
+            .map_or((0, 0), |(id, us)| (id + 1, us));
+        set(&p.slowlog_last_id_plus_one, last_id);
+        set(&p.slowlog_last_us, last_us);
+        p.publish_slowlog(slowlog.change_mark(), || {
+            slowlog.newest(crate::metrics::published::SLOWLOG_SHOWN)
+        });
     }
 
     /// Graceful shutdown: stop accepting, then give every pending reply up to two seconds
