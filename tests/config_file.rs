@@ -10,7 +10,7 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use common::{Client, Server, fresh_dir, free_port, have_tool, server_bin, text, wait_for};
+use common::{Client, Server, free_port, fresh_dir, have_tool, server_bin, text, wait_for};
 
 const STOCK: &str = "/etc/redis/redis.conf";
 
@@ -57,38 +57,36 @@ fn ping(port: u16) -> Client {
     Client::connect(port)
 }
 
+/// CONFIG GET with `pattern`: sorted (name, value) pairs.
+fn config_pairs(c: &mut Client, pattern: &str) -> Vec<(String, String)> {
+    let reply = c.cmd_args(&["CONFIG", "GET", pattern]);
+    let mut pos = 0;
+    let common::Resp::Agg(_, Some(items)) = common::decode(&reply, &mut pos) else {
+        panic!("CONFIG GET {pattern}: {}", text(&reply));
+    };
+    let bulk = |r: &common::Resp| match r {
+        common::Resp::Bulk(Some(v)) => String::from_utf8_lossy(v).into_owned(),
+        other => panic!("CONFIG GET {pattern}: {other:?}"),
+    };
+    let mut pairs: Vec<(String, String)> = items
+        .chunks(2)
+        .map(|kv| (bulk(&kv[0]), bulk(&kv[1])))
+        .collect();
+    pairs.sort();
+    pairs
+}
+
 /// CONFIG GET of one parameter, as text.
 fn config_get(c: &mut Client, name: &str) -> String {
-    let reply = c.cmd_args(&["CONFIG", "GET", name]);
-    let mut pos = 0;
-    match common::decode(&reply, &mut pos) {
-        common::Resp::Array(items) => match items.as_slice() {
-            [_, common::Resp::Bulk(v)] => String::from_utf8_lossy(v).into_owned(),
-            other => panic!("CONFIG GET {name}: {other:?}"),
-        },
+    match config_pairs(c, name).as_slice() {
+        [(_, v)] => v.clone(),
         other => panic!("CONFIG GET {name}: {other:?}"),
     }
 }
 
 /// CONFIG GET * as sorted (name, value) pairs.
 fn config_all(c: &mut Client) -> Vec<(String, String)> {
-    let reply = c.cmd("CONFIG GET *");
-    let mut pos = 0;
-    let common::Resp::Array(items) = common::decode(&reply, &mut pos) else {
-        panic!("CONFIG GET *: {}", text(&reply));
-    };
-    let mut pairs: Vec<(String, String)> = items
-        .chunks(2)
-        .map(|kv| match kv {
-            [common::Resp::Bulk(k), common::Resp::Bulk(v)] => (
-                String::from_utf8_lossy(k).into_owned(),
-                String::from_utf8_lossy(v).into_owned(),
-            ),
-            other => panic!("CONFIG GET * pair: {other:?}"),
-        })
-        .collect();
-    pairs.sort();
-    pairs
+    config_pairs(c, "*")
 }
 
 /// Debian's stock redis.conf with only what a user changes to run it unprivileged: the
@@ -161,14 +159,27 @@ fn debians_stock_redis_conf_starts_the_server() {
     // logfile: our log goes there, with one warning per directive without effect.
     let log = std::fs::read_to_string(dir.join("server.log")).unwrap();
     let warned = |name: &str| {
-        log.matches(&format!("'{name}' is a Redis directive rust-keyval does not support yet"))
-            .count()
+        log.matches(&format!(
+            "'{name}' is a Redis directive rust-keyval does not support yet"
+        ))
+        .count()
     };
-    for name in ["tcp-backlog", "repl-diskless-sync", "jemalloc-bg-thread", "oom-score-adj"] {
+    for name in [
+        "tcp-backlog",
+        "repl-diskless-sync",
+        "jemalloc-bg-thread",
+        "oom-score-adj",
+    ] {
         assert_eq!(warned(name), 1, "{name} in:\n{log}");
     }
     // client-output-buffer-limit appears three times, applied, and is not warned about.
-    for name in ["port", "maxclients", "save", "client-output-buffer-limit", "dir"] {
+    for name in [
+        "port",
+        "maxclients",
+        "save",
+        "client-output-buffer-limit",
+        "dir",
+    ] {
         assert_eq!(warned(name), 0, "{name} in:\n{log}");
     }
     assert!(log.contains("listens on one socket, 127.0.0.1:"), "{log}");
@@ -198,22 +209,24 @@ fn file_settings_take_effect() {
             .spawn()
             .unwrap(),
     );
-    let up = wait_for(Duration::from_secs(20), || {
+    // maxclients 2: this connection and one more.
+    let stream = wait_for(Duration::from_secs(20), || {
         std::net::TcpStream::connect(("127.0.0.1", port)).ok()
-    });
-    drop(up.expect("the server listens on the file's port"));
-    let mut c = wait_for(Duration::from_secs(5), || {
-        let mut c = Client::connect(port);
-        c.cmd_str("PING").starts_with("-NOAUTH").then_some(c)
     })
-    .expect("a password is required");
+    .expect("the server listens on the file's port");
+    stream
+        .set_read_timeout(Some(Duration::from_secs(20)))
+        .unwrap();
+    let mut c = Client::from_stream(stream);
     assert_eq!(
-        c.cmd_args(&["AUTH", "s3cret pass"]),
-        b"+OK\r\n".to_vec(),
+        c.cmd_str("PING"),
+        "-NOAUTH Authentication required.\r\n",
         "requirepass"
     );
+    assert_eq!(text(c.cmd_args(&["AUTH", "s3cret pass"])), "+OK\r\n");
     assert_eq!(c.cmd_str("SELECT 3"), "+OK\r\n");
     assert_eq!(c.cmd_str("SELECT 4"), "-ERR DB index is out of range\r\n");
+    assert_eq!(config_get(&mut c, "timeout"), "1");
     let mut second = Client::connect(port);
     assert!(second.cmd_str("PING").starts_with("-NOAUTH"));
     let mut third = Client::connect(port);
@@ -221,12 +234,10 @@ fn file_settings_take_effect() {
         text(third.read_to_eof()),
         "-ERR max number of clients reached\r\n"
     );
-    drop(third);
     // timeout 1: an idle client is closed within a couple of seconds.
     let start = std::time::Instant::now();
     assert!(second.read_to_eof().is_empty());
     assert!(start.elapsed() < Duration::from_secs(5));
-    assert_eq!(config_get(&mut c, "timeout"), "1");
 }
 
 /// Precedence: command-line flags, then environment variables, then the file.
@@ -270,7 +281,10 @@ fn failing_start(mut cmd: Command, path: &Path) -> (Option<i32>, String) {
         .stderr(Stdio::piped())
         .output()
         .unwrap();
-    (out.status.code(), String::from_utf8_lossy(&out.stderr).into_owned())
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
 }
 
 /// A bad file stops the start with exit code 1 and Redis's message (file, line and the
@@ -279,11 +293,23 @@ fn failing_start(mut cmd: Command, path: &Path) -> (Option<i32>, String) {
 fn a_bad_file_stops_the_start_as_redis() {
     let dir = fresh_dir("conf-bad");
     let cases = [
-        ("port 7000\nbogus-directive yes\n", "Bad directive or wrong number of arguments"),
+        (
+            "port 7000\nbogus-directive yes\n",
+            "Bad directive or wrong number of arguments",
+        ),
         ("# c\n\ntimeout 1 2\n", "wrong number of arguments"),
-        ("maxclients 0\n", "argument must be between 1 and 4294967295 inclusive"),
-        ("  save \"3600 1\n", "Unbalanced quotes in configuration line"),
-        ("maxmemory-policy most\n", "argument(s) must be one of the following: volatile-lru, volatile-lfu, volatile-random, volatile-ttl, allkeys-lru, allkeys-lfu, allkeys-random, noeviction"),
+        (
+            "maxclients 0\n",
+            "argument must be between 1 and 4294967295 inclusive",
+        ),
+        (
+            "  save \"3600 1\n",
+            "Unbalanced quotes in configuration line",
+        ),
+        (
+            "maxmemory-policy most\n",
+            "argument(s) must be one of the following: volatile-lru, volatile-lfu, volatile-random, volatile-ttl, allkeys-lru, allkeys-lfu, allkeys-random, noeviction",
+        ),
         ("appendonly maybe\n", "argument must be 'yes' or 'no'"),
     ];
     let redis = have_tool("redis-server");
@@ -292,7 +318,10 @@ fn a_bad_file_stops_the_start_as_redis() {
         std::fs::write(&path, conf).unwrap();
         let (code, stderr) = failing_start(ours(), &path);
         assert_eq!(code, Some(1), "{conf:?}: {stderr}");
-        let bad_line = conf.lines().filter(|l| !l.trim().is_empty() && !l.starts_with('#')).last().unwrap();
+        let bad_line = conf
+            .lines()
+            .rfind(|l| !l.trim().is_empty() && !l.starts_with('#'))
+            .unwrap();
         let line_no = conf.lines().position(|l| l == bad_line).unwrap() + 1;
         let expected = format!(
             "\n*** FATAL CONFIG FILE ERROR (Redis 7.0.15) ***\n\
@@ -382,7 +411,8 @@ fn rewrite_on(port: u16) -> Vec<u8> {
 #[test]
 fn config_rewrite_round_trips_as_redis() {
     let dir = fresh_dir("conf-rewrite");
-    let included = dir.join("included.conf");
+    // Outside the servers' directories, which go when they stop: redis-server reads it last.
+    let included = fresh_dir("conf-rewrite-include").join("included.conf");
     std::fs::write(&included, "tcp-keepalive 60\n").unwrap();
     let conf = REWRITE_CONF.replace("INCLUDED", &included.display().to_string());
     let path = dir.join("keyval.conf");
@@ -468,7 +498,12 @@ fn config_rewrite_round_trips_as_redis() {
     assert_eq!(text(rewrite_on(rport)), "+OK\r\n");
     let theirs = std::fs::read_to_string(&rpath).unwrap();
     let (their_kept, their_appended) = split_rewritten(&theirs);
-    assert_eq!(their_kept, kept);
+    // Redis's copy also names its own port and bind (ours came from the flags, so they
+    // were appended).
+    assert_eq!(
+        their_kept.replace(&format!("port {rport}\nbind 127.0.0.1\n"), ""),
+        kept
+    );
     for line in [
         "maxmemory-policy allkeys-lru",
         "slowlog-max-len 5",
@@ -557,13 +592,19 @@ fn supervised_systemd_notifies_readiness() {
     let dir = fresh_dir("conf-systemd");
     let socket_path = dir.join("notify.sock");
     let socket = UnixDatagram::bind(&socket_path).unwrap();
-    socket.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    socket
+        .set_read_timeout(Some(Duration::from_secs(20)))
+        .unwrap();
     let path = dir.join("keyval.conf");
-    std::fs::write(&path, "supervised systemd\ndaemonize yes\nsave \"\"\n").unwrap();
+    std::fs::write(&path, "daemonize yes\nsave \"\"\n").unwrap();
+    // As Debian's redis-server.service runs it: Redis-style options after the file.
     let mut server = Server::start_in(dir.clone(), |cmd| {
-        cmd.arg(&path).env("NOTIFY_SOCKET", &socket_path);
+        cmd.arg(&path)
+            .args(["--supervised", "systemd", "--daemonize", "yes"])
+            .env("NOTIFY_SOCKET", &socket_path);
     });
     assert!(server.alive(), "no fork under systemd supervision");
+    assert_eq!(config_get(&mut server.client(), "supervised"), "systemd");
     let mut messages = Vec::new();
     let mut buf = [0u8; 256];
     while !messages.iter().any(|m: &String| m == "READY=1\n") {
@@ -587,7 +628,8 @@ fn supervised_systemd_notifies_readiness() {
 /// The README's minimal configuration file starts the server as shown.
 #[test]
 fn readme_minimal_config_starts() {
-    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    let readme =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
     let start = readme
         .find("```conf\n")
         .expect("README has a ```conf block")
@@ -597,7 +639,10 @@ fn readme_minimal_config_starts() {
     let port = free_port();
     let conf = readme[start..end]
         .replace("port 6374", &format!("port {port}"))
-        .replace("dir /var/lib/rust-keyval", &format!("dir {}", dir.display()));
+        .replace(
+            "dir /var/lib/rust-keyval",
+            &format!("dir {}", dir.display()),
+        );
     let path = dir.join("keyval.conf");
     std::fs::write(&path, conf).unwrap();
     let mut child = Running(
@@ -612,6 +657,64 @@ fn readme_minimal_config_starts() {
     assert_eq!(config_get(&mut c, "dir"), dir.display().to_string());
     let _ = child.0.kill();
     let mut stderr = String::new();
-    child.0.stderr.take().unwrap().read_to_string(&mut stderr).unwrap();
+    child
+        .0
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut stderr)
+        .unwrap();
     assert!(!stderr.contains("WARN"), "{stderr}");
+}
+
+/// Redis-style options (`--directive value ...`, for directives that are not flags here)
+/// are read as lines after the file, as redis-server reads them.
+#[test]
+fn redis_style_options_follow_the_file() {
+    let dir = fresh_dir("conf-options");
+    let path = dir.join("keyval.conf");
+    let port = free_port();
+    std::fs::write(&path, "port 1\ntcp-keepalive 10\nhz 15\nsave \"\"\n").unwrap();
+    let _child = Running(
+        ours()
+            .arg(&path)
+            .args([
+                "--port",
+                &port.to_string(),
+                "--hz",
+                "20",
+                "--maxclients",
+                "7",
+            ])
+            .args(["--client-output-buffer-limit", "pubsub 1mb 1mb 0"])
+            .current_dir(&dir)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let mut c = ping(port);
+    assert_eq!(config_get(&mut c, "hz"), "20");
+    assert_eq!(config_get(&mut c, "tcp-keepalive"), "10");
+    assert_eq!(config_get(&mut c, "maxclients"), "7");
+    assert_eq!(
+        config_get(&mut c, "client-output-buffer-limit"),
+        "normal 1073741824 0 0 slave 268435456 67108864 60 pubsub 1048576 1048576 0"
+    );
+    // Without a file too, and a bad value is reported as Redis reports a bad line.
+    let out = ours()
+        .args(["--lfu-log-factor", "many"])
+        .stdout(Stdio::null())
+        .output()
+        .unwrap();
+    let (code, stderr) = (out.status.code(), text(&out.stderr));
+    assert_eq!(code, Some(1), "{stderr}");
+    assert!(
+        stderr.contains(">>> 'lfu-log-factor many'\nargument couldn't be parsed into an integer\n"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.ends_with("(in the command line options)\n"),
+        "{stderr}"
+    );
 }

@@ -378,7 +378,9 @@ fn server_section(ctx: &Ctx, t: &mut Text) {
     let config_file = ctx.shared.params.config_file.as_ref();
     t.field(
         "config_file",
-        config_file.map(|p| p.display().to_string()).unwrap_or_default(),
+        config_file
+            .map(|p| p.display().to_string())
+            .unwrap_or_default(),
     );
     t.fixed(&[("io_threads_active", "0")]);
     t.field("keyval_version", env!("CARGO_PKG_VERSION"));

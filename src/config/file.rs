@@ -134,8 +134,22 @@ pub struct Loaded {
     pub sets_listener: bool,
 }
 
+/// What [`FatalError::file`] names for an error in Redis-style command-line options.
+pub const OPTIONS: &str = "the command line options";
+
 /// Reads the configuration file `path` (and what it includes) into `params`.
 pub fn load(path: &Path, params: &mut Params) -> Result<Loaded, FatalError> {
+    load_with_options(Some(path), &[], params)
+}
+
+/// Reads the configuration file `path` (if any), then Redis-style command-line options
+/// (`--port 7000` is the directive `port 7000`), which Redis treats as lines appended to
+/// the file.
+pub fn load_with_options(
+    path: Option<&Path>,
+    options: &[Vec<Vec<u8>>],
+    params: &mut Params,
+) -> Result<Loaded, FatalError> {
     let mut loader = Loader {
         params,
         loaded: Loaded::default(),
@@ -143,8 +157,32 @@ pub fn load(path: &Path, params: &mut Params) -> Result<Loaded, FatalError> {
         save_seen: false,
         open: Vec::new(),
     };
-    loader.load_path(path)?;
-    loader.finish(path)?;
+    if let Some(path) = path {
+        loader.load_path(path)?;
+    }
+    let from = Path::new(OPTIONS);
+    for (i, option) in options.iter().enumerate() {
+        let at_line = |message: String| FatalError {
+            file: from.to_path_buf(),
+            line: Some((
+                i + 1,
+                String::from_utf8_lossy(&option.join(&b' ')).into_owned(),
+            )),
+            message,
+        };
+        let Some((name, args)) = option.split_first() else {
+            continue;
+        };
+        let name = String::from_utf8_lossy(name).to_ascii_lowercase();
+        let args: Vec<&[u8]> = args.iter().map(Vec::as_slice).collect();
+        loader
+            .directive(&name, &args, from, i + 1)
+            .map_err(|e| match e {
+                Failure::Line(message) => at_line(message),
+                Failure::Include(inner) => inner,
+            })?;
+    }
+    loader.finish(path.unwrap_or(from))?;
     Ok(loader.loaded)
 }
 
@@ -287,7 +325,9 @@ impl Loader<'_> {
             "loadmodule" if !args.is_empty() => refuse("modules are not supported"),
             _ if name.contains('.') => {
                 if args.is_empty() {
-                    Err(Failure::Line("Module config specified without value".into()))
+                    Err(Failure::Line(
+                        "Module config specified without value".into(),
+                    ))
                 } else {
                     refuse("module configs are not supported (there are no modules)")
                 }
@@ -438,8 +478,7 @@ mod tests {
     fn load_files(files: &[(&str, &str)]) -> (Result<Loaded, FatalError>, Params, PathBuf) {
         static N: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
         let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let dir =
-            std::env::temp_dir().join(format!("keyval-conf-unit-{}-{n}", std::process::id()));
+        let dir = std::env::temp_dir().join(format!("keyval-conf-unit-{}-{n}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         for (name, text) in files {
             let text = text.replace("$DIR", &dir.display().to_string());
@@ -477,9 +516,10 @@ mod tests {
         assert!(loaded.warnings.is_empty());
         assert!(!loaded.sets_listener);
         // `'K\'E'` is K'E: a quote is not an event class.
-        assert!(error_of("notify-keyspace-events 'K\\'E'\n").contains(
-            "\nInvalid event class character. Use 'Ag$lshzxeKEtmdn'.\n"
-        ));
+        assert!(
+            error_of("notify-keyspace-events 'K\\'E'\n")
+                .contains("\nInvalid event class character. Use 'Ag$lshzxeKEtmdn'.\n")
+        );
     }
 
     #[test]
@@ -506,7 +546,9 @@ mod tests {
             )
         );
         let e = error_of("\n\n  timeout \"5\n");
-        assert!(e.contains("at line 3\n>>> 'timeout \"5'\nUnbalanced quotes in configuration line\n"));
+        assert!(
+            e.contains("at line 3\n>>> 'timeout \"5'\nUnbalanced quotes in configuration line\n")
+        );
         let e = error_of("timeout 1 2\n");
         assert!(e.contains(">>> 'timeout 1 2'\nwrong number of arguments\n"));
         let e = error_of("maxclients 0\n");
@@ -557,11 +599,7 @@ mod tests {
         assert!(r.unwrap_err().message.contains("include loop"));
         // A missing file (no pattern) is an error, as in Redis.
         let (r, _, _) = load_files(&[("main.conf", "include $DIR/missing.conf\n")]);
-        assert!(
-            r.unwrap_err()
-                .message
-                .contains("can't open config file")
-        );
+        assert!(r.unwrap_err().message.contains("can't open config file"));
     }
 
     #[test]

@@ -173,6 +173,9 @@ pub struct Startup {
     pub params: Option<Params>,
     /// The listening address came from the file's `bind` and `port`.
     pub listen_from_file: bool,
+    /// Redis-style options (`--supervised systemd`): directives given on the command line
+    /// that are not flags here, each as its name and arguments.
+    pub options: Vec<Vec<Vec<u8>>>,
 }
 
 /// Why the server cannot start with this configuration.
@@ -257,8 +260,10 @@ impl Config {
     pub fn from_command_line() -> Config {
         use clap::parser::ValueSource;
         use clap::{CommandFactory, FromArgMatches};
-        let matches = Config::command().get_matches();
+        let (args, options) = redis_options(&Config::command(), std::env::args_os().collect());
+        let matches = Config::command().get_matches_from(args);
         let mut config = Config::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
+        config.startup.options = options;
         config.startup.explicit = matches
             .ids()
             .filter(|id| {
@@ -285,7 +290,11 @@ impl Config {
             ("databases", "databases", self.databases.to_string()),
             ("maxclients", "maxclients", self.maxclients.to_string()),
             ("timeout", "timeout", self.timeout.to_string()),
-            ("protected_mode", "protected-mode", yes_no(self.protected_mode)),
+            (
+                "protected_mode",
+                "protected-mode",
+                yes_no(self.protected_mode),
+            ),
             ("requirepass", "requirepass", self.requirepass.clone()),
             (
                 "proto_max_bulk_len",
@@ -304,7 +313,11 @@ impl Config {
         v.extend([
             ("dbfilename", "dbfilename", self.dbfilename.clone()),
             ("save", "save", self.save.clone()),
-            ("rdbcompression", "rdbcompression", yes_no(self.rdbcompression)),
+            (
+                "rdbcompression",
+                "rdbcompression",
+                yes_no(self.rdbcompression),
+            ),
             ("rdbchecksum", "rdbchecksum", yes_no(self.rdbchecksum)),
             (
                 "stop_writes_on_bgsave_error",
@@ -319,7 +332,11 @@ impl Config {
             ),
             ("appendfsync", "appendfsync", self.appendfsync.clone()),
             ("appenddirname", "appenddirname", self.appenddirname.clone()),
-            ("appendfilename", "appendfilename", self.appendfilename.clone()),
+            (
+                "appendfilename",
+                "appendfilename",
+                self.appendfilename.clone(),
+            ),
             (
                 "aof_use_rdb_preamble",
                 "aof-use-rdb-preamble",
@@ -331,8 +348,16 @@ impl Config {
                 yes_no(self.aof_load_truncated),
             ),
             ("maxmemory", "maxmemory", self.maxmemory.clone()),
-            ("maxmemory_policy", "maxmemory-policy", self.maxmemory_policy.clone()),
-            ("maxmemory_samples", "maxmemory-samples", self.maxmemory_samples.clone()),
+            (
+                "maxmemory_policy",
+                "maxmemory-policy",
+                self.maxmemory_policy.clone(),
+            ),
+            (
+                "maxmemory_samples",
+                "maxmemory-samples",
+                self.maxmemory_samples.clone(),
+            ),
             (
                 "log_level",
                 "loglevel",
@@ -361,13 +386,18 @@ impl Config {
         };
         apply(&mut p, false)?;
         let mut loaded = file::Loaded::default();
-        if let Some(path) = &self.config_file {
-            // Kept absolute: the file may change the working directory (`dir`).
-            let path = std::path::absolute(path).map_err(|e| {
-                StartError::Other(format!("config file {}: {e}", path.display()))
-            })?;
-            loaded = file::load(&path, &mut p).map_err(StartError::File)?;
-            p.config_file = Some(path);
+        let path =
+            match &self.config_file {
+                // Kept absolute: the file may change the working directory (`dir`).
+                Some(path) => Some(std::path::absolute(path).map_err(|e| {
+                    StartError::Other(format!("config file {}: {e}", path.display()))
+                })?),
+                None => None,
+            };
+        if path.is_some() || !self.startup.options.is_empty() {
+            loaded = file::load_with_options(path.as_deref(), &self.startup.options, &mut p)
+                .map_err(StartError::File)?;
+            p.config_file = path;
         }
         apply(&mut p, true)?;
         let mut warnings = loaded.warnings;
@@ -388,7 +418,9 @@ impl Config {
             .ok()
             .and_then(|d| d.parse().ok())
             .unwrap_or(self.databases);
-        if self.config_file.is_some() && !self.explicit("log_level") {
+        if (self.config_file.is_some() || !self.startup.options.is_empty())
+            && !self.explicit("log_level")
+        {
             self.log_level = Params::log_filter(p.settings.loglevel);
         }
         self.startup.params = Some(p);
@@ -413,6 +445,44 @@ impl Config {
     }
 }
 
+/// Splits Redis-style options out of the command line: `--name value ...` where `name` is
+/// a Redis directive and not one of our flags (`--port 7000`, `--supervised systemd`,
+/// `--daemonize no`), its values running to the next `--` argument. The rest is for clap.
+fn redis_options(
+    command: &clap::Command,
+    argv: Vec<std::ffi::OsString>,
+) -> (Vec<std::ffi::OsString>, Vec<Vec<Vec<u8>>>) {
+    use std::os::unix::ffi::OsStrExt;
+    let flags: Vec<&str> = command
+        .get_arguments()
+        .filter_map(|a| a.get_long())
+        .chain(["help", "version"])
+        .collect();
+    let mut rest = Vec::with_capacity(argv.len());
+    let mut options: Vec<Vec<Vec<u8>>> = Vec::new();
+    let mut in_option = false;
+    for (i, arg) in argv.into_iter().enumerate() {
+        let bytes = arg.as_bytes();
+        let name = bytes.strip_prefix(b"--").filter(|n| !n.is_empty());
+        if i > 0
+            && let Some(name) = name
+            && !name.contains(&b'=')
+        {
+            let is_flag = flags.iter().any(|f| f.as_bytes() == name);
+            in_option = !is_flag && params::Params::is_directive(name);
+            if in_option {
+                options.push(vec![name.to_vec()]);
+                continue;
+            }
+        } else if in_option && let Some(option) = options.last_mut() {
+            option.push(bytes.to_vec());
+            continue;
+        }
+        rest.push(arg);
+    }
+    (rest, options)
+}
+
 /// The address to listen on for the `bind` and `port` parameters, and the bind entries
 /// not listened on. Redis listens on every address of `bind`; this server has one
 /// listening socket, so it takes the first usable one: an address marked optional (`-`)
@@ -422,7 +492,9 @@ fn listen_address(p: &Params) -> Result<(SocketAddr, Vec<String>), String> {
     let list = String::from_utf8_lossy(&p.get("bind").unwrap_or_default()).into_owned();
     let entries: Vec<&str> = list.split(' ').filter(|e| !e.is_empty()).collect();
     if entries.is_empty() {
-        return Err("bind \"\" (no TCP listener) is not supported: rust-keyval has no unix socket".into());
+        return Err(
+            "bind \"\" (no TCP listener) is not supported: rust-keyval has no unix socket".into(),
+        );
     }
     let mut chosen = None;
     let mut skipped = Vec::new();

@@ -619,6 +619,11 @@ impl Params {
         Ok(())
     }
 
+    /// Whether `name` is a parameter (or alias) of Redis's table, any case.
+    pub fn is_directive(name: &[u8]) -> bool {
+        lookup(name).is_some()
+    }
+
     /// The stored value of parameter `id` (CONFIG REWRITE formats it).
     pub(super) fn value_at(&self, id: usize) -> &Value {
         &self.values[id]

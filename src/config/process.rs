@@ -24,7 +24,8 @@ pub struct Process {
 /// (fork keeps only the calling thread). In the parent of a daemonizing fork it does not
 /// return: the parent exits 0 at once, as Redis's does.
 pub fn setup(params: &Params) -> Process {
-    let text = |name: &str| String::from_utf8_lossy(&params.get(name).unwrap_or_default()).into_owned();
+    let text =
+        |name: &str| String::from_utf8_lossy(&params.get(name).unwrap_or_default()).into_owned();
     let logfile = text("logfile");
     if !logfile.is_empty() {
         crate::logging::set_file(Some(PathBuf::from(&logfile)));
@@ -47,10 +48,10 @@ impl Process {
     /// Writes the pid file, best effort (Redis ignores a failure too), once the server is
     /// listening.
     pub fn write_pidfile(&self) {
-        if let Some(path) = &self.pidfile {
-            if let Err(e) = std::fs::write(path, format!("{}\n", std::process::id())) {
-                log::debug!("cannot write the pid file {}: {e}", path.display());
-            }
+        if let Some(path) = &self.pidfile
+            && let Err(e) = std::fs::write(path, format!("{}\n", std::process::id()))
+        {
+            log::debug!("cannot write the pid file {}: {e}", path.display());
         }
     }
 
@@ -124,7 +125,8 @@ fn notify_systemd(message: &str) -> bool {
         Some(name) => SocketAddr::from_abstract_name(name),
         None => SocketAddr::from_pathname(path),
     };
-    let sent = addr.and_then(|addr| UnixDatagram::unbound()?.send_to_addr(message.as_bytes(), &addr));
+    let sent =
+        addr.and_then(|addr| UnixDatagram::unbound()?.send_to_addr(message.as_bytes(), &addr));
     match sent {
         Ok(_) => true,
         Err(e) => {
@@ -140,7 +142,10 @@ fn daemonize() {
     // SAFETY: fork with a single thread (see `setup`); the child continues as the server.
     match unsafe { libc::fork() } {
         -1 => {
-            log::error!("cannot daemonize: fork failed: {}", std::io::Error::last_os_error());
+            log::error!(
+                "cannot daemonize: fork failed: {}",
+                std::io::Error::last_os_error()
+            );
             std::process::exit(1);
         }
         0 => {}

@@ -126,13 +126,15 @@ impl State {
                 .as_ref()
                 .map(|a| String::from_utf8_lossy(&a[0]).to_ascii_lowercase());
             let known = name.as_deref().and_then(|n| {
-                Params::find(n.as_bytes()).map(|(_, p)| p.name.to_string()).or_else(|| {
-                    matches!(
-                        n,
-                        "include" | "rename-command" | "user" | "loadmodule" | "sentinel"
-                    )
-                    .then(|| n.to_string())
-                })
+                Params::find(n.as_bytes())
+                    .map(|(_, p)| p.name.to_string())
+                    .or_else(|| {
+                        matches!(
+                            n,
+                            "include" | "rename-command" | "user" | "loadmodule" | "sentinel"
+                        )
+                        .then(|| n.to_string())
+                    })
             });
             let Some(option) = known else {
                 let mut kept = b"# ??? ".to_vec();
@@ -157,7 +159,11 @@ impl State {
     /// Puts `line` on the option's next unused line, or appends it when `force`.
     fn rewrite_line(&mut self, option: &str, line: Vec<u8>, force: bool) {
         self.mark(option);
-        if let Some(at) = self.option_lines.get_mut(option).and_then(VecDeque::pop_front) {
+        if let Some(at) = self
+            .option_lines
+            .get_mut(option)
+            .and_then(VecDeque::pop_front)
+        {
             self.lines[at] = line;
             return;
         }
@@ -242,13 +248,7 @@ fn rewrite_param(state: &mut State, params: &Params, id: usize) {
     }
 }
 
-fn rewrite_special(
-    state: &mut State,
-    params: &Params,
-    name: &str,
-    which: Special,
-    value: &Value,
-) {
+fn rewrite_special(state: &mut State, params: &Params, name: &str, which: Special, value: &Value) {
     match (which, value) {
         (Special::Dir, _) => match std::env::current_dir() {
             Ok(cwd) => {
@@ -361,7 +361,10 @@ fn overwrite(path: &Path, content: &[u8]) -> io::Result<()> {
     let fd = unsafe { libc::mkostemp(template.as_mut_ptr().cast(), libc::O_CLOEXEC) };
     if fd < 0 {
         let e = io::Error::last_os_error();
-        log::warn!("Could not create tmp config file ({})", crate::util::os_error_text(&e));
+        log::warn!(
+            "Could not create tmp config file ({})",
+            crate::util::os_error_text(&e)
+        );
         return Err(e);
     }
     template.pop();
@@ -445,7 +448,10 @@ mod tests {
         p.config_set(
             &[
                 (b"requirepass", b"p w\"x"),
-                (b"client-output-buffer-limit", b"normal 1gb 1000 0 pubsub 1 2 3"),
+                (
+                    b"client-output-buffer-limit",
+                    b"normal 1gb 1000 0 pubsub 1 2 3",
+                ),
                 (b"notify-keyspace-events", b"Ex"),
                 (b"maxmemory-clients", b"10%"),
                 (b"shutdown-on-sigterm", b"nosave now"),
