@@ -45,6 +45,15 @@ impl Drop for Running {
     }
 }
 
+/// Removes a test's directory when dropped.
+struct Cleanup(std::path::PathBuf);
+
+impl Drop for Cleanup {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
 /// Waits until something answers PING on `port`.
 fn ping(port: u16) -> Client {
     let up = wait_for(Duration::from_secs(20), || {
@@ -120,6 +129,7 @@ fn stock_conf(dir: &Path, port: u16) -> Option<String> {
 #[test]
 fn debians_stock_redis_conf_starts_the_server() {
     let dir = fresh_dir("conf-stock");
+    let _cleanup_dir = Cleanup(dir.clone());
     let port = free_port();
     let Some(conf) = stock_conf(&dir, port) else {
         return;
@@ -190,6 +200,7 @@ fn debians_stock_redis_conf_starts_the_server() {
 #[test]
 fn file_settings_take_effect() {
     let dir = fresh_dir("conf-effect");
+    let _cleanup_dir = Cleanup(dir.clone());
     let port = free_port();
     let path = dir.join("keyval.conf");
     std::fs::write(
@@ -244,6 +255,7 @@ fn file_settings_take_effect() {
 #[test]
 fn flags_and_environment_override_the_file() {
     let dir = fresh_dir("conf-override");
+    let _cleanup_dir = Cleanup(dir.clone());
     let path = dir.join("keyval.conf");
     std::fs::write(
         &path,
@@ -292,6 +304,7 @@ fn failing_start(mut cmd: Command, path: &Path) -> (Option<i32>, String) {
 #[test]
 fn a_bad_file_stops_the_start_as_redis() {
     let dir = fresh_dir("conf-bad");
+    let _cleanup_dir = Cleanup(dir.clone());
     let cases = [
         (
             "port 7000\nbogus-directive yes\n",
@@ -411,8 +424,11 @@ fn rewrite_on(port: u16) -> Vec<u8> {
 #[test]
 fn config_rewrite_round_trips_as_redis() {
     let dir = fresh_dir("conf-rewrite");
+    let _cleanup_dir = Cleanup(dir.clone());
     // Outside the servers' directories, which go when they stop: redis-server reads it last.
-    let included = fresh_dir("conf-rewrite-include").join("included.conf");
+    let include_dir = fresh_dir("conf-rewrite-include");
+    let _cleanup_include = Cleanup(include_dir.clone());
+    let included = include_dir.join("included.conf");
     std::fs::write(&included, "tcp-keepalive 60\n").unwrap();
     let conf = REWRITE_CONF.replace("INCLUDED", &included.display().to_string());
     let path = dir.join("keyval.conf");
@@ -483,6 +499,7 @@ fn config_rewrite_round_trips_as_redis() {
         return;
     }
     let rdir = fresh_dir("conf-rewrite-redis");
+    let _cleanup_rdir = Cleanup(rdir.clone());
     let rpath = rdir.join("redis.conf");
     let rport = free_port();
     std::fs::write(&rpath, format!("{conf}port {rport}\nbind 127.0.0.1\n")).unwrap();
@@ -532,6 +549,7 @@ fn config_rewrite_without_a_file() {
 #[test]
 fn daemonize_pidfile_and_logfile() {
     let dir = fresh_dir("conf-daemon");
+    let _cleanup_dir = Cleanup(dir.clone());
     let port = free_port();
     let path = dir.join("keyval.conf");
     let pidfile = dir.join("keyval.pid");
@@ -590,6 +608,7 @@ fn daemonize_pidfile_and_logfile() {
 fn supervised_systemd_notifies_readiness() {
     use std::os::unix::net::UnixDatagram;
     let dir = fresh_dir("conf-systemd");
+    let _cleanup_dir = Cleanup(dir.clone());
     let socket_path = dir.join("notify.sock");
     let socket = UnixDatagram::bind(&socket_path).unwrap();
     socket
@@ -636,6 +655,7 @@ fn readme_minimal_config_starts() {
         + "```conf\n".len();
     let end = start + readme[start..].find("```").unwrap();
     let dir = fresh_dir("conf-readme");
+    let _cleanup_dir = Cleanup(dir.clone());
     let port = free_port();
     let conf = readme[start..end]
         .replace("port 6374", &format!("port {port}"))
@@ -672,6 +692,7 @@ fn readme_minimal_config_starts() {
 #[test]
 fn redis_style_options_follow_the_file() {
     let dir = fresh_dir("conf-options");
+    let _cleanup_dir = Cleanup(dir.clone());
     let path = dir.join("keyval.conf");
     let port = free_port();
     std::fs::write(&path, "port 1\ntcp-keepalive 10\nhz 15\nsave \"\"\n").unwrap();
