@@ -40,7 +40,7 @@ fn config(ctx: &mut Ctx, args: Args) {
             crate::store::lazyfree::reset_stats();
             ctx.out.ok();
         }
-        "rewrite" => ctx.error("ERR The server is running without a config file"),
+        "rewrite" => config_rewrite(ctx),
         _ => {
             let lines = [
                 "CONFIG <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
@@ -56,6 +56,27 @@ fn config(ctx: &mut Ctx, args: Args) {
                 "    Print this help.",
             ];
             reply_help(ctx.out, &lines);
+        }
+    }
+}
+
+/// CONFIG REWRITE: the configuration file the server started from, rewritten with the
+/// current values (keeping its comments), as Redis does.
+fn config_rewrite(ctx: &mut Ctx) {
+    let Some(path) = ctx.shared.params.config_file.clone() else {
+        ctx.error("ERR The server is running without a config file");
+        return;
+    };
+    match crate::config::rewrite::rewrite(&ctx.shared.params, &path) {
+        Ok(()) => {
+            log::info!("CONFIG REWRITE executed with success.");
+            ctx.out.ok();
+        }
+        Err(e) => {
+            let text = crate::util::os_error_text(&e);
+            log::warn!("CONFIG REWRITE failed: {text}");
+            ctx.out
+                .error_parts(&[b"ERR Rewriting config file: ", text.as_bytes()]);
         }
     }
 }

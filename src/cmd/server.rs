@@ -375,7 +375,14 @@ fn server_section(ctx: &Ctx, t: &mut Text) {
             .map(|p| p.display().to_string())
             .unwrap_or_default(),
     );
-    t.fixed(&[("config_file", ""), ("io_threads_active", "0")]);
+    let config_file = ctx.shared.params.config_file.as_ref();
+    t.field(
+        "config_file",
+        config_file
+            .map(|p| p.display().to_string())
+            .unwrap_or_default(),
+    );
+    t.fixed(&[("io_threads_active", "0")]);
     t.field("keyval_version", env!("CARGO_PKG_VERSION"));
 }
 

@@ -1,10 +1,14 @@
 //! Command-line and environment configuration (clap). Every setting is a flag with an
 //! environment variable and a default; `rust-keyval --help` lists them.
 
+pub mod file;
 pub mod params;
+pub mod process;
+pub mod rewrite;
 pub mod table;
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, ToSocketAddrs};
+use std::path::PathBuf;
 
 use clap::Parser;
 
@@ -12,7 +16,14 @@ pub use params::{Params, Settings};
 
 /// A Redis-compatible in-memory key-value server (RESP2 over TCP, Prometheus metrics).
 #[derive(Debug, Clone, Parser)]
-#[command(name = "rust-keyval", version, about)]
+#[command(
+    name = "rust-keyval",
+    version,
+    about,
+    after_help = "Precedence: flags on the command line, then environment variables, then the \
+configuration file, then the defaults shown. A directive of the file sets the same parameter \
+as its flag (`port 7000`, `maxclients 100`...): a flag or environment variable given for it wins."
+)]
 pub struct Config {
     /// Address for RESP clients.
     #[arg(long, env = "KEYVAL_BIND", default_value = "127.0.0.1:6374")]
@@ -147,6 +158,15 @@ pub struct Config {
     /// dashboards and alerts built on it work unchanged).
     #[arg(long, env = "METRICS_COMPAT", default_value = "none", value_enum)]
     pub metrics_compat: MetricsCompat,
+
+    /// A configuration file in Redis's format (redis.conf: `directive arg ...` lines,
+    /// quoting, `include`). Flags and environment variables given override it.
+    #[arg(value_name = "CONFIG_FILE")]
+    pub config_file: Option<PathBuf>,
+
+    /// What [`Config::resolve`] found; not a flag.
+    #[arg(skip)]
+    pub startup: Startup,
 }
 
 /// Which other exporter's metric names /metrics adds to its own.
@@ -156,6 +176,39 @@ pub enum MetricsCompat {
     None,
     /// Also oliver006/redis_exporter's names (`redis_*`).
     RedisExporter,
+}
+
+/// The outcome of resolving flags, environment and configuration file at startup.
+#[derive(Debug, Clone, Default)]
+pub struct Startup {
+    /// Flags (clap ids) given on the command line or in the environment: they win over
+    /// the file.
+    pub explicit: Vec<String>,
+    /// Every parameter's startup value.
+    pub params: Option<Params>,
+    /// The listening address came from the file's `bind` and `port`.
+    pub listen_from_file: bool,
+    /// Redis-style options (`--supervised systemd`): directives given on the command line
+    /// that are not flags here, each as its name and arguments.
+    pub options: Vec<Vec<Vec<u8>>>,
+}
+
+/// Why the server cannot start with this configuration.
+#[derive(Debug)]
+pub enum StartError {
+    /// The configuration file is wrong (printed in Redis's format).
+    File(file::FatalError),
+    /// Anything else.
+    Other(String),
+}
+
+impl std::fmt::Display for StartError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            StartError::File(e) => e.fmt(f),
+            StartError::Other(e) => f.write_str(e),
+        }
+    }
 }
 
 /// Where the metrics endpoint listens.
@@ -217,71 +270,276 @@ impl Config {
         Config::parse_from(["rust-keyval"])
     }
 
-    /// The run-time parameters this command line sets (CONFIG GET shows them), for a
-    /// server listening on `bound`.
-    pub fn params(&self, bound: SocketAddr) -> Result<Params, String> {
-        let mut p = Params::new();
-        let set = |p: &mut Params, name: &str, value: String| p.set_startup(name, value.as_bytes());
-        set(&mut p, "bind", bound.ip().to_string())?;
-        set(&mut p, "port", bound.port().to_string())?;
-        set(&mut p, "databases", self.databases.to_string())?;
-        set(&mut p, "maxclients", self.maxclients.to_string())?;
-        set(&mut p, "timeout", self.timeout.to_string())?;
-        let protected = if self.protected_mode { "yes" } else { "no" };
-        set(&mut p, "protected-mode", protected.to_string())?;
-        set(&mut p, "requirepass", self.requirepass.clone())?;
-        set(
-            &mut p,
-            "proto-max-bulk-len",
-            self.proto_max_bulk_len.to_string(),
-        )?;
-        set(
-            &mut p,
-            "client-output-buffer-limit",
-            format!("normal {0} 0 0", self.client_output_limit),
-        )?;
-        if let Some(dir) = &self.dir {
-            set(&mut p, "dir", dir.clone())?;
-        }
-        set(&mut p, "dbfilename", self.dbfilename.clone())?;
-        set(&mut p, "save", self.save.clone())?;
+    /// Parses the command line (exiting on errors and --help, as clap does) and records
+    /// which flags were given explicitly.
+    pub fn from_command_line() -> Config {
+        use clap::parser::ValueSource;
+        use clap::{CommandFactory, FromArgMatches};
+        let (args, options) = redis_options(&Config::command(), std::env::args_os().collect());
+        let matches = Config::command().get_matches_from(args);
+        let mut config = Config::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
+        config.startup.options = options;
+        config.startup.explicit = matches
+            .ids()
+            .filter(|id| {
+                matches!(
+                    matches.value_source(id.as_str()),
+                    Some(ValueSource::CommandLine | ValueSource::EnvVariable)
+                )
+            })
+            .map(|id| id.to_string())
+            .collect();
+        config
+    }
+
+    fn explicit(&self, id: &str) -> bool {
+        self.startup.explicit.iter().any(|e| e == id)
+    }
+
+    /// The parameters the flags set: (clap id, parameter, value).
+    fn flag_settings(&self) -> Vec<(&'static str, &'static str, String)> {
         let yes_no = |b: bool| if b { "yes" } else { "no" }.to_string();
-        set(&mut p, "rdbcompression", yes_no(self.rdbcompression))?;
-        set(&mut p, "rdbchecksum", yes_no(self.rdbchecksum))?;
-        set(
-            &mut p,
-            "stop-writes-on-bgsave-error",
-            yes_no(self.stop_writes_on_bgsave_error),
-        )?;
-        set(&mut p, "appendonly", yes_no(self.appendonly))?;
-        set(
-            &mut p,
-            "enable-debug-command",
-            self.enable_debug_command.clone(),
-        )?;
-        set(&mut p, "appendfsync", self.appendfsync.clone())?;
-        set(&mut p, "appenddirname", self.appenddirname.clone())?;
-        set(&mut p, "appendfilename", self.appendfilename.clone())?;
-        set(
-            &mut p,
-            "aof-use-rdb-preamble",
-            yes_no(self.aof_use_rdb_preamble),
-        )?;
-        set(
-            &mut p,
-            "aof-load-truncated",
-            yes_no(self.aof_load_truncated),
-        )?;
-        set(&mut p, "maxmemory", self.maxmemory.clone())?;
-        set(&mut p, "maxmemory-policy", self.maxmemory_policy.clone())?;
-        set(&mut p, "maxmemory-samples", self.maxmemory_samples.clone())?;
-        set(
-            &mut p,
-            "loglevel",
-            Params::loglevel_name(self.log_level).to_string(),
-        )?;
+        let mut v = vec![
+            ("bind", "bind", self.bind.ip().to_string()),
+            ("bind", "port", self.bind.port().to_string()),
+            ("databases", "databases", self.databases.to_string()),
+            ("maxclients", "maxclients", self.maxclients.to_string()),
+            ("timeout", "timeout", self.timeout.to_string()),
+            (
+                "protected_mode",
+                "protected-mode",
+                yes_no(self.protected_mode),
+            ),
+            ("requirepass", "requirepass", self.requirepass.clone()),
+            (
+                "proto_max_bulk_len",
+                "proto-max-bulk-len",
+                self.proto_max_bulk_len.to_string(),
+            ),
+            (
+                "client_output_limit",
+                "client-output-buffer-limit",
+                format!("normal {0} 0 0", self.client_output_limit),
+            ),
+        ];
+        if let Some(dir) = &self.dir {
+            v.push(("dir", "dir", dir.clone()));
+        }
+        v.extend([
+            ("dbfilename", "dbfilename", self.dbfilename.clone()),
+            ("save", "save", self.save.clone()),
+            (
+                "rdbcompression",
+                "rdbcompression",
+                yes_no(self.rdbcompression),
+            ),
+            ("rdbchecksum", "rdbchecksum", yes_no(self.rdbchecksum)),
+            (
+                "stop_writes_on_bgsave_error",
+                "stop-writes-on-bgsave-error",
+                yes_no(self.stop_writes_on_bgsave_error),
+            ),
+            ("appendonly", "appendonly", yes_no(self.appendonly)),
+            (
+                "enable_debug_command",
+                "enable-debug-command",
+                self.enable_debug_command.clone(),
+            ),
+            ("appendfsync", "appendfsync", self.appendfsync.clone()),
+            ("appenddirname", "appenddirname", self.appenddirname.clone()),
+            (
+                "appendfilename",
+                "appendfilename",
+                self.appendfilename.clone(),
+            ),
+            (
+                "aof_use_rdb_preamble",
+                "aof-use-rdb-preamble",
+                yes_no(self.aof_use_rdb_preamble),
+            ),
+            (
+                "aof_load_truncated",
+                "aof-load-truncated",
+                yes_no(self.aof_load_truncated),
+            ),
+            ("maxmemory", "maxmemory", self.maxmemory.clone()),
+            (
+                "maxmemory_policy",
+                "maxmemory-policy",
+                self.maxmemory_policy.clone(),
+            ),
+            (
+                "maxmemory_samples",
+                "maxmemory-samples",
+                self.maxmemory_samples.clone(),
+            ),
+            (
+                "log_level",
+                "loglevel",
+                Params::loglevel_name(self.log_level).to_string(),
+            ),
+        ]);
+        v
+    }
+
+    /// Works out every parameter's startup value, in layers: the defaults of the flags not
+    /// given, then the configuration file (if any), then the flags and environment
+    /// variables given. The fields the server reads directly (`bind`, `databases`,
+    /// `log_level`) are updated from the result. Returns the warnings to log once logging
+    /// is set up.
+    pub fn resolve(&mut self) -> Result<Vec<String>, StartError> {
+        let settings = self.flag_settings();
+        let mut p = Params::new();
+        let apply = |p: &mut Params, explicit: bool| -> Result<(), StartError> {
+            for (id, name, value) in &settings {
+                if self.explicit(id) == explicit {
+                    p.set_startup(name, value.as_bytes())
+                        .map_err(StartError::Other)?;
+                }
+            }
+            Ok(())
+        };
+        apply(&mut p, false)?;
+        let mut loaded = file::Loaded::default();
+        let path =
+            match &self.config_file {
+                // Kept absolute: the file may change the working directory (`dir`).
+                Some(path) => Some(std::path::absolute(path).map_err(|e| {
+                    StartError::Other(format!("config file {}: {e}", path.display()))
+                })?),
+                None => None,
+            };
+        if path.is_some() || !self.startup.options.is_empty() {
+            loaded = file::load_with_options(path.as_deref(), &self.startup.options, &mut p)
+                .map_err(StartError::File)?;
+            p.config_file = path;
+        }
+        apply(&mut p, true)?;
+        let mut warnings = loaded.warnings;
+        if loaded.sets_listener && !self.explicit("bind") {
+            let (addr, skipped) = listen_address(&p).map_err(StartError::Other)?;
+            self.bind = addr;
+            self.startup.listen_from_file = true;
+            if !skipped.is_empty() {
+                warnings.push(format!(
+                    "bind lists several addresses; rust-keyval listens on one socket, {addr}, \
+                     not on: {}",
+                    skipped.join(" ")
+                ));
+            }
+        }
+        let databases = p.get("databases").unwrap_or_default();
+        self.databases = std::str::from_utf8(&databases)
+            .ok()
+            .and_then(|d| d.parse().ok())
+            .unwrap_or(self.databases);
+        if (self.config_file.is_some() || !self.startup.options.is_empty())
+            && !self.explicit("log_level")
+        {
+            self.log_level = Params::log_filter(p.settings.loglevel);
+        }
+        self.startup.params = Some(p);
+        Ok(warnings)
+    }
+
+    /// The run-time parameters (CONFIG GET shows them), for a server listening on `bound`.
+    pub fn params(&self, bound: SocketAddr) -> Result<Params, String> {
+        let mut p = match &self.startup.params {
+            Some(p) => p.clone(),
+            None => {
+                let mut resolved = self.clone();
+                resolved.resolve().map_err(|e| e.to_string())?;
+                resolved.startup.params.unwrap_or_default()
+            }
+        };
+        if !self.startup.listen_from_file {
+            p.set_startup("bind", bound.ip().to_string().as_bytes())?;
+        }
+        p.set_startup("port", bound.port().to_string().as_bytes())?;
         Ok(p)
     }
+}
+
+/// Splits Redis-style options out of the command line: `--name value ...` where `name` is
+/// a Redis directive and not one of our flags (`--port 7000`, `--supervised systemd`,
+/// `--daemonize no`), its values running to the next `--` argument. The rest is for clap.
+fn redis_options(
+    command: &clap::Command,
+    argv: Vec<std::ffi::OsString>,
+) -> (Vec<std::ffi::OsString>, Vec<Vec<Vec<u8>>>) {
+    use std::os::unix::ffi::OsStrExt;
+    let flags: Vec<&str> = command
+        .get_arguments()
+        .filter_map(|a| a.get_long())
+        .chain(["help", "version"])
+        .collect();
+    let mut rest = Vec::with_capacity(argv.len());
+    let mut options: Vec<Vec<Vec<u8>>> = Vec::new();
+    let mut in_option = false;
+    for (i, arg) in argv.into_iter().enumerate() {
+        let bytes = arg.as_bytes();
+        let name = bytes.strip_prefix(b"--").filter(|n| !n.is_empty());
+        if i > 0
+            && let Some(name) = name
+            && !name.contains(&b'=')
+        {
+            let is_flag = flags.iter().any(|f| f.as_bytes() == name);
+            in_option = !is_flag && params::Params::is_directive(name);
+            if in_option {
+                options.push(vec![name.to_vec()]);
+                continue;
+            }
+        } else if in_option && let Some(option) = options.last_mut() {
+            option.push(bytes.to_vec());
+            continue;
+        }
+        rest.push(arg);
+    }
+    (rest, options)
+}
+
+/// The address to listen on for the `bind` and `port` parameters, and the bind entries
+/// not listened on. Redis listens on every address of `bind`; this server has one
+/// listening socket, so it takes the first usable one: an address marked optional (`-`)
+/// is skipped when it cannot be bound here (no IPv6, say), as Redis skips it.
+fn listen_address(p: &Params) -> Result<(SocketAddr, Vec<String>), String> {
+    let port = p.settings.port;
+    let list = String::from_utf8_lossy(&p.get("bind").unwrap_or_default()).into_owned();
+    let entries: Vec<&str> = list.split(' ').filter(|e| !e.is_empty()).collect();
+    if entries.is_empty() {
+        return Err(
+            "bind \"\" (no TCP listener) is not supported: rust-keyval has no unix socket".into(),
+        );
+    }
+    let mut chosen = None;
+    let mut skipped = Vec::new();
+    for entry in &entries {
+        if chosen.is_some() {
+            skipped.push(entry.to_string());
+            continue;
+        }
+        let optional = entry.starts_with('-');
+        let host = entry.trim_start_matches('-');
+        let ip = match host {
+            "*" => Some(IpAddr::V4(Ipv4Addr::UNSPECIFIED)),
+            "::*" => Some(IpAddr::V6(Ipv6Addr::UNSPECIFIED)),
+            _ => host.parse::<IpAddr>().ok().or_else(|| {
+                (host, port)
+                    .to_socket_addrs()
+                    .ok()
+                    .and_then(|mut a| a.next())
+                    .map(|a| a.ip())
+            }),
+        };
+        let usable = ip.filter(|ip| !optional || std::net::TcpListener::bind((*ip, 0)).is_ok());
+        match (usable, optional) {
+            (Some(ip), _) => chosen = Some(SocketAddr::new(ip, port)),
+            (None, true) => skipped.push(entry.to_string()),
+            (None, false) => return Err(format!("bind: cannot resolve address {host}")),
+        }
+    }
+    let addr = chosen.ok_or_else(|| format!("bind: none of the addresses can be used: {list}"))?;
+    Ok((addr, skipped))
 }
 
 #[cfg(test)]

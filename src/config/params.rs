@@ -133,7 +133,7 @@ pub struct Param {
 
 /// A stored value.
 #[derive(Debug, Clone, PartialEq)]
-enum Value {
+pub(super) enum Value {
     Bool(bool),
     Num(i64),
     Enum(u32),
@@ -375,6 +375,8 @@ impl Settings {
 #[derive(Debug, Clone)]
 pub struct Params {
     values: Vec<Value>,
+    /// The configuration file the server started from (absolute), for CONFIG REWRITE.
+    pub config_file: Option<std::path::PathBuf>,
     /// Typed copies of the values that drive behaviour.
     pub settings: Settings,
 }
@@ -437,6 +439,7 @@ impl Params {
             .collect();
         let mut params = Params {
             values,
+            config_file: None,
             settings: Settings {
                 port: 0,
                 timeout: 0,
@@ -598,12 +601,47 @@ impl Params {
     /// Parses and stores one value (no apply step). `startup` allows what only a config file
     /// or command line may do.
     fn set_one(&mut self, id: usize, value: &[u8], startup: bool) -> Result<(), String> {
-        let p = &PARAMS[id];
-        let args: Vec<&[u8]> = if p.flags & MULTI_ARG != 0 {
+        let args: Vec<&[u8]> = if PARAMS[id].flags & MULTI_ARG != 0 {
             split_args(value)
         } else {
             vec![value]
         };
+        self.set_args(id, value, &args, startup)
+    }
+
+    /// Sets parameter `id` from a configuration file line's arguments (already split as
+    /// Redis splits them: one argument, or several for multi-argument parameters), with
+    /// Redis's error texts and no apply step, as Redis loads its file.
+    pub(super) fn set_from_file(&mut self, id: usize, args: &[&[u8]]) -> Result<(), String> {
+        let single = args.first().copied().unwrap_or_default();
+        self.set_args(id, single, args, true)?;
+        self.refresh();
+        Ok(())
+    }
+
+    /// Whether `name` is a parameter (or alias) of Redis's table, any case.
+    pub fn is_directive(name: &[u8]) -> bool {
+        lookup(name).is_some()
+    }
+
+    /// The stored value of parameter `id` (CONFIG REWRITE formats it).
+    pub(super) fn value_at(&self, id: usize) -> &Value {
+        &self.values[id]
+    }
+
+    /// The table index, table entry and primary name of a parameter name or alias.
+    pub(super) fn find(name: &[u8]) -> Option<(usize, &'static Param)> {
+        lookup(name).map(|id| (id, &PARAMS[id]))
+    }
+
+    fn set_args(
+        &mut self,
+        id: usize,
+        value: &[u8],
+        args: &[&[u8]],
+        startup: bool,
+    ) -> Result<(), String> {
+        let p = &PARAMS[id];
         let new = match p.kind {
             Kind::Bool { .. } => {
                 let v = yes_no(value).ok_or("argument must be 'yes' or 'no'")?;
@@ -628,7 +666,7 @@ impl Params {
                 Value::Num(n)
             }
             Kind::Enum { values, .. } => {
-                let v = parse_enum(values, &args, p.flags & MULTI_ARG != 0).ok_or_else(|| {
+                let v = parse_enum(values, args, p.flags & MULTI_ARG != 0).ok_or_else(|| {
                     let names: Vec<&str> = values.iter().map(|(n, _)| *n).collect();
                     format!(
                         "argument(s) must be one of the following: {}",
@@ -653,7 +691,7 @@ impl Params {
                 check_string(check, v)?;
                 Value::Str(v.to_vec())
             }
-            Kind::Special(s) => self.parse_special(s, &args, startup)?,
+            Kind::Special(s) => self.parse_special(s, args, startup)?,
         };
         self.values[id] = new;
         Ok(())
@@ -1207,7 +1245,7 @@ fn parse_enum(values: &[(&str, u32)], args: &[&[u8]], bitflags: bool) -> Option<
 }
 
 /// Redis's `configEnumGetName`.
-fn enum_name(values: &[(&str, u32)], v: u32, bitflags: bool) -> String {
+pub(super) fn enum_name(values: &[(&str, u32)], v: u32, bitflags: bool) -> String {
     let mut names: Vec<&str> = Vec::new();
     let mut unmatched = v;
     for (name, val) in values {
@@ -1344,7 +1382,7 @@ fn parse_events(s: &[u8]) -> Option<u32> {
 }
 
 /// Redis's `keyspaceEventsFlagsToString`.
-fn events_string(f: u32) -> String {
+pub(super) fn events_string(f: u32) -> String {
     use notify::*;
     let mut s = String::new();
     if f & ALL == ALL {
@@ -1377,7 +1415,7 @@ fn events_string(f: u32) -> String {
 }
 
 /// Redis's `trimDoubleString` on a `%f` text: drop trailing zeros and a trailing dot.
-fn trim_double(s: &str) -> String {
+pub(super) fn trim_double(s: &str) -> String {
     if !s.contains('.') {
         return s.to_string();
     }

@@ -211,6 +211,7 @@ impl Server {
         log::info!("listening on {}", self.local_addr);
         if self.shared.loading.is_none() {
             log::info!("ready to accept connections on {}", self.local_addr);
+            crate::config::process::notify_ready();
         }
         let mut busy = false;
         while !self.shutting_down {
@@ -246,6 +247,7 @@ impl Server {
                         self.snapshot_busy = more;
                         if !more {
                             log::info!("ready to accept connections on {}", self.local_addr);
+                            crate::config::process::notify_ready();
                         }
                     }
                     Err(e) => {
