@@ -420,7 +420,7 @@ impl LineEditor {
     fn new(docs: Option<Vec<Entry>>) -> rustyline::Result<LineEditor> {
         let mut editor = Editor::new()?;
         editor.set_helper(Some(CommandHelper {
-            entries: docs.unwrap_or_else(builtin_entries),
+            entries: docs.map_or_else(builtin_entries, with_builtin_params),
         }));
         let history_file = history_file();
         if let Some(path) = &history_file {
@@ -477,6 +477,24 @@ fn builtin_entries() -> Vec<Entry> {
             is_group: false,
         })
         .collect()
+}
+
+/// Fills the argument synopsis of documented commands that come without one (a server
+/// whose COMMAND DOCS lists no arguments) from keyval-cli's own table, so hints still show.
+fn with_builtin_params(mut entries: Vec<Entry>) -> Vec<Entry> {
+    let builtin = builtin_entries();
+    for e in entries
+        .iter_mut()
+        .filter(|e| e.params.is_empty() && !e.is_group)
+    {
+        if let Some(b) = builtin
+            .iter()
+            .find(|b| b.full.eq_ignore_ascii_case(&e.full))
+        {
+            e.params = b.params.clone();
+        }
+    }
+    entries
 }
 
 /// Hints and tab completion from the command documentation.
@@ -564,6 +582,26 @@ impl Helper for CommandHelper {}
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn documented_commands_without_arguments_get_the_builtin_synopsis() {
+        let entry = |full: &str, params: &str| Entry {
+            full: full.to_string(),
+            params: params.to_string(),
+            summary: String::new(),
+            since: None,
+            group: None,
+            is_group: false,
+        };
+        let filled = with_builtin_params(vec![
+            entry("GET", ""),
+            entry("SET", "key value [NX|XX]"),
+            entry("NOSUCH", ""),
+        ]);
+        assert_eq!(filled[0].params, "key");
+        assert_eq!(filled[1].params, "key value [NX|XX]");
+        assert_eq!(filled[2].params, "");
+    }
 
     #[test]
     fn completion_follows_the_typed_case() {
