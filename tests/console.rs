@@ -4,12 +4,12 @@
 
 mod common;
 
-use std::io::{self, BufRead, BufReader, Read, Write};
+use std::io::{self, Read, Write};
 use std::net::TcpStream;
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, mpsc};
 use std::thread;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -27,48 +27,9 @@ struct Keyval {
 impl Keyval {
     /// Starts the server with both addresses on port 0 and reads the ports from its log.
     fn start(extra: &[&str]) -> Keyval {
-        let dir = common::fresh_dir("console");
-        let mut child = Command::new(env!("CARGO_BIN_EXE_rust-keyval"))
-            .current_dir(&dir)
-            .args(["--bind", "127.0.0.1:0", "--metrics-bind", "127.0.0.1:0"])
-            .args(["--log-level", "info", "--save", ""])
-            .args(extra)
-            .env_remove("KEYVAL_BIND")
-            .env_remove("METRICS_BIND")
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("start rust-keyval");
-        let stderr = child.stderr.take().expect("piped stderr");
-        let (tx, rx) = mpsc::channel();
-        thread::spawn(move || {
-            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                for marker in ["live console at http://", "ready to accept connections on "] {
-                    if let Some(rest) = line.split(marker).nth(1) {
-                        let addr = rest.trim().trim_end_matches('/');
-                        let port = addr.rsplit(':').next().and_then(|p| p.parse().ok());
-                        let _ = tx.send((marker, port));
-                    }
-                }
-            }
+        let (server, metrics_port) = common::start_with_metrics("console", |cmd| {
+            cmd.args(["--save", ""]).args(extra);
         });
-        let mut server = Server {
-            child,
-            port: 0,
-            dir,
-        };
-        let mut metrics_port = 0;
-        while server.port == 0 || metrics_port == 0 {
-            let (marker, port) = rx
-                .recv_timeout(PATIENCE)
-                .expect("the server did not log its addresses");
-            let port: u16 = port.expect("a port in the log line");
-            if marker.starts_with("live") {
-                metrics_port = port;
-            } else {
-                server.port = port;
-            }
-        }
         Keyval {
             server,
             metrics_port,

@@ -8,12 +8,12 @@
 mod common;
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::io::{self, BufRead, BufReader, Read, Write};
+use std::io::{self, Read, Write};
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, mpsc};
 use std::thread;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -47,48 +47,10 @@ impl Keyval {
 
     /// [`Keyval::start`], letting `configure` add flags or environment variables.
     fn start_with(configure: impl FnOnce(&mut Command)) -> Keyval {
-        let dir = common::fresh_dir("metrics-compat");
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_rust-keyval"));
-        cmd.current_dir(&dir)
-            .args(["--bind", "127.0.0.1:0", "--metrics-bind", "127.0.0.1:0"])
-            .args(["--log-level", "info", "--save", ""])
-            .env_remove("KEYVAL_BIND")
-            .env_remove("METRICS_BIND")
-            .env_remove("METRICS_COMPAT")
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped());
-        configure(&mut cmd);
-        let mut child = cmd.spawn().expect("start rust-keyval");
-        let stderr = child.stderr.take().expect("piped stderr");
-        let (tx, rx) = mpsc::channel();
-        thread::spawn(move || {
-            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                for marker in ["metrics at http://", "ready to accept connections on "] {
-                    if let Some(rest) = line.split(marker).nth(1) {
-                        let addr = rest.trim().trim_end_matches("/metrics");
-                        let port = addr.rsplit(':').next().and_then(|p| p.parse().ok());
-                        let _ = tx.send((marker, port));
-                    }
-                }
-            }
+        let (server, metrics_port) = common::start_with_metrics("metrics-compat", |cmd| {
+            cmd.args(["--save", ""]);
+            configure(cmd);
         });
-        let mut server = Server {
-            child,
-            port: 0,
-            dir,
-        };
-        let mut metrics_port = 0;
-        while server.port == 0 || metrics_port == 0 {
-            let (marker, port) = rx
-                .recv_timeout(PATIENCE)
-                .expect("the server did not log its addresses");
-            let port: u16 = port.expect("a port in the log line");
-            if marker.starts_with("metrics") {
-                metrics_port = port;
-            } else {
-                server.port = port;
-            }
-        }
         Keyval {
             server,
             metrics_port,

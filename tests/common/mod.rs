@@ -55,6 +55,62 @@ pub fn fresh_dir(tag: &str) -> PathBuf {
     dir
 }
 
+/// How long [`start_with_metrics`] waits for the server to log its addresses.
+const LOG_PATIENCE: Duration = Duration::from_secs(30);
+
+/// Starts the server with its RESP and metrics addresses both on port 0 (in a fresh
+/// directory named after `tag`), letting `configure` add flags or environment, and reads
+/// the ports it got from its log ("metrics at http://ADDR/metrics", "ready to accept
+/// connections on ADDR"): choosing free ports first would race with other processes.
+/// Returns the server and its metrics port. stderr is drained for the server's life.
+pub fn start_with_metrics(tag: &str, configure: impl FnOnce(&mut Command)) -> (Server, u16) {
+    use std::io::{BufRead, BufReader};
+    let dir = fresh_dir(tag);
+    let mut cmd = Command::new(server_bin());
+    cmd.current_dir(&dir)
+        .args(["--bind", "127.0.0.1:0", "--metrics-bind", "127.0.0.1:0"])
+        .args(["--log-level", "info"])
+        .env_remove("KEYVAL_BIND")
+        .env_remove("METRICS_BIND")
+        .env_remove("METRICS_COMPAT")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped());
+    configure(&mut cmd);
+    let mut child = cmd.spawn().expect("start rust-keyval");
+    let stderr = child.stderr.take().expect("piped stderr");
+    let (tx, rx) = std::sync::mpsc::channel();
+    // Forward the two addresses, then keep draining stderr so the server never blocks.
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            for marker in ["metrics at http://", "ready to accept connections on "] {
+                if let Some(rest) = line.split(marker).nth(1) {
+                    let addr = rest.trim().trim_end_matches("/metrics");
+                    let port = addr.rsplit(':').next().and_then(|p| p.parse().ok());
+                    let _ = tx.send((marker, port));
+                }
+            }
+        }
+    });
+    let mut server = Server {
+        child,
+        port: 0,
+        dir,
+    };
+    let mut metrics_port = 0;
+    while server.port == 0 || metrics_port == 0 {
+        let (marker, port) = rx
+            .recv_timeout(LOG_PATIENCE)
+            .expect("the server did not log its addresses");
+        let port: u16 = port.expect("a port in the log line");
+        if marker.starts_with("metrics") {
+            metrics_port = port;
+        } else {
+            server.port = port;
+        }
+    }
+    (server, metrics_port)
+}
+
 impl Server {
     /// Starts the server on a free port with extra flags, and waits until it answers PING.
     pub fn start(extra: &[&str]) -> Server {
