@@ -368,10 +368,12 @@ fn interactive_mode_formats_and_quotes_like_redis_cli() {
         "(empty array)\n",
         "Invalid argument(s)\n",
         "(error) ERR unknown command 'NOSUCHCMD', with args beginning with: \n",
-        "\n",
-        "  GET key\n",
-        "  summary: Get the value of a key\n",
-        "\n",
+        // help as redis-cli 7 prints it, from our COMMAND DOCS.
+        "\r\n  \x1b[1mGET\x1b[0m \x1b[90mkey\x1b[0m\r\n",
+        "  \x1b[33msummary:\x1b[0m Returns the string value stored at a key.\r\n",
+        "  \x1b[33msince:\x1b[0m 1.0.0\r\n",
+        "  \x1b[33mgroup:\x1b[0m string\r\n",
+        "\r\n",
     );
     assert_eq!(stdout_text(&out), expected, "stderr: {}", stderr_text(&out));
     assert!(out.status.success());

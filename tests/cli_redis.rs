@@ -222,6 +222,42 @@ fn scan_mode_lists_the_keys_redis_cli_lists() {
     }
 }
 
+/// `help <topic>` prints what redis-cli 7.0 prints, byte for byte, built from the server's
+/// COMMAND DOCS (synopsis, summary, since, group): for a command, a container and its
+/// subcommands, a subcommand and a group, against both servers, one-shot and in the REPL.
+#[test]
+fn help_prints_what_redis_cli_prints() {
+    let Some((ours, redis)) = servers() else {
+        return;
+    };
+    for port in each_port(&ours, &redis) {
+        for topic in [
+            "get",
+            "SET",
+            "client",
+            "config get",
+            "@string",
+            "@sorted-set",
+            "xadd",
+            "geosearch",
+            "nosuch",
+        ] {
+            let args: Vec<&str> = std::iter::once("help").chain(topic.split(' ')).collect();
+            let want = redis_cli(port, &args, None, false);
+            let got = keyval_cli(port, &args, None);
+            assert!(!want.stdout.is_empty());
+            assert_eq!(
+                text(&got.stdout),
+                text(&want.stdout),
+                "help {topic} on {port}"
+            );
+            let line = format!("help {topic}\n");
+            let repl = keyval_cli(port, &[], Some(line.as_bytes()));
+            assert_eq!(text(&repl.stdout), text(&want.stdout), "REPL help {topic}");
+        }
+    }
+}
+
 #[test]
 fn bigkeys_and_memkeys_print_redis_cli_s_report() {
     let Some((ours, redis)) = servers() else {

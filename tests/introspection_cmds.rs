@@ -399,3 +399,146 @@ fn command_list_filters_as_redis() {
         assert_eq!(c.cmd("COMMAND INFO config|get|key"), b"*1\r\n$-1\r\n");
     });
 }
+
+/// A COMMAND DOCS map with its texts (summary, complexity, replaced_by and the history
+/// notes) put aside, and without its subcommands: what must equal Redis's. Returns the
+/// texts apart, and the subcommands' names.
+fn docs_facts(docs: &Resp) -> (Resp, Vec<(String, String)>, Vec<String>) {
+    let Resp::Agg(t, Some(kv)) = docs else {
+        panic!("a docs map: {docs:?}");
+    };
+    let mut facts = Vec::new();
+    let mut texts = Vec::new();
+    let mut subs = Vec::new();
+    for pair in kv.chunks(2) {
+        let Resp::Bulk(Some(key)) = &pair[0] else {
+            panic!("a field name: {pair:?}");
+        };
+        let key = text(key);
+        match (key.as_str(), &pair[1]) {
+            ("summary" | "complexity" | "replaced_by", Resp::Bulk(Some(v))) => {
+                assert!(!v.is_empty(), "{key} is empty");
+                texts.push((key.clone(), text(v)));
+                facts.push(pair[0].clone());
+                facts.push(Resp::Bulk(Some(b"<text>".to_vec())));
+            }
+            ("history", Resp::Agg(ht, Some(entries))) => {
+                let masked = entries
+                    .iter()
+                    .map(|e| match e {
+                        Resp::Agg(et, Some(ve)) if ve.len() == 2 => {
+                            let Resp::Bulk(Some(note)) = &ve[1] else {
+                                panic!("a history note: {e:?}");
+                            };
+                            texts.push((format!("history {:?}", ve[0]), text(note)));
+                            Resp::Agg(
+                                *et,
+                                Some(vec![ve[0].clone(), Resp::Bulk(Some(b"<text>".to_vec()))]),
+                            )
+                        }
+                        other => panic!("a history entry: {other:?}"),
+                    })
+                    .collect();
+                facts.push(pair[0].clone());
+                facts.push(Resp::Agg(*ht, Some(masked)));
+            }
+            ("subcommands", Resp::Agg(_, Some(entries))) => {
+                for e in entries.chunks(2) {
+                    let Resp::Bulk(Some(name)) = &e[0] else {
+                        panic!("a subcommand name");
+                    };
+                    subs.push(text(name));
+                }
+            }
+            _ => facts.extend_from_slice(pair),
+        }
+    }
+    (Resp::Agg(*t, Some(facts)), texts, subs)
+}
+
+/// COMMAND DOCS of every command and subcommand we have, in RESP2 and RESP3: the same
+/// fields, argument trees (names, types, tokens, key spec indexes, flags, versions), doc
+/// flags and history versions as redis-server 7.0's, with texts of our own in the same
+/// places (each must differ from Redis's wording, bare big-O bounds aside). Subcommands are
+/// compared one by one; a container lists a subset of Redis's.
+#[test]
+fn command_docs_as_redis_for_every_command() {
+    let ours = Server::start(&[]);
+    let Some(redis) = start_redis() else {
+        return;
+    };
+    for proto in ["2", "3"] {
+        let mut a = ours.client();
+        let mut b = Client::connect(redis.port);
+        a.cmd_args(&["HELLO", proto]);
+        b.cmd_args(&["HELLO", proto]);
+        let Resp::Agg(_, Some(names)) = parse(&a.cmd("COMMAND LIST")) else {
+            panic!("COMMAND LIST");
+        };
+        let mut compared = 0;
+        let mut texts = 0;
+        for name in names {
+            let Resp::Bulk(Some(name)) = name else {
+                panic!("a name");
+            };
+            let name = text(name);
+            if name == "client|setinfo" {
+                // Redis 7.2's (see command_info_as_redis_for_every_command).
+                continue;
+            }
+            let docs = |c: &mut Client| match parse(&c.cmd_args(&["COMMAND", "DOCS", &name])) {
+                Resp::Agg(_, Some(v)) if v.len() == 2 => {
+                    assert_eq!(v[0], Resp::Bulk(Some(name.as_bytes().to_vec())));
+                    v[1].clone()
+                }
+                other => panic!("COMMAND DOCS {name}: {other:?}"),
+            };
+            let (mine, my_texts, my_subs) = docs_facts(&docs(&mut a));
+            let (theirs, their_texts, their_subs) = docs_facts(&docs(&mut b));
+            assert_eq!(mine, theirs, "COMMAND DOCS {name} (RESP{proto})");
+            for sub in &my_subs {
+                assert!(their_subs.contains(sub), "{name}: subcommand {sub}");
+            }
+            for ((field, mine), (_, theirs)) in my_texts.iter().zip(&their_texts) {
+                let bare_bound = theirs.starts_with("O(") && !theirs.contains(' ');
+                assert!(
+                    mine != theirs || bare_bound,
+                    "{name}: our {field} repeats Redis's words: {mine:?}"
+                );
+                texts += 1;
+            }
+            compared += 1;
+        }
+        assert!(compared > 300, "{compared}");
+        assert!(texts > 600, "{texts}");
+    }
+}
+
+/// COMMAND DOCS without names lists every command, each once; unknown names are skipped;
+/// `container|sub` names a subcommand.
+#[test]
+fn command_docs_lists_and_skips() {
+    on_both(&[], |port| {
+        let mut c = Client::connect(port);
+        let count = match parse(&c.cmd("COMMAND COUNT")) {
+            Resp::Line(l) => text(&l[1..]).parse::<usize>().expect("a count"),
+            other => panic!("{other:?}"),
+        };
+        let Resp::Agg(_, Some(all)) = parse(&c.cmd("COMMAND DOCS")) else {
+            panic!("COMMAND DOCS");
+        };
+        assert_eq!(all.len(), 2 * count);
+        let mut names: Vec<&Resp> = all.iter().step_by(2).collect();
+        names.sort();
+        names.dedup();
+        assert_eq!(names.len(), count);
+        assert_eq!(c.cmd("COMMAND DOCS nosuch"), b"*0\r\n");
+        assert_eq!(c.cmd("COMMAND DOCS get|x config|nosuch"), b"*0\r\n");
+        let Resp::Agg(_, Some(v)) = parse(&c.cmd("COMMAND DOCS nosuch CONFIG|GET get")) else {
+            panic!("COMMAND DOCS");
+        };
+        assert_eq!(v.len(), 4);
+        assert_eq!(v[0], Resp::Bulk(Some(b"config|get".to_vec())));
+        assert_eq!(v[2], Resp::Bulk(Some(b"get".to_vec())));
+    });
+}

@@ -31,7 +31,7 @@ use crate::store::Store;
 /// The AOF family's command table.
 #[rustfmt::skip]
 pub const COMMANDS: &[Command] = &[
-    Command { name: "bgrewriteaof", arity: 1, flags: ADMIN | NOSCRIPT, keys: (0, 0, 0), group: "server", summary: "Asynchronously rewrites the append-only file to disk.", handler: bgrewriteaof },
+    Command { name: "bgrewriteaof", arity: 1, flags: ADMIN | NOSCRIPT, keys: (0, 0, 0), group: "server", handler: bgrewriteaof },
 ];
 
 /// A rewrite in progress.

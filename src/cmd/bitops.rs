@@ -10,13 +10,13 @@ use crate::store::{Str, Ttl, Value};
 
 #[rustfmt::skip]
 pub static COMMANDS: &[Command] = &[
-    Command { name: "setbit", arity: 4, flags: WRITE | DENYOOM, keys: (1, 1, 1), group: "bitmap", summary: "Sets or clears the bit at offset of the string value. Creates the key if it doesn't exist.", handler: setbit },
-    Command { name: "getbit", arity: 3, flags: READONLY | super::flags::FAST, keys: (1, 1, 1), group: "bitmap", summary: "Returns a bit value by offset.", handler: getbit },
-    Command { name: "bitcount", arity: -2, flags: READONLY, keys: (1, 1, 1), group: "bitmap", summary: "Counts the number of set bits (population counting) in a string.", handler: bitcount },
-    Command { name: "bitpos", arity: -3, flags: READONLY, keys: (1, 1, 1), group: "bitmap", summary: "Finds the first set (1) or clear (0) bit in a string.", handler: bitpos },
-    Command { name: "bitop", arity: -4, flags: WRITE | DENYOOM, keys: (2, -1, 1), group: "bitmap", summary: "Performs bitwise operations on multiple strings, and stores the result.", handler: bitop },
-    Command { name: "bitfield", arity: -2, flags: WRITE | DENYOOM, keys: (1, 1, 1), group: "bitmap", summary: "Performs arbitrary bitfield integer operations on strings.", handler: bitfield },
-    Command { name: "bitfield_ro", arity: -2, flags: READONLY | super::flags::FAST, keys: (1, 1, 1), group: "bitmap", summary: "Performs arbitrary read-only bitfield integer operations on strings.", handler: bitfield_ro },
+    Command { name: "setbit", arity: 4, flags: WRITE | DENYOOM, keys: (1, 1, 1), group: "bitmap", handler: setbit },
+    Command { name: "getbit", arity: 3, flags: READONLY | super::flags::FAST, keys: (1, 1, 1), group: "bitmap", handler: getbit },
+    Command { name: "bitcount", arity: -2, flags: READONLY, keys: (1, 1, 1), group: "bitmap", handler: bitcount },
+    Command { name: "bitpos", arity: -3, flags: READONLY, keys: (1, 1, 1), group: "bitmap", handler: bitpos },
+    Command { name: "bitop", arity: -4, flags: WRITE | DENYOOM, keys: (2, -1, 1), group: "bitmap", handler: bitop },
+    Command { name: "bitfield", arity: -2, flags: WRITE | DENYOOM, keys: (1, 1, 1), group: "bitmap", handler: bitfield },
+    Command { name: "bitfield_ro", arity: -2, flags: READONLY | super::flags::FAST, keys: (1, 1, 1), group: "bitmap", handler: bitfield_ro },
 ];
 
 const BAD_OFFSET: &str = "ERR bit offset is not an integer or out of range";

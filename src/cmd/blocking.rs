@@ -18,17 +18,17 @@ use crate::store::{Entry, Value};
 /// This family's command table.
 #[rustfmt::skip]
 pub const COMMANDS: &[Command] = &[
-    Command { name: "blpop", arity: -3, flags: WRITE | NOSCRIPT, keys: (1, -2, 1), group: "list", summary: "Removes and returns the first element in a list. Blocks until an element is available otherwise. Deletes the list if the last element was popped.", handler: blpop },
-    Command { name: "brpop", arity: -3, flags: WRITE | NOSCRIPT, keys: (1, -2, 1), group: "list", summary: "Removes and returns the last element in a list. Blocks until an element is available otherwise. Deletes the list if the last element was popped.", handler: brpop },
-    Command { name: "blmove", arity: 6, flags: WRITE | DENYOOM | NOSCRIPT, keys: (1, 2, 1), group: "list", summary: "Pops an element from a list, pushes it to another list and returns it. Blocks until an element is available otherwise. Deletes the list if the last element was moved.", handler: blmove },
-    Command { name: "brpoplpush", arity: 4, flags: WRITE | DENYOOM | NOSCRIPT, keys: (1, 2, 1), group: "list", summary: "Pops an element from a list, pushes it to another list and returns it. Block until an element is available otherwise. Deletes the list if the last element was popped.", handler: brpoplpush },
-    Command { name: "blmpop", arity: -5, flags: WRITE, keys: (0, 0, 0), group: "list", summary: "Pops the first element from one of multiple lists. Blocks until an element is available otherwise. Deletes the list if the last element was popped.", handler: blmpop },
-    Command { name: "lmpop", arity: -4, flags: WRITE, keys: (0, 0, 0), group: "list", summary: "Returns multiple elements from a list after removing them. Deletes the list if the last element was popped.", handler: lmpop },
-    Command { name: "bzpopmin", arity: -3, flags: WRITE | NOSCRIPT | FAST, keys: (1, -2, 1), group: "sorted-set", summary: "Removes and returns the member with the lowest score from one or more sorted sets. Blocks until a member is available otherwise. Deletes the sorted set if the last element was popped.", handler: bzpopmin },
-    Command { name: "bzpopmax", arity: -3, flags: WRITE | NOSCRIPT | FAST, keys: (1, -2, 1), group: "sorted-set", summary: "Removes and returns the member with the highest score from one or more sorted sets. Blocks until a member available otherwise.  Deletes the sorted set if the last element was popped.", handler: bzpopmax },
-    Command { name: "bzmpop", arity: -5, flags: WRITE, keys: (0, 0, 0), group: "sorted-set", summary: "Removes and returns a member by score from one or more sorted sets. Blocks until a member is available otherwise. Deletes the sorted set if the last element was popped.", handler: bzmpop },
-    Command { name: "zmpop", arity: -4, flags: WRITE, keys: (0, 0, 0), group: "sorted-set", summary: "Returns the highest- or lowest-scoring members from one or more sorted sets after removing them. Deletes the sorted set if the last member was popped.", handler: zmpop },
-    Command { name: "wait", arity: 3, flags: NOSCRIPT, keys: (0, 0, 0), group: "generic", summary: "Blocks until the writes of this connection reach a number of replicas, or a timeout; replies how many did.", handler: wait },
+    Command { name: "blpop", arity: -3, flags: WRITE | NOSCRIPT, keys: (1, -2, 1), group: "list", handler: blpop },
+    Command { name: "brpop", arity: -3, flags: WRITE | NOSCRIPT, keys: (1, -2, 1), group: "list", handler: brpop },
+    Command { name: "blmove", arity: 6, flags: WRITE | DENYOOM | NOSCRIPT, keys: (1, 2, 1), group: "list", handler: blmove },
+    Command { name: "brpoplpush", arity: 4, flags: WRITE | DENYOOM | NOSCRIPT, keys: (1, 2, 1), group: "list", handler: brpoplpush },
+    Command { name: "blmpop", arity: -5, flags: WRITE, keys: (0, 0, 0), group: "list", handler: blmpop },
+    Command { name: "lmpop", arity: -4, flags: WRITE, keys: (0, 0, 0), group: "list", handler: lmpop },
+    Command { name: "bzpopmin", arity: -3, flags: WRITE | NOSCRIPT | FAST, keys: (1, -2, 1), group: "sorted-set", handler: bzpopmin },
+    Command { name: "bzpopmax", arity: -3, flags: WRITE | NOSCRIPT | FAST, keys: (1, -2, 1), group: "sorted-set", handler: bzpopmax },
+    Command { name: "bzmpop", arity: -5, flags: WRITE, keys: (0, 0, 0), group: "sorted-set", handler: bzmpop },
+    Command { name: "zmpop", arity: -4, flags: WRITE, keys: (0, 0, 0), group: "sorted-set", handler: zmpop },
+    Command { name: "wait", arity: 3, flags: NOSCRIPT, keys: (0, 0, 0), group: "generic", handler: wait },
 ];
 
 /// What a blocked client waits to do once one of its keys has data.

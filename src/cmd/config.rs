@@ -8,7 +8,7 @@ use crate::resp::Args;
 /// The CONFIG command's table entry.
 #[rustfmt::skip]
 pub const COMMANDS: &[Command] = &[
-    Command { name: "config", arity: -2, flags: 0, keys: (0, 0, 0), group: "server", summary: "A container for server configuration commands.", handler: config },
+    Command { name: "config", arity: -2, flags: 0, keys: (0, 0, 0), group: "server", handler: config },
 ];
 
 /// Subcommands of CONFIG with their arities (`config|<sub>`), for dispatch and statistics.

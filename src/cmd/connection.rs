@@ -10,14 +10,14 @@ use crate::resp::{Args, parse_i64};
 /// The connection family's command table.
 #[rustfmt::skip]
 pub const COMMANDS: &[Command] = &[
-    Command { name: "ping", arity: -1, flags: FAST | STALE, keys: (0, 0, 0), group: "connection", summary: "Returns the server's liveliness response.", handler: ping },
-    Command { name: "echo", arity: 2, flags: FAST | LOADING | STALE, keys: (0, 0, 0), group: "connection", summary: "Returns the given string.", handler: echo },
-    Command { name: "quit", arity: -1, flags: NO_AUTH | FAST | LOADING | STALE, keys: (0, 0, 0), group: "connection", summary: "Closes the connection.", handler: quit },
-    Command { name: "select", arity: 2, flags: FAST | LOADING | STALE, keys: (0, 0, 0), group: "connection", summary: "Changes the selected database.", handler: select },
-    Command { name: "auth", arity: -2, flags: NO_AUTH | FAST | LOADING | STALE, keys: (0, 0, 0), group: "connection", summary: "Authenticates the connection.", handler: auth },
-    Command { name: "hello", arity: -1, flags: NO_AUTH | FAST | LOADING | STALE, keys: (0, 0, 0), group: "connection", summary: "Handshakes with the Redis server.", handler: hello },
-    Command { name: "client", arity: -2, flags: LOADING | STALE, keys: (0, 0, 0), group: "connection", summary: "A container for client connection commands.", handler: client },
-    Command { name: "reset", arity: 1, flags: NOSCRIPT | LOADING | STALE | FAST | NO_AUTH, keys: (0, 0, 0), group: "connection", summary: "Resets the connection.", handler: reset },
+    Command { name: "ping", arity: -1, flags: FAST | STALE, keys: (0, 0, 0), group: "connection", handler: ping },
+    Command { name: "echo", arity: 2, flags: FAST | LOADING | STALE, keys: (0, 0, 0), group: "connection", handler: echo },
+    Command { name: "quit", arity: -1, flags: NO_AUTH | FAST | LOADING | STALE, keys: (0, 0, 0), group: "connection", handler: quit },
+    Command { name: "select", arity: 2, flags: FAST | LOADING | STALE, keys: (0, 0, 0), group: "connection", handler: select },
+    Command { name: "auth", arity: -2, flags: NO_AUTH | FAST | LOADING | STALE, keys: (0, 0, 0), group: "connection", handler: auth },
+    Command { name: "hello", arity: -1, flags: NO_AUTH | FAST | LOADING | STALE, keys: (0, 0, 0), group: "connection", handler: hello },
+    Command { name: "client", arity: -2, flags: LOADING | STALE, keys: (0, 0, 0), group: "connection", handler: client },
+    Command { name: "reset", arity: 1, flags: NOSCRIPT | LOADING | STALE | FAST | NO_AUTH, keys: (0, 0, 0), group: "connection", handler: reset },
 ];
 
 fn ping(ctx: &mut Ctx, args: Args) {

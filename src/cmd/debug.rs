@@ -13,7 +13,7 @@ use crate::store::{Entry, Str, Ttl, Value};
 /// The family's command table.
 #[rustfmt::skip]
 pub const COMMANDS: &[Command] = &[
-    Command { name: "debug", arity: -2, flags: ADMIN | NOSCRIPT | LOADING | STALE, keys: (0, 0, 0), group: "server", summary: "A container for debugging commands.", handler: debug },
+    Command { name: "debug", arity: -2, flags: ADMIN | NOSCRIPT | LOADING | STALE, keys: (0, 0, 0), group: "server", handler: debug },
 ];
 
 const HELP: &[&str] = &[

@@ -13,8 +13,8 @@ use crate::store::{Ttl, lazyfree};
 /// DUMP and RESTORE.
 #[rustfmt::skip]
 pub const COMMANDS: &[Command] = &[
-    Command { name: "dump", arity: 2, flags: READONLY, keys: (1, 1, 1), group: "generic", summary: "Returns a serialized representation of the value stored at a key.", handler: dump },
-    Command { name: "restore", arity: -4, flags: WRITE | DENYOOM, keys: (1, 1, 1), group: "generic", summary: "Creates a key from the serialized representation of a value.", handler: restore },
+    Command { name: "dump", arity: 2, flags: READONLY, keys: (1, 1, 1), group: "generic", handler: dump },
+    Command { name: "restore", arity: -4, flags: WRITE | DENYOOM, keys: (1, 1, 1), group: "generic", handler: restore },
 ];
 
 fn dump(ctx: &mut Ctx, args: Args) {

@@ -11,15 +11,15 @@ use crate::store::Ttl;
 /// The expiry family's command table.
 #[rustfmt::skip]
 pub const COMMANDS: &[Command] = &[
-    Command { name: "expire", arity: -3, flags: WRITE | FAST, keys: (1, 1, 1), group: "generic", summary: "Sets the expiration time of a key in seconds.", handler: expire },
-    Command { name: "pexpire", arity: -3, flags: WRITE | FAST, keys: (1, 1, 1), group: "generic", summary: "Sets the expiration time of a key in milliseconds.", handler: pexpire },
-    Command { name: "expireat", arity: -3, flags: WRITE | FAST, keys: (1, 1, 1), group: "generic", summary: "Sets the expiration time of a key to a Unix timestamp.", handler: expireat },
-    Command { name: "pexpireat", arity: -3, flags: WRITE | FAST, keys: (1, 1, 1), group: "generic", summary: "Sets the expiration time of a key to a Unix milliseconds timestamp.", handler: pexpireat },
-    Command { name: "ttl", arity: 2, flags: READONLY | FAST, keys: (1, 1, 1), group: "generic", summary: "Returns the expiration time in seconds of a key.", handler: ttl },
-    Command { name: "pttl", arity: 2, flags: READONLY | FAST, keys: (1, 1, 1), group: "generic", summary: "Returns the expiration time in milliseconds of a key.", handler: pttl },
-    Command { name: "expiretime", arity: 2, flags: READONLY | FAST, keys: (1, 1, 1), group: "generic", summary: "Returns the expiration time of a key as a Unix timestamp.", handler: expiretime },
-    Command { name: "pexpiretime", arity: 2, flags: READONLY | FAST, keys: (1, 1, 1), group: "generic", summary: "Returns the expiration time of a key as a Unix milliseconds timestamp.", handler: pexpiretime },
-    Command { name: "persist", arity: 2, flags: WRITE | FAST, keys: (1, 1, 1), group: "generic", summary: "Removes the expiration time of a key.", handler: persist },
+    Command { name: "expire", arity: -3, flags: WRITE | FAST, keys: (1, 1, 1), group: "generic", handler: expire },
+    Command { name: "pexpire", arity: -3, flags: WRITE | FAST, keys: (1, 1, 1), group: "generic", handler: pexpire },
+    Command { name: "expireat", arity: -3, flags: WRITE | FAST, keys: (1, 1, 1), group: "generic", handler: expireat },
+    Command { name: "pexpireat", arity: -3, flags: WRITE | FAST, keys: (1, 1, 1), group: "generic", handler: pexpireat },
+    Command { name: "ttl", arity: 2, flags: READONLY | FAST, keys: (1, 1, 1), group: "generic", handler: ttl },
+    Command { name: "pttl", arity: 2, flags: READONLY | FAST, keys: (1, 1, 1), group: "generic", handler: pttl },
+    Command { name: "expiretime", arity: 2, flags: READONLY | FAST, keys: (1, 1, 1), group: "generic", handler: expiretime },
+    Command { name: "pexpiretime", arity: 2, flags: READONLY | FAST, keys: (1, 1, 1), group: "generic", handler: pexpiretime },
+    Command { name: "persist", arity: 2, flags: WRITE | FAST, keys: (1, 1, 1), group: "generic", handler: persist },
 ];
 
 fn expire(ctx: &mut Ctx, args: Args) {

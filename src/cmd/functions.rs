@@ -12,9 +12,9 @@ use crate::script::functions::{LOAD_TIMEOUT, Libraries, parse_dump};
 
 #[rustfmt::skip]
 pub static COMMANDS: &[Command] = &[
-    Command { name: "fcall", arity: -3, flags: NOSCRIPT | STALE | MAY_REPLICATE, keys: (0, 0, 0), group: "scripting", summary: "Invokes a function.", handler: fcall },
-    Command { name: "fcall_ro", arity: -3, flags: NOSCRIPT | STALE | READONLY, keys: (0, 0, 0), group: "scripting", summary: "Invokes a read-only function.", handler: fcall_ro },
-    Command { name: "function", arity: -2, flags: 0, keys: (0, 0, 0), group: "scripting", summary: "A container for function commands.", handler: function },
+    Command { name: "fcall", arity: -3, flags: NOSCRIPT | STALE | MAY_REPLICATE, keys: (0, 0, 0), group: "scripting", handler: fcall },
+    Command { name: "fcall_ro", arity: -3, flags: NOSCRIPT | STALE | READONLY, keys: (0, 0, 0), group: "scripting", handler: fcall_ro },
+    Command { name: "function", arity: -2, flags: 0, keys: (0, 0, 0), group: "scripting", handler: function },
 ];
 
 /// FUNCTION's subcommands and arities (`function|load` ...), as Redis's table has them.

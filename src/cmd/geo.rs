@@ -29,16 +29,16 @@ use crate::store::{Ttl, Value, ZSet};
 /// The family's command table.
 #[rustfmt::skip]
 pub const COMMANDS: &[Command] = &[
-    Command { name: "geoadd", arity: -5, flags: WRITE | DENYOOM, keys: (1, 1, 1), group: "geo", summary: "Adds one or more members to a geospatial index. The key is created if it doesn't exist.", handler: geoadd },
-    Command { name: "geodist", arity: -4, flags: READONLY, keys: (1, 1, 1), group: "geo", summary: "Returns the distance between two members of a geospatial index.", handler: geodist },
-    Command { name: "geohash", arity: -2, flags: READONLY, keys: (1, 1, 1), group: "geo", summary: "Returns members from a geospatial index as geohash strings.", handler: geohash },
-    Command { name: "geopos", arity: -2, flags: READONLY, keys: (1, 1, 1), group: "geo", summary: "Returns the longitude and latitude of members from a geospatial index.", handler: geopos },
-    Command { name: "georadius", arity: -6, flags: WRITE | DENYOOM, keys: (1, 1, 1), group: "geo", summary: "Queries a geospatial index for members within a distance from a coordinate, optionally stores the result.", handler: georadius },
-    Command { name: "georadius_ro", arity: -6, flags: READONLY, keys: (1, 1, 1), group: "geo", summary: "Returns members from a geospatial index that are within a distance from a coordinate.", handler: georadius_ro },
-    Command { name: "georadiusbymember", arity: -5, flags: WRITE | DENYOOM, keys: (1, 1, 1), group: "geo", summary: "Queries a geospatial index for members within a distance from a member, optionally stores the result.", handler: georadiusbymember },
-    Command { name: "georadiusbymember_ro", arity: -5, flags: READONLY, keys: (1, 1, 1), group: "geo", summary: "Returns members from a geospatial index that are within a distance from a member.", handler: georadiusbymember_ro },
-    Command { name: "geosearch", arity: -7, flags: READONLY, keys: (1, 1, 1), group: "geo", summary: "Queries a geospatial index for members inside an area of a box or a circle.", handler: geosearch },
-    Command { name: "geosearchstore", arity: -8, flags: WRITE | DENYOOM, keys: (1, 2, 1), group: "geo", summary: "Queries a geospatial index for members inside an area of a box or a circle, optionally stores the result.", handler: geosearchstore },
+    Command { name: "geoadd", arity: -5, flags: WRITE | DENYOOM, keys: (1, 1, 1), group: "geo", handler: geoadd },
+    Command { name: "geodist", arity: -4, flags: READONLY, keys: (1, 1, 1), group: "geo", handler: geodist },
+    Command { name: "geohash", arity: -2, flags: READONLY, keys: (1, 1, 1), group: "geo", handler: geohash },
+    Command { name: "geopos", arity: -2, flags: READONLY, keys: (1, 1, 1), group: "geo", handler: geopos },
+    Command { name: "georadius", arity: -6, flags: WRITE | DENYOOM, keys: (1, 1, 1), group: "geo", handler: georadius },
+    Command { name: "georadius_ro", arity: -6, flags: READONLY, keys: (1, 1, 1), group: "geo", handler: georadius_ro },
+    Command { name: "georadiusbymember", arity: -5, flags: WRITE | DENYOOM, keys: (1, 1, 1), group: "geo", handler: georadiusbymember },
+    Command { name: "georadiusbymember_ro", arity: -5, flags: READONLY, keys: (1, 1, 1), group: "geo", handler: georadiusbymember_ro },
+    Command { name: "geosearch", arity: -7, flags: READONLY, keys: (1, 1, 1), group: "geo", handler: geosearch },
+    Command { name: "geosearchstore", arity: -8, flags: WRITE | DENYOOM, keys: (1, 2, 1), group: "geo", handler: geosearchstore },
 ];
 
 /// A member named as a search centre is not in the set.

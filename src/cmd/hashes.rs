@@ -17,22 +17,22 @@ use crate::util::glob_match;
 /// The family's command table.
 #[rustfmt::skip]
 pub const COMMANDS: &[Command] = &[
-    Command { name: "hset", arity: -4, flags: WRITE | DENYOOM | FAST, keys: (1, 1, 1), group: "hash", summary: "Creates or modifies the value of a field in a hash.", handler: hset },
-    Command { name: "hsetnx", arity: 4, flags: WRITE | DENYOOM | FAST, keys: (1, 1, 1), group: "hash", summary: "Sets the value of a field in a hash only when the field doesn't exist.", handler: hsetnx },
-    Command { name: "hmset", arity: -4, flags: WRITE | DENYOOM | FAST, keys: (1, 1, 1), group: "hash", summary: "Sets the values of multiple fields.", handler: hmset },
-    Command { name: "hget", arity: 3, flags: READONLY | FAST, keys: (1, 1, 1), group: "hash", summary: "Returns the value of a field in a hash.", handler: hget },
-    Command { name: "hmget", arity: -3, flags: READONLY | FAST, keys: (1, 1, 1), group: "hash", summary: "Returns the values of all fields in a hash.", handler: hmget },
-    Command { name: "hdel", arity: -3, flags: WRITE | FAST, keys: (1, 1, 1), group: "hash", summary: "Deletes one or more fields and their values from a hash. Deletes the hash if no fields remain.", handler: hdel },
-    Command { name: "hlen", arity: 2, flags: READONLY | FAST, keys: (1, 1, 1), group: "hash", summary: "Returns the number of fields in a hash.", handler: hlen },
-    Command { name: "hexists", arity: 3, flags: READONLY | FAST, keys: (1, 1, 1), group: "hash", summary: "Determines whether a field exists in a hash.", handler: hexists },
-    Command { name: "hgetall", arity: 2, flags: READONLY, keys: (1, 1, 1), group: "hash", summary: "Returns all fields and values in a hash.", handler: hgetall },
-    Command { name: "hkeys", arity: 2, flags: READONLY, keys: (1, 1, 1), group: "hash", summary: "Returns all fields in a hash.", handler: hkeys },
-    Command { name: "hvals", arity: 2, flags: READONLY, keys: (1, 1, 1), group: "hash", summary: "Returns all values in a hash.", handler: hvals },
-    Command { name: "hincrby", arity: 4, flags: WRITE | DENYOOM | FAST, keys: (1, 1, 1), group: "hash", summary: "Increments the integer value of a field in a hash by a number. Uses 0 as initial value if the field doesn't exist.", handler: hincrby },
-    Command { name: "hincrbyfloat", arity: 4, flags: WRITE | DENYOOM | FAST, keys: (1, 1, 1), group: "hash", summary: "Increments the floating point value of a field by a number. Uses 0 as initial value if the field doesn't exist.", handler: hincrbyfloat },
-    Command { name: "hstrlen", arity: 3, flags: READONLY | FAST, keys: (1, 1, 1), group: "hash", summary: "Returns the length of the value of a field.", handler: hstrlen },
-    Command { name: "hrandfield", arity: -2, flags: READONLY, keys: (1, 1, 1), group: "hash", summary: "Returns one or more random fields from a hash.", handler: hrandfield },
-    Command { name: "hscan", arity: -3, flags: READONLY, keys: (1, 1, 1), group: "hash", summary: "Iterates over fields and values of a hash.", handler: hscan },
+    Command { name: "hset", arity: -4, flags: WRITE | DENYOOM | FAST, keys: (1, 1, 1), group: "hash", handler: hset },
+    Command { name: "hsetnx", arity: 4, flags: WRITE | DENYOOM | FAST, keys: (1, 1, 1), group: "hash", handler: hsetnx },
+    Command { name: "hmset", arity: -4, flags: WRITE | DENYOOM | FAST, keys: (1, 1, 1), group: "hash", handler: hmset },
+    Command { name: "hget", arity: 3, flags: READONLY | FAST, keys: (1, 1, 1), group: "hash", handler: hget },
+    Command { name: "hmget", arity: -3, flags: READONLY | FAST, keys: (1, 1, 1), group: "hash", handler: hmget },
+    Command { name: "hdel", arity: -3, flags: WRITE | FAST, keys: (1, 1, 1), group: "hash", handler: hdel },
+    Command { name: "hlen", arity: 2, flags: READONLY | FAST, keys: (1, 1, 1), group: "hash", handler: hlen },
+    Command { name: "hexists", arity: 3, flags: READONLY | FAST, keys: (1, 1, 1), group: "hash", handler: hexists },
+    Command { name: "hgetall", arity: 2, flags: READONLY, keys: (1, 1, 1), group: "hash", handler: hgetall },
+    Command { name: "hkeys", arity: 2, flags: READONLY, keys: (1, 1, 1), group: "hash", handler: hkeys },
+    Command { name: "hvals", arity: 2, flags: READONLY, keys: (1, 1, 1), group: "hash", handler: hvals },
+    Command { name: "hincrby", arity: 4, flags: WRITE | DENYOOM | FAST, keys: (1, 1, 1), group: "hash", handler: hincrby },
+    Command { name: "hincrbyfloat", arity: 4, flags: WRITE | DENYOOM | FAST, keys: (1, 1, 1), group: "hash", handler: hincrbyfloat },
+    Command { name: "hstrlen", arity: 3, flags: READONLY | FAST, keys: (1, 1, 1), group: "hash", handler: hstrlen },
+    Command { name: "hrandfield", arity: -2, flags: READONLY, keys: (1, 1, 1), group: "hash", handler: hrandfield },
+    Command { name: "hscan", arity: -3, flags: READONLY, keys: (1, 1, 1), group: "hash", handler: hscan },
 ];
 
 /// The hash held by `value`, or None (after replying WRONGTYPE) for other types.

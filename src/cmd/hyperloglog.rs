@@ -19,11 +19,11 @@ use crate::store::{Str, Ttl, Value};
 
 #[rustfmt::skip]
 pub static COMMANDS: &[Command] = &[
-    Command { name: "pfadd", arity: -2, flags: WRITE | DENYOOM | FAST, keys: (1, 1, 1), group: "hyperloglog", summary: "Adds the specified elements to the specified HyperLogLog.", handler: pfadd },
-    Command { name: "pfcount", arity: -2, flags: READONLY | MAY_REPLICATE, keys: (1, -1, 1), group: "hyperloglog", summary: "Return the approximated cardinality of the set(s) observed by the HyperLogLog at key(s).", handler: pfcount },
-    Command { name: "pfmerge", arity: -2, flags: WRITE | DENYOOM, keys: (1, -1, 1), group: "hyperloglog", summary: "Merge N different HyperLogLogs into a single one.", handler: pfmerge },
-    Command { name: "pfdebug", arity: 3, flags: WRITE | DENYOOM | ADMIN, keys: (2, 2, 1), group: "hyperloglog", summary: "Internal commands for debugging HyperLogLog values", handler: pfdebug },
-    Command { name: "pfselftest", arity: 1, flags: ADMIN, keys: (0, 0, 0), group: "hyperloglog", summary: "An internal command for testing HyperLogLog values", handler: pfselftest },
+    Command { name: "pfadd", arity: -2, flags: WRITE | DENYOOM | FAST, keys: (1, 1, 1), group: "hyperloglog", handler: pfadd },
+    Command { name: "pfcount", arity: -2, flags: READONLY | MAY_REPLICATE, keys: (1, -1, 1), group: "hyperloglog", handler: pfcount },
+    Command { name: "pfmerge", arity: -2, flags: WRITE | DENYOOM, keys: (1, -1, 1), group: "hyperloglog", handler: pfmerge },
+    Command { name: "pfdebug", arity: 3, flags: WRITE | DENYOOM | ADMIN, keys: (2, 2, 1), group: "hyperloglog", handler: pfdebug },
+    Command { name: "pfselftest", arity: 1, flags: ADMIN, keys: (0, 0, 0), group: "hyperloglog", handler: pfselftest },
 ];
 
 /// A string that is not a HyperLogLog.

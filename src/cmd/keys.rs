@@ -13,22 +13,22 @@ use crate::util::glob_match;
 /// The keyspace family's command table.
 #[rustfmt::skip]
 pub const COMMANDS: &[Command] = &[
-    Command { name: "del", arity: -2, flags: WRITE, keys: (1, -1, 1), group: "generic", summary: "Deletes one or more keys.", handler: del },
-    Command { name: "unlink", arity: -2, flags: WRITE | FAST, keys: (1, -1, 1), group: "generic", summary: "Asynchronously deletes one or more keys.", handler: unlink },
-    Command { name: "exists", arity: -2, flags: READONLY | FAST, keys: (1, -1, 1), group: "generic", summary: "Determines whether one or more keys exist.", handler: exists },
-    Command { name: "touch", arity: -2, flags: READONLY | FAST, keys: (1, -1, 1), group: "generic", summary: "Returns the number of existing keys out of those specified after updating the time they were last accessed.", handler: touch },
-    Command { name: "type", arity: 2, flags: READONLY | FAST, keys: (1, 1, 1), group: "generic", summary: "Determines the type of value stored at a key.", handler: type_cmd },
-    Command { name: "rename", arity: 3, flags: WRITE, keys: (1, 2, 1), group: "generic", summary: "Renames a key and overwrites the destination.", handler: rename },
-    Command { name: "renamenx", arity: 3, flags: WRITE | FAST, keys: (1, 2, 1), group: "generic", summary: "Renames a key only when the target key name doesn't exist.", handler: renamenx },
-    Command { name: "copy", arity: -3, flags: WRITE, keys: (1, 2, 1), group: "generic", summary: "Copies the value of a key to a new key.", handler: copy },
-    Command { name: "move", arity: 3, flags: WRITE | FAST, keys: (1, 1, 1), group: "generic", summary: "Moves a key to another database.", handler: move_cmd },
-    Command { name: "swapdb", arity: 3, flags: WRITE | FAST, keys: (0, 0, 0), group: "server", summary: "Swaps two Redis databases.", handler: swapdb },
-    Command { name: "dbsize", arity: 1, flags: READONLY | FAST, keys: (0, 0, 0), group: "server", summary: "Returns the number of keys in the database.", handler: dbsize },
-    Command { name: "randomkey", arity: 1, flags: READONLY, keys: (0, 0, 0), group: "generic", summary: "Returns a random key name from the database.", handler: randomkey },
-    Command { name: "keys", arity: 2, flags: READONLY, keys: (0, 0, 0), group: "generic", summary: "Returns all key names that match a pattern.", handler: keys },
-    Command { name: "scan", arity: -2, flags: READONLY, keys: (0, 0, 0), group: "generic", summary: "Iterates over the key names in the database.", handler: scan },
-    Command { name: "flushdb", arity: -1, flags: WRITE, keys: (0, 0, 0), group: "server", summary: "Remove all keys from the current database.", handler: flushdb },
-    Command { name: "flushall", arity: -1, flags: WRITE, keys: (0, 0, 0), group: "server", summary: "Removes all keys from all databases.", handler: flushall },
+    Command { name: "del", arity: -2, flags: WRITE, keys: (1, -1, 1), group: "generic", handler: del },
+    Command { name: "unlink", arity: -2, flags: WRITE | FAST, keys: (1, -1, 1), group: "generic", handler: unlink },
+    Command { name: "exists", arity: -2, flags: READONLY | FAST, keys: (1, -1, 1), group: "generic", handler: exists },
+    Command { name: "touch", arity: -2, flags: READONLY | FAST, keys: (1, -1, 1), group: "generic", handler: touch },
+    Command { name: "type", arity: 2, flags: READONLY | FAST, keys: (1, 1, 1), group: "generic", handler: type_cmd },
+    Command { name: "rename", arity: 3, flags: WRITE, keys: (1, 2, 1), group: "generic", handler: rename },
+    Command { name: "renamenx", arity: 3, flags: WRITE | FAST, keys: (1, 2, 1), group: "generic", handler: renamenx },
+    Command { name: "copy", arity: -3, flags: WRITE, keys: (1, 2, 1), group: "generic", handler: copy },
+    Command { name: "move", arity: 3, flags: WRITE | FAST, keys: (1, 1, 1), group: "generic", handler: move_cmd },
+    Command { name: "swapdb", arity: 3, flags: WRITE | FAST, keys: (0, 0, 0), group: "server", handler: swapdb },
+    Command { name: "dbsize", arity: 1, flags: READONLY | FAST, keys: (0, 0, 0), group: "server", handler: dbsize },
+    Command { name: "randomkey", arity: 1, flags: READONLY, keys: (0, 0, 0), group: "generic", handler: randomkey },
+    Command { name: "keys", arity: 2, flags: READONLY, keys: (0, 0, 0), group: "generic", handler: keys },
+    Command { name: "scan", arity: -2, flags: READONLY, keys: (0, 0, 0), group: "generic", handler: scan },
+    Command { name: "flushdb", arity: -1, flags: WRITE, keys: (0, 0, 0), group: "server", handler: flushdb },
+    Command { name: "flushall", arity: -1, flags: WRITE, keys: (0, 0, 0), group: "server", handler: flushall },
 ];
 
 /// DEL: frees inline, unless `lazyfree-lazy-user-del` makes it UNLINK.

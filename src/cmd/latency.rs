@@ -17,7 +17,7 @@ use crate::resp::{Args, Reply};
 /// The family's command table.
 #[rustfmt::skip]
 pub const COMMANDS: &[Command] = &[
-    Command { name: "latency", arity: -2, flags: ADMIN | NOSCRIPT | LOADING | STALE, keys: (0, 0, 0), group: "server", summary: "A container for latency diagnostics commands.", handler: latency },
+    Command { name: "latency", arity: -2, flags: ADMIN | NOSCRIPT | LOADING | STALE, keys: (0, 0, 0), group: "server", handler: latency },
 ];
 
 /// LATENCY's subcommands and their arities.

@@ -17,7 +17,7 @@ use crate::store::Value;
 /// The family's command table.
 #[rustfmt::skip]
 pub const COMMANDS: &[Command] = &[
-    Command { name: "lcs", arity: -3, flags: READONLY, keys: (1, 2, 1), group: "string", summary: "Find longest common substring", handler: lcs },
+    Command { name: "lcs", arity: -3, flags: READONLY, keys: (1, 2, 1), group: "string", handler: lcs },
 ];
 
 /// One of the two strings: its bytes, or None for another type.

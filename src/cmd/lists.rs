@@ -14,22 +14,22 @@ use crate::store::{Entry, List, Ttl, Value};
 /// The family's command table.
 #[rustfmt::skip]
 pub const COMMANDS: &[Command] = &[
-    Command { name: "lpush", arity: -3, flags: WRITE | DENYOOM | FAST, keys: (1, 1, 1), group: "list", summary: "Prepends one or more elements to a list. Creates the key if it doesn't exist.", handler: lpush },
-    Command { name: "rpush", arity: -3, flags: WRITE | DENYOOM | FAST, keys: (1, 1, 1), group: "list", summary: "Appends one or more elements to a list. Creates the key if it doesn't exist.", handler: rpush },
-    Command { name: "lpushx", arity: -3, flags: WRITE | DENYOOM | FAST, keys: (1, 1, 1), group: "list", summary: "Prepends one or more elements to a list only when the list exists.", handler: lpushx },
-    Command { name: "rpushx", arity: -3, flags: WRITE | DENYOOM | FAST, keys: (1, 1, 1), group: "list", summary: "Appends an element to a list only when the list exists.", handler: rpushx },
-    Command { name: "lpop", arity: -2, flags: WRITE | FAST, keys: (1, 1, 1), group: "list", summary: "Returns the first elements in a list after removing it. Deletes the list if the last element was popped.", handler: lpop },
-    Command { name: "rpop", arity: -2, flags: WRITE | FAST, keys: (1, 1, 1), group: "list", summary: "Returns and removes the last elements of a list. Deletes the list if the last element was popped.", handler: rpop },
-    Command { name: "llen", arity: 2, flags: READONLY | FAST, keys: (1, 1, 1), group: "list", summary: "Returns the length of a list.", handler: llen },
-    Command { name: "lrange", arity: 4, flags: READONLY, keys: (1, 1, 1), group: "list", summary: "Returns a range of elements from a list.", handler: lrange },
-    Command { name: "lindex", arity: 3, flags: READONLY, keys: (1, 1, 1), group: "list", summary: "Returns an element from a list by its index.", handler: lindex },
-    Command { name: "lset", arity: 4, flags: WRITE | DENYOOM, keys: (1, 1, 1), group: "list", summary: "Sets the value of an element in a list by its index.", handler: lset },
-    Command { name: "lrem", arity: 4, flags: WRITE, keys: (1, 1, 1), group: "list", summary: "Removes elements from a list. Deletes the list if the last element was removed.", handler: lrem },
-    Command { name: "ltrim", arity: 4, flags: WRITE, keys: (1, 1, 1), group: "list", summary: "Removes elements from both ends a list. Deletes the list if all elements were trimmed.", handler: ltrim },
-    Command { name: "linsert", arity: 5, flags: WRITE | DENYOOM, keys: (1, 1, 1), group: "list", summary: "Inserts an element before or after another element in a list.", handler: linsert },
-    Command { name: "lpos", arity: -3, flags: READONLY, keys: (1, 1, 1), group: "list", summary: "Returns the index of matching elements in a list.", handler: lpos },
-    Command { name: "lmove", arity: 5, flags: WRITE | DENYOOM, keys: (1, 2, 1), group: "list", summary: "Returns an element after popping it from one list and pushing it to another. Deletes the list if the last element was moved.", handler: lmove },
-    Command { name: "rpoplpush", arity: 3, flags: WRITE | DENYOOM, keys: (1, 2, 1), group: "list", summary: "Returns the last element of a list after removing and pushing it to another list. Deletes the list if the last element was popped.", handler: rpoplpush },
+    Command { name: "lpush", arity: -3, flags: WRITE | DENYOOM | FAST, keys: (1, 1, 1), group: "list", handler: lpush },
+    Command { name: "rpush", arity: -3, flags: WRITE | DENYOOM | FAST, keys: (1, 1, 1), group: "list", handler: rpush },
+    Command { name: "lpushx", arity: -3, flags: WRITE | DENYOOM | FAST, keys: (1, 1, 1), group: "list", handler: lpushx },
+    Command { name: "rpushx", arity: -3, flags: WRITE | DENYOOM | FAST, keys: (1, 1, 1), group: "list", handler: rpushx },
+    Command { name: "lpop", arity: -2, flags: WRITE | FAST, keys: (1, 1, 1), group: "list", handler: lpop },
+    Command { name: "rpop", arity: -2, flags: WRITE | FAST, keys: (1, 1, 1), group: "list", handler: rpop },
+    Command { name: "llen", arity: 2, flags: READONLY | FAST, keys: (1, 1, 1), group: "list", handler: llen },
+    Command { name: "lrange", arity: 4, flags: READONLY, keys: (1, 1, 1), group: "list", handler: lrange },
+    Command { name: "lindex", arity: 3, flags: READONLY, keys: (1, 1, 1), group: "list", handler: lindex },
+    Command { name: "lset", arity: 4, flags: WRITE | DENYOOM, keys: (1, 1, 1), group: "list", handler: lset },
+    Command { name: "lrem", arity: 4, flags: WRITE, keys: (1, 1, 1), group: "list", handler: lrem },
+    Command { name: "ltrim", arity: 4, flags: WRITE, keys: (1, 1, 1), group: "list", handler: ltrim },
+    Command { name: "linsert", arity: 5, flags: WRITE | DENYOOM, keys: (1, 1, 1), group: "list", handler: linsert },
+    Command { name: "lpos", arity: -3, flags: READONLY, keys: (1, 1, 1), group: "list", handler: lpos },
+    Command { name: "lmove", arity: 5, flags: WRITE | DENYOOM, keys: (1, 2, 1), group: "list", handler: lmove },
+    Command { name: "rpoplpush", arity: 3, flags: WRITE | DENYOOM, keys: (1, 2, 1), group: "list", handler: rpoplpush },
 ];
 
 /// Redis's `outofrangeerr` (LSET past the end).

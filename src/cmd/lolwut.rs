@@ -14,7 +14,7 @@ use crate::resp::Args;
 /// The family's command table.
 #[rustfmt::skip]
 pub const COMMANDS: &[Command] = &[
-    Command { name: "lolwut", arity: -1, flags: READONLY | FAST, keys: (0, 0, 0), group: "server", summary: "Displays computer art and the Redis version", handler: lolwut },
+    Command { name: "lolwut", arity: -1, flags: READONLY | FAST, keys: (0, 0, 0), group: "server", handler: lolwut },
 ];
 
 /// `LOLWUT [VERSION version] [art arguments...]`.

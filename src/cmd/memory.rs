@@ -23,7 +23,7 @@ pub const OOM: &str = "OOM command not allowed when used memory > 'maxmemory'.";
 /// The family's command table.
 #[rustfmt::skip]
 pub const COMMANDS: &[Command] = &[
-    Command { name: "memory", arity: -2, flags: 0, keys: (0, 0, 0), group: "server", summary: "A container for memory diagnostics commands.", handler: memory },
+    Command { name: "memory", arity: -2, flags: 0, keys: (0, 0, 0), group: "server", handler: memory },
 ];
 
 /// MEMORY's subcommands and their arities.

@@ -133,8 +133,6 @@ pub struct Command {
     pub keys: (i32, i32, i32),
     /// ACL category and COMMAND DOCS group (`string`, `generic`, `connection`, `server`, ...).
     pub group: &'static str,
-    /// One line for COMMAND DOCS.
-    pub summary: &'static str,
     /// The handler.
     pub handler: Handler,
 }

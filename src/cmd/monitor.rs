@@ -19,7 +19,7 @@ use crate::resp::Args;
 
 #[rustfmt::skip]
 pub static COMMANDS: &[Command] = &[
-    Command { name: "monitor", arity: 1, flags: super::flags::ADMIN | NOSCRIPT | LOADING | STALE, keys: (0, 0, 0), group: "server", summary: "Listen for all requests received by the server in real time", handler: monitor },
+    Command { name: "monitor", arity: 1, flags: super::flags::ADMIN | NOSCRIPT | LOADING | STALE, keys: (0, 0, 0), group: "server", handler: monitor },
 ];
 
 fn monitor(ctx: &mut Ctx, _args: Args) {

@@ -10,7 +10,7 @@ use crate::store::evict;
 /// The family's command table.
 #[rustfmt::skip]
 pub const COMMANDS: &[Command] = &[
-    Command { name: "object", arity: -2, flags: READONLY, keys: (2, 2, 1), group: "generic", summary: "A container for object introspection commands.", handler: object },
+    Command { name: "object", arity: -2, flags: READONLY, keys: (2, 2, 1), group: "generic", handler: object },
 ];
 
 /// OBJECT's subcommands and their arities.

@@ -16,9 +16,9 @@ use crate::store::Store;
 /// The persistence family's command table.
 #[rustfmt::skip]
 pub const COMMANDS: &[Command] = &[
-    Command { name: "save", arity: 1, flags: ADMIN | NOSCRIPT | NO_MULTI, keys: (0, 0, 0), group: "server", summary: "Synchronously saves the database(s) to disk.", handler: save },
-    Command { name: "bgsave", arity: -1, flags: ADMIN | NOSCRIPT, keys: (0, 0, 0), group: "server", summary: "Asynchronously saves the database(s) to disk.", handler: bgsave },
-    Command { name: "lastsave", arity: 1, flags: LOADING | STALE | FAST, keys: (0, 0, 0), group: "server", summary: "Returns the Unix timestamp of the last successful save to disk.", handler: lastsave },
+    Command { name: "save", arity: 1, flags: ADMIN | NOSCRIPT | NO_MULTI, keys: (0, 0, 0), group: "server", handler: save },
+    Command { name: "bgsave", arity: -1, flags: ADMIN | NOSCRIPT, keys: (0, 0, 0), group: "server", handler: bgsave },
+    Command { name: "lastsave", arity: 1, flags: LOADING | STALE | FAST, keys: (0, 0, 0), group: "server", handler: lastsave },
 ];
 
 /// Redis waits this long after a failed background save before a save point may try again

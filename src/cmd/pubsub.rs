@@ -11,15 +11,15 @@ use crate::resp::Args;
 /// The pub/sub family's command table.
 #[rustfmt::skip]
 pub const COMMANDS: &[Command] = &[
-    Command { name: "subscribe", arity: -2, flags: PUBSUB | NOSCRIPT | LOADING | STALE, keys: (0, 0, 0), group: "pubsub", summary: "Listens for messages published to channels.", handler: subscribe },
-    Command { name: "unsubscribe", arity: -1, flags: PUBSUB | NOSCRIPT | LOADING | STALE, keys: (0, 0, 0), group: "pubsub", summary: "Stops listening to messages posted to channels.", handler: unsubscribe },
-    Command { name: "psubscribe", arity: -2, flags: PUBSUB | NOSCRIPT | LOADING | STALE, keys: (0, 0, 0), group: "pubsub", summary: "Listens for messages published to channels that match one or more patterns.", handler: psubscribe },
-    Command { name: "punsubscribe", arity: -1, flags: PUBSUB | NOSCRIPT | LOADING | STALE, keys: (0, 0, 0), group: "pubsub", summary: "Stops listening to messages published to channels that match one or more patterns.", handler: punsubscribe },
-    Command { name: "ssubscribe", arity: -2, flags: PUBSUB | NOSCRIPT | LOADING | STALE, keys: (1, -1, 1), group: "pubsub", summary: "Listens for messages published to shard channels.", handler: ssubscribe },
-    Command { name: "sunsubscribe", arity: -1, flags: PUBSUB | NOSCRIPT | LOADING | STALE, keys: (1, -1, 1), group: "pubsub", summary: "Stops listening to messages posted to shard channels.", handler: sunsubscribe },
-    Command { name: "publish", arity: 3, flags: PUBSUB | LOADING | STALE | FAST | MAY_REPLICATE, keys: (0, 0, 0), group: "pubsub", summary: "Posts a message to a channel.", handler: publish },
-    Command { name: "spublish", arity: 3, flags: PUBSUB | LOADING | STALE | FAST | MAY_REPLICATE, keys: (1, 1, 1), group: "pubsub", summary: "Post a message to a shard channel", handler: spublish },
-    Command { name: "pubsub", arity: -2, flags: 0, keys: (0, 0, 0), group: "pubsub", summary: "A container for Pub/Sub commands.", handler: pubsub },
+    Command { name: "subscribe", arity: -2, flags: PUBSUB | NOSCRIPT | LOADING | STALE, keys: (0, 0, 0), group: "pubsub", handler: subscribe },
+    Command { name: "unsubscribe", arity: -1, flags: PUBSUB | NOSCRIPT | LOADING | STALE, keys: (0, 0, 0), group: "pubsub", handler: unsubscribe },
+    Command { name: "psubscribe", arity: -2, flags: PUBSUB | NOSCRIPT | LOADING | STALE, keys: (0, 0, 0), group: "pubsub", handler: psubscribe },
+    Command { name: "punsubscribe", arity: -1, flags: PUBSUB | NOSCRIPT | LOADING | STALE, keys: (0, 0, 0), group: "pubsub", handler: punsubscribe },
+    Command { name: "ssubscribe", arity: -2, flags: PUBSUB | NOSCRIPT | LOADING | STALE, keys: (1, -1, 1), group: "pubsub", handler: ssubscribe },
+    Command { name: "sunsubscribe", arity: -1, flags: PUBSUB | NOSCRIPT | LOADING | STALE, keys: (1, -1, 1), group: "pubsub", handler: sunsubscribe },
+    Command { name: "publish", arity: 3, flags: PUBSUB | LOADING | STALE | FAST | MAY_REPLICATE, keys: (0, 0, 0), group: "pubsub", handler: publish },
+    Command { name: "spublish", arity: 3, flags: PUBSUB | LOADING | STALE | FAST | MAY_REPLICATE, keys: (1, 1, 1), group: "pubsub", handler: spublish },
+    Command { name: "pubsub", arity: -2, flags: 0, keys: (0, 0, 0), group: "pubsub", handler: pubsub },
 ];
 
 /// The commands a RESP2 client may send while it listens to a channel or pattern.

@@ -10,11 +10,11 @@ use crate::store::Store;
 
 #[rustfmt::skip]
 pub static COMMANDS: &[Command] = &[
-    Command { name: "eval", arity: -3, flags: NOSCRIPT | STALE | MAY_REPLICATE, keys: (0, 0, 0), group: "scripting", summary: "Executes a server-side Lua script.", handler: eval },
-    Command { name: "evalsha", arity: -3, flags: NOSCRIPT | STALE | MAY_REPLICATE, keys: (0, 0, 0), group: "scripting", summary: "Executes a server-side Lua script by SHA1 digest.", handler: evalsha },
-    Command { name: "eval_ro", arity: -3, flags: NOSCRIPT | STALE | super::flags::READONLY, keys: (0, 0, 0), group: "scripting", summary: "Executes a read-only server-side Lua script.", handler: eval_ro },
-    Command { name: "evalsha_ro", arity: -3, flags: NOSCRIPT | STALE | super::flags::READONLY, keys: (0, 0, 0), group: "scripting", summary: "Executes a read-only server-side Lua script by SHA1 digest.", handler: evalsha_ro },
-    Command { name: "script", arity: -2, flags: NOSCRIPT | LOADING | STALE, keys: (0, 0, 0), group: "scripting", summary: "A container for Lua scripts management commands.", handler: script },
+    Command { name: "eval", arity: -3, flags: NOSCRIPT | STALE | MAY_REPLICATE, keys: (0, 0, 0), group: "scripting", handler: eval },
+    Command { name: "evalsha", arity: -3, flags: NOSCRIPT | STALE | MAY_REPLICATE, keys: (0, 0, 0), group: "scripting", handler: evalsha },
+    Command { name: "eval_ro", arity: -3, flags: NOSCRIPT | STALE | super::flags::READONLY, keys: (0, 0, 0), group: "scripting", handler: eval_ro },
+    Command { name: "evalsha_ro", arity: -3, flags: NOSCRIPT | STALE | super::flags::READONLY, keys: (0, 0, 0), group: "scripting", handler: evalsha_ro },
+    Command { name: "script", arity: -2, flags: NOSCRIPT | LOADING | STALE, keys: (0, 0, 0), group: "scripting", handler: script },
 ];
 
 /// SCRIPT's subcommands and arities (`script|load` ...), as Redis's table has them.

@@ -15,11 +15,11 @@ pub const REDIS_VERSION: &str = "7.2.0";
 /// The server family's command table.
 #[rustfmt::skip]
 pub const COMMANDS: &[Command] = &[
-    Command { name: "info", arity: -1, flags: LOADING | STALE, keys: (0, 0, 0), group: "server", summary: "Returns information and statistics about the server.", handler: info },
-    Command { name: "command", arity: -1, flags: LOADING | STALE, keys: (0, 0, 0), group: "server", summary: "Returns detailed information about all commands.", handler: command },
-    Command { name: "time", arity: 1, flags: LOADING | STALE | FAST, keys: (0, 0, 0), group: "server", summary: "Returns the server time.", handler: time },
-    Command { name: "role", arity: 1, flags: NOSCRIPT | LOADING | STALE | FAST, keys: (0, 0, 0), group: "server", summary: "Returns the replication role.", handler: role },
-    Command { name: "shutdown", arity: -1, flags: ADMIN | NOSCRIPT | LOADING | STALE | NO_MULTI, keys: (0, 0, 0), group: "server", summary: "Synchronously saves the database(s) to disk and shuts down the Redis server.", handler: shutdown },
+    Command { name: "info", arity: -1, flags: LOADING | STALE, keys: (0, 0, 0), group: "server", handler: info },
+    Command { name: "command", arity: -1, flags: LOADING | STALE, keys: (0, 0, 0), group: "server", handler: command },
+    Command { name: "time", arity: 1, flags: LOADING | STALE | FAST, keys: (0, 0, 0), group: "server", handler: time },
+    Command { name: "role", arity: 1, flags: NOSCRIPT | LOADING | STALE | FAST, keys: (0, 0, 0), group: "server", handler: role },
+    Command { name: "shutdown", arity: -1, flags: ADMIN | NOSCRIPT | LOADING | STALE | NO_MULTI, keys: (0, 0, 0), group: "server", handler: shutdown },
 ];
 
 fn time(ctx: &mut Ctx, _args: Args) {
@@ -801,17 +801,36 @@ fn reply_command_info(out: &mut Reply, c: &Command) {
     out.array(0); // subcommands
 }
 
-/// One COMMAND DOCS entry: name, then a map of summary, since and group.
-fn reply_command_docs(out: &mut Reply, c: &Command) {
-    out.bulk(c.name.as_bytes());
-    out.map(3);
-    out.bulk(b"summary");
-    out.bulk(c.summary.as_bytes());
-    out.bulk(b"since");
-    let since = command_specs::spec(c.name).map_or("1.0.0", |s| s.since);
-    out.bulk(since.as_bytes());
-    out.bulk(b"group");
-    out.bulk(c.group.as_bytes());
+/// One COMMAND DOCS entry: the full name, then Redis's docs map (the subcommands listed
+/// are the ones we have). A command Redis 7.0 does not define gets our summary and its group.
+fn reply_command_docs(out: &mut Reply, id: usize, sub: Option<&str>) {
+    let tbl = table();
+    let c = tbl.get(id);
+    let full = match sub {
+        Some(sub) => format!("{}|{sub}", c.name),
+        None => c.name.to_string(),
+    };
+    out.bulk(full.as_bytes());
+    let Some(spec) = command_specs::spec(&full) else {
+        let summary = command_specs::summary(&full);
+        out.map(1 + usize::from(summary.is_some()));
+        if let Some(summary) = summary {
+            out.bulk(b"summary");
+            out.bulk(summary.as_bytes());
+        }
+        out.bulk(b"group");
+        out.bulk(c.group.as_bytes());
+        return;
+    };
+    let subs: Vec<&'static command_specs::Spec> = if sub.is_some() {
+        Vec::new()
+    } else {
+        tbl.subcommands(id)
+            .iter()
+            .filter_map(|(s, _)| command_specs::spec(&format!("{}|{s}", c.name)))
+            .collect()
+    };
+    command_specs::reply_docs(out, spec, &subs);
 }
 
 /// Subcommands of COMMAND with their arities (`command|<sub>`; dispatch checks them and counts
@@ -903,7 +922,6 @@ fn command(ctx: &mut Ctx, args: Args) {
     let Some(name) = subcommand(ctx.out, "command", COMMAND_SUBCOMMANDS, args) else {
         return;
     };
-    let lookup = |a: &[u8]| tbl.lookup(a).map(|id| tbl.get(id));
     match name {
         "count" => ctx.out.int(tbl.len() as i64),
         "info" if args.len() == 2 => {
@@ -931,14 +949,14 @@ fn command(ctx: &mut Ctx, args: Args) {
         "getkeys" => command_specs::getkeys(ctx.out, args, false, spec_of_call),
         "getkeysandflags" => command_specs::getkeys(ctx.out, args, true, spec_of_call),
         "docs" => {
-            let found: Vec<&Command> = if args.len() == 2 {
-                tbl.all().to_vec()
+            let found: Vec<(usize, Option<&str>)> = if args.len() == 2 {
+                (0..tbl.len()).map(|id| (id, None)).collect()
             } else {
-                args.iter().skip(2).filter_map(lookup).collect()
+                args.iter().skip(2).filter_map(find_command).collect()
             };
             ctx.out.map(found.len());
-            for c in found {
-                reply_command_docs(ctx.out, c);
+            for (id, sub) in found {
+                reply_command_docs(ctx.out, id, sub);
             }
         }
         "list" => {

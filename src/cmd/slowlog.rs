@@ -15,7 +15,7 @@ use crate::resp::{Args, Reply};
 /// The family's command table.
 #[rustfmt::skip]
 pub const COMMANDS: &[Command] = &[
-    Command { name: "slowlog", arity: -2, flags: ADMIN | LOADING | STALE, keys: (0, 0, 0), group: "server", summary: "A container for slow log commands.", handler: slowlog },
+    Command { name: "slowlog", arity: -2, flags: ADMIN | LOADING | STALE, keys: (0, 0, 0), group: "server", handler: slowlog },
 ];
 
 /// SLOWLOG's subcommands and their arities.

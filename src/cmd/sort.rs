@@ -38,8 +38,8 @@ use crate::store::{List, Ttl, Value};
 /// The family's command table.
 #[rustfmt::skip]
 pub const COMMANDS: &[Command] = &[
-    Command { name: "sort", arity: -2, flags: WRITE | DENYOOM, keys: (1, 1, 1), group: "generic", summary: "Sort the elements in a list, set or sorted set", handler: sort },
-    Command { name: "sort_ro", arity: -2, flags: READONLY, keys: (1, 1, 1), group: "generic", summary: "Sort the elements in a list, set or sorted set. Read-only variant of SORT.", handler: sort_ro },
+    Command { name: "sort", arity: -2, flags: WRITE | DENYOOM, keys: (1, 1, 1), group: "generic", handler: sort },
+    Command { name: "sort_ro", arity: -2, flags: READONLY, keys: (1, 1, 1), group: "generic", handler: sort_ro },
 ];
 
 /// Redis's reply when a score does not parse.

@@ -15,11 +15,11 @@ use crate::store::Store;
 /// The transaction family's command table.
 #[rustfmt::skip]
 pub const COMMANDS: &[Command] = &[
-    Command { name: "multi", arity: 1, flags: NOSCRIPT | LOADING | STALE | FAST, keys: (0, 0, 0), group: "transactions", summary: "Starts a transaction.", handler: multi },
-    Command { name: "exec", arity: 1, flags: NOSCRIPT | LOADING | STALE, keys: (0, 0, 0), group: "transactions", summary: "Executes all commands in a transaction.", handler: exec },
-    Command { name: "discard", arity: 1, flags: NOSCRIPT | LOADING | STALE | FAST, keys: (0, 0, 0), group: "transactions", summary: "Discards a transaction.", handler: discard },
-    Command { name: "watch", arity: -2, flags: NOSCRIPT | LOADING | STALE | FAST | NO_MULTI, keys: (1, -1, 1), group: "transactions", summary: "Monitors changes to keys to determine the execution of a transaction.", handler: watch },
-    Command { name: "unwatch", arity: 1, flags: NOSCRIPT | LOADING | STALE | FAST, keys: (0, 0, 0), group: "transactions", summary: "Forgets about watched keys of a transaction.", handler: unwatch },
+    Command { name: "multi", arity: 1, flags: NOSCRIPT | LOADING | STALE | FAST, keys: (0, 0, 0), group: "transactions", handler: multi },
+    Command { name: "exec", arity: 1, flags: NOSCRIPT | LOADING | STALE, keys: (0, 0, 0), group: "transactions", handler: exec },
+    Command { name: "discard", arity: 1, flags: NOSCRIPT | LOADING | STALE | FAST, keys: (0, 0, 0), group: "transactions", handler: discard },
+    Command { name: "watch", arity: -2, flags: NOSCRIPT | LOADING | STALE | FAST | NO_MULTI, keys: (1, -1, 1), group: "transactions", handler: watch },
+    Command { name: "unwatch", arity: 1, flags: NOSCRIPT | LOADING | STALE | FAST, keys: (0, 0, 0), group: "transactions", handler: unwatch },
 ];
 
 /// A queued command: its arguments copied into one buffer, with their `(offset, len)` spans.

@@ -26,13 +26,13 @@ use crate::store::{Set, Value, ZSet};
 /// The family's command table.
 #[rustfmt::skip]
 pub const COMMANDS: &[Command] = &[
-    Command { name: "zunion", arity: -3, flags: READONLY, keys: (0, 0, 0), group: "sorted-set", summary: "Add multiple sorted sets", handler: zunion },
-    Command { name: "zinter", arity: -3, flags: READONLY, keys: (0, 0, 0), group: "sorted-set", summary: "Intersect multiple sorted sets", handler: zinter },
-    Command { name: "zdiff", arity: -3, flags: READONLY, keys: (0, 0, 0), group: "sorted-set", summary: "Subtract multiple sorted sets", handler: zdiff },
-    Command { name: "zintercard", arity: -3, flags: READONLY, keys: (0, 0, 0), group: "sorted-set", summary: "Intersect multiple sorted sets and return the cardinality of the result", handler: zintercard },
-    Command { name: "zunionstore", arity: -4, flags: WRITE | DENYOOM, keys: (1, 1, 1), group: "sorted-set", summary: "Add multiple sorted sets and store the resulting sorted set in a new key", handler: zunionstore },
-    Command { name: "zinterstore", arity: -4, flags: WRITE | DENYOOM, keys: (1, 1, 1), group: "sorted-set", summary: "Intersect multiple sorted sets and store the resulting sorted set in a new key", handler: zinterstore },
-    Command { name: "zdiffstore", arity: -4, flags: WRITE | DENYOOM, keys: (1, 1, 1), group: "sorted-set", summary: "Subtract multiple sorted sets and store the resulting sorted set in a new key", handler: zdiffstore },
+    Command { name: "zunion", arity: -3, flags: READONLY, keys: (0, 0, 0), group: "sorted-set", handler: zunion },
+    Command { name: "zinter", arity: -3, flags: READONLY, keys: (0, 0, 0), group: "sorted-set", handler: zinter },
+    Command { name: "zdiff", arity: -3, flags: READONLY, keys: (0, 0, 0), group: "sorted-set", handler: zdiff },
+    Command { name: "zintercard", arity: -3, flags: READONLY, keys: (0, 0, 0), group: "sorted-set", handler: zintercard },
+    Command { name: "zunionstore", arity: -4, flags: WRITE | DENYOOM, keys: (1, 1, 1), group: "sorted-set", handler: zunionstore },
+    Command { name: "zinterstore", arity: -4, flags: WRITE | DENYOOM, keys: (1, 1, 1), group: "sorted-set", handler: zinterstore },
+    Command { name: "zdiffstore", arity: -4, flags: WRITE | DENYOOM, keys: (1, 1, 1), group: "sorted-set", handler: zdiffstore },
 ];
 
 /// The three operations.

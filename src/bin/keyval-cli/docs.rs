@@ -218,6 +218,55 @@ pub fn hint(entries: &[Entry], line: &str) -> Option<String> {
     })
 }
 
+/// What `help <topic>` prints, as redis-cli 7 prints it from COMMAND DOCS: every command
+/// whose words start with the topic's (`help client` shows CLIENT and its subcommands),
+/// or with `@group` every command of the group (without the group line), then a blank
+/// line. redis-cli writes `\r\n` and ANSI styles here, on a terminal or not.
+pub fn help_text(entries: &[Entry], topic: &[String]) -> String {
+    let group = topic.first().and_then(|t| t.strip_prefix('@'));
+    let mut out = String::new();
+    for entry in entries.iter().filter(|e| !e.is_group) {
+        let with_group = match group {
+            Some(group) => {
+                if !entry
+                    .group
+                    .as_deref()
+                    .is_some_and(|g| g.eq_ignore_ascii_case(group))
+                {
+                    continue;
+                }
+                false
+            }
+            None => {
+                let words: Vec<&str> = entry.full.split(' ').collect();
+                if topic.len() > words.len()
+                    || !topic
+                        .iter()
+                        .zip(&words)
+                        .all(|(t, w)| t.eq_ignore_ascii_case(w))
+                {
+                    continue;
+                }
+                true
+            }
+        };
+        out.push_str(&format!(
+            "\r\n  \x1b[1m{}\x1b[0m \x1b[90m{}\x1b[0m\r\n",
+            entry.full, entry.params
+        ));
+        out.push_str(&format!("  \x1b[33msummary:\x1b[0m {}\r\n", entry.summary));
+        if let Some(since) = &entry.since {
+            out.push_str(&format!("  \x1b[33msince:\x1b[0m {since}\r\n"));
+        }
+        if with_group {
+            let group = entry.group.as_deref().unwrap_or("");
+            out.push_str(&format!("  \x1b[33mgroup:\x1b[0m {group}\r\n"));
+        }
+    }
+    out.push_str("\r\n");
+    out
+}
+
 /// Completions of the line typed so far: command names (and, after `help `, groups),
 /// each the whole line as it would become.
 pub fn complete(entries: &[Entry], line: &str) -> Vec<String> {

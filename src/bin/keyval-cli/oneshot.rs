@@ -31,6 +31,23 @@ pub fn run(target: &Target, args: &[Vec<u8>], repeat: Repeat, style: Style) -> E
             return ExitCode::FAILURE;
         }
     };
+    if args
+        .first()
+        .is_some_and(|a| a.eq_ignore_ascii_case(b"help") || a.as_slice() == b"?")
+        && args.len() > 1
+    {
+        // As redis-cli: `help <topic>` is answered from the server's COMMAND DOCS.
+        let reply = conn.call(&[b"COMMAND".to_vec(), b"DOCS".to_vec()]);
+        if let Some(entries) = reply.ok().as_ref().and_then(crate::docs::from_command_docs) {
+            let topic: Vec<String> = args[1..]
+                .iter()
+                .map(|w| String::from_utf8_lossy(w).into_owned())
+                .collect();
+            print!("{}", crate::docs::help_text(&entries, &topic));
+            let _ = io::stdout().flush();
+            return ExitCode::SUCCESS;
+        }
+    }
     let mut any_error = false;
     let mut done = 0;
     while repeat.count < 0 || done < repeat.count {

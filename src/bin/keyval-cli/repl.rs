@@ -96,6 +96,7 @@ pub fn run(target: Target, style: Style, push_style: Option<Style>) -> ExitCode 
         style,
         push_style,
         failures: 0,
+        docs: None,
     };
     // Connect up front so the prompt tells the truth; a failure is reported but the session
     // starts anyway ("not connected>") and the next command tries again, as in redis-cli.
@@ -163,6 +164,9 @@ struct Session {
     push_style: Option<Style>,
     /// Commands that could not be sent or answered (exit status 1 if any).
     failures: u32,
+    /// The server's COMMAND DOCS for `help`, fetched on first use (inner None: the server
+    /// has none, keyval-cli's own table serves).
+    docs: Option<Option<Vec<Entry>>>,
 }
 
 impl Session {
@@ -215,7 +219,7 @@ impl Session {
         let name = String::from_utf8_lossy(&args[0]).to_ascii_lowercase();
         match name.as_str() {
             "quit" | "exit" => return Flow::Quit,
-            "help" | "?" => print_help(&args[1..]),
+            "help" | "?" => self.help(&args[1..]),
             "clear" => {
                 // ANSI: cursor home, clear screen.
                 print!("\x1b[H\x1b[2J");
@@ -325,6 +329,28 @@ impl Session {
         }
     }
 
+    /// `help`: general help, or the server's documentation of a command or `@group` as
+    /// redis-cli prints it (keyval-cli's own table when the server has no COMMAND DOCS).
+    fn help(&mut self, topic: &[Vec<u8>]) {
+        if topic.is_empty() {
+            return print_help(topic);
+        }
+        if self.docs.is_none() {
+            self.docs = Some(self.command_docs());
+        }
+        match self.docs.as_ref().and_then(Option::as_ref) {
+            Some(entries) => {
+                let topic: Vec<String> = topic
+                    .iter()
+                    .map(|w| String::from_utf8_lossy(w).into_owned())
+                    .collect();
+                print!("{}", docs::help_text(entries, &topic));
+                let _ = io::stdout().flush();
+            }
+            None => print_help(topic),
+        }
+    }
+
     /// The server's command documentation for hints and completion, if it has COMMAND DOCS.
     fn command_docs(&mut self) -> Option<Vec<Entry>> {
         let conn = self.conn.as_mut()?;
@@ -366,6 +392,7 @@ fn print_help(topic: &[Vec<u8>]) {
         println!("keyval-cli {}", env!("CARGO_PKG_VERSION"));
         println!("To get help about a command type:");
         println!("      \"help <command>\" for help on <command>");
+        println!("      \"help @<group>\" to get a list of commands in <group>");
         println!("      \"quit\" to exit");
         println!();
         println!("Commands:");
@@ -626,6 +653,7 @@ mod tests {
             style: Style::Pretty,
             push_style: None,
             failures: 0,
+            docs: None,
         };
         assert_eq!(session.prompt(), "not connected> ");
         session.target.db = 3;

@@ -4,7 +4,16 @@
 //! 7.0.15's command definitions by `generate.py`; this module reads them: COMMAND
 //! GETKEYS / GETKEYSANDFLAGS (Redis's getKeysFromCommandWithSpecs) and COMMAND INFO.
 
+mod docs;
+mod prose;
 mod specs;
+
+pub use docs::reply_docs;
+
+/// Our one-line summary of a command or subcommand (`get`, `client|setinfo`).
+pub fn summary(name: &str) -> Option<&'static str> {
+    prose::prose(name).map(|p| p.summary)
+}
 
 use crate::resp::{Args, Reply};
 
@@ -47,6 +56,8 @@ pub struct KeySpec {
 pub struct Spec {
     /// `get`, or `container|sub`.
     pub name: &'static str,
+    /// Its COMMAND DOCS group (`string`, `sorted-set`, `server`, ...).
+    pub group: &'static str,
     /// The version that introduced it.
     pub since: &'static str,
     pub arity: i32,
@@ -59,6 +70,33 @@ pub struct Spec {
     /// Redis has a function that finds the keys where the specs cannot.
     pub getkeys_proc: bool,
     pub key_specs: &'static [KeySpec],
+    /// COMMAND DOCS flags (`deprecated`, `syscmd`).
+    pub doc_flags: &'static [&'static str],
+    /// The version that deprecated it, or empty.
+    pub deprecated_since: &'static str,
+    /// The versions of its history entries (the notes are ours, in `prose`).
+    pub history: &'static [&'static str],
+    /// Its arguments, as COMMAND DOCS describes them.
+    pub args: &'static [Arg],
+}
+
+/// One argument in COMMAND DOCS's argument tree.
+#[derive(Debug)]
+pub struct Arg {
+    pub name: &'static str,
+    /// `string`, `integer`, `double`, `key`, `pattern`, `unix-time`, `pure-token`, `oneof`
+    /// or `block` (the last two hold `args`).
+    pub kind: &'static str,
+    /// The key spec that describes this key argument, or -1.
+    pub key_spec_index: i32,
+    /// The keyword before the value (or the whole argument for `pure-token`), or empty.
+    pub token: &'static str,
+    /// The version that added it, or empty.
+    pub since: &'static str,
+    pub deprecated_since: &'static str,
+    /// `optional`, `multiple`, `multiple_token`.
+    pub flags: &'static [&'static str],
+    pub args: &'static [Arg],
 }
 
 /// The spec of a command (`get`) or subcommand (`memory|usage`), by lower-case name.
@@ -629,5 +667,50 @@ mod tests {
         assert_eq!(legacy_range(spec("get").unwrap()), ((1, 1, 1), false));
         assert!(legacy_range(spec("zunionstore").unwrap()).1);
         assert_eq!(legacy_range(spec("smove").unwrap()), ((1, 2, 1), false));
+    }
+
+    /// Every command Redis 7.0 defines has our texts, with history notes for exactly the
+    /// versions its history lists; the parts are sorted and each name appears once.
+    #[test]
+    fn every_spec_has_our_texts() {
+        let all: Vec<&prose::Prose> = prose::all().collect();
+        assert!(all.windows(2).all(|w| w[0].name < w[1].name));
+        for spec in specs::SPECS {
+            let text = prose::prose(spec.name).unwrap_or_else(|| panic!("{}", spec.name));
+            assert!(!text.summary.is_empty(), "{}", spec.name);
+            let versions: Vec<&str> = text.history.iter().map(|(v, _)| *v).collect();
+            assert_eq!(versions, spec.history, "history of {}", spec.name);
+            assert!(text.history.iter().all(|(_, note)| !note.is_empty()));
+            assert_eq!(
+                text.replaced_by.is_empty(),
+                spec.deprecated_since.is_empty(),
+                "{}",
+                spec.name
+            );
+        }
+        // Texts for what Redis 7.0 does not define: our commands beyond it.
+        for extra in all.iter().filter(|p| spec(p.name).is_none()) {
+            assert!(
+                crate::cmd::table()
+                    .lookup(extra.name.split('|').next().unwrap().as_bytes())
+                    .is_some(),
+                "{} is neither Redis's nor ours",
+                extra.name
+            );
+        }
+    }
+
+    /// Every command and subcommand we have is documented: Redis's facts, or (for the few
+    /// Redis 7.0 lacks) at least our summary.
+    #[test]
+    fn every_command_we_have_is_documented() {
+        let tbl = crate::cmd::table();
+        for (id, c) in tbl.all().iter().enumerate() {
+            assert!(spec(c.name).is_some(), "{}", c.name);
+            for (sub, _) in tbl.subcommands(id) {
+                let full = format!("{}|{sub}", c.name);
+                assert!(summary(&full).is_some(), "{full}");
+            }
+        }
     }
 }

@@ -21,21 +21,21 @@ use crate::store::{Entry, Ttl, Value};
 /// This family's command table.
 #[rustfmt::skip]
 pub const COMMANDS: &[Command] = &[
-    Command { name: "xadd", arity: -5, flags: WRITE | DENYOOM | FAST, keys: (1, 1, 1), group: "stream", summary: "Appends a new entry to a stream", handler: xadd },
-    Command { name: "xlen", arity: 2, flags: READONLY | FAST, keys: (1, 1, 1), group: "stream", summary: "Return the number of entries in a stream", handler: xlen },
-    Command { name: "xrange", arity: -4, flags: READONLY, keys: (1, 1, 1), group: "stream", summary: "Return a range of elements in a stream, with IDs matching the specified IDs interval", handler: xrange },
-    Command { name: "xrevrange", arity: -4, flags: READONLY, keys: (1, 1, 1), group: "stream", summary: "Return a range of elements in a stream, with IDs matching the specified IDs interval, in reverse order (from greater to smaller IDs) compared to XRANGE", handler: xrevrange },
-    Command { name: "xdel", arity: -3, flags: WRITE | FAST, keys: (1, 1, 1), group: "stream", summary: "Removes the specified entries from the stream. Returns the number of items actually deleted, that may be different from the number of IDs passed in case certain IDs do not exist.", handler: xdel },
-    Command { name: "xtrim", arity: -4, flags: WRITE, keys: (1, 1, 1), group: "stream", summary: "Trims the stream to (approximately if '~' is passed) a certain size", handler: xtrim },
-    Command { name: "xsetid", arity: -3, flags: WRITE | DENYOOM | FAST, keys: (1, 1, 1), group: "stream", summary: "An internal command for replicating stream values", handler: xsetid },
-    Command { name: "xread", arity: -4, flags: READONLY, keys: (0, 0, 0), group: "stream", summary: "Return never seen elements in multiple streams, with IDs greater than the ones reported by the caller for each stream. Can block.", handler: read::xread },
-    Command { name: "xreadgroup", arity: -7, flags: WRITE, keys: (0, 0, 0), group: "stream", summary: "Return new entries from a stream using a consumer group, or access the history of the pending entries for a given consumer. Can block.", handler: read::xreadgroup },
-    Command { name: "xgroup", arity: -2, flags: 0, keys: (0, 0, 0), group: "stream", summary: "A container for consumer groups commands", handler: groups::xgroup },
-    Command { name: "xack", arity: -4, flags: WRITE | FAST, keys: (1, 1, 1), group: "stream", summary: "Marks a pending message as correctly processed, effectively removing it from the pending entries list of the consumer group. Return value of the command is the number of messages successfully acknowledged, that is, the IDs we were actually able to resolve in the PEL.", handler: groups::xack },
-    Command { name: "xpending", arity: -3, flags: READONLY, keys: (1, 1, 1), group: "stream", summary: "Return information and entries from a stream consumer group pending entries list, that are messages fetched but never acknowledged.", handler: groups::xpending },
-    Command { name: "xclaim", arity: -6, flags: WRITE | FAST, keys: (1, 1, 1), group: "stream", summary: "Changes (or acquires) ownership of a message in a consumer group, as if the message was delivered to the specified consumer.", handler: groups::xclaim },
-    Command { name: "xautoclaim", arity: -6, flags: WRITE | FAST, keys: (1, 1, 1), group: "stream", summary: "Changes (or acquires) ownership of messages in a consumer group, as if the messages were delivered to the specified consumer.", handler: groups::xautoclaim },
-    Command { name: "xinfo", arity: -2, flags: 0, keys: (0, 0, 0), group: "stream", summary: "A container for stream introspection commands", handler: info::xinfo },
+    Command { name: "xadd", arity: -5, flags: WRITE | DENYOOM | FAST, keys: (1, 1, 1), group: "stream", handler: xadd },
+    Command { name: "xlen", arity: 2, flags: READONLY | FAST, keys: (1, 1, 1), group: "stream", handler: xlen },
+    Command { name: "xrange", arity: -4, flags: READONLY, keys: (1, 1, 1), group: "stream", handler: xrange },
+    Command { name: "xrevrange", arity: -4, flags: READONLY, keys: (1, 1, 1), group: "stream", handler: xrevrange },
+    Command { name: "xdel", arity: -3, flags: WRITE | FAST, keys: (1, 1, 1), group: "stream", handler: xdel },
+    Command { name: "xtrim", arity: -4, flags: WRITE, keys: (1, 1, 1), group: "stream", handler: xtrim },
+    Command { name: "xsetid", arity: -3, flags: WRITE | DENYOOM | FAST, keys: (1, 1, 1), group: "stream", handler: xsetid },
+    Command { name: "xread", arity: -4, flags: READONLY, keys: (0, 0, 0), group: "stream", handler: read::xread },
+    Command { name: "xreadgroup", arity: -7, flags: WRITE, keys: (0, 0, 0), group: "stream", handler: read::xreadgroup },
+    Command { name: "xgroup", arity: -2, flags: 0, keys: (0, 0, 0), group: "stream", handler: groups::xgroup },
+    Command { name: "xack", arity: -4, flags: WRITE | FAST, keys: (1, 1, 1), group: "stream", handler: groups::xack },
+    Command { name: "xpending", arity: -3, flags: READONLY, keys: (1, 1, 1), group: "stream", handler: groups::xpending },
+    Command { name: "xclaim", arity: -6, flags: WRITE | FAST, keys: (1, 1, 1), group: "stream", handler: groups::xclaim },
+    Command { name: "xautoclaim", arity: -6, flags: WRITE | FAST, keys: (1, 1, 1), group: "stream", handler: groups::xautoclaim },
+    Command { name: "xinfo", arity: -2, flags: 0, keys: (0, 0, 0), group: "stream", handler: info::xinfo },
 ];
 
 /// XGROUP's subcommands and their arities (resolved by dispatch, as Redis does).
