@@ -192,8 +192,76 @@ fn debians_stock_redis_conf_starts_the_server() {
     ] {
         assert_eq!(warned(name), 0, "{name} in:\n{log}");
     }
-    assert!(log.contains("listens on one socket, 127.0.0.1:"), "{log}");
-    assert!(log.contains("not on: -::1"), "{log}");
+    // bind 127.0.0.1 -::1: both, when this host has IPv6 loopback (else ::1 is skipped).
+    assert!(
+        log.contains(&format!("listening on 127.0.0.1:{port}")),
+        "{log}"
+    );
+    if ipv6_loopback() {
+        assert!(log.contains(&format!("listening on [::1]:{port}")), "{log}");
+        let v6 = std::net::TcpStream::connect(("::1", port)).expect("connect to [::1]");
+        assert_eq!(Client::from_stream(v6).cmd_str("PING"), "+PONG\r\n");
+    }
+}
+
+fn ipv6_loopback() -> bool {
+    std::net::TcpListener::bind("[::1]:0").is_ok()
+}
+
+/// Every address of `bind` gets a listening socket on the same port, as Redis does; an
+/// optional one (`-`) that is not on this host is skipped, a required one stops the start
+/// with Redis's message.
+#[test]
+fn bind_listens_on_every_address() {
+    let dir = fresh_dir("conf-bind");
+    let _cleanup_dir = Cleanup(dir.clone());
+    let port = free_port();
+    let path = dir.join("keyval.conf");
+    // 192.0.2.1 is TEST-NET-1: never a local address.
+    let v6 = if ipv6_loopback() { " ::1" } else { "" };
+    std::fs::write(
+        &path,
+        format!("bind 127.0.0.1 127.0.0.2{v6} -192.0.2.1\nport {port}\nsave \"\"\n"),
+    )
+    .unwrap();
+    let _child = Running(
+        ours()
+            .arg(&path)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    ping(port);
+    let mut hosts = vec!["127.0.0.1", "127.0.0.2"];
+    if !v6.is_empty() {
+        hosts.push("::1");
+    }
+    for host in hosts {
+        let stream = std::net::TcpStream::connect((host, port)).expect(host);
+        let mut c = Client::from_stream(stream);
+        assert_eq!(c.cmd_str("PING"), "+PONG\r\n", "{host}");
+        assert_eq!(
+            config_get(&mut c, "bind"),
+            format!("127.0.0.1 127.0.0.2{v6} -192.0.2.1")
+        );
+    }
+
+    let bad = dir.join("bad.conf");
+    let port = free_port();
+    std::fs::write(
+        &bad,
+        format!("bind 127.0.0.1 192.0.2.1\nport {port}\nsave \"\"\n"),
+    )
+    .unwrap();
+    let (code, stderr) = failing_start(ours(), &bad);
+    assert_eq!(code, Some(1), "{stderr}");
+    assert!(
+        stderr.contains(&format!(
+            "Could not create server TCP listening socket 192.0.2.1:{port}"
+        )),
+        "{stderr}"
+    );
 }
 
 /// bind, port, requirepass, maxclients, databases and timeout from a file take effect.
@@ -738,4 +806,106 @@ fn redis_style_options_follow_the_file() {
         stderr.ends_with("(in the command line options)\n"),
         "{stderr}"
     );
+}
+
+/// rename-command, from the command line as from a file: the command answers to its new
+/// name only (any case, long names too), an empty name removes it, in MULTI and scripts
+/// too; the same replies as redis-server started with the same renames.
+#[test]
+fn rename_command_as_redis() {
+    let long = "flushall_0123456789abcdef0123456789abcdef";
+    let flags = [
+        "--rename-command",
+        "config",
+        "",
+        "--rename-command",
+        "flushall",
+        long,
+        "--rename-command",
+        "get",
+        "fetch",
+        "--rename-command",
+        "fetch",
+        "obtain",
+    ];
+    let transcript = |port: u16| -> Vec<String> {
+        let mut c = Client::connect(port);
+        let mut t = Vec::new();
+        for args in [
+            &["SET", "k", "v"][..],
+            &["GET", "k"],
+            &["FETCH", "k"],
+            &["OBTAIN", "k"],
+            &["obtain", "k"],
+            &["CONFIG", "GET", "maxmemory"],
+            &["FLUSHALL"],
+            &["MULTI"],
+            &["GET", "k"],
+            &["OBTAIN", "k"],
+            &["EXEC"],
+            &["EVAL", "return redis.pcall('get','k')", "0"],
+            &["EVAL", "return redis.call('obtain','k')", "0"],
+        ] {
+            t.push(text(c.cmd_args(args)));
+        }
+        t.push(text(c.cmd_args(&[&long.to_ascii_uppercase()])));
+        t.push(text(c.cmd("DBSIZE")));
+        t
+    };
+    // COMMAND counts and lists what answers to a name: one command fewer (CONFIG), the
+    // renamed ones under their own names (COMMAND INFO of the new name), as Redis does.
+    let command_view = |port: u16, renamed: bool| -> (i64, String, String) {
+        let mut c = Client::connect(port);
+        let count = text(c.cmd("COMMAND COUNT"));
+        let count: i64 = count.trim()[1..].parse().unwrap();
+        let info_config = text(c.cmd("COMMAND INFO config"));
+        let info_get =
+            text(c.cmd_args(&["COMMAND", "INFO", if renamed { "obtain" } else { "get" }]));
+        (
+            count,
+            info_config,
+            info_get[..info_get.len().min(30)].to_string(),
+        )
+    };
+    let server = Server::start(&flags);
+    let plain = Server::start(&[]);
+    let (with, without) = (
+        command_view(server.port, true),
+        command_view(plain.port, false),
+    );
+    assert_eq!(with.0, without.0 - 1);
+    assert_eq!(with.1, "*1\r\n$-1\r\n");
+    assert_eq!(with.2, without.2);
+    assert!(with.2.contains("$3\r\nget\r\n"), "{}", with.2);
+    if let (Some(r1), Some(r2)) = (common::start_redis_with(&flags), common::start_redis()) {
+        let (rw, rwo) = (command_view(r1.port, true), command_view(r2.port, false));
+        assert_eq!(rw.0, rwo.0 - 1);
+        assert_eq!(rw.1, with.1);
+        assert_eq!(rw.2, with.2);
+    }
+    let got = transcript(server.port);
+    assert!(got[1].starts_with("-ERR unknown command 'GET'"), "{got:?}");
+    assert_eq!(got[3], "$1\r\nv\r\n");
+    if let Some(redis) = common::start_redis_with(&flags) {
+        assert_eq!(got, transcript(redis.port));
+    }
+    // Errors, as Redis words them.
+    let dir = fresh_dir("conf-rename");
+    let _cleanup_dir = Cleanup(dir.clone());
+    for (conf, message) in [
+        (
+            "rename-command nosuch x\n",
+            "No such command in rename-command",
+        ),
+        (
+            "rename-command get set\n",
+            "Target command name already exists",
+        ),
+    ] {
+        let path = dir.join("bad.conf");
+        std::fs::write(&path, conf).unwrap();
+        let (code, stderr) = failing_start(ours(), &path);
+        assert_eq!(code, Some(1), "{stderr}");
+        assert!(stderr.contains(message), "{stderr}");
+    }
 }

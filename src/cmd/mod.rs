@@ -157,6 +157,9 @@ pub struct Table {
     containers: Vec<Container>,
     /// Lower-case name of every statistics slot (`get`, `config|get`).
     slot_names: Vec<String>,
+    /// The ids of the commands that answer to some name (all but those a rename-command
+    /// removed), which COMMAND lists and counts.
+    reachable: Vec<usize>,
 }
 
 /// A command whose first argument names a subcommand.
@@ -168,43 +171,72 @@ struct Container {
     first_slot: usize,
 }
 
+/// Every family's commands, in table (id) order.
+const FAMILIES: &[&[Command]] = &[
+    strings::COMMANDS,
+    lcs::COMMANDS,
+    keys::COMMANDS,
+    sort::COMMANDS,
+    dump::COMMANDS,
+    object::COMMANDS,
+    memory::COMMANDS,
+    persistence::COMMANDS,
+    aof::COMMANDS,
+    expire::COMMANDS,
+    lists::COMMANDS,
+    hashes::COMMANDS,
+    sets::COMMANDS,
+    zsets::COMMANDS,
+    geo::COMMANDS,
+    zset_algebra::COMMANDS,
+    streams::COMMANDS,
+    transactions::COMMANDS,
+    connection::COMMANDS,
+    server::COMMANDS,
+    config::COMMANDS,
+    pubsub::COMMANDS,
+    blocking::COMMANDS,
+    monitor::COMMANDS,
+    scripting::COMMANDS,
+    functions::COMMANDS,
+    bitops::COMMANDS,
+    slowlog::COMMANDS,
+    latency::COMMANDS,
+    debug::COMMANDS,
+    hyperloglog::COMMANDS,
+    lolwut::COMMANDS,
+];
+
+/// The names of all commands before any rename-command.
+pub fn base_command_names() -> Vec<&'static str> {
+    FAMILIES
+        .iter()
+        .flat_map(|f| f.iter())
+        .map(|c| c.name)
+        .collect()
+}
+
+/// The renames the configuration asks for, applied when the table is built.
+static RENAMES: OnceLock<Vec<(String, String)>> = OnceLock::new();
+
+/// The process-wide command table, built on first use.
+static TABLE: OnceLock<Table> = OnceLock::new();
+
+/// Applies rename-command lines (lower-case (command, new name); empty: removed) to the
+/// command table. Must come before the table's first use.
+pub fn apply_renames(renames: &[(String, String)]) -> Result<(), String> {
+    if renames.is_empty() {
+        return Ok(());
+    }
+    if TABLE.get().is_some() || RENAMES.set(renames.to_vec()).is_err() {
+        return Err("rename-command: the command table is already in use".into());
+    }
+    Ok(())
+}
+
 impl Table {
     fn build() -> Table {
-        let families: &[&'static [Command]] = &[
-            strings::COMMANDS,
-            lcs::COMMANDS,
-            keys::COMMANDS,
-            sort::COMMANDS,
-            dump::COMMANDS,
-            object::COMMANDS,
-            memory::COMMANDS,
-            persistence::COMMANDS,
-            aof::COMMANDS,
-            expire::COMMANDS,
-            lists::COMMANDS,
-            hashes::COMMANDS,
-            sets::COMMANDS,
-            zsets::COMMANDS,
-            geo::COMMANDS,
-            zset_algebra::COMMANDS,
-            streams::COMMANDS,
-            transactions::COMMANDS,
-            connection::COMMANDS,
-            server::COMMANDS,
-            config::COMMANDS,
-            pubsub::COMMANDS,
-            blocking::COMMANDS,
-            monitor::COMMANDS,
-            scripting::COMMANDS,
-            functions::COMMANDS,
-            bitops::COMMANDS,
-            slowlog::COMMANDS,
-            latency::COMMANDS,
-            debug::COMMANDS,
-            hyperloglog::COMMANDS,
-            lolwut::COMMANDS,
-        ];
-        let commands: Vec<&'static Command> = families.iter().flat_map(|f| f.iter()).collect();
+        let commands: Vec<&'static Command> = FAMILIES.iter().flat_map(|f| f.iter()).collect();
         let mut by_name = HashMap::with_hasher(ahash::RandomState::new());
         for (id, c) in commands.iter().enumerate() {
             let dup = by_name.insert(c.name.as_bytes(), id);
@@ -236,12 +268,26 @@ impl Table {
             container_of[id] = containers.len() as u8;
             slot_names.extend(subcommands.iter().map(|(sub, _)| format!("{name}|{sub}")));
         }
+        // rename-command (checked when the configuration was read): the command answers to
+        // its new name only, or to none. Statistics and COMMAND keep the original name, as
+        // Redis keeps the command's own name.
+        for (from, to) in RENAMES.get().map_or(&[][..], Vec::as_slice) {
+            if let Some(id) = by_name.remove(from.as_bytes())
+                && !to.is_empty()
+            {
+                let name: &'static [u8] = Box::leak(to.clone().into_bytes().into_boxed_slice());
+                by_name.insert(name, id);
+            }
+        }
+        let mut reachable: Vec<usize> = by_name.values().copied().collect();
+        reachable.sort_unstable();
         Table {
             commands,
             by_name,
             container_of,
             containers,
             slot_names,
+            reachable,
         }
     }
 
@@ -249,7 +295,10 @@ impl Table {
     #[inline]
     pub fn lookup(&self, name: &[u8]) -> Option<usize> {
         let mut buf = [0u8; 32];
-        let lower = buf.get_mut(..name.len())?;
+        let Some(lower) = buf.get_mut(..name.len()) else {
+            // Only renamed commands have names this long (`rename-command CONFIG <hash>`).
+            return self.by_name.get(&*name.to_ascii_lowercase()).copied();
+        };
         for (d, s) in lower.iter_mut().zip(name) {
             *d = s.to_ascii_lowercase();
         }
@@ -264,6 +313,12 @@ impl Table {
     /// All commands in id order.
     pub fn all(&self) -> &[&'static Command] {
         &self.commands
+    }
+
+    /// The ids of the commands COMMAND lists: every one that answers to a name (the
+    /// original, or the one rename-command gave it).
+    pub fn reachable(&self) -> &[usize] {
+        &self.reachable
     }
 
     /// Number of commands.
@@ -313,7 +368,6 @@ impl Table {
 
 /// The process-wide command table.
 pub fn table() -> &'static Table {
-    static TABLE: OnceLock<Table> = OnceLock::new();
     TABLE.get_or_init(Table::build)
 }
 

@@ -899,7 +899,8 @@ fn spec_of_call(call: &[&[u8]]) -> Option<&'static command_specs::Spec> {
 fn all_full_names() -> Vec<(String, Option<&'static command_specs::Spec>)> {
     let tbl = table();
     let mut names = Vec::new();
-    for (id, c) in tbl.all().iter().enumerate() {
+    for &id in tbl.reachable() {
+        let c = tbl.get(id);
         names.push((c.name.to_string(), command_specs::spec(c.name)));
         for (sub, _) in tbl.subcommands(id) {
             let full = format!("{}|{sub}", c.name);
@@ -913,8 +914,8 @@ fn all_full_names() -> Vec<(String, Option<&'static command_specs::Spec>)> {
 fn command(ctx: &mut Ctx, args: Args) {
     let tbl = table();
     if args.len() == 1 {
-        ctx.out.array(tbl.len());
-        for id in 0..tbl.len() {
+        ctx.out.array(tbl.reachable().len());
+        for &id in tbl.reachable() {
             reply_info(ctx.out, id);
         }
         return;
@@ -923,10 +924,10 @@ fn command(ctx: &mut Ctx, args: Args) {
         return;
     };
     match name {
-        "count" => ctx.out.int(tbl.len() as i64),
+        "count" => ctx.out.int(tbl.reachable().len() as i64),
         "info" if args.len() == 2 => {
-            ctx.out.array(tbl.len());
-            for id in 0..tbl.len() {
+            ctx.out.array(tbl.reachable().len());
+            for &id in tbl.reachable() {
                 reply_info(ctx.out, id);
             }
         }
@@ -950,7 +951,7 @@ fn command(ctx: &mut Ctx, args: Args) {
         "getkeysandflags" => command_specs::getkeys(ctx.out, args, true, spec_of_call),
         "docs" => {
             let found: Vec<(usize, Option<&str>)> = if args.len() == 2 {
-                (0..tbl.len()).map(|id| (id, None)).collect()
+                tbl.reachable().iter().map(|&id| (id, None)).collect()
             } else {
                 args.iter().skip(2).filter_map(find_command).collect()
             };

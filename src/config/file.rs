@@ -6,10 +6,11 @@
 //!
 //! Names Redis 7.0 knows but that configure something this server does not have are
 //! accepted and stored (CONFIG GET shows them), with one warning per name. A few of them
-//! change who may run what, or turn the server into something else (renamed commands, ACL
-//! users, modules, replication, sentinel): ignoring those would leave the server more open
-//! or different from what the file asks for, so they stop the start instead. A name Redis
-//! itself does not know stops the start with Redis's error.
+//! change who may run what, or turn the server into something else (ACL users, modules,
+//! replication, sentinel): ignoring those would leave the server more open or different
+//! from what the file asks for, so they stop the start instead. A name Redis itself does
+//! not know stops the start with Redis's error. `rename-command` is checked here as Redis
+//! checks it, line by line, and applied to the command table before the server starts.
 
 use std::collections::HashSet;
 use std::fmt;
@@ -132,6 +133,11 @@ pub struct Loaded {
     pub warnings: Vec<String>,
     /// The file set `bind` or `port`: the listening address comes from the file.
     pub sets_listener: bool,
+    /// `rename-command` lines in order: (command, new name), lower case; an empty new name
+    /// removes the command.
+    pub renames: Vec<(String, String)>,
+    /// The command names as the renames so far leave them (None until the first rename).
+    names_after_renames: Option<HashSet<String>>,
 }
 
 /// What [`FatalError::file`] names for an error in Redis-style command-line options.
@@ -316,9 +322,7 @@ impl Loader<'_> {
                 let target = PathBuf::from(String::from_utf8_lossy(args[0]).into_owned());
                 self.load_path(&target).map_err(Failure::Include)
             }
-            "rename-command" if args.len() == 2 => refuse(
-                "rename-command is not supported: the command would stay reachable under its own name",
-            ),
+            "rename-command" if args.len() == 2 => self.rename_command(args[0], args[1]),
             "user" if !args.is_empty() => {
                 refuse("ACL users are not supported: use requirepass for a password")
             }
@@ -337,6 +341,28 @@ impl Loader<'_> {
                 "Bad directive or wrong number of arguments".into(),
             )),
         }
+    }
+
+    /// `rename-command NAME NEW-NAME` as Redis's config loader takes it: the command must
+    /// exist as the earlier renames left the table, the new name must not; an empty new
+    /// name removes the command.
+    fn rename_command(&mut self, from: &[u8], to: &[u8]) -> Result<(), Failure> {
+        let names = self.loaded.names_after_renames.get_or_insert_with(|| {
+            crate::cmd::base_command_names()
+                .into_iter()
+                .map(String::from)
+                .collect()
+        });
+        let from = String::from_utf8_lossy(from).to_ascii_lowercase();
+        let to = String::from_utf8_lossy(to).to_ascii_lowercase();
+        if !names.remove(&from) {
+            return Err(Failure::Line("No such command in rename-command".into()));
+        }
+        if !to.is_empty() && !names.insert(to.clone()) {
+            return Err(Failure::Line("Target command name already exists".into()));
+        }
+        self.loaded.renames.push((from, to));
+        Ok(())
     }
 
     /// Applies one parameter line.
@@ -563,8 +589,14 @@ mod tests {
         assert!(e.contains("Unbalanced quotes"));
         let e = error_of("include\n");
         assert!(e.contains("Bad directive or wrong number of arguments"));
-        let e = error_of("rename-command CONFIG \"\"\n");
-        assert!(e.contains("rename-command is not supported"));
+        let e = error_of("rename-command NOSUCH x\n");
+        assert!(e.contains("No such command in rename-command\n"));
+        let e = error_of("rename-command config|get x\n");
+        assert!(e.contains("No such command in rename-command\n"));
+        let e = error_of("rename-command get SET\n");
+        assert!(e.contains("Target command name already exists\n"));
+        let e = error_of("rename-command get \"\"\nrename-command get x\n");
+        assert!(e.contains(">>> 'rename-command get x'\nNo such command"));
         let e = error_of("replicaof 10.0.0.1 6379\n");
         assert!(e.contains("replication is not supported"));
         let e = error_of("mymodule.option\n");

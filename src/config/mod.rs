@@ -188,6 +188,12 @@ pub struct Startup {
     pub params: Option<Params>,
     /// The listening address came from the file's `bind` and `port`.
     pub listen_from_file: bool,
+    /// The file's `bind` addresses after the first (which is `bind`'s): more listening
+    /// sockets on the same port, each with whether it is optional (`-::1`: skipped when the
+    /// address is not available, as Redis does).
+    pub more_binds: Vec<(IpAddr, bool)>,
+    /// The file's rename-command lines, checked: (command, new name), lower case.
+    pub renames: Vec<(String, String)>,
     /// Redis-style options (`--supervised systemd`): directives given on the command line
     /// that are not flags here, each as its name and arguments.
     pub options: Vec<Vec<Vec<u8>>>,
@@ -415,18 +421,13 @@ impl Config {
             p.config_file = path;
         }
         apply(&mut p, true)?;
-        let mut warnings = loaded.warnings;
+        let warnings = loaded.warnings;
+        self.startup.renames = loaded.renames;
         if loaded.sets_listener && !self.explicit("bind") {
-            let (addr, skipped) = listen_address(&p).map_err(StartError::Other)?;
+            let (addr, more) = listen_addresses(&p).map_err(StartError::Other)?;
             self.bind = addr;
             self.startup.listen_from_file = true;
-            if !skipped.is_empty() {
-                warnings.push(format!(
-                    "bind lists several addresses; rust-keyval listens on one socket, {addr}, \
-                     not on: {}",
-                    skipped.join(" ")
-                ));
-            }
+            self.startup.more_binds = more;
         }
         let databases = p.get("databases").unwrap_or_default();
         self.databases = std::str::from_utf8(&databases)
@@ -498,11 +499,11 @@ fn redis_options(
     (rest, options)
 }
 
-/// The address to listen on for the `bind` and `port` parameters, and the bind entries
-/// not listened on. Redis listens on every address of `bind`; this server has one
-/// listening socket, so it takes the first usable one: an address marked optional (`-`)
-/// is skipped when it cannot be bound here (no IPv6, say), as Redis skips it.
-fn listen_address(p: &Params) -> Result<(SocketAddr, Vec<String>), String> {
+/// The addresses to listen on for the `bind` and `port` parameters, as Redis listens on
+/// every address of `bind`: the first usable one (with the port), then the others (with
+/// whether each is optional). An address marked optional (`-`) that cannot be resolved or
+/// bound here (no IPv6, say) is skipped, as Redis skips it.
+fn listen_addresses(p: &Params) -> Result<(SocketAddr, Vec<(IpAddr, bool)>), String> {
     let port = p.settings.port;
     let list = String::from_utf8_lossy(&p.get("bind").unwrap_or_default()).into_owned();
     let entries: Vec<&str> = list.split(' ').filter(|e| !e.is_empty()).collect();
@@ -511,13 +512,9 @@ fn listen_address(p: &Params) -> Result<(SocketAddr, Vec<String>), String> {
             "bind \"\" (no TCP listener) is not supported: rust-keyval has no unix socket".into(),
         );
     }
-    let mut chosen = None;
-    let mut skipped = Vec::new();
+    let mut first = None;
+    let mut more = Vec::new();
     for entry in &entries {
-        if chosen.is_some() {
-            skipped.push(entry.to_string());
-            continue;
-        }
         let optional = entry.starts_with('-');
         let host = entry.trim_start_matches('-');
         let ip = match host {
@@ -531,15 +528,25 @@ fn listen_address(p: &Params) -> Result<(SocketAddr, Vec<String>), String> {
                     .map(|a| a.ip())
             }),
         };
-        let usable = ip.filter(|ip| !optional || std::net::TcpListener::bind((*ip, 0)).is_ok());
-        match (usable, optional) {
-            (Some(ip), _) => chosen = Some(SocketAddr::new(ip, port)),
-            (None, true) => skipped.push(entry.to_string()),
-            (None, false) => return Err(format!("bind: cannot resolve address {host}")),
+        let Some(ip) = ip else {
+            if optional {
+                continue;
+            }
+            return Err(format!("bind: cannot resolve address {host}"));
+        };
+        if first.is_some() {
+            more.push((ip, optional));
+            continue;
         }
+        // The first socket gives the port the others share (port 0: one the system picks),
+        // so it must be one that can be bound.
+        if optional && std::net::TcpListener::bind((ip, 0)).is_err() {
+            continue;
+        }
+        first = Some(SocketAddr::new(ip, port));
     }
-    let addr = chosen.ok_or_else(|| format!("bind: none of the addresses can be used: {list}"))?;
-    Ok((addr, skipped))
+    let addr = first.ok_or_else(|| format!("bind: none of the addresses can be used: {list}"))?;
+    Ok((addr, more))
 }
 
 #[cfg(test)]

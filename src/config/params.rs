@@ -619,9 +619,19 @@ impl Params {
         Ok(())
     }
 
-    /// Whether `name` is a parameter (or alias) of Redis's table, any case.
+    /// Whether `name` is a parameter (or alias) of Redis's table, or one of the directives
+    /// that are not parameters (`include`, `rename-command`...), any case.
     pub fn is_directive(name: &[u8]) -> bool {
         lookup(name).is_some()
+            || [
+                &b"include"[..],
+                b"rename-command",
+                b"user",
+                b"loadmodule",
+                b"sentinel",
+            ]
+            .iter()
+            .any(|d| d.eq_ignore_ascii_case(name))
     }
 
     /// The stored value of parameter `id` (CONFIG REWRITE formats it).

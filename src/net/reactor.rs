@@ -87,6 +87,76 @@ fn raise_backlog(listener: &TcpListener) {
     }
 }
 
+/// A listening socket on `addr`. An IPv6 one accepts IPv6 only (as Redis sets
+/// IPV6_V6ONLY), so `bind * ::*` can listen on both families on the same port.
+fn bind_listener(addr: SocketAddr) -> io::Result<TcpListener> {
+    let SocketAddr::V6(v6) = addr else {
+        return TcpListener::bind(addr);
+    };
+    use std::os::fd::{FromRawFd, OwnedFd};
+    // SAFETY: plain socket calls on a descriptor created here; OwnedFd closes it on every
+    // early return, and the sockaddr_in6 lives across the bind call.
+    unsafe {
+        let fd = libc::socket(
+            libc::AF_INET6,
+            libc::SOCK_STREAM | libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC,
+            0,
+        );
+        if fd < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        let fd = OwnedFd::from_raw_fd(fd);
+        let raw = std::os::fd::AsRawFd::as_raw_fd(&fd);
+        let one: libc::c_int = 1;
+        for (level, name) in [
+            (libc::IPPROTO_IPV6, libc::IPV6_V6ONLY),
+            (libc::SOL_SOCKET, libc::SO_REUSEADDR),
+        ] {
+            let rc = libc::setsockopt(
+                raw,
+                level,
+                name,
+                (&one as *const libc::c_int).cast(),
+                std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+            );
+            if rc != 0 {
+                return Err(io::Error::last_os_error());
+            }
+        }
+        let mut sa: libc::sockaddr_in6 = std::mem::zeroed();
+        sa.sin6_family = libc::AF_INET6 as libc::sa_family_t;
+        sa.sin6_port = v6.port().to_be();
+        sa.sin6_addr.s6_addr = v6.ip().octets();
+        sa.sin6_scope_id = v6.scope_id();
+        let rc = libc::bind(
+            raw,
+            (&sa as *const libc::sockaddr_in6).cast(),
+            std::mem::size_of::<libc::sockaddr_in6>() as libc::socklen_t,
+        );
+        if rc != 0 || libc::listen(raw, TCP_BACKLOG) != 0 {
+            return Err(io::Error::last_os_error());
+        }
+        let std_listener = std::net::TcpListener::from(fd);
+        Ok(TcpListener::from_std(std_listener))
+    }
+}
+
+/// The errors for which Redis skips an optional (`-`) bind address: the address or its
+/// family is not available on this host.
+fn address_unavailable(e: &io::Error) -> bool {
+    matches!(
+        e.raw_os_error(),
+        Some(
+            libc::EADDRNOTAVAIL
+                | libc::EAFNOSUPPORT
+                | libc::EPROTONOSUPPORT
+                | libc::ENOPROTOOPT
+                | libc::ESOCKTNOSUPPORT
+                | libc::EPFNOSUPPORT
+        )
+    )
+}
+
 /// What a slab slot holds.
 #[derive(Debug)]
 enum Socket {
@@ -100,7 +170,10 @@ enum Socket {
 pub struct Server {
     poll: Poll,
     sockets: Slab<Socket>,
-    listener_token: usize,
+    /// How many listening sockets there are: they hold slab slots `0..listeners` (bound
+    /// first, never freed before shutdown), so an event's token says cheaply whether it
+    /// is a listener's.
+    listeners: usize,
     local_addr: SocketAddr,
     signals: Option<Signals>,
     store: Store,
@@ -138,15 +211,36 @@ impl Server {
     pub fn bind(config: Config) -> io::Result<Server> {
         clock::init();
         let poll = Poll::new()?;
-        let mut listener = TcpListener::bind(config.bind)?;
-        raise_backlog(&listener);
-        let local_addr = listener.local_addr()?;
+        crate::cmd::apply_renames(&config.startup.renames).map_err(io::Error::other)?;
         let mut sockets = Slab::with_capacity(1024);
-        let entry = sockets.vacant_entry();
-        let listener_token = entry.key();
-        poll.registry()
-            .register(&mut listener, Token(listener_token), Interest::READABLE)?;
-        entry.insert(Socket::Listener(listener));
+        let first = TcpListener::bind(config.bind)?;
+        let local_addr = first.local_addr()?;
+        let mut listeners = vec![first];
+        // Redis listens on every address of `bind`, all on the same port.
+        for &(ip, optional) in &config.startup.more_binds {
+            let addr = SocketAddr::new(ip, local_addr.port());
+            match bind_listener(addr) {
+                Ok(l) => listeners.push(l),
+                Err(e) if optional && address_unavailable(&e) => {
+                    log::info!("not listening on optional address {addr}: {e}");
+                }
+                Err(e) => {
+                    return Err(io::Error::new(
+                        e.kind(),
+                        format!("Could not create server TCP listening socket {addr}: {e}"),
+                    ));
+                }
+            }
+        }
+        let count = listeners.len();
+        for (i, mut listener) in listeners.into_iter().enumerate() {
+            raise_backlog(&listener);
+            let entry = sockets.vacant_entry();
+            debug_assert_eq!(entry.key(), i, "listeners take the first slots");
+            poll.registry()
+                .register(&mut listener, Token(i), Interest::READABLE)?;
+            entry.insert(Socket::Listener(listener));
+        }
         let params = config.params(local_addr).map_err(io::Error::other)?;
         crate::store::lazyfree::set_options(&params.settings.lazyfree);
         crate::store::lazyfree::start();
@@ -158,7 +252,7 @@ impl Server {
         Ok(Server {
             poll,
             sockets,
-            listener_token,
+            listeners: count,
             local_addr,
             signals: None,
             store,
@@ -208,7 +302,13 @@ impl Server {
         let mut events = Events::with_capacity(1024);
         // Clients are answered from now on (with -LOADING while the dataset loads); the
         // server is ready, as Redis says, once it is loaded.
-        log::info!("listening on {}", self.local_addr);
+        for token in 0..self.listeners {
+            if let Some(Socket::Listener(l)) = self.sockets.get(token)
+                && let Ok(addr) = l.local_addr()
+            {
+                log::info!("listening on {addr}");
+            }
+        }
         if self.shared.loading.is_none() {
             log::info!("ready to accept connections on {}", self.local_addr);
             crate::config::process::notify_ready();
@@ -227,7 +327,7 @@ impl Server {
                 let token = event.token();
                 if token == SIGNAL_TOKEN {
                     self.on_signal();
-                } else if token.0 == self.listener_token {
+                } else if token.0 < self.listeners {
                     self.accept_clients();
                 } else {
                     if event.is_readable() || event.is_read_closed() || event.is_error() {
@@ -406,11 +506,18 @@ impl Server {
         }
     }
 
-    /// Accepts pending connections (edge-triggered: until WouldBlock, at most a batch).
+    /// Accepts pending connections on every listener (edge-triggered: until WouldBlock, at
+    /// most a batch each).
     fn accept_clients(&mut self) {
         self.accept_again_at = None;
+        for token in 0..self.listeners {
+            self.accept_from(token);
+        }
+    }
+
+    fn accept_from(&mut self, token: usize) {
         for _ in 0..ACCEPT_BATCH {
-            let Some(Socket::Listener(listener)) = self.sockets.get(self.listener_token) else {
+            let Some(Socket::Listener(listener)) = self.sockets.get(token) else {
                 return;
             };
             match listener.accept() {
@@ -527,7 +634,7 @@ impl Server {
             let mut busy = BusyParts {
                 poll: &mut self.poll,
                 sockets: &mut self.sockets,
-                listener_token: self.listener_token,
+                listeners: self.listeners,
                 clients: &mut self.clients,
                 next_client_id: &mut self.next_client_id,
                 to_flush: &mut self.to_flush,
@@ -1138,8 +1245,10 @@ impl Server {
     /// Graceful shutdown: stop accepting, then give every pending reply up to two seconds
     /// to reach its client.
     fn shutdown(&mut self) {
-        if let Socket::Listener(mut l) = self.sockets.remove(self.listener_token) {
-            let _ = self.poll.registry().deregister(&mut l);
+        for token in 0..self.listeners {
+            if let Some(Socket::Listener(mut l)) = self.sockets.try_remove(token) {
+                let _ = self.poll.registry().deregister(&mut l);
+            }
         }
         let deadline = Instant::now() + Duration::from_secs(2);
         let mut events = Events::with_capacity(256);
@@ -1234,7 +1343,7 @@ fn accept_client(
 struct BusyParts {
     poll: *mut Poll,
     sockets: *mut Slab<Socket>,
-    listener_token: usize,
+    listeners: usize,
     clients: *mut usize,
     next_client_id: *mut u64,
     to_flush: *mut Vec<usize>,
@@ -1271,9 +1380,9 @@ unsafe fn busy_turn(
             unsafe { *parts.signal_pending = true };
             continue;
         }
-        if token.0 == parts.listener_token {
+        if token.0 < parts.listeners {
             for _ in 0..ACCEPT_BATCH {
-                let Some(Socket::Listener(listener)) = sockets.get(parts.listener_token) else {
+                let Some(Socket::Listener(listener)) = sockets.get(token.0) else {
                     break;
                 };
                 match listener.accept() {
