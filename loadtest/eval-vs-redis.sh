@@ -16,7 +16,7 @@ BIN=${1:-target/release/rust-keyval}; ROUNDS=${2:-3}; N=${N:-200000}
 LOADTEST=${LOADTEST:-target/release/loadtest}
 [[ -x $LOADTEST ]] || cargo build --release -q -p loadtest
 P1=16501; P2=16502
-taskset -c 0 redis-server --port $P1 --save '' --appendonly no >/dev/null 2>&1 & RPID=$!
+taskset -c 0 redis-server --port $P1 --bind 127.0.0.1 --save '' --appendonly no >/dev/null 2>&1 & RPID=$!
 KEYVAL_BIND=127.0.0.1:$P2 METRICS_BIND=127.0.0.1:0 taskset -c 0 "$BIN" >/dev/null 2>&1 & KPID=$!
 trap 'kill $RPID $KPID 2>/dev/null' EXIT
 for p in $P1 $P2; do

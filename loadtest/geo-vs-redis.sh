@@ -20,7 +20,7 @@ set -euo pipefail
 BIN=${1:-target/release/rust-keyval}; ROUNDS=${2:-3}; N=${N:-100000}
 P1=${P1:-17251}; P2=${P2:-17252}
 WORK=$(mktemp -d)
-taskset -c 0 redis-server --port "$P1" --save '' --appendonly no >/dev/null 2>&1 & RPID=$!
+taskset -c 0 redis-server --port "$P1" --bind 127.0.0.1 --save '' --appendonly no >/dev/null 2>&1 & RPID=$!
 taskset -c 0 "$BIN" --bind "127.0.0.1:$P2" --metrics-bind off >/dev/null 2>&1 & KPID=$!
 trap 'kill $RPID $KPID 2>/dev/null; rm -rf "$WORK"' EXIT
 for p in $P1 $P2; do

@@ -44,7 +44,7 @@ def main():
     work = tempfile.mkdtemp(prefix="loadtime-")
     try:
         port = free_port()
-        gen = subprocess.Popen(["redis-server", "--port", str(port), "--save", "", "--dir", work,
+        gen = subprocess.Popen(["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--dir", work,
                                 "--enable-debug-command", "yes"], stdout=subprocess.DEVNULL)
         until_pong(gen, port)
         subprocess.run(["redis-cli", "-p", str(port), "debug", "populate", str(a.keys), "key", "20"], check=True, stdout=subprocess.DEVNULL)
@@ -59,7 +59,7 @@ def main():
         for i in range(a.rounds):
             rp, kp = free_port(), free_port()
             env = dict(os.environ, KEYVAL_BIND=f"127.0.0.1:{kp}", METRICS_BIND="off", KEYVAL_SAVE="")
-            r = timed(["redis-server", "--port", str(rp), "--save", "", "--dir", rdir], rdir, rp)
+            r = timed(["redis-server", "--port", str(rp), "--bind", "127.0.0.1", "--save", "", "--dir", rdir], rdir, rp)
             k = timed([os.path.abspath(a.bin)], kdir, kp, env)
             ratios.append(k / r)
             print(f"round {i}: redis {r:.3f} s, rust-keyval {k:.3f} s, ratio {k / r:.2f}")

@@ -23,7 +23,7 @@ LOAD=${LOAD:-target/release/streams}
 P1=16511; P2=16512
 PIDS=()
 trap 'kill "${PIDS[@]}" 2>/dev/null || true' EXIT
-start_redis() { taskset -c 0 redis-server --port $P1 --save '' --appendonly no >/dev/null 2>&1 & RPID=$!; PIDS+=($RPID); }
+start_redis() { taskset -c 0 redis-server --port $P1 --bind 127.0.0.1 --save '' --appendonly no >/dev/null 2>&1 & RPID=$!; PIDS+=($RPID); }
 start_keyval() { taskset -c 0 "$BIN" --bind 127.0.0.1:$P2 --metrics-bind off >/dev/null 2>&1 & KPID=$!; PIDS+=($KPID); }
 wait_up() { for _ in $(seq 100); do redis-cli -p "$1" ping >/dev/null 2>&1 && return; sleep 0.05; done; }
 

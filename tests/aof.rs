@@ -789,6 +789,87 @@ fn we_load_the_aof_redis_server_wrote() {
     assert_eq!(server.client().cmd("GET after-load"), b"$3\r\nyes\r\n");
 }
 
+/// `aof-use-rdb-preamble no`: the base is commands (`.base.aof`), as Redis writes it:
+/// every type, TTLs, databases, functions, an emptied stream with a group and a consumer
+/// without pending entries. We read it back, redis-check-aof accepts it, redis-server loads
+/// it, and we load the one redis-server writes with the same setting.
+#[test]
+fn a_base_in_commands_when_the_rdb_preamble_is_off() {
+    let flags = ["--aof-use-rdb-preamble", "no"];
+    let server = ours_aof(&flags);
+    let mut c = server.client();
+    fill_first_half(&mut c);
+    rewrite(&mut c);
+    fill_second_half(&mut c);
+    for line in [
+        "XADD emptied 1-1 a b",
+        "XDEL emptied 1-1",
+        "XGROUP CREATE emptied g $",
+        "XGROUP CREATECONSUMER emptied g idle",
+    ] {
+        ok(&mut c, line);
+    }
+    rewrite(&mut c);
+    let before = dump(&mut c, true);
+    let dir = shutdown_nosave(server);
+    let files = manifest_files(&dir);
+    let base = files.iter().find(|(_, t)| t == "b").expect("a base");
+    assert!(base.0.ends_with(".base.aof"), "{files:?}");
+    let bytes = std::fs::read(aof_dir(&dir).join(&base.0)).expect("base");
+    assert!(bytes.starts_with(b"*3\r\n$8\r\nFUNCTION\r\n$4\r\nLOAD\r\n"));
+    assert!(bytes.windows(9).any(|w| w == b"PEXPIREAT"));
+    let server = restart_aof(dir, &flags);
+    let mut c = server.client();
+    assert_same(&dump(&mut c, true), &before, "our base in commands");
+    let dir = shutdown_nosave(server);
+    if !have_redis_7_0() || !have_tool("redis-check-aof") {
+        return;
+    }
+    let check = Command::new("redis-check-aof")
+        .arg(manifest_path(&dir))
+        .output()
+        .expect("run redis-check-aof");
+    let report = String::from_utf8_lossy(&check.stdout);
+    assert!(
+        check.status.success() && report.contains("is valid"),
+        "{report}"
+    );
+    let copy = copy_aof_dir(&dir, "aof-resp-to-redis");
+    let _ = std::fs::remove_dir_all(&dir);
+    assert_redis_replays(
+        &copy,
+        true,
+        &before,
+        "redis-server read our base in commands",
+    );
+    let _ = std::fs::remove_dir_all(&copy);
+
+    let dir = common::fresh_dir("aof-resp-from-redis");
+    let redis = RedisIn::start(
+        &dir,
+        &["--appendonly", "yes", "--aof-use-rdb-preamble", "no"],
+    );
+    let mut r = redis.client();
+    fill_first_half(&mut r);
+    fill_second_half(&mut r);
+    rewrite(&mut r);
+    let want = dump(&mut r, true);
+    redis.shutdown();
+    let files = manifest_files(&dir);
+    assert!(
+        files
+            .iter()
+            .any(|(n, t)| t == "b" && n.ends_with(".base.aof")),
+        "{files:?}"
+    );
+    let server = restart_aof(dir, &flags);
+    assert_same(
+        &dump(&mut server.client(), true),
+        &want,
+        "we read redis-server's base in commands",
+    );
+}
+
 // ---------------------------------------------------------------------------------------
 // 4, 5. Torn tails and unfinished transactions
 

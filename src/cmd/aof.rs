@@ -410,7 +410,10 @@ pub fn finish_open(store: &mut Store, shared: &mut Shared, now: u64) -> Result<(
     let prefix = shared.params.settings.aof.filename.clone();
     if shared.aof.manifest.is_empty() {
         // A new AOF starts with a base of the dataset, written now.
-        let base = shared.aof.manifest.next_base(&prefix, true);
+        let base = shared
+            .aof
+            .manifest
+            .next_base(&prefix, shared.params.settings.aof.rdb_preamble);
         let size = write_base_now(store, shared, &base, now)?;
         log::info!("Creating AOF base file {} on server start", base.name);
         shared.aof.manifest.base = Some(base);
@@ -471,6 +474,8 @@ fn base_target(shared: &Shared, base: &AofFile) -> Target {
     target.path = dir.join(&base.name);
     target.temp = dir.join(format!("temp-rewriteaof-bg-{}.aof", std::process::id()));
     target.aof_base = true;
+    // aof-use-rdb-preamble no: the base is commands (`.base.aof`), as Redis writes it.
+    target.opts.resp = !base.name.ends_with(".rdb");
     target
 }
 
@@ -648,7 +653,7 @@ fn begin_rewrite(store: &mut Store, shared: &mut Shared, now: u64) -> Result<(),
         // The AOF is off: only a new base (every incr file becomes history).
         (u64::MAX, None)
     };
-    let base = manifest.next_base(&prefix, true);
+    let base = manifest.next_base(&prefix, shared.params.settings.aof.rdb_preamble);
     let target = base_target(shared, &base);
     let snapshot = match persistence::start_snapshot(store, shared, &target, now) {
         Ok(s) => s,

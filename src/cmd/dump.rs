@@ -19,7 +19,7 @@ pub const COMMANDS: &[Command] = &[
 
 fn dump(ctx: &mut Ctx, args: Args) {
     // Payloads are always compressed where that helps, as Redis's createDumpPayload.
-    let opts = Options { compress: true };
+    let opts = Options::default();
     let payload = match ctx.read(args.get(1)) {
         (Some(e), _) => save::dump_payload(&e.value, opts),
         (None, out) => {

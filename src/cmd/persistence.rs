@@ -89,6 +89,7 @@ pub fn target(shared: &Shared) -> Target {
         temp: PathBuf::from(format!("temp-{}.rdb", std::process::id())),
         opts: Options {
             compress: rdb.compression,
+            resp: false,
         },
         checksum: rdb.checksum,
         markers: {
@@ -142,7 +143,11 @@ pub fn start_snapshot(
     target: &Target,
     now: u64,
 ) -> Result<Snapshot, String> {
-    let functions = shared.functions.libraries.dump();
+    let functions = if target.opts.resp {
+        shared.functions.libraries.load_commands()
+    } else {
+        shared.functions.libraries.dump()
+    };
     let used = crate::alloc::allocated() as u64;
     Snapshot::start(store, target, &functions, now, used)
 }

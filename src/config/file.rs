@@ -64,6 +64,7 @@ const EFFECTIVE: &[&str] = &[
     "appenddirname",
     "appendfilename",
     "aof-load-truncated",
+    "aof-use-rdb-preamble",
     "auto-aof-rewrite-percentage",
     "auto-aof-rewrite-min-size",
     "maxmemory",

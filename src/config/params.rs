@@ -295,7 +295,7 @@ pub struct AofSettings {
     pub dirname: String,
     /// `appendfilename`: the prefix of the files' names.
     pub filename: String,
-    /// `aof-use-rdb-preamble`: the base file is an RDB.
+    /// `aof-use-rdb-preamble`: the base file is an RDB (else commands).
     pub rdb_preamble: bool,
     /// `aof-load-truncated`: a torn last command is cut off instead of stopping the start.
     pub load_truncated: bool,

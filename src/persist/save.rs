@@ -32,11 +32,17 @@ const LIST_NODE_MAX_ENTRIES: usize = 65_535;
 pub struct Options {
     /// LZF-compress strings longer than 20 bytes when that saves space (`rdbcompression`).
     pub compress: bool,
+    /// The file is an append-only file's base in commands, not an RDB
+    /// (`aof-use-rdb-preamble no`): keys go out as the commands that rebuild them.
+    pub resp: bool,
 }
 
 impl Default for Options {
     fn default() -> Self {
-        Options { compress: true }
+        Options {
+            compress: true,
+            resp: false,
+        }
     }
 }
 
@@ -297,6 +303,9 @@ pub fn save_key(
     marker: Marker,
     opts: Options,
 ) {
+    if opts.resp {
+        return super::rewrite::save_key(out, key, value, expire_ms);
+    }
     if let Some(at) = expire_ms {
         out.push(OPCODE_EXPIRETIME_MS);
         out.extend_from_slice(&at.to_le_bytes());
@@ -324,6 +333,8 @@ pub fn dump_payload(value: &Value, opts: Options) -> Vec<u8> {
 
 /// Writes an RDB file in pieces through `sink`, keeping the running CRC64: the header and
 /// aux fields, then databases and keys as the caller hands them over, then the trailer.
+/// With `opts.resp`, an append-only file's base in commands instead: no header, SELECT
+/// before each database, no trailer.
 #[derive(Debug)]
 pub struct RdbWriter {
     /// Bytes not yet handed to the sink.
@@ -342,6 +353,9 @@ impl RdbWriter {
             crc: 0,
             opts,
         };
+        if opts.resp {
+            return w;
+        }
         w.buf
             .extend_from_slice(format!("REDIS{:04}", rdb::RDB_VERSION).as_bytes());
         w.aux(b"redis-ver", crate::cmd::server::REDIS_VERSION.as_bytes());
@@ -366,6 +380,9 @@ impl RdbWriter {
 
     /// Starts database `db` with its table sizes.
     pub fn select_db(&mut self, db: usize, keys: usize, expires: usize) {
+        if self.opts.resp {
+            return super::rewrite::select_db(&mut self.buf, db);
+        }
         self.buf.push(OPCODE_SELECTDB);
         rdb::save_len(&mut self.buf, db as u64);
         self.buf.push(OPCODE_RESIZEDB);
@@ -386,6 +403,9 @@ impl RdbWriter {
 
     /// Ends the file: EOF and the checksum. Returns the last bytes to write.
     pub fn finish(mut self, checksum: bool) -> Vec<u8> {
+        if self.opts.resp {
+            return self.buf;
+        }
         self.buf.push(OPCODE_EOF);
         let crc = crc64::crc64(self.crc, &self.buf);
         self.buf

@@ -235,6 +235,15 @@ impl Libraries {
         Ok(())
     }
 
+    /// Each library as `FUNCTION LOAD code`, for an append-only file's base in commands.
+    pub fn load_commands(&self) -> Vec<u8> {
+        let mut out = Vec::new();
+        for lib in self.libraries.values() {
+            crate::persist::rewrite::function_load(&mut out, &lib.code);
+        }
+        out
+    }
+
     /// FUNCTION DUMP's body: each library's code as an RDB FUNCTION2 record.
     pub fn dump(&self) -> Vec<u8> {
         use crate::persist::rdb;
