@@ -190,3 +190,63 @@ fn event_loop_commands_are_refused_inside_multi() {
         b"-EXECABORT Transaction discarded because of previous errors.\r\n"
     );
 }
+
+/// min-replicas-to-write without replicas (we never have any): writes are refused with
+/// -NOREPLICAS while reads, PING and no-writes scripts run; EXEC of a transaction that
+/// writes aborts, also when the setting changed after the commands were queued; a script's
+/// first write raises the error. The same transcript as redis-server 7.0.
+#[test]
+fn min_replicas_to_write_refuses_writes_without_replicas() {
+    common::same_on_both(|port| {
+        let mut c = Client::connect(port);
+        let mut other = Client::connect(port);
+        let mut t = Vec::new();
+        let mut run = |c: &mut Client, args: &[&str]| t.push(common::text(c.cmd_args(args)));
+        run(&mut c, &["SET", "x", "some value"]);
+        run(&mut c, &["MULTI"]);
+        run(&mut c, &["INCR", "n"]);
+        run(&mut other, &["CONFIG", "SET", "min-replicas-to-write", "2"]);
+        run(&mut c, &["EXEC"]);
+        for args in [
+            &["SET", "x", "1"][..],
+            &["GET", "x"],
+            &["PING"],
+            &["INCR", "n"],
+            &["MULTI"],
+            &["GET", "x"],
+            &["EXEC"],
+            &["MULTI"],
+            &["INCR", "x"],
+            &["EXEC"],
+            &[
+                "EVAL",
+                "#!lua flags=no-writes\nreturn redis.call('get','x')",
+                "1",
+                "x",
+            ],
+            &["EVAL", "return redis.call('get','x')", "1", "x"],
+            &["EVAL", "#!lua\nreturn redis.call('get','x')", "1", "x"],
+            &["EVAL", "return redis.call('set','x',1)", "1", "x"],
+            &["EVAL", "return redis.pcall('set','x',1)", "1", "x"],
+            &["CONFIG", "SET", "min-replicas-max-lag", "0"],
+            &["SET", "x", "2"],
+            &["CONFIG", "SET", "min-replicas-max-lag", "10"],
+            &["SET", "x", "3"],
+            &["CONFIG", "SET", "min-replicas-to-write", "0"],
+            &["SET", "x", "4"],
+            &["GET", "x"],
+        ] {
+            run(&mut c, args);
+        }
+        let info = common::text(c.cmd("INFO errorstats"));
+        t.push(
+            info.lines()
+                .filter(|l| {
+                    l.starts_with("errorstat_NOREPLICAS") || l.starts_with("errorstat_EXECABORT")
+                })
+                .collect::<Vec<_>>()
+                .join("\n"),
+        );
+        t
+    });
+}

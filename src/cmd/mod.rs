@@ -929,11 +929,14 @@ pub fn execute(ctx: &mut Ctx, args: Args) {
         return;
     }
     // After a failed background save, writes (and PING) are refused (Redis's
-    // writeCommandsDeniedByDiskError), for the request as a whole as the OOM check is.
-    if (ctx.shared.persist.last_bgsave_failed || ctx.shared.aof.last_write_error.is_some())
+    // writeCommandsDeniedByDiskError), for the request as a whole as the OOM check is; so
+    // are writes while min-replicas-to-write asks for replicas we do not have.
+    if (ctx.shared.persist.last_bgsave_failed
+        || ctx.shared.aof.last_write_error.is_some()
+        || ctx.shared.params.settings.min_replicas_refuse)
         && !ctx.shared.in_exec
         && !ctx.shared.in_script
-        && let Some(text) = misconf_refused(ctx, cmd, args)
+        && let Some(text) = write_refused(ctx, cmd, args)
     {
         if cmd.name == "exec" && ctx.client.multi.is_some() {
             transactions::abort(ctx, &text);
@@ -1046,29 +1049,39 @@ fn oom_refused(ctx: &mut Ctx, cmd: &Command, args: Args) -> bool {
     refused
 }
 
-/// The -MISCONF error refusing this command after a failed background save or a failed
-/// write to the append-only file (Redis's writeCommandsDeniedByDiskError), if any.
-#[cold]
-#[inline(never)]
-fn misconf_refused(ctx: &Ctx, cmd: &Command, args: Args) -> Option<String> {
-    let text = if ctx
-        .shared
-        .persist
-        .refuses_writes(&ctx.shared.params.settings.rdb)
-    {
-        persistence::MISCONF.to_string()
-    } else if let Some(e) = ctx
-        .shared
+/// The error refusing a write now, if any: -MISCONF after a failed background save or a
+/// failed write to the append-only file (Redis's writeCommandsDeniedByDiskError), else
+/// -NOREPLICAS while min-replicas-to-write is set (Redis's checkGoodReplicasStatus: we
+/// have no replicas).
+pub fn write_denied(shared: &Shared) -> Option<(String, bool)> {
+    if shared.persist.refuses_writes(&shared.params.settings.rdb) {
+        Some((persistence::MISCONF.to_string(), true))
+    } else if let Some(e) = shared
         .aof
         .last_write_error
         .as_ref()
-        .filter(|_| ctx.shared.aof.on)
+        .filter(|_| shared.aof.on)
     {
-        aof::misconf(e)
+        Some((aof::misconf(e), true))
+    } else if shared.params.settings.min_replicas_refuse {
+        Some((NOREPLICAS.to_string(), false))
     } else {
-        return None;
-    };
-    (cmd.name == "ping" || request_flags(ctx, cmd, args) & flags::WRITE != 0).then_some(text)
+        None
+    }
+}
+
+/// Redis's -NOREPLICAS error.
+pub const NOREPLICAS: &str = "NOREPLICAS Not enough good replicas to write.";
+
+/// The error refusing this request, if it writes (or, for -MISCONF, is PING) while
+/// [`write_denied`] says writes are refused.
+#[cold]
+#[inline(never)]
+fn write_refused(ctx: &Ctx, cmd: &Command, args: Args) -> Option<String> {
+    let (text, refuses_ping) = write_denied(ctx.shared)?;
+    let refused =
+        (refuses_ping && cmd.name == "ping") || request_flags(ctx, cmd, args) & flags::WRITE != 0;
+    refused.then_some(text)
 }
 
 /// A request's flags as Redis's getCommandFlags sees them: a script's own (its shebang or

@@ -288,6 +288,18 @@ impl Host for ScriptHost<'_> {
             self.shared.stats.commands[id].reject();
             return Err(format!("-{}", super::memory::OOM));
         }
+        // A script that has not written yet may still fail cleanly: its first write is
+        // refused after a failed save, or while min-replicas-to-write asks for replicas
+        // (Redis's scriptVerifyWriteCommandAllow).
+        if cmd.flags & WRITE != 0
+            && !self.busy.wrote
+            && let Some((text, _)) = super::write_denied(self.shared)
+        {
+            let code = text.split(' ').next().unwrap_or("ERR").to_string();
+            self.shared.stats.errors.record(code.as_bytes());
+            self.shared.stats.commands[id].reject();
+            return Err(format!("-{text}"));
+        }
         if cmd.flags & WRITE != 0 {
             // From now on SCRIPT KILL cannot stop it (Redis's SCRIPT_WRITE_DIRTY).
             self.busy.wrote = true;

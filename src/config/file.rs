@@ -65,6 +65,8 @@ const EFFECTIVE: &[&str] = &[
     "appendfilename",
     "aof-load-truncated",
     "aof-use-rdb-preamble",
+    "min-replicas-to-write",
+    "min-replicas-max-lag",
     "auto-aof-rewrite-percentage",
     "auto-aof-rewrite-min-size",
     "maxmemory",

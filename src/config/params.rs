@@ -228,6 +228,10 @@ pub struct Settings {
     pub tcp_keepalive: u32,
     /// INFO latencystats on or off.
     pub latency_tracking: bool,
+    /// `min-replicas-to-write` and `min-replicas-max-lag` are both set: with no replicas
+    /// (this server has none) writes are refused with -NOREPLICAS, as Redis's
+    /// checkGoodReplicasStatus refuses them.
+    pub min_replicas_refuse: bool,
     /// Percentiles INFO latencystats reports.
     pub latency_percentiles: Vec<f64>,
     /// SLOWLOG logs commands that ran at least this long, microseconds (-1 = off).
@@ -453,6 +457,7 @@ impl Params {
                 hz: 10,
                 tcp_keepalive: 0,
                 latency_tracking: true,
+                min_replicas_refuse: false,
                 latency_percentiles: Vec::new(),
                 slowlog_slower_than_us: 10_000,
                 slowlog_max_len: 128,
@@ -929,6 +934,8 @@ impl Params {
                 .num_value("tcp-keepalive")
                 .clamp(0, i64::from(u32::MAX)) as u32,
             latency_tracking: self.bool_value("latency-tracking"),
+            min_replicas_refuse: self.num_value("min-replicas-to-write") > 0
+                && self.num_value("min-replicas-max-lag") > 0,
             latency_percentiles: percentiles,
             slowlog_slower_than_us,
             slowlog_max_len: self.num_value("slowlog-max-len").max(0) as u64,
