@@ -320,8 +320,15 @@ fn known_mix_gives_exact_counts_and_agrees_with_info() {
     let (info_raw, info) = info(&mut c, "all");
 
     // Nothing is sent after INFO, so the scrape sees exactly the state INFO saw, plus INFO
-    // itself (its call and its reply are recorded after its text was built).
-    let s = k.scrape();
+    // itself (its call and its reply are recorded after its text was built). The reply's
+    // bytes are counted once write() returns, which the client can outrun on a busy
+    // machine: scrape until they are in (or the deadline, and the assertion below fails).
+    let output_after_info = field(&info, "total_net_output_bytes") + info_raw.len() as f64;
+    let mut s = k.scrape();
+    wait_for(Duration::from_secs(5), || {
+        s = k.scrape();
+        (s.value("keyval_net_output_bytes_total") >= output_after_info).then_some(())
+    });
     assert_eq!(s.value(r#"keyval_cmd_total{cmd="SET"}"#), 1000.0);
     assert_eq!(s.value(r#"keyval_cmd_errors_total{cmd="SET"}"#), 0.0);
     assert_eq!(
@@ -396,7 +403,7 @@ fn known_mix_gives_exact_counts_and_agrees_with_info() {
     }
     assert_eq!(
         s.value("keyval_net_output_bytes_total"),
-        field(&info, "total_net_output_bytes") + info_raw.len() as f64,
+        output_after_info,
         "output bytes: INFO's figure plus INFO's own reply"
     );
     let known_calls: f64 = s
