@@ -394,6 +394,11 @@ fn help_lists_the_commands() {
     for command in ["SET key value", "GET key", "EXPIRE key seconds", "quit"] {
         assert!(text.contains(command), "help lacks {command:?}:\n{text}");
     }
+    // One-shot `keyval-cli help` prints the same, as `redis-cli help` prints its help,
+    // without sending it to the server.
+    let one_shot = server.cli(&["help"]);
+    assert!(one_shot.status.success());
+    assert_eq!(stdout_text(&one_shot), text);
 }
 
 /// Reads one multibulk command from a fake server's connection.

@@ -24,6 +24,14 @@ pub struct Repeat {
 
 /// Connects, runs `args` as `repeat` says and prints the replies.
 pub fn run(target: &Target, args: &[Vec<u8>], repeat: Repeat, style: Style) -> ExitCode {
+    let is_help = args
+        .first()
+        .is_some_and(|a| a.eq_ignore_ascii_case(b"help") || a.as_slice() == b"?");
+    if is_help && args.len() == 1 {
+        // As redis-cli: `keyval-cli help` prints the general help; nothing is sent.
+        crate::repl::print_help(&[]);
+        return ExitCode::SUCCESS;
+    }
     let mut conn = match Connection::open(target) {
         Ok(conn) => conn,
         Err(message) => {
@@ -31,11 +39,7 @@ pub fn run(target: &Target, args: &[Vec<u8>], repeat: Repeat, style: Style) -> E
             return ExitCode::FAILURE;
         }
     };
-    if args
-        .first()
-        .is_some_and(|a| a.eq_ignore_ascii_case(b"help") || a.as_slice() == b"?")
-        && args.len() > 1
-    {
+    if is_help && args.len() > 1 {
         // As redis-cli: `help <topic>` is answered from the server's COMMAND DOCS.
         let reply = conn.call(&[b"COMMAND".to_vec(), b"DOCS".to_vec()]);
         if let Some(entries) = reply.ok().as_ref().and_then(crate::docs::from_command_docs) {

@@ -386,8 +386,8 @@ impl Session {
     }
 }
 
-/// Prints general help, or the help of the named command.
-fn print_help(topic: &[Vec<u8>]) {
+/// Prints general help, or the help of the named command (keyval-cli's own table).
+pub fn print_help(topic: &[Vec<u8>]) {
     let Some(name) = topic.first() else {
         println!("keyval-cli {}", env!("CARGO_PKG_VERSION"));
         println!("To get help about a command type:");
