@@ -160,6 +160,8 @@ pub struct Table {
     /// The ids of the commands that answer to some name (all but those a rename-command
     /// removed), which COMMAND lists and counts.
     reachable: Vec<usize>,
+    /// The length of the longest name in `by_name`.
+    longest_name: usize,
 }
 
 /// A command whose first argument names a subcommand.
@@ -281,6 +283,7 @@ impl Table {
         }
         let mut reachable: Vec<usize> = by_name.values().copied().collect();
         reachable.sort_unstable();
+        let longest_name = by_name.keys().map(|n| n.len()).max().unwrap_or(0);
         Table {
             commands,
             by_name,
@@ -288,6 +291,7 @@ impl Table {
             containers,
             slot_names,
             reachable,
+            longest_name,
         }
     }
 
@@ -296,7 +300,11 @@ impl Table {
     pub fn lookup(&self, name: &[u8]) -> Option<usize> {
         let mut buf = [0u8; 32];
         let Some(lower) = buf.get_mut(..name.len()) else {
-            // Only renamed commands have names this long (`rename-command CONFIG <hash>`).
+            // Only renamed commands have names this long (`rename-command CONFIG <hash>`);
+            // a longer name names nothing and costs no allocation.
+            if name.len() > self.longest_name {
+                return None;
+            }
             return self.by_name.get(&*name.to_ascii_lowercase()).copied();
         };
         for (d, s) in lower.iter_mut().zip(name) {

@@ -139,8 +139,6 @@ pub struct Loaded {
     /// `rename-command` lines in order: (command, new name), lower case; an empty new name
     /// removes the command.
     pub renames: Vec<(String, String)>,
-    /// The command names as the renames so far leave them (None until the first rename).
-    names_after_renames: Option<HashSet<String>>,
 }
 
 /// What [`FatalError::file`] names for an error in Redis-style command-line options.
@@ -165,6 +163,7 @@ pub fn load_with_options(
         warned: HashSet::new(),
         save_seen: false,
         open: Vec::new(),
+        command_names: None,
     };
     if let Some(path) = path {
         loader.load_path(path)?;
@@ -205,6 +204,8 @@ struct Loader<'a> {
     save_seen: bool,
     /// Files being read (include chain), for the loop guard.
     open: Vec<PathBuf>,
+    /// The command names as the renames so far leave them (None until the first rename).
+    command_names: Option<HashSet<String>>,
 }
 
 impl Loader<'_> {
@@ -350,7 +351,7 @@ impl Loader<'_> {
     /// exist as the earlier renames left the table, the new name must not; an empty new
     /// name removes the command.
     fn rename_command(&mut self, from: &[u8], to: &[u8]) -> Result<(), Failure> {
-        let names = self.loaded.names_after_renames.get_or_insert_with(|| {
+        let names = self.command_names.get_or_insert_with(|| {
             crate::cmd::base_command_names()
                 .into_iter()
                 .map(String::from)
@@ -464,8 +465,8 @@ impl From<&str> for Failure {
     }
 }
 
-/// Redis's `sdstrim(line, " \t\r\n")`.
-fn trim(mut s: &[u8]) -> &[u8] {
+/// Redis's `sdstrim(line, " \t\r\n")` (CONFIG REWRITE reads lines the same way).
+pub(super) fn trim(mut s: &[u8]) -> &[u8] {
     let blank = |c: &u8| matches!(c, b' ' | b'\t' | b'\r' | b'\n');
     while s.first().is_some_and(blank) {
         s = &s[1..];

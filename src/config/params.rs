@@ -159,6 +159,25 @@ pub struct ObufLimit {
     pub soft_seconds: u64,
 }
 
+/// Redis's `client-output-buffer-limit` defaults, per class (normal, replica, pubsub).
+pub const OBUF_DEFAULTS: [ObufLimit; 3] = [
+    ObufLimit {
+        hard: 0,
+        soft: 0,
+        soft_seconds: 0,
+    },
+    ObufLimit {
+        hard: 256 << 20,
+        soft: 64 << 20,
+        soft_seconds: 60,
+    },
+    ObufLimit {
+        hard: 32 << 20,
+        soft: 8 << 20,
+        soft_seconds: 60,
+    },
+];
+
 /// Client classes of client-output-buffer-limit, in Redis's order.
 pub const OBUF_CLASSES: [&str; 3] = ["normal", "slave", "pubsub"];
 /// Index of normal clients in the limits.
@@ -421,19 +440,7 @@ impl Params {
                 Kind::Special(s) => match s {
                     Special::Dir | Special::ReplicaOf => Value::Derived,
                     Special::Save => Value::Save(Vec::new()),
-                    Special::ClientOutputBufferLimit => Value::Obuf([
-                        ObufLimit::default(),
-                        ObufLimit {
-                            hard: 256 << 20,
-                            soft: 64 << 20,
-                            soft_seconds: 60,
-                        },
-                        ObufLimit {
-                            hard: 32 << 20,
-                            soft: 8 << 20,
-                            soft_seconds: 60,
-                        },
-                    ]),
+                    Special::ClientOutputBufferLimit => Value::Obuf(OBUF_DEFAULTS),
                     Special::OomScoreAdjValues => Value::Oom([0, 200, 800]),
                     Special::NotifyKeyspaceEvents => Value::Events(0),
                     Special::Bind => Value::Bind(vec![b"127.0.0.1".to_vec()]),

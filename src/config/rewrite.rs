@@ -15,7 +15,8 @@ use std::collections::{HashMap, HashSet, VecDeque};
 use std::io::{self, Write};
 use std::path::Path;
 
-use super::params::{Kind, NumFormat, ObufLimit, Params, Special, Value, flags::MULTI_ARG};
+use super::file::trim;
+use super::params::{Kind, NumFormat, OBUF_DEFAULTS, Params, Special, Value, flags::MULTI_ARG};
 use super::table::PARAMS;
 
 /// The line that starts what CONFIG REWRITE appended.
@@ -49,25 +50,6 @@ const EMPTY_IS_NULL: &[&str] = &[
     "tls-protocols",
     "tls-ciphers",
     "tls-ciphersuites",
-];
-
-/// Redis's default client output buffer limits (normal, replica, pubsub).
-const OBUF_DEFAULTS: [ObufLimit; 3] = [
-    ObufLimit {
-        hard: 0,
-        soft: 0,
-        soft_seconds: 0,
-    },
-    ObufLimit {
-        hard: 256 << 20,
-        soft: 64 << 20,
-        soft_seconds: 60,
-    },
-    ObufLimit {
-        hard: 32 << 20,
-        soft: 8 << 20,
-        soft_seconds: 60,
-    },
 ];
 
 /// Rewrites the file at `path` from `params`.
@@ -334,18 +316,6 @@ fn memory(bytes: i64) -> String {
         }
     }
     bytes.to_string()
-}
-
-/// Redis's `sdstrim(line, "\r\n\t ")`.
-fn trim(mut s: &[u8]) -> &[u8] {
-    let blank = |c: &u8| matches!(c, b' ' | b'\t' | b'\r' | b'\n');
-    while s.first().is_some_and(blank) {
-        s = &s[1..];
-    }
-    while s.last().is_some_and(blank) {
-        s = &s[..s.len() - 1];
-    }
-    s
 }
 
 /// Replaces `path` with `content` atomically: a temporary file next to it, fsynced, given

@@ -67,26 +67,30 @@ pub fn save_key(out: &mut Vec<u8>, key: &[u8], value: &Value, expire_ms: Option<
             Str::Int(v) => command(out, &[b"SET", key, format_i64(*v, &mut [0; 20])]),
             _ => command(out, &[b"SET", key, s.raw_bytes().unwrap_or_default()]),
         },
-        Value::List(l) => batched(out, b"RPUSH", key, l.len(), 1, |out, each| {
+        Value::List(l) => {
+            let mut cmd = Batched::new(b"RPUSH", key, l.len());
             for e in l.iter() {
-                e.with_bytes(|b| each(out, &[b]));
+                e.with_bytes(|b| cmd.push(out, &[b]));
             }
-        }),
-        Value::Set(s) => batched(out, b"SADD", key, s.len(), 1, |out, each| {
+        }
+        Value::Set(s) => {
+            let mut cmd = Batched::new(b"SADD", key, s.len());
             for m in s.iter() {
-                m.with_bytes(|b| each(out, &[b]));
+                m.with_bytes(|b| cmd.push(out, &[b]));
             }
-        }),
-        Value::ZSet(z) => batched(out, b"ZADD", key, z.len(), 2, |out, each| {
+        }
+        Value::ZSet(z) => {
+            let mut cmd = Batched::new(b"ZADD", key, z.len());
             for (member, score) in z.iter() {
-                each(out, &[crate::util::fmt_double(score).as_bytes(), member]);
+                cmd.push(out, &[crate::util::fmt_double(score).as_bytes(), member]);
             }
-        }),
-        Value::Hash(h) => batched(out, b"HMSET", key, h.len(), 2, |out, each| {
+        }
+        Value::Hash(h) => {
+            let mut cmd = Batched::new(b"HMSET", key, h.len());
             for (f, v) in h.iter() {
-                each(out, &[f, v]);
+                cmd.push(out, &[f, v]);
             }
-        }),
+        }
         Value::Stream(s) => save_stream(out, key, s),
     }
     if let Some(at) = expire_ms {
@@ -97,32 +101,40 @@ pub fn save_key(out: &mut Vec<u8>, key: &[u8], value: &Value, expire_ms: Option<
     }
 }
 
-/// `name key item...` commands of at most [`ITEMS_PER_COMMAND`] items (each `width`
-/// arguments) for `count` items that `walk` hands over one at a time.
-fn batched(
-    out: &mut Vec<u8>,
-    name: &[u8],
-    key: &[u8],
-    count: usize,
-    width: usize,
-    walk: impl FnOnce(&mut Vec<u8>, &mut dyn FnMut(&mut Vec<u8>, &[&[u8]])),
-) {
-    let mut left = count;
-    let mut in_command = 0;
-    walk(out, &mut |out, item| {
-        if in_command == 0 {
-            let n = left.min(ITEMS_PER_COMMAND);
-            array(out, 2 + n * width);
-            bulk(out, name);
-            bulk(out, key);
-            in_command = n;
+/// `name key item...` commands of at most [`ITEMS_PER_COMMAND`] items, for `count` items
+/// pushed one at a time (an item is one argument, or a score and member, a field and value).
+struct Batched<'a> {
+    name: &'a [u8],
+    key: &'a [u8],
+    /// Items not pushed yet.
+    left: usize,
+    /// Items the current command still takes.
+    in_command: usize,
+}
+
+impl<'a> Batched<'a> {
+    fn new(name: &'a [u8], key: &'a [u8], count: usize) -> Self {
+        Batched {
+            name,
+            key,
+            left: count,
+            in_command: 0,
+        }
+    }
+
+    fn push(&mut self, out: &mut Vec<u8>, item: &[&[u8]]) {
+        if self.in_command == 0 {
+            self.in_command = self.left.min(ITEMS_PER_COMMAND);
+            array(out, 2 + self.in_command * item.len());
+            bulk(out, self.name);
+            bulk(out, self.key);
         }
         for a in item {
             bulk(out, a);
         }
-        in_command -= 1;
-        left -= 1;
-    });
+        self.in_command -= 1;
+        self.left -= 1;
+    }
 }
 
 fn save_stream(out: &mut Vec<u8>, key: &[u8], stream: &Stream) {

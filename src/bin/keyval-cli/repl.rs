@@ -104,7 +104,10 @@ pub fn run(target: Target, style: Style, push_style: Option<Style>) -> ExitCode 
 
     let interactive = io::stdin().is_terminal();
     let mut input: Box<dyn Input> = if interactive {
-        match LineEditor::new(session.command_docs()) {
+        // Fetched once: hints and completion, and `help` later.
+        let docs = session.command_docs();
+        session.docs = Some(docs.clone());
+        match LineEditor::new(docs) {
             Ok(editor) => Box::new(editor),
             Err(e) => {
                 eprintln!("Cannot start line editing ({e}); reading plain lines");
