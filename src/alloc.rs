@@ -1,26 +1,37 @@
-//! A counting wrapper around the system allocator, so INFO's `used_memory` and the
-//! maxmemory limit report the bytes the process really holds (Redis asks its allocator the
-//! same question with `zmalloc_size`).
+//! A counting allocator, so INFO's `used_memory` and the maxmemory limit report the bytes
+//! the process really holds (Redis asks its allocator the same question with
+//! `zmalloc_size`).
 //!
-//! What is counted is the chunk glibc carves for a request, not the bytes asked for: a
-//! 56-byte key entry takes a 64-byte chunk, a 100-byte value 112 (an 8-byte header, then
-//! 16-byte steps, 32 at least). Counting requests would let a maxmemory-bound server hold
-//! about a tenth more than its limit.
+//! Blocks of 41 to 56 bytes, among them every key entry, come from [`slab`]: 56 bytes each
+//! with no header. Everything else comes from glibc's malloc, which would have taken a
+//! 64-byte chunk for them (an 8-byte header, then 16-byte steps): 8 bytes of every key,
+//! a tenth of a small string key's cost. Rust passes `dealloc` and `realloc` the layout
+//! it allocated with, so the size alone tells which allocator owns a block.
 //!
-//! (mimalloc was measured as the allocator on 2026-11-30: the same used_memory, but RSS
-//! grew by 1.2x Redis's over ../shared/bench/collections.py against 0.72x with glibc,
-//! because it commits and keeps memory in large spans; see ARCHITECTURE.md, Memory.)
+//! What is counted is the block the allocator carves, not the bytes asked for: a 56-byte
+//! key entry counts 56, a 100-byte value 112 (glibc's chunk). Counting requests would let a
+//! maxmemory-bound server hold about a tenth more than its limit.
+//!
+//! (mimalloc was measured on 2026-11-30 as the allocator: RSS grew by 1.2x Redis's over
+//! ../shared/bench/collections.py against 0.72x with glibc, because it commits and keeps
+//! memory in large spans; and its size classes above 16 bytes step by 16, so a key entry
+//! takes 64 bytes there too. See ARCHITECTURE.md, Memory.)
 //!
 //! The binary installs it with `#[global_allocator]`; library tests do not, and then
 //! [`allocated`] reads 0.
 
+pub mod slab;
+
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
+
+use slab::SLAB;
 
 static ALLOCATED: AtomicUsize = AtomicUsize::new(0);
 static ALLOCATIONS: AtomicUsize = AtomicUsize::new(0);
 
-/// The system allocator, counting live bytes.
+/// The counting allocator: the slab for key-entry-sized blocks, glibc's malloc for the
+/// rest.
 #[derive(Debug, Default)]
 pub struct CountingAlloc;
 
@@ -29,12 +40,21 @@ pub fn allocated() -> usize {
     ALLOCATED.load(Relaxed)
 }
 
-/// The bytes glibc's malloc takes for a request of `size` bytes: the request plus its
-/// 8-byte chunk header, rounded up to 16, at least 32; blocks from mmap (128 KiB and up by
-/// default) are whole pages.
+/// A request the slab serves: its sizes, aligned as the slab's blocks are.
+#[inline]
+fn in_slab(size: usize, align: usize) -> bool {
+    slab::SIZES.contains(&size) && align <= 8
+}
+
+/// The bytes a request of `size` bytes takes: a slab block, or glibc's chunk (the request
+/// plus its 8-byte header, rounded up to 16, at least 32; blocks from mmap, 128 KiB and
+/// up by default, are whole pages).
 #[inline]
 pub fn chunk_size(size: usize) -> usize {
     const MMAP_FROM: usize = 128 * 1024;
+    if slab::SIZES.contains(&size) {
+        return slab::BLOCK;
+    }
     if size >= MMAP_FROM {
         return (size + 16 + 4095) & !4095;
     }
@@ -47,13 +67,59 @@ pub fn allocations() -> usize {
     ALLOCATIONS.load(Relaxed)
 }
 
-// SAFETY: every method forwards to `System` with the caller's arguments unchanged, so the
-// `GlobalAlloc` contract (layout validity, pointer provenance) is the system allocator's;
-// the counter only observes sizes and never touches the memory.
+impl CountingAlloc {
+    /// Allocates from the allocator that owns blocks of this layout.
+    ///
+    /// # Safety
+    ///
+    /// `layout` has a non-zero size (GlobalAlloc's contract).
+    #[inline]
+    unsafe fn raw_alloc(layout: Layout, zeroed: bool) -> *mut u8 {
+        if in_slab(layout.size(), layout.align()) {
+            let p = SLAB.alloc();
+            if zeroed && !p.is_null() {
+                // SAFETY: a fresh block of at least layout.size() bytes.
+                unsafe { std::ptr::write_bytes(p, 0, layout.size()) };
+            }
+            p
+        } else if zeroed {
+            // SAFETY: forwarded unchanged.
+            unsafe { System.alloc_zeroed(layout) }
+        } else {
+            // SAFETY: forwarded unchanged.
+            unsafe { System.alloc(layout) }
+        }
+    }
+
+    /// Frees a block to the allocator that owns blocks of its layout.
+    ///
+    /// # Safety
+    ///
+    /// `ptr` was allocated with `layout` (GlobalAlloc's contract).
+    #[inline]
+    unsafe fn raw_dealloc(ptr: *mut u8, layout: Layout) {
+        if in_slab(layout.size(), layout.align()) {
+            // SAFETY: a block of this layout came from the slab.
+            unsafe { SLAB.free(ptr) };
+        } else {
+            if layout.size() >= RELEASE_IN_STEPS_FROM {
+                // SAFETY: the block is ours until the dealloc below.
+                unsafe { release_in_steps(ptr, layout.size()) };
+            }
+            // SAFETY: a block of this layout came from System.
+            unsafe { System.dealloc(ptr, layout) };
+        }
+    }
+}
+
+// SAFETY: every block comes from the slab or glibc's malloc (System), chosen by its
+// layout alone, and is returned to the same one: Rust passes dealloc and realloc the
+// layout it allocated with. Both allocators are thread-safe and honour the alignments
+// routed to them (the slab's blocks are 8-aligned and only take alignments up to 8). The counters only observe sizes and never touch the memory.
 unsafe impl GlobalAlloc for CountingAlloc {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        // SAFETY: forwarded unchanged (see the impl's comment).
-        let p = unsafe { System.alloc(layout) };
+        // SAFETY: the caller's layout, unchanged.
+        let p = unsafe { Self::raw_alloc(layout, false) };
         if !p.is_null() {
             ALLOCATED.fetch_add(chunk_size(layout.size()), Relaxed);
             ALLOCATIONS.fetch_add(1, Relaxed);
@@ -62,8 +128,8 @@ unsafe impl GlobalAlloc for CountingAlloc {
     }
 
     unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
-        // SAFETY: forwarded unchanged.
-        let p = unsafe { System.alloc_zeroed(layout) };
+        // SAFETY: the caller's layout, unchanged.
+        let p = unsafe { Self::raw_alloc(layout, true) };
         if !p.is_null() {
             ALLOCATED.fetch_add(chunk_size(layout.size()), Relaxed);
             ALLOCATIONS.fetch_add(1, Relaxed);
@@ -72,18 +138,35 @@ unsafe impl GlobalAlloc for CountingAlloc {
     }
 
     unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        if layout.size() >= RELEASE_IN_STEPS_FROM {
-            // SAFETY: the block is ours until the dealloc below.
-            unsafe { release_in_steps(ptr, layout.size()) };
-        }
-        // SAFETY: forwarded unchanged.
-        unsafe { System.dealloc(ptr, layout) };
+        // SAFETY: the caller's block and layout.
+        unsafe { Self::raw_dealloc(ptr, layout) };
         ALLOCATED.fetch_sub(chunk_size(layout.size()), Relaxed);
     }
 
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        // SAFETY: forwarded unchanged.
-        let p = unsafe { System.realloc(ptr, layout, new_size) };
+        let align = layout.align();
+        let p = match (in_slab(layout.size(), align), in_slab(new_size, align)) {
+            // Both sizes fit the same slab block.
+            (true, true) => ptr,
+            // SAFETY: forwarded unchanged.
+            (false, false) => unsafe { System.realloc(ptr, layout, new_size) },
+            _ => {
+                // Into or out of the slab: the block moves to the other allocator.
+                // SAFETY: GlobalAlloc's realloc contract makes (new_size, align) a valid
+                // layout with a non-zero size.
+                let new_layout = unsafe { Layout::from_size_align_unchecked(new_size, align) };
+                // SAFETY: as above.
+                let q = unsafe { Self::raw_alloc(new_layout, false) };
+                if !q.is_null() {
+                    // SAFETY: both blocks are live, distinct, and at least this long.
+                    unsafe {
+                        std::ptr::copy_nonoverlapping(ptr, q, layout.size().min(new_size));
+                        Self::raw_dealloc(ptr, layout);
+                    }
+                }
+                q
+            }
+        };
         if !p.is_null() {
             ALLOCATIONS.fetch_add(1, Relaxed);
             ALLOCATED.fetch_add(chunk_size(new_size), Relaxed);
@@ -129,9 +212,10 @@ unsafe fn release_in_steps(ptr: *mut u8, size: usize) {
     let _ = (ptr, size);
 }
 
-/// Returns free heap memory to the system (glibc's `malloc_trim`); does nothing with other
-/// C libraries.
+/// Returns free heap memory to the system: the entry slab's empty chunks, and glibc's free
+/// pages (`malloc_trim`, with glibc only).
 pub fn trim() {
+    while SLAB.release_empty(true) > 0 {}
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     // SAFETY: malloc_trim only releases pages of free chunks; it may be called at any time
     // from any thread and takes the allocator's own locks.
@@ -231,14 +315,68 @@ mod tests {
     use super::*;
 
     #[test]
-    fn chunk_size_is_what_glibc_takes() {
-        for size in [1usize, 24, 25, 40, 56, 57, 100, 1000, 4000, 100_000] {
-            let block = vec![0u8; size];
-            // SAFETY: `block` is a live allocation from the system allocator (library
-            // tests do not install CountingAlloc); malloc_usable_size only reads its header.
-            let usable = unsafe { libc::malloc_usable_size(block.as_ptr() as *mut _) };
+    fn chunk_size_is_what_the_owning_allocator_takes() {
+        // Large requests: glibc's chunk (library tests allocate with System).
+        for size in [1usize, 24, 25, 40, 57, 100, 1000, 4000, 100_000] {
+            // glibc hands out a free chunk a little bigger than asked whole when the rest
+            // would be too small to split off (other tests free blocks meanwhile), so the
+            // smallest of a few live blocks is the chunk size proper.
+            let blocks: Vec<Vec<u8>> = (0..8).map(|_| vec![0u8; size]).collect();
+            let usable = blocks
+                .iter()
+                // SAFETY: each block is a live allocation from the system allocator
+                // (library tests do not install CountingAlloc); malloc_usable_size only
+                // reads its header.
+                .map(|b| unsafe { libc::malloc_usable_size(b.as_ptr() as *mut _) })
+                .min()
+                .expect("blocks");
             assert_eq!(chunk_size(size), usable + 8, "request of {size} bytes");
         }
+        // The slab's sizes: one block each.
+        for size in slab::SIZES {
+            assert_eq!(chunk_size(size), slab::BLOCK);
+        }
+        assert_eq!(chunk_size(40), 48);
+        assert_eq!(chunk_size(57), 80);
+    }
+
+    #[test]
+    fn blocks_go_back_to_their_own_allocator_and_move_across_on_realloc() {
+        let a = CountingAlloc;
+        let before = allocated();
+        // SAFETY: every block is allocated, written, read back and freed with the layout
+        // it has at that moment, as GlobalAlloc's contract asks.
+        unsafe {
+            let small = Layout::from_size_align(56, 8).expect("layout");
+            let p = a.alloc(small);
+            assert!(!p.is_null());
+            std::ptr::write_bytes(p, 0xAB, 56);
+            assert_eq!(allocated() - before, 56, "a 56-byte block counts 56");
+            // Within the slab's sizes: the same block.
+            assert_eq!(a.realloc(p, small, 48), p);
+            let small = Layout::from_size_align(48, 8).expect("layout");
+            // Out of the slab: moved to glibc, contents kept.
+            let q = a.realloc(p, small, 300);
+            assert!(!q.is_null());
+            assert!((0..48).all(|i| *q.add(i) == 0xAB));
+            assert_eq!(allocated() - before, chunk_size(300));
+            // Back into the slab.
+            let big = Layout::from_size_align(300, 8).expect("layout");
+            let r = a.realloc(q, big, 50);
+            assert!((0..48).all(|i| *r.add(i) == 0xAB));
+            assert_eq!(allocated() - before, 56);
+            a.dealloc(r, Layout::from_size_align(50, 8).expect("layout"));
+            // Zeroed slab blocks are zero; over-aligned ones stay with glibc.
+            let z = a.alloc_zeroed(small);
+            assert!((0..48).all(|i| *z.add(i) == 0));
+            a.dealloc(z, small);
+            let aligned = Layout::from_size_align(48, 64).expect("layout");
+            let z = a.alloc_zeroed(aligned);
+            assert_eq!(z as usize % 64, 0);
+            assert!((0..48).all(|i| *z.add(i) == 0));
+            a.dealloc(z, aligned);
+        }
+        assert_eq!(allocated(), before);
     }
 
     #[test]

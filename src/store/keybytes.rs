@@ -3,8 +3,8 @@
 //! counter and its decay time; our LRU clock counts milliseconds, see `evict`).
 //!
 //! 24 bytes, like the `SmallBytes` it replaced in the entry, so the whole entry (key,
-//! value, TTL pointer) stays 56 bytes, one 64-byte malloc chunk; growing the entry to 64
-//! bytes would have cost 16 bytes per key (an 80-byte chunk). The price: names of up to
+//! value, TTL pointer) stays 56 bytes, one block of the entry slab (`alloc/slab.rs`);
+//! growing the entry to 64 bytes would have cost 24 bytes per key (an 80-byte chunk). The price: names of up to
 //! [`INLINE`] bytes (not 22) live inside; longer ones take a heap block.
 //!
 //! Layout (`repr(C)`): a length byte (the inline length, or [`HEAP`]), 5 bytes of access

@@ -15,7 +15,7 @@ use crate::resp::{format_i64, parse_i64};
 pub const STR_INLINE: usize = 22;
 
 /// A string value, 24 bytes whatever its form (a test checks it), so that a whole entry
-/// (key, value, TTL pointer) fits a 64-byte allocation.
+/// (key, value, TTL pointer) fits a 56-byte block of the entry slab.
 pub enum Str {
     /// A string that is the canonical decimal form of this integer.
     Int(i64),
