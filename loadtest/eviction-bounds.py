@@ -11,8 +11,12 @@ key), what the idealised policies score with C keys in the cache:
   lfu+hist   exact LFU that remembers every key's count for ever, evicted or not (what a
              perfect frequency sketch would know)
   oracle     an offline bound: the C keys with the most accesses over the whole stream,
-             cached from the start, each paying one miss (no online policy can know the
-             future counts)
+             cached from the start, each paying one miss. Keys are drawn independently
+             from a fixed distribution, for which keeping the C most likely keys is, in
+             expectation, the best any online policy holding C keys can do, whatever its
+             tie-breaks or admission rule (Redis's LFU, with new keys at counter 5, beats
+             exact LFU here). The oracle knows this sample's own counts: its figure is
+             that bound for this stream, up to the luck of a key outside the top C
   lru        exact LRU
 
 Usage: python3 loadtest/eviction-bounds.py C [C ...]   (e.g. 78500 83600: the keys
