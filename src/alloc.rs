@@ -2,11 +2,13 @@
 //! the process really holds (Redis asks its allocator the same question with
 //! `zmalloc_size`).
 //!
-//! Blocks of 41 to 56 bytes, among them every key entry, come from [`slab`]: 56 bytes each
-//! with no header. Everything else comes from glibc's malloc, which would have taken a
-//! 64-byte chunk for them (an 8-byte header, then 16-byte steps): 8 bytes of every key,
-//! a tenth of a small string key's cost. Rust passes `dealloc` and `realloc` the layout
-//! it allocated with, so the size alone tells which allocator owns a block.
+//! Blocks of 41 to 56 bytes, among them every key entry, and blocks of up to 16 bytes,
+//! among them every key's expiry record, come from [`slab`]: 56 and 16 bytes each, with no
+//! header. Everything else comes from glibc's malloc, which would have taken a 64-byte
+//! and a 32-byte chunk for them (an 8-byte header, then 16-byte steps, 32 at least): 8
+//! bytes of every key, a tenth of a small string key's cost, and 16 more for a key with a
+//! TTL. Rust passes `dealloc` and `realloc` the layout it allocated with, so the size
+//! alone tells which allocator owns a block.
 //!
 //! What is counted is the block the allocator carves, not the bytes asked for: a 56-byte
 //! key entry counts 56, a 100-byte value 112 (glibc's chunk). Counting requests would let a
@@ -25,13 +27,13 @@ pub mod slab;
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
 
-use slab::SLAB;
+use slab::{ENTRIES, SMALL};
 
 static ALLOCATED: AtomicUsize = AtomicUsize::new(0);
 static ALLOCATIONS: AtomicUsize = AtomicUsize::new(0);
 
-/// The counting allocator: the slab for key-entry-sized blocks, glibc's malloc for the
-/// rest.
+/// The counting allocator: the slabs for key-entry-sized and small blocks, glibc's malloc
+/// for the rest.
 #[derive(Debug, Default)]
 pub struct CountingAlloc;
 
@@ -40,10 +42,27 @@ pub fn allocated() -> usize {
     ALLOCATED.load(Relaxed)
 }
 
-/// A request the slab serves: its sizes, aligned as the slab's blocks are.
+/// Which allocator owns blocks of a layout.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Owner {
+    Entries,
+    Small,
+    Glibc,
+}
+
+/// The owner of blocks of `size` bytes aligned to `align` (the slabs' blocks are
+/// 8-aligned).
 #[inline]
-fn in_slab(size: usize, align: usize) -> bool {
-    slab::SIZES.contains(&size) && align <= 8
+fn owner(size: usize, align: usize) -> Owner {
+    if align > 8 {
+        Owner::Glibc
+    } else if slab::ENTRY_SIZES.contains(&size) {
+        Owner::Entries
+    } else if slab::SMALL_SIZES.contains(&size) {
+        Owner::Small
+    } else {
+        Owner::Glibc
+    }
 }
 
 /// The bytes a request of `size` bytes takes: a slab block, or glibc's chunk (the request
@@ -52,8 +71,11 @@ fn in_slab(size: usize, align: usize) -> bool {
 #[inline]
 pub fn chunk_size(size: usize) -> usize {
     const MMAP_FROM: usize = 128 * 1024;
-    if slab::SIZES.contains(&size) {
-        return slab::BLOCK;
+    if slab::ENTRY_SIZES.contains(&size) {
+        return 56;
+    }
+    if slab::SMALL_SIZES.contains(&size) {
+        return 16;
     }
     if size >= MMAP_FROM {
         return (size + 16 + 4095) & !4095;
@@ -75,8 +97,12 @@ impl CountingAlloc {
     /// `layout` has a non-zero size (GlobalAlloc's contract).
     #[inline]
     unsafe fn raw_alloc(layout: Layout, zeroed: bool) -> *mut u8 {
-        if in_slab(layout.size(), layout.align()) {
-            let p = SLAB.alloc();
+        let slab_block = match owner(layout.size(), layout.align()) {
+            Owner::Entries => Some(ENTRIES.alloc()),
+            Owner::Small => Some(SMALL.alloc()),
+            Owner::Glibc => None,
+        };
+        if let Some(p) = slab_block {
             if zeroed && !p.is_null() {
                 // SAFETY: a fresh block of at least layout.size() bytes.
                 unsafe { std::ptr::write_bytes(p, 0, layout.size()) };
@@ -98,16 +124,19 @@ impl CountingAlloc {
     /// `ptr` was allocated with `layout` (GlobalAlloc's contract).
     #[inline]
     unsafe fn raw_dealloc(ptr: *mut u8, layout: Layout) {
-        if in_slab(layout.size(), layout.align()) {
-            // SAFETY: a block of this layout came from the slab.
-            unsafe { SLAB.free(ptr) };
-        } else {
-            if layout.size() >= RELEASE_IN_STEPS_FROM {
-                // SAFETY: the block is ours until the dealloc below.
-                unsafe { release_in_steps(ptr, layout.size()) };
+        match owner(layout.size(), layout.align()) {
+            // SAFETY: a block of this layout came from this slab.
+            Owner::Entries => unsafe { ENTRIES.free(ptr) },
+            // SAFETY: as above.
+            Owner::Small => unsafe { SMALL.free(ptr) },
+            Owner::Glibc => {
+                if layout.size() >= RELEASE_IN_STEPS_FROM {
+                    // SAFETY: the block is ours until the dealloc below.
+                    unsafe { release_in_steps(ptr, layout.size()) };
+                }
+                // SAFETY: a block of this layout came from System.
+                unsafe { System.dealloc(ptr, layout) };
             }
-            // SAFETY: a block of this layout came from System.
-            unsafe { System.dealloc(ptr, layout) };
         }
     }
 }
@@ -145,13 +174,13 @@ unsafe impl GlobalAlloc for CountingAlloc {
 
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
         let align = layout.align();
-        let p = match (in_slab(layout.size(), align), in_slab(new_size, align)) {
-            // Both sizes fit the same slab block.
-            (true, true) => ptr,
+        let p = match (owner(layout.size(), align), owner(new_size, align)) {
             // SAFETY: forwarded unchanged.
-            (false, false) => unsafe { System.realloc(ptr, layout, new_size) },
+            (Owner::Glibc, Owner::Glibc) => unsafe { System.realloc(ptr, layout, new_size) },
+            // Both sizes fit the same slab's block.
+            (old, new) if old == new => ptr,
             _ => {
-                // Into or out of the slab: the block moves to the other allocator.
+                // To another allocator: the block moves.
                 // SAFETY: GlobalAlloc's realloc contract makes (new_size, align) a valid
                 // layout with a non-zero size.
                 let new_layout = unsafe { Layout::from_size_align_unchecked(new_size, align) };
@@ -215,7 +244,7 @@ unsafe fn release_in_steps(ptr: *mut u8, size: usize) {
 /// Returns free heap memory to the system: the entry slab's empty chunks, and glibc's free
 /// pages (`malloc_trim`, with glibc only).
 pub fn trim() {
-    while SLAB.release_empty(true) > 0 {}
+    while ENTRIES.release_empty(true) + SMALL.release_empty(true) > 0 {}
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     // SAFETY: malloc_trim only releases pages of free chunks; it may be called at any time
     // from any thread and takes the allocator's own locks.
@@ -317,7 +346,7 @@ mod tests {
     #[test]
     fn chunk_size_is_what_the_owning_allocator_takes() {
         // Large requests: glibc's chunk (library tests allocate with System).
-        for size in [1usize, 24, 25, 40, 57, 100, 1000, 4000, 100_000] {
+        for size in [17usize, 24, 25, 40, 57, 100, 1000, 4000, 100_000] {
             // glibc hands out a free chunk a little bigger than asked whole when the rest
             // would be too small to split off (other tests free blocks meanwhile), so the
             // smallest of a few live blocks is the chunk size proper.
@@ -332,9 +361,12 @@ mod tests {
                 .expect("blocks");
             assert_eq!(chunk_size(size), usable + 8, "request of {size} bytes");
         }
-        // The slab's sizes: one block each.
-        for size in slab::SIZES {
-            assert_eq!(chunk_size(size), slab::BLOCK);
+        // The slabs' sizes: one block each.
+        for size in slab::ENTRY_SIZES {
+            assert_eq!(chunk_size(size), 56);
+        }
+        for size in slab::SMALL_SIZES {
+            assert_eq!(chunk_size(size), 16);
         }
         assert_eq!(chunk_size(40), 48);
         assert_eq!(chunk_size(57), 80);
@@ -366,6 +398,17 @@ mod tests {
             assert!((0..48).all(|i| *r.add(i) == 0xAB));
             assert_eq!(allocated() - before, 56);
             a.dealloc(r, Layout::from_size_align(50, 8).expect("layout"));
+            // Small blocks: 16 bytes each, and they move between the two slabs.
+            let tiny = Layout::from_size_align(12, 8).expect("layout");
+            let t = a.alloc(tiny);
+            std::ptr::write_bytes(t, 0xCD, 12);
+            assert_eq!(allocated() - before, 16);
+            let u = a.realloc(t, tiny, 16);
+            assert_eq!(u, t, "12 and 16 bytes share a block");
+            let v = a.realloc(u, Layout::from_size_align(16, 8).expect("layout"), 44);
+            assert!((0..12).all(|i| *v.add(i) == 0xCD));
+            assert_eq!(allocated() - before, 56);
+            a.dealloc(v, Layout::from_size_align(44, 8).expect("layout"));
             // Zeroed slab blocks are zero; over-aligned ones stay with glibc.
             let z = a.alloc_zeroed(small);
             assert!((0..48).all(|i| *z.add(i) == 0));

@@ -1,11 +1,14 @@
-//! A slab of 56-byte blocks with no per-block header: the home of every key entry.
+//! Slabs of same-size blocks with no per-block header, for the small blocks every key has.
 //!
-//! glibc's malloc puts an 8-byte header before each chunk and rounds chunks to 16 bytes, so
-//! the 56-byte key entry (`store::db::Entry`) takes a 64-byte chunk: 8 bytes of every key
-//! go to the allocator. Here blocks of 41 to 56 bytes live side by side in 256 KiB chunks
-//! mapped from the system, 4,680 blocks per chunk, and cost 56 bytes each. (Chunks from
-//! glibc's aligned malloc cost a page or two of its own books each: 7 MB more RSS for 1M
-//! keys, measured.)
+//! glibc's malloc puts an 8-byte header before each chunk, rounds chunks to 16 bytes and
+//! gives at least 32: the 56-byte key entry (`store::db::Entry`) takes a 64-byte chunk, and
+//! the 16-byte expiry record of a key with a TTL a 32-byte one. Here blocks of one size
+//! live side by side in 256 KiB chunks mapped from the system:
+//! - [`ENTRIES`]: 56-byte blocks for requests of 41 to 56 bytes, 4,680 per chunk;
+//! - [`SMALL`]: 16-byte blocks for requests of 1 to 16 bytes, 16,380 per chunk.
+//!
+//! (Chunks from glibc's aligned malloc cost a page or two of its own books each: 7 MB more
+//! RSS for 1M keys, measured.)
 //!
 //! A chunk is aligned to its size, so a block's chunk is its address with the low bits
 //! cleared. The chunk's first 64 bytes hold its books: the freed blocks (a list threaded
@@ -29,12 +32,19 @@ use std::cell::UnsafeCell;
 use std::ptr::null_mut;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-/// The size of every block.
-pub const BLOCK: usize = 56;
+/// The slab of key entries: requests of 41 to 56 bytes (alignment up to 8), for which
+/// glibc would take a 64-byte chunk.
+pub static ENTRIES: Slab<56> = Slab::new();
 
-/// Requests of these sizes (with an alignment of at most 8) are served here: glibc would
-/// give each a 64-byte chunk.
-pub const SIZES: std::ops::RangeInclusive<usize> = 41..=BLOCK;
+/// Requests [`ENTRIES`] serves.
+pub const ENTRY_SIZES: std::ops::RangeInclusive<usize> = 41..=56;
+
+/// The slab of small records (a key's expiry, short names): requests of 1 to 16 bytes
+/// (alignment up to 8), for which glibc would take a 32-byte chunk.
+pub static SMALL: Slab<16> = Slab::new();
+
+/// Requests [`SMALL`] serves.
+pub const SMALL_SIZES: std::ops::RangeInclusive<usize> = 1..=16;
 
 /// Bytes of a chunk, which is also its alignment.
 const CHUNK: usize = 256 * 1024;
@@ -48,9 +58,6 @@ pub const IDLE_PASSES: u8 = 10;
 
 /// Bytes at the start of a chunk kept for its books.
 const HEADER: usize = 64;
-
-/// Blocks per chunk.
-const BLOCKS: u32 = ((CHUNK - HEADER) / BLOCK) as u32;
 
 /// A freed block, linked to the next freed block of its chunk.
 struct FreeBlock {
@@ -83,24 +90,21 @@ struct Books {
     chunks: usize,
 }
 
-/// The process-wide slab.
-pub struct Slab {
+/// A slab of `BLOCK`-byte blocks (a multiple of 8, at least 8).
+pub struct Slab<const BLOCK: usize> {
     lock: AtomicBool,
     books: UnsafeCell<Books>,
 }
 
+impl<const BLOCK: usize> Default for Slab<BLOCK> {
+    fn default() -> Slab<BLOCK> {
+        Slab::new()
+    }
+}
+
 // SAFETY: `books` is only reached between `lock()` and `unlock()`, which serialise every
 // access across threads (acquire on taking the lock, release on leaving it).
-unsafe impl Sync for Slab {}
-
-/// The slab every key entry comes from.
-pub static SLAB: Slab = Slab {
-    lock: AtomicBool::new(false),
-    books: UnsafeCell::new(Books {
-        with_room: null_mut(),
-        chunks: 0,
-    }),
-};
+unsafe impl<const BLOCK: usize> Sync for Slab<BLOCK> {}
 
 /// Maps a fresh CHUNK-aligned chunk (zero pages, resident only once written), or null.
 fn map_chunk() -> *mut Chunk {
@@ -148,7 +152,24 @@ fn chunk_of(block: *mut u8) -> *mut Chunk {
     ((block as usize) & !(CHUNK - 1)) as *mut Chunk
 }
 
-impl Slab {
+impl<const BLOCK: usize> Slab<BLOCK> {
+    /// Blocks per chunk.
+    const BLOCKS: u32 = {
+        assert!(BLOCK >= 8 && BLOCK.is_multiple_of(8));
+        ((CHUNK - HEADER) / BLOCK) as u32
+    };
+
+    /// An empty slab (chunks are mapped on first use).
+    pub const fn new() -> Slab<BLOCK> {
+        Slab {
+            lock: AtomicBool::new(false),
+            books: UnsafeCell::new(Books {
+                with_room: null_mut(),
+                chunks: 0,
+            }),
+        }
+    }
+
     /// Takes the lock. A waiter spins briefly, then yields its CPU: the holder may be a
     /// thread preempted on the same CPU (servers are often pinned to one), which only
     /// gets to finish if the waiter steps aside.
@@ -176,7 +197,7 @@ impl Slab {
         self.lock.store(false, Ordering::Release);
     }
 
-    /// A block of [`BLOCK`] bytes, 8-aligned, or null when no chunk can be mapped.
+    /// A block of `BLOCK` bytes, 8-aligned, or null when no chunk can be mapped.
     pub fn alloc(&self) -> *mut u8 {
         self.lock();
         // SAFETY: the lock is held, so the books and every chunk header are ours; a chunk
@@ -213,7 +234,7 @@ impl Slab {
             };
             chunk.used += 1;
             chunk.idle = 0;
-            if chunk.used == BLOCKS {
+            if chunk.used == Self::BLOCKS {
                 // Full: out of the list (it is the head).
                 books.with_room = chunk.next;
                 if !chunk.next.is_null() {
@@ -243,7 +264,7 @@ impl Slab {
             let f = block.cast::<FreeBlock>();
             (*f).next = chunk.free;
             chunk.free = f;
-            if chunk.used == BLOCKS {
+            if chunk.used == Self::BLOCKS {
                 // Room again: to the head of the list.
                 chunk.prev = null_mut();
                 chunk.next = books.with_room;
@@ -317,14 +338,10 @@ mod tests {
 
     #[test]
     fn blocks_are_distinct_aligned_and_chunks_come_back() {
-        let slab = Slab {
-            lock: AtomicBool::new(false),
-            books: UnsafeCell::new(Books {
-                with_room: null_mut(),
-                chunks: 0,
-            }),
-        };
-        let n = BLOCKS as usize * 3 + 17;
+        const BLOCK: usize = 56;
+        let slab = Slab::<BLOCK>::new();
+        let blocks_per_chunk = Slab::<BLOCK>::BLOCKS as usize;
+        let n = blocks_per_chunk * 3 + 17;
         let mut blocks: Vec<*mut u8> = (0..n).map(|_| slab.alloc()).collect();
         assert_eq!(slab.held_bytes(), 4 * CHUNK);
         let mut sorted = blocks.clone();
@@ -364,7 +381,7 @@ mod tests {
         assert_eq!(slab.release_empty(false), 3);
         assert_eq!(slab.held_bytes(), CHUNK);
         // A chunk used again between two passes is not released.
-        let kept: Vec<*mut u8> = (0..BLOCKS as usize + 1).map(|_| slab.alloc()).collect();
+        let kept: Vec<*mut u8> = (0..blocks_per_chunk + 1).map(|_| slab.alloc()).collect();
         assert_eq!(slab.held_bytes(), 2 * CHUNK);
         for &b in &kept {
             // SAFETY: each block is freed once.
@@ -389,8 +406,29 @@ mod tests {
 
     #[test]
     fn threads_allocating_and_freeing_at_once_keep_their_blocks() {
+        fn slab_alloc(size: usize) -> *mut u8 {
+            if size == 16 {
+                SMALL.alloc()
+            } else {
+                ENTRIES.alloc()
+            }
+        }
+        /// # Safety
+        /// `b` came from `slab_alloc(size)`.
+        unsafe fn slab_free(size: usize, b: *mut u8) {
+            // SAFETY: the caller's promise.
+            unsafe {
+                if size == 16 {
+                    SMALL.free(b)
+                } else {
+                    ENTRIES.free(b)
+                }
+            }
+        }
         let threads: Vec<_> = (0..4u8)
             .map(|t| {
+                // Two threads on each slab.
+                let size = if t % 2 == 0 { 16 } else { 56 };
                 std::thread::spawn(move || {
                     let mut live: Vec<usize> = Vec::new();
                     for round in 0..20_000usize {
@@ -399,15 +437,15 @@ mod tests {
                                 let b = b as *mut u8;
                                 // SAFETY: our own live block, checked then freed once.
                                 unsafe {
-                                    assert!((0..BLOCK).all(|k| *b.add(k) == t));
-                                    SLAB.free(b);
+                                    assert!((0..size).all(|k| *b.add(k) == t));
+                                    slab_free(size, b);
                                 }
                             }
                         } else {
-                            let b = SLAB.alloc();
+                            let b = slab_alloc(size);
                             assert!(!b.is_null());
-                            // SAFETY: a fresh block of BLOCK bytes.
-                            unsafe { std::ptr::write_bytes(b, t, BLOCK) };
+                            // SAFETY: a fresh block of `size` bytes.
+                            unsafe { std::ptr::write_bytes(b, t, size) };
                             live.push(b as usize);
                         }
                     }
@@ -415,8 +453,8 @@ mod tests {
                         let b = b as *mut u8;
                         // SAFETY: as above.
                         unsafe {
-                            assert!((0..BLOCK).all(|k| *b.add(k) == t));
-                            SLAB.free(b);
+                            assert!((0..size).all(|k| *b.add(k) == t));
+                            slab_free(size, b);
                         }
                     }
                 })
