@@ -198,7 +198,21 @@ impl Conn {
         };
         if self.client.db < store.len() {
             let db = store.db_ref(self.client.db);
-            crate::resp::peek_keys(&self.rbuf[pos..self.filled], 32, |key| db.prefetch(key));
+            // Entries first, then the names kept on the heap (read through the entries,
+            // which have arrived by then or are on their way).
+            let mut found: [Option<&crate::store::Entry>; 32] = [None; 32];
+            let mut n = 0;
+            crate::resp::peek_keys(&self.rbuf[pos..self.filled], 32, |key| {
+                if let Some(e) = db.prefetch(key)
+                    && n < found.len()
+                {
+                    found[n] = Some(e);
+                    n += 1;
+                }
+            });
+            for e in found[..n].iter().flatten() {
+                crate::store::Db::prefetch_name(e);
+            }
         }
     }
 

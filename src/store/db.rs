@@ -429,13 +429,23 @@ impl Db {
     /// It takes the first slot whose 7-bit tag matches (almost always the key's own) and
     /// never reads the entry itself.
     #[inline]
-    pub fn prefetch(&self, key: &[u8]) {
-        if let Some(e) = self.table.find(self.hash(key), |_| true) {
-            // An entry may straddle two cache lines (56-byte slab blocks sit at any
-            // multiple of 8): ask for both, or the key compare can miss on the second.
-            let p = &**e as *const Entry as *const u8;
+    pub fn prefetch(&self, key: &[u8]) -> Option<&Entry> {
+        let e = self.table.find(self.hash(key), |_| true)?;
+        // An entry may straddle two cache lines (56-byte slab blocks sit at any multiple
+        // of 8): ask for both, or the key compare can miss on the second.
+        let p = &**e as *const Entry as *const u8;
+        prefetch_line(p);
+        prefetch_line(p.wrapping_add(std::mem::size_of::<Entry>() - 1));
+        Some(e)
+    }
+
+    /// Prefetches the name of `entry` when it lives on the heap (names over 18 bytes):
+    /// the key compare reads it. Called once the entries of a batch were prefetched, so
+    /// reading the entry's pointer finds it arrived or on its way.
+    #[inline]
+    pub fn prefetch_name(entry: &Entry) {
+        if let Some(p) = entry.key.heap_start() {
             prefetch_line(p);
-            prefetch_line(p.wrapping_add(std::mem::size_of::<Entry>() - 1));
         }
     }
 

@@ -126,6 +126,18 @@ impl KeyBytes {
         self.access = [b[0], b[1], b[2], b[3], b[4]];
     }
 
+    /// Where a name kept on the heap starts (None for inline names): the event loop
+    /// prefetches it before the turn's commands compare it.
+    #[inline]
+    pub fn heap_start(&self) -> Option<*const u8> {
+        if self.on_heap() {
+            // SAFETY: the length byte says the heap variant is live.
+            Some(unsafe { self.tail.heap.ptr.as_ptr() as *const u8 })
+        } else {
+            None
+        }
+    }
+
     /// Heap bytes owned (0 for inline names).
     pub fn heap_size(&self) -> usize {
         if self.on_heap() {
