@@ -72,10 +72,10 @@ fn owner(size: usize, align: usize) -> Owner {
 pub fn chunk_size(size: usize) -> usize {
     const MMAP_FROM: usize = 128 * 1024;
     if slab::ENTRY_SIZES.contains(&size) {
-        return 56;
+        return slab::ENTRY_BLOCK;
     }
     if slab::SMALL_SIZES.contains(&size) {
-        return 16;
+        return slab::SMALL_BLOCK;
     }
     if size >= MMAP_FROM {
         return (size + 16 + 4095) & !4095;
@@ -241,7 +241,14 @@ unsafe fn release_in_steps(ptr: *mut u8, size: usize) {
     let _ = (ptr, size);
 }
 
-/// Returns free heap memory to the system: the entry slab's empty chunks, and glibc's free
+/// One release pass of the slabs (the cron's, 10 a second): chunks empty for a second go
+/// back to the system, a few per pass.
+pub fn release_idle() {
+    ENTRIES.release_empty(false);
+    SMALL.release_empty(false);
+}
+
+/// Returns free heap memory to the system: the slabs' empty chunks, and glibc's free
 /// pages (`malloc_trim`, with glibc only).
 pub fn trim() {
     while ENTRIES.release_empty(true) + SMALL.release_empty(true) > 0 {}

@@ -6,7 +6,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{Client, Server, peak_rss, wait_for};
+use common::{Client, Server, peak_rss, rss, wait_for};
 
 const MB: u64 = 1024 * 1024;
 
@@ -24,16 +24,6 @@ fn query_buffer(admin: &mut Client, name: &str) -> u64 {
             .expect("field")
     };
     field("qbuf=") + field("qbuf-free=")
-}
-
-fn rss(pid: u32) -> u64 {
-    let statm = std::fs::read_to_string(format!("/proc/{pid}/statm")).expect("statm");
-    let pages: u64 = statm
-        .split(' ')
-        .nth(1)
-        .and_then(|v| v.parse().ok())
-        .expect("rss");
-    pages * 4096
 }
 
 #[test]

@@ -417,32 +417,10 @@ fn exec_is_judged_by_its_queue_when_memory_runs_out_after_queueing() {
     });
 }
 
-/// Resident memory of process `pid`.
-fn rss_of(pid: u32) -> u64 {
-    let statm = std::fs::read_to_string(format!("/proc/{pid}/statm")).expect("statm");
-    let pages: u64 = statm
-        .split(' ')
-        .nth(1)
-        .and_then(|v| v.parse().ok())
-        .expect("rss");
-    pages * 4096
-}
-
-/// used_memory growth per key for `n` small string keys (`key:%07d` = an integer).
+/// used_memory growth per key for `n` small string keys (`key:i` = 8 bytes, both inline).
 fn used_per_key(c: &mut Client, n: usize) -> u64 {
     let before = info_field(c, "memory", "used_memory");
-    for start in (0..n).step_by(1000) {
-        let mut batch = Vec::new();
-        for i in start..n.min(start + 1000) {
-            let key = format!("key:{i:07}");
-            let value = i.to_string();
-            batch.extend_from_slice(&common::encode(&[b"SET", key.as_bytes(), value.as_bytes()]));
-        }
-        c.send_raw(&batch);
-        for _ in start..n.min(start + 1000) {
-            assert_eq!(c.read_reply(), b"+OK\r\n");
-        }
-    }
+    fill(c, "key", n, 8, false);
     let after = info_field(c, "memory", "used_memory");
     (after - before) / n as u64
 }
@@ -465,16 +443,16 @@ fn small_string_keys_cost_less_than_on_redis_and_come_back_when_deleted() {
         );
     }
     // Deleting the keys frees the entries' chunks back to the system.
-    let loaded = rss_of(ours.child.id());
+    let loaded = common::rss(ours.child.id());
     assert_eq!(text(c.cmd("FLUSHALL SYNC")), "+OK\r\n");
     let entries = (N * 56) as u64;
     let freed = wait_for(Duration::from_secs(10), || {
-        let now = rss_of(ours.child.id());
+        let now = common::rss(ours.child.id());
         (loaded.saturating_sub(now) >= entries / 2).then_some(now)
     });
     assert!(
         freed.is_some(),
         "RSS {loaded} -> {} after FLUSHALL",
-        rss_of(ours.child.id())
+        common::rss(ours.child.id())
     );
 }

@@ -32,19 +32,25 @@ use std::cell::UnsafeCell;
 use std::ptr::null_mut;
 use std::sync::atomic::{AtomicBool, Ordering};
 
+/// Bytes of an [`ENTRIES`] block.
+pub const ENTRY_BLOCK: usize = 56;
+
 /// The slab of key entries: requests of 41 to 56 bytes (alignment up to 8), for which
 /// glibc would take a 64-byte chunk.
-pub static ENTRIES: Slab<56> = Slab::new();
+pub static ENTRIES: Slab<ENTRY_BLOCK> = Slab::new();
 
 /// Requests [`ENTRIES`] serves.
-pub const ENTRY_SIZES: std::ops::RangeInclusive<usize> = 41..=56;
+pub const ENTRY_SIZES: std::ops::RangeInclusive<usize> = 41..=ENTRY_BLOCK;
+
+/// Bytes of a [`SMALL`] block.
+pub const SMALL_BLOCK: usize = 16;
 
 /// The slab of small records (a key's expiry, short names): requests of 1 to 16 bytes
 /// (alignment up to 8), for which glibc would take a 32-byte chunk.
-pub static SMALL: Slab<16> = Slab::new();
+pub static SMALL: Slab<SMALL_BLOCK> = Slab::new();
 
 /// Requests [`SMALL`] serves.
-pub const SMALL_SIZES: std::ops::RangeInclusive<usize> = 1..=16;
+pub const SMALL_SIZES: std::ops::RangeInclusive<usize> = 1..=SMALL_BLOCK;
 
 /// Bytes of a chunk, which is also its alignment.
 const CHUNK: usize = 256 * 1024;

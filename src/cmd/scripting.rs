@@ -295,10 +295,13 @@ impl Host for ScriptHost<'_> {
             && !self.busy.wrote
             && let Some((text, _)) = super::write_denied(self.shared)
         {
-            let code = text.split(' ').next().unwrap_or("ERR").to_string();
-            self.shared.stats.errors.record(code.as_bytes());
+            let reply = format!("-{text}");
+            self.shared
+                .stats
+                .errors
+                .record(super::error_code(reply.as_bytes()));
             self.shared.stats.commands[id].reject();
-            return Err(format!("-{text}"));
+            return Err(reply);
         }
         if cmd.flags & WRITE != 0 {
             // From now on SCRIPT KILL cannot stop it (Redis's SCRIPT_WRITE_DIRTY).

@@ -1084,9 +1084,7 @@ impl Server {
         self.publish_for_metrics();
 
         self.clients_cron(now);
-        // Slab chunks empty for a second go back to the system, a few per pass.
-        crate::alloc::slab::ENTRIES.release_empty(false);
-        crate::alloc::slab::SMALL.release_empty(false);
+        crate::alloc::release_idle();
         if self.shared.loading.is_none() {
             self.eviction_cron(now);
             persistence::cron(&mut self.store, &mut self.shared, now);

@@ -4,8 +4,9 @@
 //!
 //! 24 bytes, like the `SmallBytes` it replaced in the entry, so the whole entry (key,
 //! value, TTL pointer) stays 56 bytes, one block of the entry slab (`alloc/slab.rs`);
-//! growing the entry to 64 bytes would have cost 24 bytes per key (an 80-byte chunk). The price: names of up to
-//! [`INLINE`] bytes (not 22) live inside; longer ones take a heap block.
+//! growing the entry to 64 bytes would have cost 24 bytes per key (an 80-byte chunk).
+//! The price: names of up to [`INLINE`] bytes (not 22) live inside; longer ones take a
+//! heap block.
 //!
 //! Layout (`repr(C)`): a length byte (the inline length, or [`HEAP`]), 5 bytes of access
 //! metadata, then 18 bytes that hold the name inline, or, on the heap, a pointer to it and

@@ -790,6 +790,17 @@ pub fn connect_from(from: std::net::Ipv4Addr, port: u16) -> TcpStream {
 }
 
 /// Peak resident memory (VmHWM) of process `pid`, in bytes.
+/// Resident memory of process `pid` now, in bytes.
+pub fn rss(pid: u32) -> u64 {
+    let statm = std::fs::read_to_string(format!("/proc/{pid}/statm")).expect("statm");
+    let pages: u64 = statm
+        .split(' ')
+        .nth(1)
+        .and_then(|v| v.parse().ok())
+        .expect("rss");
+    pages * 4096
+}
+
 pub fn peak_rss(pid: u32) -> u64 {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("proc status");
     status
