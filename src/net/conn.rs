@@ -17,6 +17,7 @@ use crate::config::params::{OBUF_NORMAL, OBUF_PUBSUB};
 use crate::metrics::stats::bump;
 use crate::resp::{Parser, Reply};
 use crate::store::Store;
+use crate::store::prefetch::BatchPrefetch;
 use crate::tracking::ClientTracking;
 
 /// Initial read buffer size, as Redis's PROTO_IOBUF_LEN.
@@ -190,29 +191,17 @@ impl Conn {
         }
     }
 
-    /// Prefetches the entries of the keys of (up to 32 of) the complete requests waiting in
-    /// the read buffer; see [`crate::store::Db::prefetch`].
-    pub fn prefetch_keys(&self, store: &Store) {
+    /// Adds the keys of (up to 32 of) the complete requests waiting in the read buffer to
+    /// the turn's prefetch (see [`crate::store::prefetch`]).
+    pub fn prefetch_keys(&self, store: &Store, batch: &mut BatchPrefetch) {
         let Some(pos) = self.parser.idle_position() else {
             return;
         };
-        if self.client.db < store.len() {
-            let db = store.db_ref(self.client.db);
-            // Entries first, then the names kept on the heap (read through the entries,
-            // which have arrived by then or are on their way).
-            let mut found: [Option<&crate::store::Entry>; 32] = [None; 32];
-            let mut n = 0;
+        let db = self.client.db;
+        if db < store.len() {
             crate::resp::peek_keys(&self.rbuf[pos..self.filled], 32, |key| {
-                if let Some(e) = db.prefetch(key)
-                    && n < found.len()
-                {
-                    found[n] = Some(e);
-                    n += 1;
-                }
+                batch.add(store, db, key)
             });
-            for e in found[..n].iter().flatten() {
-                crate::store::Db::prefetch_name(e);
-            }
         }
     }
 

@@ -29,6 +29,7 @@ use crate::cmd::{Client, Ctx, KillFilter, Request, Shared, persistence};
 use crate::config::Config;
 use crate::metrics::stats::{Stats, bump, set};
 use crate::store::Store;
+use crate::store::prefetch::BatchPrefetch;
 use crate::store::wheel::TimerWheel;
 use crate::util::now_ms;
 
@@ -186,6 +187,8 @@ pub struct Server {
     to_read: Vec<usize>,
     /// Connections read this turn whose requests are still to run.
     ready: Vec<usize>,
+    /// The keys of `ready`'s requests between the prefetch passes (buffers reused).
+    prefetch: BatchPrefetch,
     /// The listener must be drained again (batch limit hit, or an accept error paused it).
     accept_again_at: Option<u64>,
     last_accept_error_log: u64,
@@ -262,6 +265,7 @@ impl Server {
             to_flush: Vec::new(),
             to_read: Vec::new(),
             ready: Vec::new(),
+            prefetch: BatchPrefetch::default(),
             accept_again_at: None,
             last_accept_error_log: 0,
             next_cron: now,
@@ -602,9 +606,10 @@ impl Server {
         let ready = std::mem::take(&mut self.ready);
         for &token in &ready {
             if let Some(Socket::Client(conn)) = self.sockets.get(token) {
-                conn.prefetch_keys(&self.store);
+                conn.prefetch_keys(&self.store, &mut self.prefetch);
             }
         }
+        self.prefetch.run(&self.store);
         for &token in &ready {
             self.process(token, now);
         }

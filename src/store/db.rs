@@ -91,12 +91,39 @@ impl Entry {
     }
 }
 
+/// The memory of a keyspace table, as [`Db::table_lines`] found it: enough to prefetch
+/// the control bytes and slots a hash probes first, before the probe reads them.
+#[derive(Clone, Copy)]
+pub struct TableLines {
+    /// Address of the control bytes (the slots end there).
+    ctrl: usize,
+    /// Number of slots minus one.
+    mask: usize,
+}
+
+impl TableLines {
+    /// Asks for the lines a lookup of `hash` reads first: the 16 control bytes of its
+    /// home group and the slots at the start of that group (slots go downwards in memory).
+    #[inline]
+    pub fn prefetch(&self, hash: u64) {
+        let home = hash as usize & self.mask;
+        let ctrl = self.ctrl.wrapping_add(home);
+        prefetch_line(ctrl as *const u8);
+        prefetch_line(ctrl.wrapping_add(15) as *const u8);
+        let slot = self
+            .ctrl
+            .wrapping_sub((home + 1) * std::mem::size_of::<usize>());
+        prefetch_line(slot as *const u8);
+        prefetch_line(slot.wrapping_sub(56) as *const u8);
+    }
+}
+
 /// Asks the CPU to load the cache line at `p`.
 #[inline(always)]
 fn prefetch_line(p: *const u8) {
     #[cfg(target_arch = "x86_64")]
     // SAFETY: PREFETCHT0 is only a hint: it never faults and has no architectural effect,
-    // whatever the address. `p` comes from a live `Box<Entry>` anyway.
+    // whatever the address.
     unsafe {
         core::arch::x86_64::_mm_prefetch::<{ core::arch::x86_64::_MM_HINT_T0 }>(p.cast());
     }
@@ -421,16 +448,36 @@ impl Db {
         self.keep_expired = on;
     }
 
-    /// Starts loading the entry of `key` into the CPU cache, without waiting for it.
-    ///
-    /// A lookup's cost is mostly one cache miss on the entry (the table holds pointers).
-    /// The event loop calls this for the keys of every request it has read, before running
-    /// any of them, so the misses overlap instead of each stalling its command in turn.
-    /// It takes the first slot whose 7-bit tag matches (almost always the key's own) and
-    /// never reads the entry itself.
+    /// The hash the table files `key` under (for [`crate::store::prefetch`]).
     #[inline]
-    pub fn prefetch(&self, key: &[u8]) -> Option<&Entry> {
-        let e = self.table.find(self.hash(key), |_| true)?;
+    pub fn key_hash(&self, key: &[u8]) -> u64 {
+        self.hash(key)
+    }
+
+    /// Where the table's slots lie in memory, for prefetching them; `None` when empty.
+    ///
+    /// hashbrown keeps its slots just below its control bytes, slot `i` at
+    /// `ctrl - (i + 1) * size_of::<slot>()`, so one occupied slot's address gives them all.
+    /// Only prefetches use the result: a prefetch never faults, so were that layout to
+    /// change, lookups would only lose speed, never correctness.
+    pub fn table_lines(&self) -> Option<TableLines> {
+        let index = self.table.iter_buckets().next()?;
+        let slot = self.table.get_bucket(index)? as *const Box<Entry> as usize;
+        Some(TableLines {
+            ctrl: slot + (index + 1) * std::mem::size_of::<Box<Entry>>(),
+            mask: self.table.num_buckets() - 1,
+        })
+    }
+
+    /// Starts loading the entry filed under `hash` into the CPU cache, without waiting for
+    /// it, and returns it (for [`Db::prefetch_name`]).
+    ///
+    /// It takes the first slot whose 7-bit tag matches (almost always the key's own) and
+    /// never reads the entry itself. The table lines it reads should have been asked for
+    /// first with [`TableLines::prefetch`] (see [`crate::store::prefetch`]).
+    #[inline]
+    pub fn prefetch_entry(&self, hash: u64) -> Option<&Entry> {
+        let e = self.table.find(hash, |_| true)?;
         // An entry may straddle two cache lines (56-byte slab blocks sit at any multiple
         // of 8): ask for both, or the key compare can miss on the second.
         let p = &**e as *const Entry as *const u8;
@@ -1333,12 +1380,43 @@ mod tests {
     #[test]
     fn prefetch_is_harmless() {
         let mut db = Db::new(0);
-        db.prefetch(b"absent");
+        assert!(db.table_lines().is_none());
+        assert!(db.prefetch_entry(db.key_hash(b"absent")).is_none());
         db.set(b"k", s("v"), Ttl::Clear, 0);
-        db.prefetch(b"k");
-        db.prefetch(b"other");
+        let lines = db.table_lines().expect("a table with a key");
+        for key in [&b"k"[..], b"other"] {
+            lines.prefetch(db.key_hash(key));
+        }
+        let found = db.prefetch_entry(db.key_hash(b"k")).expect("k is found");
+        assert_eq!(&*found.key, b"k");
+        Db::prefetch_name(found);
         assert_eq!(db.len(), 1);
         assert!(db.get_mut(b"k", 0).is_some());
+    }
+
+    /// The prefetch computes slot addresses from hashbrown's layout; a hashbrown that
+    /// changed it would only make the prefetch useless, and this test says so.
+    #[test]
+    fn table_lines_match_where_hashbrown_keeps_the_slots() {
+        let mut db = Db::new(0);
+        for i in 0..5000u32 {
+            db.set(format!("key:{i}").as_bytes(), s("v"), Ttl::Clear, 0);
+        }
+        let lines = db.table_lines().expect("a table with keys");
+        assert_eq!(lines.mask, db.table.num_buckets() - 1);
+        for i in 0..5000u32 {
+            let key = format!("key:{i}");
+            let hash = db.key_hash(key.as_bytes());
+            let index = db
+                .table
+                .find_bucket_index(hash, |e| *e.key == *key.as_bytes())
+                .expect("key is stored");
+            let slot = db.table.get_bucket(index).unwrap() as *const Box<Entry> as usize;
+            assert_eq!(
+                slot,
+                lines.ctrl - (index + 1) * std::mem::size_of::<usize>()
+            );
+        }
     }
 
     #[test]

@@ -9,6 +9,7 @@ pub mod hll;
 pub mod keybytes;
 pub mod lazyfree;
 pub mod list;
+pub mod prefetch;
 pub mod set;
 pub mod stream;
 pub mod table;
