@@ -287,6 +287,10 @@ fn bgsave_writes_the_dataset_as_of_its_start_while_writes_go_on() {
             _ => vec![b"EXPIRE", k.as_bytes(), b"1"],
         };
         writes.extend(common::encode(&cmd));
+        if i % 8 == 1 {
+            // Deleted, then created again: the new key is not part of the snapshot.
+            writes.extend(common::encode(&[b"SET", k.as_bytes(), b"reborn"]));
+        }
         if i % 10 == 0 {
             writes.extend(common::encode(&[
                 b"SET",
@@ -300,7 +304,7 @@ fn bgsave_writes_the_dataset_as_of_its_start_while_writes_go_on() {
     ]));
     c.send_raw(&writes);
     assert_eq!(c.read_reply(), b"+Background saving started\r\n");
-    let replies = N + N / 10 + 1;
+    let replies = N + N / 8 + N / 10 + 1;
     for _ in 0..replies {
         c.read_reply();
     }

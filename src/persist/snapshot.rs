@@ -6,14 +6,11 @@
 //! early because they were about to change. [`Snapshot`] drives the walk over all
 //! databases and hands the bytes to a writer thread ([`FileWriter`]).
 
-use std::collections::HashSet;
 use std::fs::File;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::mpsc::{Receiver, SyncSender, TryRecvError, TrySendError, sync_channel};
 use std::time::{Duration, Instant};
-
-use ahash::RandomState;
 
 use super::save::{Marker, Options, RdbWriter};
 use crate::store::Store;
@@ -33,8 +30,11 @@ pub struct DbSnapshot {
     pub cursor: usize,
     /// The walk has visited every bucket.
     pub done: bool,
-    /// Keys the walk must skip: saved early, or created after the snapshot started.
-    pub handled: HashSet<Box<[u8]>, RandomState>,
+    /// One bit per table slot the walk must skip: its key was saved early, or created
+    /// after the snapshot started. Slot numbers hold still while a walk runs (the table
+    /// neither grows nor rehashes under it), so a bit is as good as the key's name, and
+    /// checking it needs no second hash of the key. Sized by [`DbSnapshot::size_for`].
+    handled: Vec<u64>,
     /// Records of keys saved early, waiting to go out in this database's section.
     pub early: Vec<u8>,
     /// How values are written.
@@ -79,7 +79,7 @@ impl DbSnapshot {
         DbSnapshot {
             cursor: 0,
             done: false,
-            handled: HashSet::with_hasher(crate::store::table::hasher().clone()),
+            handled: Vec::new(),
             early: Vec::new(),
             opts,
             writing: true,
@@ -91,6 +91,28 @@ impl DbSnapshot {
     /// exist, so the walk cannot have written it).
     pub fn visited(&self, slot: Option<usize>) -> bool {
         self.done || slot.is_some_and(|i| i < self.cursor)
+    }
+
+    /// Makes room for a bit per slot of a table of `slots` slots, all clear.
+    pub fn size_for(&mut self, slots: usize) {
+        self.handled.clear();
+        self.handled.resize(slots.div_ceil(64), 0);
+    }
+
+    /// True when the walk must skip slot `slot`.
+    #[inline]
+    pub fn is_handled(&self, slot: usize) -> bool {
+        self.handled
+            .get(slot / 64)
+            .is_some_and(|w| w & (1 << (slot % 64)) != 0)
+    }
+
+    /// The walk must skip slot `slot`: its key was saved early, or created since the start.
+    #[inline]
+    pub fn mark_handled(&mut self, slot: usize) {
+        if let Some(w) = self.handled.get_mut(slot / 64) {
+            *w |= 1 << (slot % 64);
+        }
     }
 }
 

@@ -561,6 +561,7 @@ impl Db {
             expired,
             events,
             access,
+            snapshot,
             ..
         } = self;
         let entry = match table.find_entry(hash, |e| *e.key == *key) {
@@ -591,10 +592,11 @@ impl Db {
                     value,
                     expiry: None,
                 });
-                &mut **absent
+                let created = absent
                     .into_table()
-                    .insert_unique(hash, entry, |e| hash_bytes(&e.key))
-                    .into_mut()
+                    .insert_unique(hash, entry, |e| hash_bytes(&e.key));
+                Db::mark_created(snapshot, created.bucket_index());
+                &mut **created.into_mut()
             }
         };
         apply_ttl(wheel, expires, entry, hash, ttl);
@@ -616,6 +618,9 @@ impl Db {
         if self.table.find(hash, |e| *e.key == *key).is_some() {
             return false;
         }
+        if self.snapshot.is_some() && self.table.len() >= self.table.capacity() {
+            self.finish_snapshot_walk(); // as in upsert_with: no growth under a walk
+        }
         self.changes += 1;
         let mut name = KeyBytes::new(key);
         name.set_access(self.access.initial(now));
@@ -624,10 +629,11 @@ impl Db {
             value,
             expiry: None,
         });
-        let entry = self
+        let created = self
             .table
-            .insert_unique(hash, entry, |e| hash_bytes(&e.key))
-            .into_mut();
+            .insert_unique(hash, entry, |e| hash_bytes(&e.key));
+        Db::mark_created(&mut self.snapshot, created.bucket_index());
+        let entry = created.into_mut();
         apply_ttl(&mut self.wheel, &mut self.expires, entry, hash, ttl);
         true
     }
@@ -1105,7 +1111,8 @@ impl Db {
     }
 
     /// Starts saving keys before they change: a snapshot of this database begins.
-    pub fn start_snapshot(&mut self, snapshot: DbSnapshot) {
+    pub fn start_snapshot(&mut self, mut snapshot: DbSnapshot) {
+        snapshot.size_for(self.table.num_buckets());
         self.snapshot = Some(Box::new(snapshot));
     }
 
@@ -1123,18 +1130,20 @@ impl Db {
     }
 
     /// Saves `key`'s value into the snapshot before it changes, if the walk has not passed
-    /// it and it was not saved already; a key that does not exist yet is marked so the walk
-    /// will not save it when it exists later.
+    /// it and it was not saved already. A key that does not exist yet needs nothing here:
+    /// its slot is marked when it is created ([`Db::mark_created`]).
     #[cold]
     fn save_before_change(&mut self, key: &[u8], hash: u64, now: u64) {
         let Some(snap) = self.snapshot.as_deref_mut() else {
             return;
         };
-        let slot = self.table.find_bucket_index(hash, |e| *e.key == *key);
-        if snap.visited(slot) || snap.handled.contains(key) {
+        let Some(slot) = self.table.find_bucket_index(hash, |e| *e.key == *key) else {
+            return;
+        };
+        if snap.visited(Some(slot)) || snap.is_handled(slot) {
             return;
         }
-        if let Some(e) = slot.and_then(|i| self.table.get_bucket(i))
+        if let Some(e) = self.table.get_bucket(slot)
             && !e.is_expired(now)
         {
             let marker = snap.markers.marker(e.access(), now);
@@ -1148,7 +1157,18 @@ impl Db {
             );
             self.saved_early += 1;
         }
-        snap.handled.insert(key.into());
+        snap.mark_handled(slot);
+    }
+
+    /// A key was just created in table slot `slot`: a snapshot running must not write it
+    /// when its walk gets there.
+    #[inline]
+    fn mark_created(snapshot: &mut Option<Box<DbSnapshot>>, slot: usize) {
+        if let Some(snap) = snapshot.as_deref_mut()
+            && !snap.visited(Some(slot))
+        {
+            snap.mark_handled(slot);
+        }
     }
 
     /// One step of the snapshot's walk: writes the keys saved early, then the keys in the
@@ -1165,29 +1185,22 @@ impl Db {
         if snap.done {
             return true;
         }
-        let DbSnapshot {
-            cursor,
-            handled,
-            opts,
-            markers,
-            ..
-        } = snap;
         // Slots in index order: hashbrown moves entries only when the table grows or
         // rehashes, which `upsert_with` keeps from happening during a walk.
-        let end = (*cursor).saturating_add(budget).min(table.num_buckets());
-        for i in *cursor..end {
+        let end = snap.cursor.saturating_add(budget).min(table.num_buckets());
+        for i in snap.cursor..end {
             let Some(e) = table.get_bucket(i) else {
                 continue;
             };
-            if !handled.is_empty() && handled.remove(&*e.key) {
+            if snap.is_handled(i) {
                 continue;
             }
             if !e.is_expired(now) {
-                let marker = markers.marker(e.access(), now);
-                save_key(out, &e.key, &e.value, e.expire_at(), marker, *opts);
+                let marker = snap.markers.marker(e.access(), now);
+                save_key(out, &e.key, &e.value, e.expire_at(), marker, snap.opts);
             }
         }
-        *cursor = end;
+        snap.cursor = end;
         if end >= table.num_buckets() {
             snap.done = true;
         }
