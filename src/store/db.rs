@@ -118,6 +118,18 @@ impl TableLines {
     }
 }
 
+/// How many table slots ahead a snapshot's walk prefetches entries.
+const WALK_AHEAD: usize = 16;
+
+/// Asks for both cache lines of an entry: a 56-byte slab block sits at any multiple of 8,
+/// so it may straddle two, and the key compare would miss on the second.
+#[inline(always)]
+fn prefetch_entry_lines(e: &Entry) {
+    let p = e as *const Entry as *const u8;
+    prefetch_line(p);
+    prefetch_line(p.wrapping_add(std::mem::size_of::<Entry>() - 1));
+}
+
 /// Asks the CPU to load the cache line at `p`.
 #[inline(always)]
 fn prefetch_line(p: *const u8) {
@@ -478,11 +490,7 @@ impl Db {
     #[inline]
     pub fn prefetch_entry(&self, hash: u64) -> Option<&Entry> {
         let e = self.table.find(hash, |_| true)?;
-        // An entry may straddle two cache lines (56-byte slab blocks sit at any multiple
-        // of 8): ask for both, or the key compare can miss on the second.
-        let p = &**e as *const Entry as *const u8;
-        prefetch_line(p);
-        prefetch_line(p.wrapping_add(std::mem::size_of::<Entry>() - 1));
+        prefetch_entry_lines(e);
         Some(e)
     }
 
@@ -1189,6 +1197,15 @@ impl Db {
         // rehashes, which `upsert_with` keeps from happening during a walk.
         let end = snap.cursor.saturating_add(budget).min(table.num_buckets());
         for i in snap.cursor..end {
+            // Slots are in hash order, entries in allocation order: each entry is a cache
+            // miss, and a heap name a second one. Ask for the entries WALK_AHEAD slots on,
+            // and for the names of those half way there (whose entries have arrived).
+            if let Some(ahead) = table.get_bucket(i + WALK_AHEAD) {
+                prefetch_entry_lines(ahead);
+            }
+            if let Some(ahead) = table.get_bucket(i + WALK_AHEAD / 2) {
+                Db::prefetch_name(ahead);
+            }
             let Some(e) = table.get_bucket(i) else {
                 continue;
             };
