@@ -1,6 +1,7 @@
 //! Real client libraries against the server, with their default options: redis-py 8 and
-//! ioredis 6 (both negotiate RESP3 with HELLO 3), and rq 2 (jobs through a worker to their
-//! results, which rq keeps in streams). Mandatory in CI, which installs them
+//! ioredis 6 (both negotiate RESP3 with HELLO 3), rq 2 (jobs through a worker to their
+//! results, which rq keeps in streams), and BullMQ 5 (a job queue made of Lua scripts,
+//! streams, blocking pops and sorted sets). Mandatory in CI, which installs them
 //! (KEYVAL_REQUIRE_TOOLS=1); skipped elsewhere without them.
 
 mod common;
@@ -78,4 +79,16 @@ fn ioredis_with_default_options() {
     }
     let server = Server::start(&[]);
     run("node", "ioredis_check.js", &server);
+}
+
+#[test]
+fn bullmq_jobs_retries_delays_flows_and_schedulers() {
+    if !available(
+        "node with bullmq (NODE_PATH)",
+        "node -e \"require.resolve('bullmq')\"",
+    ) {
+        return;
+    }
+    let server = Server::start(&[]);
+    run("node", "bullmq_check.js", &server);
 }
