@@ -9,6 +9,7 @@
 pub mod aof;
 pub mod bitops;
 pub mod blocking;
+pub mod cluster;
 pub mod command_specs;
 pub mod config;
 pub mod connection;
@@ -26,6 +27,7 @@ pub mod lists;
 pub mod loading;
 pub mod lolwut;
 pub mod memory;
+pub mod module;
 pub mod monitor;
 pub mod notify;
 pub mod object;
@@ -207,6 +209,8 @@ const FAMILIES: &[&[Command]] = &[
     debug::COMMANDS,
     hyperloglog::COMMANDS,
     lolwut::COMMANDS,
+    cluster::COMMANDS,
+    module::COMMANDS,
 ];
 
 /// The names of all commands before any rename-command.
@@ -260,6 +264,8 @@ impl Table {
             ("memory", memory::MEMORY_SUBCOMMANDS),
             ("slowlog", slowlog::SLOWLOG_SUBCOMMANDS),
             ("latency", latency::LATENCY_SUBCOMMANDS),
+            ("cluster", cluster::CLUSTER_SUBCOMMANDS),
+            ("module", module::MODULE_SUBCOMMANDS),
         ] {
             let id = by_name[name.as_bytes()];
             containers.push(Container {

@@ -372,7 +372,12 @@ impl ScriptHost<'_> {
 /// Commands Redis refuses in scripts (CMD_NOSCRIPT): those that block, wait, change the
 /// connection or administer the server, and every subcommand of CLIENT, CONFIG, SCRIPT,
 /// FUNCTION, ACL, LATENCY and MODULE.
-pub fn not_allowed_from_scripts(name: &str, _sub: &[u8]) -> bool {
+pub fn not_allowed_from_scripts(name: &str, sub: &[u8]) -> bool {
+    match name {
+        "cluster" => return sub.eq_ignore_ascii_case(b"reset"),
+        "module" => return super::module::not_allowed_from_scripts(sub),
+        _ => {}
+    }
     matches!(
         name,
         "client"

@@ -602,6 +602,15 @@ impl Params {
         }
     }
 
+    /// `enable-module-command` lets this client run MODULE LOAD, LOADEX and UNLOAD.
+    pub fn module_command_allowed(&self, local: bool) -> bool {
+        match self.enum_value("enable-module-command") {
+            1 => true,
+            2 => local,
+            _ => false,
+        }
+    }
+
     fn protected_allowed(&self, local: bool) -> bool {
         match self.enum_value("enable-protected-configs") {
             1 => true,
