@@ -33,7 +33,7 @@ fn dump(ctx: &mut Ctx, args: Args) {
 
 /// `RESTORE key ttl payload [REPLACE] [ABSTTL] [IDLETIME seconds] [FREQ frequency]`, with
 /// Redis's checks in Redis's order.
-fn restore(ctx: &mut Ctx, args: Args) {
+pub(super) fn restore(ctx: &mut Ctx, args: Args) {
     let key = args.get(1);
     let (mut replace, mut absttl) = (false, false);
     let (mut idle, mut freq): (Option<u64>, Option<u8>) = (None, None);

@@ -27,6 +27,7 @@ pub mod lists;
 pub mod loading;
 pub mod lolwut;
 pub mod memory;
+pub mod migrate;
 pub mod module;
 pub mod monitor;
 pub mod notify;
@@ -211,6 +212,7 @@ const FAMILIES: &[&[Command]] = &[
     lolwut::COMMANDS,
     cluster::COMMANDS,
     module::COMMANDS,
+    migrate::COMMANDS,
 ];
 
 /// The names of all commands before any rename-command.
@@ -609,6 +611,8 @@ pub struct Shared {
     pub slowlog: slowlog::Slowlog,
     /// The latency monitor's events (LATENCY).
     pub latency: latency::Monitor,
+    /// MIGRATE's connections to its targets.
+    pub migrate: migrate::SocketCache,
 }
 
 impl Shared {
@@ -649,6 +653,7 @@ impl Shared {
             active_expire: true,
             slowlog: Default::default(),
             latency: Default::default(),
+            migrate: Default::default(),
         }
     }
 }

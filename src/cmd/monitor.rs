@@ -111,6 +111,7 @@ pub fn redacted(name: &str, args: Args) -> Vec<usize> {
             }
             hidden
         }
+        "migrate" => super::migrate::redacted(args),
         _ => Vec::new(),
     }
 }

@@ -632,10 +632,9 @@ fn stats_section(ctx: &Ctx, t: &mut Text) {
     t.field("pubsub_channels", pubsub.numchannels());
     t.field("pubsub_patterns", pubsub.numpat());
     t.field("pubsubshard_channels", pubsub.numshardchannels());
+    t.fixed(&[("latest_fork_usec", "0"), ("total_forks", "0")]);
+    t.field("migrate_cached_sockets", ctx.shared.migrate.len());
     t.fixed(&[
-        ("latest_fork_usec", "0"),
-        ("total_forks", "0"),
-        ("migrate_cached_sockets", "0"),
         ("slave_expires_tracked_keys", "0"),
         ("active_defrag_hits", "0"),
         ("active_defrag_misses", "0"),

@@ -221,6 +221,7 @@ fn keys_from_specs(spec: &Spec, args: &[&[u8]]) -> Option<Vec<KeyRef>> {
 const RO_ACCESS: &[&str] = &["RO", "ACCESS"];
 const RW_ACCESS_UPDATE: &[&str] = &["RW", "ACCESS", "UPDATE"];
 const OW_UPDATE: &[&str] = &["OW", "UPDATE"];
+const RW_ACCESS_DELETE: &[&str] = &["RW", "ACCESS", "DELETE"];
 
 /// The commands' own rules, for those whose specs cannot say (Redis's *GetKeys
 /// functions): the flags of SET and BITFIELD depend on their options, SORT's STORE can be
@@ -262,6 +263,33 @@ fn keys_by_rule(name: &str, args: &[&[u8]]) -> Vec<KeyRef> {
             )]
         }
         "sort_ro" => vec![key(1, RO_ACCESS)],
+        "migrate" => {
+            // Redis's migrateGetKeys: the key argument, or what follows KEYS (none when
+            // the key argument is not empty then: MIGRATE itself reports that).
+            let mut first = 3;
+            let mut num = 1;
+            let mut i = 6;
+            while i < args.len() {
+                if is(i, "keys") {
+                    if args[3].is_empty() {
+                        first = i + 1;
+                        num = args.len() - first;
+                    } else {
+                        num = 0;
+                    }
+                    break;
+                }
+                if is(i, "auth") {
+                    i += 1;
+                } else if is(i, "auth2") {
+                    i += 2;
+                }
+                i += 1;
+            }
+            (first..(first + num).min(args.len()))
+                .map(|p| key(p, RW_ACCESS_DELETE))
+                .collect()
+        }
         "sort" => {
             let mut keys = vec![key(1, RO_ACCESS)];
             let mut store = None;
