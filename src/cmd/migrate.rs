@@ -36,8 +36,7 @@ const CACHE_ITEMS: usize = 64;
 const CACHE_TTL_SECS: u64 = 10;
 /// Bytes per write to the target.
 const WRITE_CHUNK: usize = 64 * 1024;
-/// Longest reply line read from the target (longer ones are cut, as Redis's 1024-byte
-/// buffers cut them).
+/// Longest reply line read from the target (Redis reads into 1024-byte buffers).
 const LINE_MAX: usize = 1023;
 
 /// Connections to MIGRATE targets, by `host:port`.
@@ -189,7 +188,8 @@ fn write_all(stream: &mut TcpStream, buf: &[u8], timeout: Duration) -> Result<()
 }
 
 /// Reads one reply line (Redis's syncReadLine: byte by byte, so nothing after the line is
-/// taken from the socket), without its CR LF.
+/// taken from the socket), without its CR LF. A line is at most [`LINE_MAX`] bytes: the
+/// rest of a longer one stays unread, so a target cannot keep the loop reading.
 fn read_line(stream: &mut TcpStream, timeout: Duration) -> Result<Vec<u8>, Failure> {
     stream
         .set_read_timeout(Some(timeout))
@@ -201,8 +201,9 @@ fn read_line(stream: &mut TcpStream, timeout: Duration) -> Result<Vec<u8>, Failu
             Ok(0) => return Err(Failure::Other),
             Ok(_) if byte[0] == b'\n' => break,
             Ok(_) => {
-                if line.len() < LINE_MAX {
-                    line.push(byte[0]);
+                line.push(byte[0]);
+                if line.len() == LINE_MAX {
+                    break;
                 }
             }
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
