@@ -80,6 +80,13 @@ fn reply_status_set(out: &mut Reply, flags: &[&str]) {
     }
 }
 
+/// A token as COMMAND DOCS shows it. MIGRATE's empty-string token is `""` in Redis's JSON,
+/// which Redis's generator pastes between quotes: C reads `""""` as an empty string, so
+/// Redis shows an empty token (present, unlike a missing one).
+fn shown_token(token: &str) -> &str {
+    if token == "\"\"" { "" } else { token }
+}
+
 /// An argument list: one map per argument, nested for `oneof` and `block`.
 fn reply_args(out: &mut Reply, args: &[Arg]) {
     out.array(args.len());
@@ -103,7 +110,7 @@ fn reply_args(out: &mut Reply, args: &[Arg]) {
         }
         if !a.token.is_empty() {
             out.bulk(b"token");
-            out.bulk(a.token.as_bytes());
+            out.bulk(shown_token(a.token).as_bytes());
         }
         if !a.since.is_empty() {
             out.bulk(b"since");
