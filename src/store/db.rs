@@ -93,7 +93,7 @@ impl Entry {
 
 /// The memory of a keyspace table, as [`Db::table_lines`] found it: enough to prefetch
 /// the control bytes and slots a hash probes first, before the probe reads them.
-#[derive(Clone, Copy)]
+#[derive(Debug, Clone, Copy)]
 pub struct TableLines {
     /// Address of the control bytes (the slots end there).
     ctrl: usize,
@@ -188,6 +188,9 @@ pub struct Db {
     /// Keys snapshots saved ahead of their walk because they were about to change (INFO
     /// keyval_snapshot_keys_saved_early: shows the copy-before-write at work).
     saved_early: u64,
+    /// Where the table's slots were found last ([`Db::table_lines`]), for the table of
+    /// that many slots; cleared when the table is replaced.
+    lines: std::cell::Cell<Option<TableLines>>,
 }
 
 /// Who waits for which key (blocking pops), in the order they started waiting, and which
@@ -326,6 +329,7 @@ impl Db {
     pub fn new(now: u64) -> Db {
         Db {
             table: HashTable::new(),
+            lines: std::cell::Cell::new(None),
             expires: 0,
             wheel: TimerWheel::new(now),
             expired: 0,
@@ -473,12 +477,27 @@ impl Db {
     /// Only prefetches use the result: a prefetch never faults, so were that layout to
     /// change, lookups would only lose speed, never correctness.
     pub fn table_lines(&self) -> Option<TableLines> {
+        if self.table.is_empty() {
+            return None;
+        }
+        let mask = self.table.num_buckets() - 1;
+        if let Some(lines) = self.lines.get()
+            && lines.mask == mask
+        {
+            // hashbrown moves its slots only when it grows (the slot count changes); a
+            // replaced table clears the cache.
+            return Some(lines);
+        }
+        // Finding an occupied slot scans control bytes: once per table, not per turn, as
+        // a sparse table could take a while.
         let index = self.table.iter_buckets().next()?;
         let slot = self.table.get_bucket(index)? as *const Box<Entry> as usize;
-        Some(TableLines {
+        let lines = TableLines {
             ctrl: slot + (index + 1) * std::mem::size_of::<Box<Entry>>(),
-            mask: self.table.num_buckets() - 1,
-        })
+            mask,
+        };
+        self.lines.set(Some(lines));
+        Some(lines)
     }
 
     /// Starts loading the entry filed under `hash` into the CPU cache, without waiting for
@@ -883,6 +902,7 @@ impl Db {
         }
         self.expires = 0;
         self.wheel.clear();
+        self.lines.set(None);
         std::mem::take(&mut self.table)
     }
 
@@ -904,6 +924,7 @@ impl Db {
         for e in self.table.drain() {
             fresh.insert_unique(hash_bytes(&e.key), e, |e| hash_bytes(&e.key));
         }
+        self.lines.set(None);
         Some(std::mem::replace(&mut self.table, fresh))
     }
 
@@ -1432,7 +1453,16 @@ mod tests {
         for i in 0..5000u32 {
             db.set(format!("key:{i}").as_bytes(), s("v"), Ttl::Clear, 0);
         }
+        let first = db.table_lines().expect("a table with keys");
+        // The table is replaced (FLUSHDB) and filled again to the same size: the cached
+        // lines must not outlive the old allocation.
+        let old = db.clear(); // kept alive, so the new table gets another address
+        assert!(db.table_lines().is_none());
+        for i in 0..5000u32 {
+            db.set(format!("key:{i}").as_bytes(), s("v"), Ttl::Clear, 0);
+        }
         let lines = db.table_lines().expect("a table with keys");
+        assert_eq!(lines.mask, first.mask);
         assert_eq!(lines.mask, db.table.num_buckets() - 1);
         for i in 0..5000u32 {
             let key = format!("key:{i}");
@@ -1447,6 +1477,7 @@ mod tests {
                 lines.ctrl - (index + 1) * std::mem::size_of::<usize>()
             );
         }
+        drop(old);
     }
 
     #[test]
