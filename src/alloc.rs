@@ -71,11 +71,10 @@ fn owner(size: usize, align: usize) -> Owner {
 #[inline]
 pub fn chunk_size(size: usize) -> usize {
     const MMAP_FROM: usize = 128 * 1024;
-    if slab::ENTRY_SIZES.contains(&size) {
-        return slab::ENTRY_BLOCK;
-    }
-    if slab::SMALL_SIZES.contains(&size) {
-        return slab::SMALL_BLOCK;
+    match owner(size, 1) {
+        Owner::Entries => return slab::ENTRY_BLOCK,
+        Owner::Small => return slab::SMALL_BLOCK,
+        Owner::Glibc => {}
     }
     if size >= MMAP_FROM {
         return (size + 16 + 4095) & !4095;

@@ -1,5 +1,5 @@
 //! Small pure helpers shared by several command families: Redis's glob matcher, Redis's
-//! double formatting and float parsing, and a wall clock in milliseconds.
+//! double formatting and float parsing, C's atoi, and a wall clock in milliseconds.
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -259,6 +259,22 @@ pub fn parse_f64(s: &[u8]) -> Option<f64> {
     (!v.is_nan()).then_some(v)
 }
 
+/// C's atoi: an optional sign and the leading digits, 0 without any.
+pub fn atoi(s: &[u8]) -> i64 {
+    let s = std::str::from_utf8(s).unwrap_or("").trim_start();
+    let (neg, digits) = match s.as_bytes().first() {
+        Some(b'-') => (true, &s[1..]),
+        Some(b'+') => (false, &s[1..]),
+        _ => (false, s),
+    };
+    let end = digits
+        .bytes()
+        .position(|b| !b.is_ascii_digit())
+        .unwrap_or(digits.len());
+    let v: i64 = digits[..end].parse().unwrap_or(0);
+    if neg { -v } else { v }
+}
+
 /// The text of an OS error as C's `strerror` gives it (without Rust's " (os error N)").
 pub fn os_error_text(e: &std::io::Error) -> String {
     let s = e.to_string();
@@ -271,6 +287,17 @@ pub fn os_error_text(e: &std::io::Error) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn atoi_reads_leading_digits_as_c_does() {
+        assert_eq!(atoi(b"1"), 1);
+        assert_eq!(atoi(b"0"), 0);
+        assert_eq!(atoi(b"12abc"), 12);
+        assert_eq!(atoi(b" 12ab"), 12);
+        assert_eq!(atoi(b"x"), 0);
+        assert_eq!(atoi(b""), 0);
+        assert_eq!(atoi(b"-3"), -3);
+    }
 
     #[test]
     fn glob_basics() {

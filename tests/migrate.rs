@@ -230,13 +230,7 @@ fn restore_asking_getkeys_and_redaction_as_redis() {
             &payload[payload.iter().position(|&b| b == b'\n').unwrap() + 1..payload.len() - 2];
         let mut lines = Vec::new();
         let mut raw = |args: &[&[u8]]| {
-            let mut req = format!("*{}\r\n", args.len()).into_bytes();
-            for a in args {
-                req.extend(format!("${}\r\n", a.len()).into_bytes());
-                req.extend_from_slice(a);
-                req.extend_from_slice(b"\r\n");
-            }
-            c.send_raw(&req);
+            c.send_raw(&common::encode(args));
             text(c.read_reply())
         };
         lines.push(raw(&[b"RESTORE-ASKING", b"copy", b"0", payload]));

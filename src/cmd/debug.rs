@@ -9,6 +9,7 @@ use super::{Command, Ctx, reply_help};
 use crate::resp::Args;
 use crate::script::sha1::sha1;
 use crate::store::{Entry, Str, Ttl, Value};
+use crate::util::atoi;
 
 /// The family's command table.
 #[rustfmt::skip]
@@ -268,22 +269,6 @@ fn stringmatch_fuzz(ctx: &mut Ctx) {
         ));
     }
     log::info!("DEBUG STRINGMATCH-TEST: {matches} matches");
-}
-
-/// C's atoi: an optional sign and the leading digits, 0 without any.
-fn atoi(s: &[u8]) -> i64 {
-    let s = std::str::from_utf8(s).unwrap_or("").trim_start();
-    let (neg, digits) = match s.as_bytes().first() {
-        Some(b'-') => (true, &s[1..]),
-        Some(b'+') => (false, &s[1..]),
-        _ => (false, s),
-    };
-    let end = digits
-        .bytes()
-        .position(|b| !b.is_ascii_digit())
-        .unwrap_or(digits.len());
-    let v: i64 = digits[..end].parse().unwrap_or(0);
-    if neg { -v } else { v }
 }
 
 /// C's strtod on a prefix: the longest leading part that is a number, 0 without one.
@@ -595,11 +580,6 @@ mod tests {
 
     #[test]
     fn c_number_prefixes() {
-        assert_eq!(atoi(b"1"), 1);
-        assert_eq!(atoi(b"0"), 0);
-        assert_eq!(atoi(b"12abc"), 12);
-        assert_eq!(atoi(b"x"), 0);
-        assert_eq!(atoi(b"-3"), -3);
         assert_eq!(strtod_prefix(b"0.2"), 0.2);
         assert_eq!(strtod_prefix(b"1.5s"), 1.5);
         assert_eq!(strtod_prefix(b"abc"), 0.0);

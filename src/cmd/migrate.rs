@@ -19,9 +19,11 @@ use std::time::Duration;
 use super::flags::{DENYOOM, WRITE};
 use super::notify::{self, GENERIC};
 use super::{Command, Ctx, err};
+use crate::persist::aof::append_command;
 use crate::persist::save::{self, Options};
 use crate::resp::Args;
 use crate::store::lazyfree;
+use crate::util::atoi;
 
 /// The family's command table.
 #[rustfmt::skip]
@@ -97,7 +99,7 @@ impl SocketCache {
                 },
             );
         }
-        let cached = self.sockets.get_mut(name).ok_or(ConnectFailure::NoAnswer)?;
+        let cached = self.sockets.get_mut(name).expect("kept or just added");
         cached.last_use = now_secs;
         Ok(cached)
     }
@@ -135,31 +137,6 @@ fn connect(host: &str, port: u16, timeout: Duration) -> Result<TcpStream, Connec
         }
     }
     Err(failure)
-}
-
-/// C's atoi: the leading decimal digits (after blanks and a sign), 0 without any.
-fn atoi(s: &[u8]) -> i64 {
-    let s = std::str::from_utf8(s).unwrap_or("").trim_start();
-    let (sign, digits) = match s.as_bytes().first() {
-        Some(b'-') => (-1, &s[1..]),
-        Some(b'+') => (1, &s[1..]),
-        _ => (1, s),
-    };
-    let end = digits
-        .bytes()
-        .position(|b| !b.is_ascii_digit())
-        .unwrap_or(digits.len());
-    sign * digits[..end].parse::<i64>().unwrap_or(0)
-}
-
-/// Appends one command in RESP.
-fn push_command(buf: &mut Vec<u8>, argv: &[&[u8]]) {
-    buf.extend_from_slice(format!("*{}\r\n", argv.len()).as_bytes());
-    for a in argv {
-        buf.extend_from_slice(format!("${}\r\n", a.len()).as_bytes());
-        buf.extend_from_slice(a);
-        buf.extend_from_slice(b"\r\n");
-    }
 }
 
 /// How a step of the exchange with the target failed.
@@ -226,8 +203,10 @@ struct MigrateArgs<'a> {
     keys: std::ops::Range<usize>,
 }
 
-/// Parses the options after the timeout as migrateCommand does, replying the error.
-fn parse_options<'a>(ctx: &mut Ctx, args: Args<'a>) -> Option<MigrateArgs<'a>> {
+/// MIGRATE's options after the timeout, scanned as migrateCommand scans them: what it was
+/// asked to do, or the error to reply; and the positions of AUTH's and AUTH2's values,
+/// which Redis redacts (SLOWLOG, MONITOR) as it reaches them, error or not.
+fn scan_options<'a>(args: Args<'a>) -> (Result<MigrateArgs<'a>, &'static str>, Vec<usize>) {
     let mut o = MigrateArgs {
         copy: false,
         replace: false,
@@ -235,6 +214,7 @@ fn parse_options<'a>(ctx: &mut Ctx, args: Args<'a>) -> Option<MigrateArgs<'a>> {
         password: None,
         keys: 3..4,
     };
+    let mut hidden = Vec::new();
     let mut j = 6;
     while j < args.len() {
         let more = args.len() - 1 - j;
@@ -245,63 +225,50 @@ fn parse_options<'a>(ctx: &mut Ctx, args: Args<'a>) -> Option<MigrateArgs<'a>> {
             o.replace = true;
         } else if opt.eq_ignore_ascii_case(b"auth") {
             if more == 0 {
-                ctx.error(err::SYNTAX);
-                return None;
+                return (Err(err::SYNTAX), hidden);
             }
             j += 1;
             o.password = Some(args.get(j));
+            hidden.push(j);
         } else if opt.eq_ignore_ascii_case(b"auth2") {
             if more < 2 {
-                ctx.error(err::SYNTAX);
-                return None;
+                return (Err(err::SYNTAX), hidden);
             }
             o.user = Some(args.get(j + 1));
             o.password = Some(args.get(j + 2));
+            hidden.extend([j + 1, j + 2]);
             j += 2;
         } else if opt.eq_ignore_ascii_case(b"keys") {
             if !args.get(3).is_empty() {
-                ctx.error(
-                    "ERR When using MIGRATE KEYS option, the key argument must be set to the empty string",
+                return (
+                    Err(
+                        "ERR When using MIGRATE KEYS option, the key argument must be set to the empty string",
+                    ),
+                    hidden,
                 );
-                return None;
             }
             o.keys = j + 1..args.len();
             break;
         } else {
-            ctx.error(err::SYNTAX);
-            return None;
+            return (Err(err::SYNTAX), hidden);
         }
         j += 1;
     }
-    Some(o)
+    (Ok(o), hidden)
 }
 
-/// The argument positions MIGRATE's AUTH and AUTH2 options hide from SLOWLOG and MONITOR
-/// (Redis redacts them as migrateCommand parses them).
+/// The argument positions MIGRATE's AUTH and AUTH2 options hide from SLOWLOG and MONITOR.
 pub fn redacted(args: Args) -> Vec<usize> {
-    let mut hidden = Vec::new();
-    let mut j = 6;
-    while j < args.len() {
-        let more = args.len() - 1 - j;
-        let opt = args.get(j);
-        if opt.eq_ignore_ascii_case(b"auth") && more >= 1 {
-            hidden.push(j + 1);
-            j += 1;
-        } else if opt.eq_ignore_ascii_case(b"auth2") && more >= 2 {
-            hidden.extend([j + 1, j + 2]);
-            j += 2;
-        } else if opt.eq_ignore_ascii_case(b"copy") || opt.eq_ignore_ascii_case(b"replace") {
-        } else {
-            break;
-        }
-        j += 1;
-    }
-    hidden
+    scan_options(args).1
 }
 
 fn migrate(ctx: &mut Ctx, args: Args) {
-    let Some(o) = parse_options(ctx, args) else {
-        return;
+    let o = match scan_options(args).0 {
+        Ok(o) => o,
+        Err(e) => {
+            ctx.error(e);
+            return;
+        }
     };
     let Some(timeout) = ctx.int_arg(args.get(5)) else {
         return;
@@ -349,12 +316,12 @@ fn migrate(ctx: &mut Ctx, args: Args) {
         // AUTH, SELECT, then one RESTORE per key still alive now.
         let mut buf = Vec::new();
         match (o.user, o.password) {
-            (Some(user), Some(pw)) => push_command(&mut buf, &[b"AUTH", user, pw]),
-            (None, Some(pw)) => push_command(&mut buf, &[b"AUTH", pw]),
+            (Some(user), Some(pw)) => append_command(&mut buf, &[b"AUTH", user, pw]),
+            (None, Some(pw)) => append_command(&mut buf, &[b"AUTH", pw]),
             _ => {}
         }
         if select {
-            push_command(&mut buf, &[b"SELECT", db.to_string().as_bytes()]);
+            append_command(&mut buf, &[b"SELECT", db.to_string().as_bytes()]);
         }
         let now = ctx.now as i64;
         let mut sent: Vec<&[u8]> = Vec::new();
@@ -373,7 +340,7 @@ fn migrate(ctx: &mut Ctx, args: Args) {
             if o.replace {
                 argv.push(b"REPLACE");
             }
-            push_command(&mut buf, &argv);
+            append_command(&mut buf, &argv);
             sent.push(key);
         }
         let cached = ctx.shared.migrate.sockets.get_mut(&name).expect("just got");
@@ -389,8 +356,8 @@ fn migrate(ctx: &mut Ctx, args: Args) {
         let (replies, failed) = match result {
             Ok(r) => r,
             Err((step, why)) => {
-                // Nothing was read back: retry once on a fresh connection (a kept one may
-                // have been closed by the target), unless it timed out.
+                // No RESTORE reply came back: retry once on a fresh connection (a kept one
+                // may have been closed by the target), unless it timed out.
                 ctx.shared.migrate.close(&name);
                 if why != Failure::TimedOut && may_retry {
                     may_retry = false;
@@ -417,14 +384,6 @@ fn migrate(ctx: &mut Ctx, args: Args) {
                 target_error.get_or_insert_with(|| line[1..].to_vec());
             } else if !o.copy {
                 moved.push(key);
-            }
-        }
-        if failed.is_some() && target_error.is_none() && replies.restores.is_empty() && may_retry {
-            // The first RESTORE reply did not come: retry once, as above.
-            ctx.shared.migrate.close(&name);
-            if failed != Some(Failure::TimedOut) {
-                may_retry = false;
-                continue;
             }
         }
         if failed.is_some() {
@@ -473,8 +432,8 @@ enum Step {
     Read,
 }
 
-/// How an exchange ended: the replies read (and what stopped the RESTORE replies short),
-/// or the step that failed before any RESTORE reply.
+/// How an exchange ended: the replies read (and what stopped the RESTORE replies short
+/// after the first), or the step that failed before any RESTORE reply.
 type Exchange = Result<(Replies, Option<Failure>), (Step, Failure)>;
 
 /// The target's reply lines.
@@ -484,9 +443,9 @@ struct Replies {
     restores: Vec<Vec<u8>>,
 }
 
-/// Sends `buf` and reads the replies: AUTH's and SELECT's (when sent; failing those is an
-/// error of the whole exchange), then one per RESTORE until one fails to come (returned
-/// with the replies read so far).
+/// Sends `buf` and reads the replies: AUTH's and SELECT's (when sent), then one per
+/// RESTORE. Until the first RESTORE reply, a failure fails the whole exchange; after it,
+/// the replies read so far are returned with what stopped them.
 fn exchange(
     stream: &mut TcpStream,
     buf: &[u8],
@@ -512,29 +471,9 @@ fn exchange(
     for _ in 0..restores {
         match read_line(stream, timeout) {
             Ok(line) => replies.restores.push(line),
+            Err(f) if replies.restores.is_empty() => return Err((Step::Read, f)),
             Err(f) => return Ok((replies, Some(f))),
         }
     }
     Ok((replies, None))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn atoi_reads_leading_digits_as_c_does() {
-        assert_eq!(atoi(b"6379"), 6379);
-        assert_eq!(atoi(b" 12ab"), 12);
-        assert_eq!(atoi(b"abc"), 0);
-        assert_eq!(atoi(b"-5"), -5);
-        assert_eq!(atoi(b""), 0);
-    }
-
-    #[test]
-    fn commands_are_written_in_resp() {
-        let mut buf = Vec::new();
-        push_command(&mut buf, &[b"SELECT", b"9"]);
-        assert_eq!(buf, b"*2\r\n$6\r\nSELECT\r\n$1\r\n9\r\n");
-    }
 }

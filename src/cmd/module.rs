@@ -23,11 +23,6 @@ pub const MODULE_SUBCOMMANDS: &[(&str, i32)] = &[
     ("unload", 3),
 ];
 
-/// The subcommands a script may not call (all but HELP: CMD_NOSCRIPT in Redis).
-pub fn not_allowed_from_scripts(sub: &[u8]) -> bool {
-    !sub.eq_ignore_ascii_case(b"help")
-}
-
 fn module(ctx: &mut Ctx, args: Args) {
     let Some(sub) = subcommand(ctx.out, "module", MODULE_SUBCOMMANDS, args) else {
         return;

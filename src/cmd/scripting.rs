@@ -370,12 +370,12 @@ impl ScriptHost<'_> {
 }
 
 /// Commands Redis refuses in scripts (CMD_NOSCRIPT): those that block, wait, change the
-/// connection or administer the server, and every subcommand of CLIENT, CONFIG, SCRIPT,
-/// FUNCTION, ACL, LATENCY and MODULE.
+/// connection or administer the server, every subcommand of CLIENT, CONFIG, SCRIPT,
+/// FUNCTION, ACL and LATENCY, MODULE's but HELP, and CLUSTER RESET.
 pub fn not_allowed_from_scripts(name: &str, sub: &[u8]) -> bool {
     match name {
         "cluster" => return sub.eq_ignore_ascii_case(b"reset"),
-        "module" => return super::module::not_allowed_from_scripts(sub),
+        "module" => return !sub.eq_ignore_ascii_case(b"help"),
         _ => {}
     }
     matches!(
@@ -386,7 +386,6 @@ pub fn not_allowed_from_scripts(name: &str, sub: &[u8]) -> bool {
             | "function"
             | "acl"
             | "latency"
-            | "module"
             | "auth"
             | "hello"
             | "quit"

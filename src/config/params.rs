@@ -595,24 +595,21 @@ impl Params {
 
     /// `enable-debug-command` lets this client run DEBUG (Redis's allowProtectedAction).
     pub fn debug_allowed(&self, local: bool) -> bool {
-        match self.enum_value("enable-debug-command") {
-            1 => true,
-            2 => local,
-            _ => false,
-        }
+        self.protected_action_allowed("enable-debug-command", local)
     }
 
     /// `enable-module-command` lets this client run MODULE LOAD, LOADEX and UNLOAD.
     pub fn module_command_allowed(&self, local: bool) -> bool {
-        match self.enum_value("enable-module-command") {
-            1 => true,
-            2 => local,
-            _ => false,
-        }
+        self.protected_action_allowed("enable-module-command", local)
     }
 
     fn protected_allowed(&self, local: bool) -> bool {
-        match self.enum_value("enable-protected-configs") {
+        self.protected_action_allowed("enable-protected-configs", local)
+    }
+
+    /// Redis's allowProtectedAction for one of its `no` / `yes` / `local` settings.
+    fn protected_action_allowed(&self, setting: &str, local: bool) -> bool {
+        match self.enum_value(setting) {
             1 => true,
             2 => local,
             _ => false,

@@ -1090,9 +1090,7 @@ impl Server {
 
         self.clients_cron(now);
         crate::alloc::release_idle();
-        if !self.shared.migrate.is_empty() {
-            self.shared.migrate.close_idle(now / 1000);
-        }
+        self.shared.migrate.close_idle(now / 1000);
         if self.shared.loading.is_none() {
             self.eviction_cron(now);
             persistence::cron(&mut self.store, &mut self.shared, now);

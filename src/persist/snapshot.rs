@@ -87,10 +87,9 @@ impl DbSnapshot {
         }
     }
 
-    /// True when the walk has passed the key in table slot `slot` (None: the key does not
-    /// exist, so the walk cannot have written it).
-    pub fn visited(&self, slot: Option<usize>) -> bool {
-        self.done || slot.is_some_and(|i| i < self.cursor)
+    /// True when the walk has passed table slot `slot`.
+    pub fn visited(&self, slot: usize) -> bool {
+        self.done || slot < self.cursor
     }
 
     /// Makes room for a bit per slot of a table of `slots` slots, all clear.

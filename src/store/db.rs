@@ -411,8 +411,9 @@ impl Db {
         self.wheel.len()
     }
 
+    /// The hash the table files `key` under.
     #[inline]
-    fn hash(&self, key: &[u8]) -> u64 {
+    pub fn hash(&self, key: &[u8]) -> u64 {
         hash_bytes(key)
     }
 
@@ -462,12 +463,6 @@ impl Db {
     /// While on, expired keys are not deleted on lookup (CLIENT PAUSE).
     pub fn set_keep_expired(&mut self, on: bool) {
         self.keep_expired = on;
-    }
-
-    /// The hash the table files `key` under (for [`crate::store::prefetch`]).
-    #[inline]
-    pub fn key_hash(&self, key: &[u8]) -> u64 {
-        self.hash(key)
     }
 
     /// Where the table's slots lie in memory, for prefetching them; `None` when empty.
@@ -1169,7 +1164,7 @@ impl Db {
         let Some(slot) = self.table.find_bucket_index(hash, |e| *e.key == *key) else {
             return;
         };
-        if snap.visited(Some(slot)) || snap.is_handled(slot) {
+        if snap.visited(slot) || snap.is_handled(slot) {
             return;
         }
         if let Some(e) = self.table.get_bucket(slot)
@@ -1194,7 +1189,7 @@ impl Db {
     #[inline]
     fn mark_created(snapshot: &mut Option<Box<DbSnapshot>>, slot: usize) {
         if let Some(snap) = snapshot.as_deref_mut()
-            && !snap.visited(Some(slot))
+            && !snap.visited(slot)
         {
             snap.mark_handled(slot);
         }
@@ -1432,13 +1427,13 @@ mod tests {
     fn prefetch_is_harmless() {
         let mut db = Db::new(0);
         assert!(db.table_lines().is_none());
-        assert!(db.prefetch_entry(db.key_hash(b"absent")).is_none());
+        assert!(db.prefetch_entry(db.hash(b"absent")).is_none());
         db.set(b"k", s("v"), Ttl::Clear, 0);
         let lines = db.table_lines().expect("a table with a key");
         for key in [&b"k"[..], b"other"] {
-            lines.prefetch(db.key_hash(key));
+            lines.prefetch(db.hash(key));
         }
-        let found = db.prefetch_entry(db.key_hash(b"k")).expect("k is found");
+        let found = db.prefetch_entry(db.hash(b"k")).expect("k is found");
         assert_eq!(&*found.key, b"k");
         Db::prefetch_name(found);
         assert_eq!(db.len(), 1);
@@ -1466,7 +1461,7 @@ mod tests {
         assert_eq!(lines.mask, db.table.num_buckets() - 1);
         for i in 0..5000u32 {
             let key = format!("key:{i}");
-            let hash = db.key_hash(key.as_bytes());
+            let hash = db.hash(key.as_bytes());
             let index = db
                 .table
                 .find_bucket_index(hash, |e| *e.key == *key.as_bytes())

@@ -8,7 +8,7 @@
 //! for its table lines, then calls [`BatchPrefetch::run`], which asks for the entries
 //! (their slots have arrived meanwhile) and then for the heap names (their entries have).
 
-use super::db::{Entry, TableLines};
+use super::db::Entry;
 use super::{Db, Store};
 
 /// The keys of one turn between the passes; kept by the event loop so its buffers are
@@ -19,8 +19,6 @@ pub struct BatchPrefetch {
     keys: Vec<(usize, u64)>,
     /// Entries found by the second pass, for the third.
     entries: Vec<*const Entry>,
-    /// The table lines of the database of the last key added.
-    table: Option<(usize, Option<TableLines>)>,
 }
 
 impl BatchPrefetch {
@@ -29,18 +27,10 @@ impl BatchPrefetch {
     #[inline]
     pub fn add(&mut self, store: &Store, db: usize, key: &[u8]) {
         let d = store.db_ref(db);
-        let lines = match self.table {
-            Some((at, lines)) if at == db => lines,
-            _ => {
-                let lines = d.table_lines();
-                self.table = Some((db, lines));
-                lines
-            }
-        };
-        let Some(lines) = lines else {
+        let Some(lines) = d.table_lines() else {
             return; // an empty database: nothing to find
         };
-        let hash = d.key_hash(key);
+        let hash = d.hash(key);
         lines.prefetch(hash);
         self.keys.push((db, hash));
     }
@@ -61,6 +51,5 @@ impl BatchPrefetch {
         }
         self.keys.clear();
         self.entries.clear();
-        self.table = None;
     }
 }

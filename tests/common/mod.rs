@@ -789,7 +789,6 @@ pub fn connect_from(from: std::net::Ipv4Addr, port: u16) -> TcpStream {
     }
 }
 
-/// Peak resident memory (VmHWM) of process `pid`, in bytes.
 /// Resident memory of process `pid` now, in bytes.
 pub fn rss(pid: u32) -> u64 {
     let statm = std::fs::read_to_string(format!("/proc/{pid}/statm")).expect("statm");
@@ -801,6 +800,7 @@ pub fn rss(pid: u32) -> u64 {
     pages * 4096
 }
 
+/// Peak resident memory (VmHWM) of process `pid`, in bytes.
 pub fn peak_rss(pid: u32) -> u64 {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("proc status");
     status
